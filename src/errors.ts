@@ -1,0 +1,97 @@
+// The single error catalogue. Every error cosmolet raises on purpose is a CosmoletError with a
+// stable `code`, so callers, logs and metrics can branch on the code instead of the message.
+
+export const ErrorCodes = {
+  /** Bad configuration: a flag, a config key or the config file. Exit status 2. */
+  CONFIG_INVALID: 'COSMOLET_CONFIG_INVALID',
+  /** Unusable command-line input (unknown flag, missing argument). Exit status 2. */
+  USAGE: 'COSMOLET_USAGE',
+  /** A snapshot file for `render` that cannot be read or parsed. Exit status 2. */
+  SNAPSHOT_INVALID: 'COSMOLET_SNAPSHOT_INVALID',
+  /** No way to reach the Kubernetes API could be found (no kubeconfig, not in a cluster). */
+  KUBECONFIG_MISSING: 'COSMOLET_KUBECONFIG_MISSING',
+  /** The Kubernetes API answered with an error status. */
+  KUBE_API: 'COSMOLET_KUBE_API',
+  /** The Kubernetes API could not be reached (connection refused, reset, TLS). */
+  KUBE_UNREACHABLE: 'COSMOLET_KUBE_UNREACHABLE',
+  /** A resourceVersion is too old (HTTP 410 or an in-stream ERROR 410): relist. */
+  KUBE_GONE: 'COSMOLET_KUBE_GONE',
+  /** An external command (ip, vtysh) did not finish within its timeout and was killed. */
+  COMMAND_TIMEOUT: 'COSMOLET_COMMAND_TIMEOUT',
+  /** An external command exited with a failure status. */
+  COMMAND_FAILED: 'COSMOLET_COMMAND_FAILED',
+  /** Output of ip or vtysh that could not be understood. */
+  ROUTER_PARSE: 'COSMOLET_ROUTER_PARSE',
+  /** The lab cannot start: missing packages, not root, no network namespaces. */
+  LAB_PREREQUISITE: 'COSMOLET_LAB_PREREQUISITE',
+  /** A lab step failed (a daemon did not start, a session did not come up in time). */
+  LAB_FAILED: 'COSMOLET_LAB_FAILED',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+export class CosmoletError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** A configuration error: `key` names the offending key (dotted path) or flag. */
+export class ConfigError extends CosmoletError {
+  readonly key: string;
+  constructor(key: string, message: string) {
+    super(ErrorCodes.CONFIG_INVALID, message);
+    this.key = key;
+  }
+}
+
+export class UsageError extends CosmoletError {
+  constructor(message: string) {
+    super(ErrorCodes.USAGE, message);
+  }
+}
+
+export class SnapshotError extends CosmoletError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCodes.SNAPSHOT_INVALID, message, options);
+  }
+}
+
+/** An HTTP error from the Kubernetes API, with the status and, when sent, Retry-After in seconds. */
+export class KubeApiError extends CosmoletError {
+  readonly status: number;
+  readonly retryAfterSeconds: number | undefined;
+  constructor(status: number, message: string, retryAfterSeconds?: number) {
+    super(status === 410 ? ErrorCodes.KUBE_GONE : ErrorCodes.KUBE_API, message);
+    this.status = status;
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+export class CommandError extends CosmoletError {
+  readonly command: string;
+  readonly exitCode: number | null;
+  readonly stderr: string;
+  constructor(
+    code: typeof ErrorCodes.COMMAND_TIMEOUT | typeof ErrorCodes.COMMAND_FAILED,
+    command: string,
+    message: string,
+    exitCode: number | null,
+    stderr: string,
+  ) {
+    super(code, message);
+    this.command = command;
+    this.exitCode = exitCode;
+    this.stderr = stderr;
+  }
+}
+
+/** Exit status for errors the user must fix in their input (config, flags, snapshot). */
+export const EXIT_USAGE = 2;
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,50 @@
+// Structured logs with pino. `json` writes pino's JSON lines; `text` writes one readable line per
+// record ("12:00:00.123 INFO advertising 10.96.0.10/32 ... key=value"), without extra dependencies.
+import { pino, type Logger, type DestinationStream } from 'pino';
+
+export type { Logger };
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type LogFormat = 'json' | 'text';
+
+const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+const OMIT = new Set(['level', 'time', 'msg', 'pid', 'hostname']);
+
+function textLine(record: Record<string, unknown>): string {
+  const time = typeof record.time === 'number' ? new Date(record.time).toISOString().slice(11, 23) : '';
+  const level = LEVEL_NAMES[Number(record.level)] ?? String(record.level);
+  const fields = Object.entries(record)
+    .filter(([k]) => !OMIT.has(k))
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  const msg = typeof record.msg === 'string' ? record.msg : '';
+  return [time, level.padEnd(5), msg, ...fields].filter((s) => s !== '').join(' ') + '\n';
+}
+
+function textDestination(out: NodeJS.WritableStream): DestinationStream {
+  return {
+    write(chunk: string) {
+      for (const line of chunk.split('\n')) {
+        if (line === '') continue;
+        try {
+          out.write(textLine(JSON.parse(line) as Record<string, unknown>));
+        } catch {
+          out.write(line + '\n');
+        }
+      }
+    },
+  };
+}
+
+export function createLogger(
+  level: LogLevel = 'info',
+  format: LogFormat = 'json',
+  out: NodeJS.WritableStream = process.stderr,
+): Logger {
+  const options = { level, base: undefined, timestamp: pino.stdTimeFunctions.epochTime };
+  if (format === 'text') return pino(options, textDestination(out));
+  return pino({ ...options, timestamp: pino.stdTimeFunctions.isoTime }, out as DestinationStream);
+}
+
+/** A logger that drops everything: for tests and library callers that do not care. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}
