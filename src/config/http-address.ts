@@ -1,0 +1,17 @@
+// `http.address`: HOST:PORT, [IPv6]:PORT or :PORT (all interfaces).
+
+export interface HttpAddress {
+  /** undefined = all interfaces */
+  host: string | undefined;
+  port: number;
+}
+
+/** Parses the address, or returns what is wrong with it. */
+export function parseHttpAddress(s: string): HttpAddress | string {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]*)):([0-9]{1,5})$/.exec(s);
+  if (!m) return 'not HOST:PORT';
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) return 'port out of range';
+  const host = m[1] ?? m[2];
+  return { host: host === '' || host === undefined ? undefined : host, port };
+}

@@ -1,0 +1,125 @@
+// The configuration file's schema (CONTRACT.md "Configuration file"): every key, its type, default
+// and allowed range. Objects are strict, so an unknown key is an error that names it.
+import { z } from 'zod';
+import { parseCIDR } from '../plan/ip.js';
+import { parseLabelSelector } from '../plan/label-selector.js';
+import { parseHttpAddress } from './http-address.js';
+import type { PlanSettings } from '../plan/types.js';
+
+/** Route protocol numbers zebra owns and deletes at start: cosmolet must never use them. */
+export const ZEBRA_PROTOCOLS: ReadonlySet<number> = new Set([
+  11, 42, 186, 187, 188, 189, 190, 191, 192, 193, 194, 195, 196, 197, 198,
+]);
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+const int = (min: number, max: number) => z.number().int().min(min).max(max);
+
+export const configSchema = z
+  .object({
+    nodeName: z.string().default(''),
+    services: z
+      .object({
+        namespaces: z
+          .array(
+            z.string().refine((s) => DNS_LABEL.test(s) && s.length <= 63, {
+              message: 'must be a Kubernetes namespace name (lower-case DNS label)',
+            }),
+          )
+          .default([]),
+        labelSelector: z
+          .string()
+          .superRefine((s, ctx) => {
+            try {
+              parseLabelSelector(s);
+            } catch (err) {
+              ctx.addIssue({ code: 'custom', message: `is not a label selector: ${(err as Error).message}` });
+            }
+          })
+          .default(''),
+      })
+      .strict()
+      .prefault({}),
+    advertise: z
+      .object({
+        clusterIP: z.boolean().default(true),
+        loadBalancerIP: z.boolean().default(false),
+        externalIPs: z.boolean().default(false),
+        allowedCIDRs: z
+          .array(
+            z.string().superRefine((s, ctx) => {
+              const r = parseCIDR(s);
+              if (typeof r === 'string') {
+                ctx.addIssue({ code: 'custom', message: `is not a CIDR without host bits (${r})` });
+              }
+            }),
+          )
+          .default([]),
+        withdrawOnCordon: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
+    loopIntervalSeconds: int(1, 86400).default(30),
+    withdrawOnExit: z.boolean().default(false),
+    bgp: z
+      .object({
+        enabled: z.boolean().default(true),
+        asn: int(0, 4294967295).default(0),
+      })
+      .strict()
+      .prefault({}),
+    frr: z
+      .object({
+        origination: z.enum(['kernel', 'static']).default('kernel'),
+        socketDir: z.string().min(1).default('/var/run/frr'),
+        vtyshPath: z.string().min(1).default('vtysh'),
+        kernelProtocol: int(5, 255)
+          .refine((n) => !ZEBRA_PROTOCOLS.has(n), {
+            message: "is one of zebra's own protocol numbers (11, 42, 186-198), which zebra deletes at start",
+          })
+          .default(73),
+        staticTag: int(1, 4294967295).default(7300),
+        commandTimeoutSeconds: int(1, 300).default(10),
+      })
+      .strict()
+      .prefault({}),
+    http: z
+      .object({
+        address: z
+          .string()
+          .refine((s) => typeof parseHttpAddress(s) !== 'string', {
+            message: 'must be HOST:PORT, [IPv6]:PORT or :PORT with PORT 1 to 65535',
+          })
+          .default(':8080'),
+      })
+      .strict()
+      .prefault({}),
+    logging: z
+      .object({
+        level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+        format: z.enum(['json', 'text']).default('json'),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+
+/** The defaults, as the schema gives them for an empty file. */
+export function defaultConfig(): Config {
+  return configSchema.parse({});
+}
+
+/** The keys the plan reads, taken from a validated config. */
+export function planSettings(config: Config): PlanSettings {
+  return {
+    namespaces: config.services.namespaces,
+    labelSelector: config.services.labelSelector,
+    clusterIP: config.advertise.clusterIP,
+    loadBalancerIP: config.advertise.loadBalancerIP,
+    externalIPs: config.advertise.externalIPs,
+    allowedCIDRs: config.advertise.allowedCIDRs,
+    withdrawOnCordon: config.advertise.withdrawOnCordon,
+  };
+}

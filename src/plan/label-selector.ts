@@ -1,0 +1,89 @@
+// Kubernetes label selectors (the string form used by `?labelSelector=` and `kubectl -l`):
+// `k`, `!k`, `k=v`, `k==v`, `k!=v`, `k in (a,b)`, `k notin (a,b)`, joined by commas.
+
+export type Requirement =
+  { key: string; op: 'exists' | 'notexists' } | { key: string; op: 'in' | 'notin'; values: string[] };
+
+export type LabelSelector = Requirement[];
+
+const KEY = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
+
+function splitTopLevel(s: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let cur = '';
+  for (const ch of s) {
+    if (ch === '(') depth++;
+    if (ch === ')') depth--;
+    if (ch === ',' && depth === 0) {
+      parts.push(cur);
+      cur = '';
+    } else {
+      cur += ch;
+    }
+  }
+  parts.push(cur);
+  return parts;
+}
+
+function checkKey(key: string): string {
+  if (!KEY.test(key) || key.length > 316) throw new Error(`invalid label key "${key}"`);
+  return key;
+}
+
+function checkValue(v: string): string {
+  if (!VALUE.test(v) || v.length > 63) throw new Error(`invalid label value "${v}"`);
+  return v;
+}
+
+/** Parses a selector; throws an Error saying what is wrong. The empty string selects everything. */
+export function parseLabelSelector(s: string): LabelSelector {
+  const out: LabelSelector = [];
+  if (s.trim() === '') return out;
+  for (const raw of splitTopLevel(s)) {
+    const part = raw.trim();
+    if (part === '') throw new Error('empty requirement');
+    const set = /^(\S+)\s+(in|notin)\s*\(([^()]*)\)$/.exec(part);
+    if (set) {
+      const values = (set[3] ?? '').split(',').map((v) => checkValue(v.trim()));
+      out.push({ key: checkKey(set[1] ?? ''), op: set[2] === 'in' ? 'in' : 'notin', values });
+      continue;
+    }
+    const cmp = /^([^=!\s]+)\s*(==|=|!=)\s*(\S*)$/.exec(part);
+    if (cmp) {
+      const op = cmp[2] === '!=' ? 'notin' : 'in';
+      out.push({ key: checkKey(cmp[1] ?? ''), op, values: [checkValue(cmp[3] ?? '')] });
+      continue;
+    }
+    if (part.startsWith('!')) {
+      out.push({ key: checkKey(part.slice(1).trim()), op: 'notexists' });
+      continue;
+    }
+    out.push({ key: checkKey(part), op: 'exists' });
+  }
+  return out;
+}
+
+export function matchesLabels(selector: LabelSelector, labels: Record<string, string> | undefined): boolean {
+  for (const r of selector) {
+    const has = labels !== undefined && Object.prototype.hasOwnProperty.call(labels, r.key);
+    const value = has ? labels[r.key] : undefined;
+    switch (r.op) {
+      case 'exists':
+        if (!has) return false;
+        break;
+      case 'notexists':
+        if (has) return false;
+        break;
+      case 'in':
+        if (!has || !r.values.includes(value ?? '')) return false;
+        break;
+      case 'notin':
+        // Kubernetes: `k!=v` and `k notin (...)` also match objects without the label.
+        if (has && r.values.includes(value ?? '')) return false;
+        break;
+    }
+  }
+  return true;
+}

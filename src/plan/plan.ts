@@ -1,0 +1,273 @@
+// The pure decision (CONTRACT.md "The decision rules"): from the Services, EndpointSlices and this
+// Node to the prefixes this node advertises and, for every IP it does not, the reason why.
+// No I/O, no clock, no randomness: `render` and `run` call the same function.
+import type { EndpointSlice, Node, Service, Endpoint } from '../kube/types.js';
+import { Annotations, Labels } from '../kube/types.js';
+import {
+  cidrContains,
+  compareIP,
+  hostPrefix,
+  parseCIDR,
+  parseIP,
+  type CIDR,
+  type Family,
+  type IP,
+} from './ip.js';
+import { matchesLabels, parseLabelSelector, type LabelSelector } from './label-selector.js';
+import type { IPKind, Plan, PlannedRoute, PlanSettings, SkippedIP, SkipReason } from './types.js';
+import { SKIP_REASONS } from './types.js';
+
+export interface PlanInput {
+  services: Iterable<Service>;
+  endpointSlices: Iterable<EndpointSlice>;
+  /** This node's object; undefined when it is not known. */
+  node: Node | undefined;
+  nodeName: string;
+  settings: PlanSettings;
+  /**
+   * What a missing Node means: `render` assumes a schedulable, unlabelled node; `run` advertises
+   * nothing (reason `node-missing`).
+   */
+  missingNode: 'assume-schedulable' | 'advertise-nothing';
+}
+
+const REASON_RANK: ReadonlyMap<SkipReason, number> = new Map(SKIP_REASONS.map((r, i) => [r, i]));
+const CONSIDERED_TYPES = new Set(['ClusterIP', 'NodePort', 'LoadBalancer']);
+
+/** Readiness of one Service's endpoints in one family, cluster-wide and on this node. */
+interface Readiness {
+  any: boolean;
+  local: boolean;
+}
+
+/** Settings compiled once per plan: the selector and CIDRs parsed. */
+interface Compiled {
+  namespaces: ReadonlySet<string> | undefined;
+  selector: LabelSelector;
+  allowed: CIDR[];
+  settings: PlanSettings;
+}
+
+function compile(settings: PlanSettings): Compiled {
+  const allowed: CIDR[] = [];
+  for (const c of settings.allowedCIDRs) {
+    const parsed = parseCIDR(c);
+    if (typeof parsed !== 'string') allowed.push(parsed);
+  }
+  return {
+    namespaces: settings.namespaces.length > 0 ? new Set(settings.namespaces) : undefined,
+    selector: parseLabelSelector(settings.labelSelector),
+    allowed,
+    settings,
+  };
+}
+
+function isReady(e: Endpoint): boolean {
+  const r = e.conditions?.ready;
+  return r === true || r === undefined || r === null;
+}
+
+function isServingTerminating(e: Endpoint): boolean {
+  return e.conditions?.serving === true && e.conditions?.terminating === true;
+}
+
+/**
+ * Indexes the slices by `namespace/service-name` and family, and reduces each group to two
+ * booleans (any usable endpoint, any usable endpoint on this node), applying the
+ * terminating-endpoint fallback separately for each scope, as kube-proxy does.
+ */
+function indexReadiness(slices: Iterable<EndpointSlice>, nodeName: string): Map<string, Readiness> {
+  const groups = new Map<string, Endpoint[]>();
+  for (const s of slices) {
+    const family = s.addressType === 'IPv4' ? 'ipv4' : s.addressType === 'IPv6' ? 'ipv6' : undefined;
+    const ns = s.metadata?.namespace;
+    const svc = s.metadata?.labels?.[Labels.serviceName];
+    if (!family || !ns || !svc || !Array.isArray(s.endpoints)) continue;
+    const key = `${ns}/${svc}|${family}`;
+    let list = groups.get(key);
+    if (!list) groups.set(key, (list = []));
+    for (const e of s.endpoints) if (e && typeof e === 'object') list.push(e);
+  }
+  const out = new Map<string, Readiness>();
+  for (const [key, endpoints] of groups) {
+    let anyReady = false;
+    let anyFallback = false;
+    let localReady = false;
+    let localFallback = false;
+    for (const e of endpoints) {
+      const local = e.nodeName === nodeName;
+      if (isReady(e)) {
+        anyReady = true;
+        if (local) localReady = true;
+      } else if (isServingTerminating(e)) {
+        anyFallback = true;
+        if (local) localFallback = true;
+      }
+    }
+    out.set(key, { any: anyReady || anyFallback, local: localReady || localFallback });
+  }
+  return out;
+}
+
+/** An IP a Service carries through one kind, or the raw string when it does not parse. */
+interface Candidate {
+  raw: string;
+  ip: IP | undefined;
+  kind: IPKind;
+}
+
+function candidates(svc: Service): Candidate[] {
+  const out: Candidate[] = [];
+  const add = (raw: unknown, kind: IPKind) => {
+    if (typeof raw !== 'string' || raw === '') return;
+    out.push({ raw, ip: parseIP(raw), kind });
+  };
+  const spec = svc.spec ?? {};
+  const clusterIPs =
+    Array.isArray(spec.clusterIPs) && spec.clusterIPs.length > 0 ? spec.clusterIPs : [spec.clusterIP];
+  for (const ip of clusterIPs) add(ip, 'clusterIP');
+  if (Array.isArray(spec.externalIPs)) for (const ip of spec.externalIPs) add(ip, 'externalIP');
+  if ((spec.type ?? 'ClusterIP') === 'LoadBalancer') {
+    const ingress = svc.status?.loadBalancer?.ingress;
+    if (Array.isArray(ingress)) for (const i of ingress) add(i?.ip, 'loadBalancerIP');
+  }
+  return out;
+}
+
+function isHeadless(svc: Service): boolean {
+  const spec = svc.spec ?? {};
+  return spec.clusterIP === 'None' || (Array.isArray(spec.clusterIPs) && spec.clusterIPs[0] === 'None');
+}
+
+function considered(svc: Service, c: Compiled): boolean {
+  const ns = svc.metadata?.namespace;
+  const name = svc.metadata?.name;
+  if (!ns || !name) return false;
+  if (c.namespaces && !c.namespaces.has(ns)) return false;
+  const labels = svc.metadata?.labels;
+  if (labels && Object.prototype.hasOwnProperty.call(labels, Labels.serviceProxyName)) return false;
+  if (!matchesLabels(c.selector, labels)) return false;
+  if (!CONSIDERED_TYPES.has(svc.spec?.type ?? 'ClusterIP')) return false;
+  return !isHeadless(svc);
+}
+
+/** The reason one candidate does not qualify, or undefined when it does. */
+function decide(
+  cand: Candidate,
+  svc: Service,
+  svcKey: string,
+  c: Compiled,
+  nodeBlock: SkipReason | undefined,
+  readiness: Map<string, Readiness>,
+): SkipReason | undefined {
+  const ip = cand.ip;
+  if (!ip) return 'invalid-ip';
+  if (svc.metadata?.annotations?.[Annotations.advertise] === 'false') return 'opted-out';
+  const s = c.settings;
+  const enabled =
+    cand.kind === 'clusterIP' ? s.clusterIP : cand.kind === 'externalIP' ? s.externalIPs : s.loadBalancerIP;
+  if (!enabled) return 'kind-disabled';
+  if (cand.kind !== 'clusterIP' && !c.allowed.some((cidr) => cidrContains(cidr, ip))) {
+    return 'outside-allowed-cidrs';
+  }
+  if (nodeBlock) return nodeBlock;
+  const policy =
+    cand.kind === 'clusterIP' ? svc.spec?.internalTrafficPolicy : svc.spec?.externalTrafficPolicy;
+  const r = readiness.get(`${svcKey}|${ip.family}`);
+  if (policy === 'Local') return r?.local ? undefined : 'no-local-endpoints';
+  return r?.any ? undefined : 'no-ready-endpoints';
+}
+
+function nodeBlockReason(input: PlanInput): SkipReason | undefined {
+  const node = input.node;
+  if (!node) return input.missingNode === 'advertise-nothing' ? 'node-missing' : undefined;
+  const labels = node.metadata?.labels;
+  if (labels && Object.prototype.hasOwnProperty.call(labels, Labels.excludeFromExternalLB))
+    return 'node-excluded';
+  if (node.spec?.unschedulable === true && input.settings.withdrawOnCordon) return 'node-unschedulable';
+  return undefined;
+}
+
+interface RouteAcc {
+  ip: IP;
+  services: Set<string>;
+  kinds: Set<IPKind>;
+}
+
+interface SkipAcc {
+  service: string;
+  raw: string;
+  ip: IP | undefined;
+  reason: SkipReason;
+}
+
+export function computePlan(input: PlanInput): Plan {
+  const c = compile(input.settings);
+  const readiness = indexReadiness(input.endpointSlices, input.nodeName);
+  const nodeBlock = nodeBlockReason(input);
+  const routes = new Map<string, RouteAcc>();
+  const skips: SkipAcc[] = [];
+
+  for (const svc of input.services) {
+    if (!considered(svc, c)) continue;
+    const svcKey = `${svc.metadata?.namespace}/${svc.metadata?.name}`;
+    // Per IP of this Service: the kinds it qualifies through, or the earliest reason among its kinds.
+    const perIP = new Map<
+      string,
+      { ip: IP | undefined; raw: string; kinds: IPKind[]; reason?: SkipReason }
+    >();
+    for (const cand of candidates(svc)) {
+      const key = cand.ip ? hostPrefix(cand.ip) : `raw:${cand.raw}`;
+      let entry = perIP.get(key);
+      if (!entry) perIP.set(key, (entry = { ip: cand.ip, raw: cand.raw, kinds: [] }));
+      const reason = decide(cand, svc, svcKey, c, nodeBlock, readiness);
+      if (reason === undefined) {
+        entry.kinds.push(cand.kind);
+      } else if (
+        entry.reason === undefined ||
+        (REASON_RANK.get(reason) ?? 0) < (REASON_RANK.get(entry.reason) ?? 0)
+      ) {
+        entry.reason = reason;
+      }
+    }
+    for (const [prefix, entry] of perIP) {
+      if (entry.kinds.length > 0 && entry.ip) {
+        let route = routes.get(prefix);
+        if (!route) routes.set(prefix, (route = { ip: entry.ip, services: new Set(), kinds: new Set() }));
+        route.services.add(svcKey);
+        for (const k of entry.kinds) route.kinds.add(k);
+      } else if (entry.reason) {
+        skips.push({ service: svcKey, raw: entry.raw, ip: entry.ip, reason: entry.reason });
+      }
+    }
+  }
+
+  const routeList: PlannedRoute[] = [...routes.entries()]
+    .sort((a, b) => compareIP(a[1].ip, b[1].ip))
+    .map(([prefix, r]) => ({
+      prefix,
+      family: r.ip.family,
+      services: [...r.services].sort(),
+      kinds: [...r.kinds].sort(),
+    }));
+
+  const skipped: SkippedIP[] = skips
+    .filter((s) => !(s.ip && routes.has(hostPrefix(s.ip))))
+    .sort(compareSkips)
+    .map((s) => ({ service: s.service, ip: s.ip ? s.ip.text : s.raw, reason: s.reason }));
+
+  return { node: input.nodeName, routes: routeList, skipped };
+}
+
+/** By Service, then IPv4 before IPv6 numerically, then invalid strings (no family) by text. */
+function compareSkips(a: SkipAcc, b: SkipAcc): number {
+  if (a.service !== b.service) return a.service < b.service ? -1 : 1;
+  if (a.ip && b.ip) return compareIP(a.ip, b.ip);
+  if (a.ip) return -1;
+  if (b.ip) return 1;
+  return a.raw < b.raw ? -1 : a.raw > b.raw ? 1 : 0;
+}
+
+export function familyOf(prefix: string): Family {
+  return prefix.includes(':') ? 'ipv6' : 'ipv4';
+}

@@ -1,0 +1,52 @@
+// The plan's result, in the shape `cosmolet render` prints (CONTRACT.md "render output").
+import type { Family } from './ip.js';
+
+export type IPKind = 'clusterIP' | 'externalIP' | 'loadBalancerIP';
+
+/** Why a (Service, IP) is not advertised; the order is the contract's precedence. */
+export const SKIP_REASONS = [
+  'invalid-ip',
+  'opted-out',
+  'kind-disabled',
+  'outside-allowed-cidrs',
+  'node-excluded',
+  'node-unschedulable',
+  // Only in `run`: the Node object is not in the API (render assumes a schedulable node instead).
+  'node-missing',
+  'no-local-endpoints',
+  'no-ready-endpoints',
+] as const;
+
+export type SkipReason = (typeof SKIP_REASONS)[number];
+
+export interface PlannedRoute {
+  prefix: string;
+  family: Family;
+  /** `namespace/name` of every Service that qualifies for this prefix, sorted. */
+  services: string[];
+  /** The kinds through which it qualifies, sorted. */
+  kinds: IPKind[];
+}
+
+export interface SkippedIP {
+  service: string;
+  ip: string;
+  reason: SkipReason;
+}
+
+export interface Plan {
+  node: string;
+  routes: PlannedRoute[];
+  skipped: SkippedIP[];
+}
+
+/** The part of the configuration the plan reads. */
+export interface PlanSettings {
+  namespaces: readonly string[];
+  labelSelector: string;
+  clusterIP: boolean;
+  loadBalancerIP: boolean;
+  externalIPs: boolean;
+  allowedCIDRs: readonly string[];
+  withdrawOnCordon: boolean;
+}
