@@ -22,6 +22,8 @@ export const ErrorCodes = {
   COMMAND_FAILED: 'COSMOLET_COMMAND_FAILED',
   /** Output of ip or vtysh that could not be understood. */
   ROUTER_PARSE: 'COSMOLET_ROUTER_PARSE',
+  /** A batch of route changes did not take effect (read back after the apply disagrees). */
+  ROUTER_APPLY: 'COSMOLET_ROUTER_APPLY',
   /** The lab cannot start: missing packages, not root, no network namespaces. */
   LAB_PREREQUISITE: 'COSMOLET_LAB_PREREQUISITE',
   /** A lab step failed (a daemon did not start, a session did not come up in time). */

@@ -1,0 +1,73 @@
+// Command dispatch and the one place that turns errors into exit statuses: input the user must fix
+// (flags, config, snapshot, kubeconfig) exits 2 with one line; anything else exits 1.
+import { CosmoletError, ErrorCodes, EXIT_USAGE, errorMessage } from '../errors.js';
+import { versionLine } from '../version.js';
+import { renderCommand, type CommandIO } from './render.js';
+
+const USAGE = `Usage: cosmolet <command> [flags]
+
+Commands:
+  run       watch the cluster and keep this node's routes equal to the plan
+  render    print the plan for one node from a cluster snapshot (no cluster, no FRR)
+  lab       up | down | status: a simulated cluster and a real FRR fabric on this machine
+  version   print version, commit, build date and Node.js version
+
+Run 'cosmolet <command> --help' for the flags of a command.
+`;
+
+const USER_ERRORS: ReadonlySet<string> = new Set([
+  ErrorCodes.CONFIG_INVALID,
+  ErrorCodes.USAGE,
+  ErrorCodes.SNAPSHOT_INVALID,
+  ErrorCodes.KUBECONFIG_MISSING,
+  ErrorCodes.LAB_PREREQUISITE,
+]);
+
+type Command = (argv: string[], io: CommandIO) => number | Promise<number>;
+
+async function loadCommand(name: string): Promise<Command | undefined> {
+  switch (name) {
+    case 'render':
+      return renderCommand;
+    case 'version':
+      return (argv, io) => {
+        if (argv.length > 0 && argv[0] !== '--help')
+          throw new CosmoletError(ErrorCodes.USAGE, 'cosmolet version takes no arguments');
+        io.stdout.write(versionLine() + '\n');
+        return 0;
+      };
+    case 'run':
+      return (await import('./run.js')).runCommand;
+    case 'lab':
+      return (await import('./lab.js')).labCommand;
+    default:
+      return undefined;
+  }
+}
+
+export async function main(argv: string[], io: CommandIO): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout.write(USAGE);
+    return name === undefined ? EXIT_USAGE : 0;
+  }
+  if (name === '--version') {
+    io.stdout.write(versionLine() + '\n');
+    return 0;
+  }
+  try {
+    const command = await loadCommand(name);
+    if (!command) {
+      io.stderr.write(`cosmolet: unknown command "${name}"\n\n${USAGE}`);
+      return EXIT_USAGE;
+    }
+    return await command(rest, io);
+  } catch (err) {
+    if (err instanceof CosmoletError && USER_ERRORS.has(err.code)) {
+      io.stderr.write(`${err.message}\n`);
+      return EXIT_USAGE;
+    }
+    io.stderr.write(`cosmolet ${name}: ${errorMessage(err)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,68 @@
+// `cosmolet render --snapshot FILE`: the plan for one node from a cluster snapshot, as JSON on
+// stdout. No cluster, no FRR. Warnings go to stderr so stdout holds exactly one JSON document.
+import { loadConfig } from '../config/load.js';
+import { planSettings } from '../config/schema.js';
+import { UsageError } from '../errors.js';
+import { computePlan } from '../plan/plan.js';
+import { readSnapshot } from './snapshot.js';
+import { COMMON_FLAGS, configOverrides, helpText, parseFlags, type FlagSpecs } from './flags.js';
+
+export const RENDER_FLAGS: FlagSpecs = {
+  snapshot: {
+    type: 'string',
+    arg: 'FILE',
+    help: 'Kubernetes List (kubectl get svc,endpointslices,nodes -A -o yaml), YAML or JSON',
+  },
+  ...COMMON_FLAGS,
+};
+
+export const RENDER_HELP = helpText(
+  'cosmolet render --snapshot FILE [flags]',
+  'Prints, as JSON, the routes this node would advertise and why every other Service IP is skipped.',
+  RENDER_FLAGS,
+);
+
+export interface CommandIO {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+}
+
+export function renderCommand(argv: string[], io: CommandIO): number {
+  const { values, positionals } = parseFlags(argv, RENDER_FLAGS, 'render');
+  if (values.help) {
+    io.stdout.write(RENDER_HELP);
+    return 0;
+  }
+  if (positionals.length > 0)
+    throw new UsageError(`cosmolet render: unexpected argument "${positionals[0]}"`);
+  const snapshotFile = values.snapshot;
+  if (typeof snapshotFile !== 'string') throw new UsageError('cosmolet render: --snapshot FILE is required');
+  const config = loadConfig({
+    file: typeof values.config === 'string' ? values.config : undefined,
+    overrides: configOverrides(values, RENDER_FLAGS),
+    env: io.env,
+  });
+  if (config.nodeName === '') {
+    throw new UsageError(
+      'cosmolet render: no node name: pass --node-name, set nodeName in the config, or NODE_NAME',
+    );
+  }
+  const snapshot = readSnapshot(snapshotFile);
+  const node = snapshot.nodes.find((n) => n.metadata?.name === config.nodeName);
+  if (!node) {
+    io.stderr.write(
+      `warning: node "${config.nodeName}" is not in ${snapshotFile}; treating it as schedulable and unlabelled\n`,
+    );
+  }
+  const plan = computePlan({
+    services: snapshot.services,
+    endpointSlices: snapshot.endpointSlices,
+    node,
+    nodeName: config.nodeName,
+    settings: planSettings(config),
+    missingNode: 'assume-schedulable',
+  });
+  io.stdout.write(JSON.stringify(plan, null, 2) + '\n');
+  return 0;
+}

@@ -1,0 +1,426 @@
+// Everything cosmolet asks FRR: a vtysh runner (serialised, hard timeout, process-group kill,
+// --vty_socket), parsers for the JSON and running-config it prints, the readiness checks, and a
+// restart detector. Parsers are pure so they can be tested against captured FRR output.
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CosmoletError, ErrorCodes } from '../errors.js';
+import type { Logger } from '../observe/log.js';
+import { runCommand, type RunResult } from './exec.js';
+import { parsePrefix, type Family } from './prefix.js';
+
+export type Origination = 'kernel' | 'static';
+
+export class RouterParseError extends CosmoletError {
+  constructor(message: string) {
+    super(ErrorCodes.ROUTER_PARSE, message);
+  }
+}
+
+export interface VtyshOptions {
+  vtyshPath: string;
+  socketDir: string;
+  timeoutMs: number;
+  logger?: Logger;
+}
+
+/**
+ * Runs vtysh one call at a time: FRR's vty is single threaded per daemon, and parallel calls only
+ * queue up behind each other while each one holds a process.
+ */
+export class Vtysh {
+  private tail: Promise<unknown> = Promise.resolve();
+  constructor(readonly opts: VtyshOptions) {}
+
+  private base(): string[] {
+    return [this.opts.vtyshPath, '--vty_socket', this.opts.socketDir];
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(fn, fn);
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Runs show/exec commands with `-c`; `daemon` limits vtysh to one daemon (`-d bgpd`). */
+  exec(commands: readonly string[], daemon?: string): Promise<RunResult> {
+    const argv = [...this.base(), ...(daemon ? ['-d', daemon] : [])];
+    for (const c of commands) argv.push('-c', c);
+    return this.serial(() => runCommand(argv, { timeoutMs: this.opts.timeoutMs }));
+  }
+
+  async show(command: string, daemon?: string): Promise<string> {
+    return (await this.exec([command], daemon)).stdout;
+  }
+
+  async showJson(command: string, daemon?: string): Promise<unknown> {
+    const out = await this.show(command, daemon);
+    if (out.trim() === '')
+      throw new RouterParseError(`vtysh "${command}" printed nothing (is the daemon running?)`);
+    try {
+      return JSON.parse(out) as unknown;
+    } catch {
+      throw new RouterParseError(`vtysh "${command}" did not print JSON: ${out.slice(0, 200)}`);
+    }
+  }
+
+  /**
+   * Feeds config lines (config syntax, no `configure terminal`) through `vtysh -f FILE` in one
+   * process. Any exit status is returned: vtysh continues after bad lines (2) and reports a `no` of
+   * a missing route (13), so the caller judges the outcome by reading the state back.
+   */
+  applyConfig(lines: readonly string[]): Promise<RunResult> {
+    return this.serial(async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'cosmolet-vtysh-'));
+      const file = join(dir, 'apply.conf');
+      try {
+        await writeFile(file, lines.join('\n') + '\n', { mode: 0o600 });
+        return await runCommand([...this.base(), '-f', file], {
+          timeoutMs: this.opts.timeoutMs,
+          okCodes: 'any',
+        });
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// show bgp ipv4|ipv6 unicast json
+
+export interface BgpRouteState {
+  valid: boolean;
+  best: boolean;
+}
+export type BgpView = Map<string, BgpRouteState>;
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** FRR 8.x prints `bestpath: true`; the `json detail` form of 9.1+ prints `bestpath: {overall: true}`. */
+function isBest(path: Record<string, unknown>): boolean {
+  const b = path.bestpath;
+  if (b === true) return true;
+  if (isRecord(b)) return b.overall === true;
+  return false;
+}
+
+/** Parses `show bgp <afi> unicast json` into prefix -> {valid, best} (any path valid / best). */
+export function parseBgpRoutes(json: unknown, into: BgpView = new Map()): BgpView {
+  if (!isRecord(json)) throw new RouterParseError('show bgp json: not an object');
+  const routes = json.routes;
+  // bgpd answers `{}` (or a warning object) when there is no BGP instance: nothing held.
+  if (routes === undefined) return into;
+  if (!isRecord(routes)) throw new RouterParseError('show bgp json: "routes" is not an object');
+  for (const [key, paths] of Object.entries(routes)) {
+    const p = parsePrefix(key);
+    if (p === undefined) throw new RouterParseError(`show bgp json: bad prefix ${JSON.stringify(key)}`);
+    const list = Array.isArray(paths)
+      ? paths
+      : isRecord(paths) && Array.isArray(paths.paths)
+        ? paths.paths
+        : [];
+    let valid = false;
+    let best = false;
+    for (const path of list as unknown[]) {
+      if (!isRecord(path)) continue;
+      if (path.valid === true) valid = true;
+      if (isBest(path)) best = true;
+    }
+    into.set(p.prefix, { valid, best });
+  }
+  return into;
+}
+
+/** What bgpd holds in IPv4 and IPv6 unicast. */
+export async function bgpTable(vtysh: Vtysh): Promise<BgpView> {
+  const view: BgpView = new Map();
+  parseBgpRoutes(await vtysh.showJson('show bgp ipv4 unicast json', 'bgpd'), view);
+  parseBgpRoutes(await vtysh.showJson('show bgp ipv6 unicast json', 'bgpd'), view);
+  return view;
+}
+
+// ---------------------------------------------------------------------------------------------
+// show bgp summary json
+
+export interface BgpPeer {
+  /** The peer's address, or the interface name for an unnumbered peer. */
+  name: string;
+  /** Set for unnumbered (`neighbor IFACE interface`) peers. */
+  interface?: string;
+  hostname?: string;
+  family: Family;
+  remoteAs?: number;
+  state: string;
+  established: boolean;
+  prefixesReceived: number;
+  prefixesSent: number;
+  /** Time in the current state (Established: session uptime), in milliseconds. */
+  uptimeMs: number;
+}
+
+const AF_KEYS: Record<string, Family> = { ipv4Unicast: 'ipv4', ipv6Unicast: 'ipv6' };
+
+function num(v: unknown): number {
+  return typeof v === 'number' && Number.isFinite(v) ? v : 0;
+}
+
+export function parseBgpSummary(json: unknown): BgpPeer[] {
+  if (!isRecord(json)) throw new RouterParseError('show bgp summary json: not an object');
+  const peers: BgpPeer[] = [];
+  for (const [afKey, family] of Object.entries(AF_KEYS)) {
+    const af = json[afKey];
+    if (!isRecord(af) || !isRecord(af.peers)) continue;
+    for (const [name, raw] of Object.entries(af.peers)) {
+      if (!isRecord(raw)) continue;
+      const state = typeof raw.state === 'string' ? raw.state : 'Unknown';
+      const peer: BgpPeer = {
+        name,
+        family,
+        state,
+        established: state === 'Established',
+        prefixesReceived: num(raw.pfxRcd),
+        prefixesSent: num(raw.pfxSnt),
+        uptimeMs: num(raw.peerUptimeMsec),
+      };
+      if (raw.idType === 'interface') peer.interface = name;
+      if (typeof raw.hostname === 'string') peer.hostname = raw.hostname;
+      if (typeof raw.remoteAs === 'number') peer.remoteAs = raw.remoteAs;
+      peers.push(peer);
+    }
+  }
+  return peers;
+}
+
+export async function bgpSummary(vtysh: Vtysh): Promise<BgpPeer[]> {
+  return parseBgpSummary(await vtysh.showJson('show bgp summary json', 'bgpd'));
+}
+
+// ---------------------------------------------------------------------------------------------
+// running-config: router bgp, export check, ASN check, static routes
+
+export interface RouterBgpConfig {
+  asn: number;
+  /** Lines (trimmed) outside any address-family block. */
+  global: string[];
+  /** `ipv4 unicast` -> trimmed lines inside that block. */
+  addressFamilies: Map<string, string[]>;
+}
+
+/** The default-VRF `router bgp` instance of a running-config, or undefined when there is none. */
+export function parseRouterBgp(text: string): RouterBgpConfig | undefined {
+  let current: RouterBgpConfig | undefined;
+  let result: RouterBgpConfig | undefined;
+  let af: string[] | undefined;
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/\s+$/, '');
+    const top = line.length > 0 && !/^\s/.test(line);
+    if (current === undefined) {
+      const m = /^router bgp (\d+)(\s+vrf\s+\S+)?/.exec(line);
+      if (m?.[1] !== undefined && m[2] === undefined) {
+        current = { asn: Number(m[1]), global: [], addressFamilies: new Map() };
+        result = current;
+      }
+      continue;
+    }
+    if (top && line !== '!') {
+      // `exit` or any other top-level statement closes the block.
+      break;
+    }
+    const t = line.trim();
+    if (t === '' || t === '!') continue;
+    const afm = /^address-family (\S+ \S+)/.exec(t);
+    if (afm?.[1] !== undefined) {
+      af = [];
+      current.addressFamilies.set(afm[1], af);
+      continue;
+    }
+    if (t === 'exit-address-family') {
+      af = undefined;
+      continue;
+    }
+    (af ?? current.global).push(t);
+  }
+  return result;
+}
+
+export interface Check {
+  ok: boolean;
+  message: string;
+  /** FRR config to add when not ok. */
+  snippet?: string;
+}
+
+export function exportSnippet(
+  origination: Origination,
+  asn: number | string,
+  families: readonly string[],
+): string {
+  const lines = [
+    'ip prefix-list COSMOLET-V4 seq 5 permit <service IPv4 range> ge 32',
+    'ipv6 prefix-list COSMOLET-V6 seq 5 permit <service IPv6 range> ge 128',
+    'route-map COSMOLET-EXPORT permit 10',
+    ' match ip address prefix-list COSMOLET-V4',
+    'route-map COSMOLET-EXPORT permit 20',
+    ' match ipv6 address prefix-list COSMOLET-V6',
+    `router bgp ${asn}`,
+  ];
+  for (const f of families) {
+    lines.push(
+      ` address-family ${f}`,
+      `  redistribute ${origination} route-map COSMOLET-EXPORT`,
+      ' exit-address-family',
+    );
+  }
+  return lines.join('\n');
+}
+
+/** Pure part of checkExport: is `redistribute <origination>` in both unicast families? */
+export function evaluateExport(runningConfig: string, origination: Origination): Check {
+  const bgp = parseRouterBgp(runningConfig);
+  const families = ['ipv4 unicast', 'ipv6 unicast'];
+  if (bgp === undefined) {
+    return {
+      ok: false,
+      message:
+        'FRR has no "router bgp" instance in the default VRF, so nothing cosmolet installs is advertised',
+      snippet: exportSnippet(origination, '<ASN>', families),
+    };
+  }
+  const re = new RegExp(`^redistribute ${origination}(\\s|$)`);
+  const missing = families.filter((f) => !(bgp.addressFamilies.get(f) ?? []).some((l) => re.test(l)));
+  if (missing.length === 0) {
+    return {
+      ok: true,
+      message: `router bgp ${bgp.asn} redistributes ${origination} routes in IPv4 and IPv6 unicast`,
+    };
+  }
+  return {
+    ok: false,
+    message: `router bgp ${bgp.asn} does not "redistribute ${origination}" in ${missing
+      .map((f) => `address-family ${f}`)
+      .join(' and ')}: cosmolet's routes would not be advertised there`,
+    snippet: exportSnippet(origination, bgp.asn, missing),
+  };
+}
+
+export function evaluateAsn(runningConfig: string, asn: number): Check {
+  const bgp = parseRouterBgp(runningConfig);
+  if (bgp === undefined)
+    return { ok: false, message: `bgp.asn is ${asn} but FRR has no "router bgp" instance` };
+  if (bgp.asn !== asn)
+    return { ok: false, message: `bgp.asn is ${asn} but FRR runs "router bgp ${bgp.asn}"` };
+  return { ok: true, message: `FRR runs router bgp ${asn}` };
+}
+
+export async function checkExport(vtysh: Vtysh, origination: Origination): Promise<Check> {
+  return evaluateExport(await vtysh.show('show running-config', 'bgpd'), origination);
+}
+
+export async function checkAsn(vtysh: Vtysh, asn: number): Promise<Check> {
+  return evaluateAsn(await vtysh.show('show running-config', 'bgpd'), asn);
+}
+
+export interface StaticRouteLine {
+  prefix: string;
+  tag: number | undefined;
+  /** The configuration line as FRR prints it, used verbatim to remove the route. */
+  line: string;
+}
+
+/** Static routes (default VRF, top level) of a running-config: `ip route ...` / `ipv6 route ...`. */
+export function parseStaticRoutes(text: string): StaticRouteLine[] {
+  const out: StaticRouteLine[] = [];
+  for (const raw of text.split('\n')) {
+    // Indented lines belong to `vrf X` blocks: not ours.
+    const m = /^(ip|ipv6) route (\S+)(?: .*)?$/.exec(raw.trimEnd());
+    if (m?.[2] === undefined) continue;
+    const p = parsePrefix(m[2]);
+    if (p === undefined || (m[1] === 'ip') !== (p.family === 'ipv4')) continue;
+    const tag = / tag (\d+)(?: |$)/.exec(raw);
+    out.push({
+      prefix: p.prefix,
+      tag: tag?.[1] !== undefined ? Number(tag[1]) : undefined,
+      line: raw.trimEnd(),
+    });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Restart detection
+
+export interface DaemonIdentity {
+  name: string;
+  pid?: number;
+  /** Process start time in clock ticks since boot (/proc/<pid>/stat field 22), when visible. */
+  startTime?: string;
+  /** mtime of the daemon's vty socket, which each start re-creates. */
+  socketMtimeMs?: number;
+}
+
+export interface FrrIdentity {
+  /** Changes whenever one of the daemons restarted (or appeared / disappeared). */
+  token: string;
+  daemons: DaemonIdentity[];
+}
+
+async function daemonIdentity(socketDir: string, name: string): Promise<DaemonIdentity> {
+  const id: DaemonIdentity = { name };
+  try {
+    const pid = Number((await readFile(join(socketDir, `${name}.pid`), 'utf8')).trim());
+    if (Number.isInteger(pid) && pid > 0) {
+      id.pid = pid;
+      try {
+        const statText = await readFile(`/proc/${pid}/stat`, 'utf8');
+        // Fields after the command name, which is in parentheses and may contain spaces.
+        const fields = statText.slice(statText.lastIndexOf(')') + 2).split(' ');
+        id.startTime = fields[19];
+      } catch {
+        // Not in our PID namespace (no hostPID): the socket mtime still changes on restart.
+      }
+    }
+  } catch {
+    // No pid file: a non-default layout; rely on the socket.
+  }
+  try {
+    id.socketMtimeMs = (await stat(join(socketDir, `${name}.vty`))).mtimeMs;
+  } catch {
+    // Daemon not running.
+  }
+  return id;
+}
+
+/**
+ * An identity of the running FRR daemons (pid + start time, vty socket mtime). The controller calls
+ * it every loop; when the token changes, bgpd, zebra or staticd restarted and a full re-read and
+ * re-apply is due (a restarted staticd has lost every static route that was not saved).
+ */
+export async function readFrrIdentity(
+  socketDir: string,
+  daemons: readonly string[] = ['zebra', 'bgpd', 'staticd'],
+): Promise<FrrIdentity> {
+  const list = await Promise.all(daemons.map((d) => daemonIdentity(socketDir, d)));
+  const token = list
+    .map((d) => `${d.name}:${d.pid ?? '-'}:${d.startTime ?? '-'}:${d.socketMtimeMs ?? '-'}`)
+    .join(',');
+  return { token, daemons: list };
+}
+
+/** Remembers the last identity; `changed()` is true once after each restart. */
+export class FrrWatcher {
+  private last: string | undefined;
+  constructor(
+    private readonly socketDir: string,
+    private readonly daemons: readonly string[] = ['zebra', 'bgpd', 'staticd'],
+  ) {}
+
+  async changed(): Promise<boolean> {
+    const { token } = await readFrrIdentity(this.socketDir, this.daemons);
+    const changed = this.last !== undefined && this.last !== token;
+    this.last = token;
+    return changed;
+  }
+}
