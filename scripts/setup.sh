@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what cosmolet's lab and tests need on a Debian or Ubuntu machine, as root, and only
+# what is missing: FRR, GoBGP, iproute2, nftables (apt), then the npm dependencies and the build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '==> %s\n' "$*"; }
+
+if [ "$(id -u)" != 0 ]; then
+  echo "error: run as root (the lab creates network namespaces and starts FRR): sudo $0" >&2
+  exit 1
+fi
+
+missing=()
+command -v vtysh >/dev/null 2>&1 || missing+=(frr)
+[ -x /usr/lib/frr/bgpd ] || missing+=(frr)
+command -v gobgpd >/dev/null 2>&1 || missing+=(gobgpd)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+command -v nft >/dev/null 2>&1 || missing+=(nftables)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing with apt: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 20 ]; then
+  echo "error: Node.js $(node --version) is too old; cosmolet needs Node.js 20.19 or newer (24 LTS recommended)" >&2
+  exit 1
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm dependencies (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+say "building"
+npm run --silent build
