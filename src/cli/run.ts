@@ -1,6 +1,295 @@
+// `cosmolet run`: the controller. Wires the reflectors, the reconciler, the router, the FRR
+// monitor and the HTTP endpoints together, and owns the process lifecycle (signals, exit).
+import { loadConfig, type ConfigOverrides } from '../config/load.js';
+import { planSettings, type Config } from '../config/schema.js';
+import { UsageError, errorMessage } from '../errors.js';
+import { FrrMonitor } from '../controller/frr-monitor.js';
+import { Reconciler } from '../controller/reconciler.js';
+import { loadKubeClient } from '../kube/client.js';
+import { ReflectorSet, type ReflectorHooks } from '../kube/reflector.js';
+import { liveness, readiness } from '../observe/health.js';
+import { startHttpServer, type HttpRoutes } from '../observe/http.js';
+import { createLogger, type Logger } from '../observe/log.js';
+import { Metrics } from '../observe/metrics.js';
+import { statusDocument } from '../observe/status.js';
+import { Vtysh } from '../router/frr.js';
+import { createRouter } from '../router/router.js';
+import { buildInfo } from '../version.js';
+import { COMMON_FLAGS, configOverrides, helpText, parseFlags, type FlagSpecs } from './flags.js';
 import type { CommandIO } from './render.js';
-import { UsageError } from '../errors.js';
 
-export function runCommand(_argv: string[], _io: CommandIO): number {
-  throw new UsageError('cosmolet run: not built yet');
+export const RUN_FLAGS: FlagSpecs = {
+  ...COMMON_FLAGS,
+  kubeconfig: {
+    type: 'string',
+    arg: 'FILE',
+    help: 'kubeconfig to use (default: $KUBECONFIG, else the in-cluster service account)',
+  },
+  'http-address': {
+    type: 'string',
+    arg: 'HOST:PORT',
+    help: 'address for /healthz /readyz /metrics /version /status (default :8080)',
+    configKey: 'http.address',
+  },
+  'withdraw-on-exit': {
+    type: 'boolean',
+    help: 'withdraw every route cosmolet owns before exiting (decommissioning)',
+    configKey: 'withdrawOnExit',
+  },
+};
+
+export const RUN_HELP = helpText(
+  'cosmolet run [flags]',
+  "Watches Services, EndpointSlices and this Node, and keeps this node's routes equal to the plan.",
+  RUN_FLAGS,
+);
+
+/** Shutdown must finish within the contract's 10 s; past this, the process exits anyway. */
+const SHUTDOWN_DEADLINE_MS = 9_000;
+
+export async function runCommand(argv: string[], io: CommandIO): Promise<number> {
+  const { values, positionals } = parseFlags(argv, RUN_FLAGS, 'run');
+  if (values.help) {
+    io.stdout.write(RUN_HELP);
+    return 0;
+  }
+  if (positionals.length > 0) throw new UsageError(`cosmolet run: unexpected argument "${positionals[0]}"`);
+  const overrides: ConfigOverrides = configOverrides(values, RUN_FLAGS);
+  const config = loadConfig({
+    file: typeof values.config === 'string' ? values.config : undefined,
+    overrides,
+    env: io.env,
+  });
+  if (config.nodeName === '') {
+    throw new UsageError(
+      'cosmolet run: no node name: pass --node-name, set nodeName in the config, or NODE_NAME',
+    );
+  }
+  const kubeconfig = typeof values.kubeconfig === 'string' ? values.kubeconfig : undefined;
+  const client = await loadKubeClient({ ...(kubeconfig ? { kubeconfigPath: kubeconfig } : {}), env: io.env });
+  const logger = createLogger(config.logging.level, config.logging.format, io.stdout);
+  return new Controller(config, client, logger).run();
+}
+
+class Controller {
+  private readonly metrics = new Metrics(buildInfo());
+  private readonly reflectors: ReflectorSet;
+  private readonly reconciler: Reconciler;
+  private readonly monitor: FrrMonitor;
+  /** Reflector resource -> when its requests started failing (cleared by any success). */
+  private readonly failingSince = new Map<string, number>();
+
+  constructor(
+    private readonly config: Config,
+    client: Awaited<ReturnType<typeof loadKubeClient>>,
+    private readonly log: Logger,
+  ) {
+    const frr = config.frr;
+    const router = createRouter({ ...frr, logger: log.child({ component: 'router' }) });
+    const vtysh = new Vtysh({
+      vtyshPath: frr.vtyshPath,
+      socketDir: frr.socketDir,
+      timeoutMs: frr.commandTimeoutSeconds * 1000,
+      logger: log,
+    });
+    this.reflectors = new ReflectorSet({
+      client,
+      namespaces: config.services.namespaces,
+      serviceLabelSelector: config.services.labelSelector,
+      nodeName: config.nodeName,
+      logger: log.child({ component: 'reflector' }),
+      hooks: this.reflectorHooks(),
+      onChange: () => this.reconciler.notify(),
+    });
+    this.reconciler = new Reconciler({
+      cluster: {
+        synced: () => this.reflectors.synced,
+        services: () => this.reflectors.serviceItems(),
+        endpointSlices: () => this.reflectors.endpointSliceItems(),
+        node: () => this.reflectors.nodeObject(),
+      },
+      router,
+      settings: planSettings(config),
+      nodeName: config.nodeName,
+      applyEnabled: config.bgp.enabled,
+      loopIntervalSeconds: config.loopIntervalSeconds,
+      logger: log,
+      metrics: this.metrics,
+      onAppliedChanges: () => this.monitor.checkSoon(),
+    });
+    this.monitor = new FrrMonitor({
+      router,
+      vtysh,
+      origination: frr.origination,
+      socketDir: frr.socketDir,
+      asn: config.bgp.asn,
+      intervalSeconds: config.loopIntervalSeconds,
+      logger: log,
+      metrics: this.metrics,
+      onRestart: () => this.reconciler.resync(),
+    });
+  }
+
+  private reflectorHooks(): ReflectorHooks {
+    const m = this.metrics;
+    const ok = (resource: string) => this.failingSince.delete(resource);
+    return {
+      relist: (resource) => m.reflectorRelists.inc({ resource }),
+      watchRestart: (resource, reason) => {
+        m.reflectorWatchRestarts.inc({ resource, reason });
+        if (reason === 'error') {
+          if (!this.failingSince.has(resource)) this.failingSince.set(resource, Date.now());
+        } else {
+          ok(resource);
+        }
+      },
+      event: (resource, type) => {
+        ok(resource);
+        m.reflectorEvents.inc({ resource, type });
+        m.reflectorLastEvent.set({ resource }, Date.now() / 1000);
+      },
+      synced: (resource, synced) => {
+        if (synced) ok(resource);
+        m.reflectorSynced.set({ resource }, synced ? 1 : 0);
+      },
+    };
+  }
+
+  private kubernetesProblem(): string | undefined {
+    const now = Date.now();
+    const failing = [...this.failingSince.entries()].filter(([, since]) => now - since > 10_000);
+    if (failing.length === 0) return undefined;
+    return `kubernetes-unreachable: requests for ${failing.map(([r]) => r).join(', ')} have failed for ${Math.round(
+      (now - Math.min(...failing.map(([, s]) => s))) / 1000,
+    )} s; keeping the routes as they are`;
+  }
+
+  private readiness() {
+    const status = this.reconciler.status();
+    const reflectorsSynced: Record<string, boolean> = {};
+    for (const r of this.reflectors.all)
+      reflectorsSynced[r.resource] = (reflectorsSynced[r.resource] ?? true) && r.synced;
+    const result = readiness({
+      reflectorsSynced,
+      kubernetesProblem: this.kubernetesProblem(),
+      nodeName: this.config.nodeName,
+      nodeFound: this.reflectors.nodeObject() !== undefined,
+      reconcileOk: status.lastOk,
+      reconcileError: status.lastError,
+      applyEnabled: this.config.bgp.enabled,
+      exportCheck: this.monitor.state.exportCheck,
+      asnCheck: this.monitor.state.asnCheck,
+      asnConfigured: this.config.bgp.asn !== 0,
+    });
+    this.metrics.ready.set(result.ready ? 1 : 0);
+    return result;
+  }
+
+  private liveness() {
+    const status = this.reconciler.status();
+    const frr = this.config.frr;
+    const loopMs = this.config.loopIntervalSeconds * 1000;
+    const reflectorProgress: Record<string, number> = {};
+    for (const r of this.reflectors.all) {
+      const name = `${r.resource}${r.namespace ? `/${r.namespace}` : ''}`;
+      reflectorProgress[name] = r.lastProgressAt;
+    }
+    return liveness({
+      now: Date.now(),
+      reconcileRunningSince: status.runningSince,
+      reconcileLastRunAt: status.lastRunAt,
+      // A batch of 10,000 FRR lines takes ~5 s; allow several command timeouts before calling it stuck.
+      reconcileStuckAfterMs: frr.commandTimeoutSeconds * 1000 * 4 + 30_000,
+      reconcileIdleLimitMs: loopMs * 3 + 30_000,
+      reflectorProgress,
+      // The watch timeout is at most 600 s and the watchdog grace 30 s.
+      reflectorStuckAfterMs: 700_000,
+    });
+  }
+
+  private routes(): HttpRoutes {
+    return {
+      '/healthz': () => {
+        const l = this.liveness();
+        return { status: l.alive ? 200 : 503, body: l.alive ? 'ok\n' : `stuck: ${l.problems.join('; ')}\n` };
+      },
+      '/readyz': () => {
+        const r = this.readiness();
+        return { status: r.ready ? 200 : 503, body: r };
+      },
+      '/metrics': async () => {
+        this.readiness();
+        return {
+          status: 200,
+          body: await this.metrics.registry.metrics(),
+          contentType: this.metrics.registry.contentType,
+        };
+      },
+      '/version': () => ({ status: 200, body: buildInfo() }),
+      '/status': () => {
+        const s = this.reconciler.status();
+        const f = this.monitor.state;
+        return {
+          status: 200,
+          body: statusDocument({
+            nodeName: this.config.nodeName,
+            plan: s.plan,
+            installed: s.installed,
+            bgp: f.bgp,
+            bgpCheckedAt: f.lastCheckAt,
+            bgpError: f.bgpError,
+            reconciledAt: s.plan ? s.lastRunAt : undefined,
+            lastError: s.lastError,
+          }),
+        };
+      },
+    };
+  }
+
+  async run(): Promise<number> {
+    const { config, log } = this;
+    log.info(
+      {
+        node: config.nodeName,
+        origination: config.frr.origination,
+        namespaces: config.services.namespaces,
+        bgpEnabled: config.bgp.enabled,
+        ...buildInfo(),
+      },
+      'cosmolet starting',
+    );
+    const http = await startHttpServer(config.http.address, this.routes(), log);
+    this.reflectors.start();
+    this.reconciler.start();
+    this.monitor.start();
+
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+      process.once('SIGINT', () => resolve('SIGINT'));
+    });
+    log.info({ signal }, `${signal} received: shutting down`);
+    const deadline = setTimeout(() => {
+      log.error('shutdown took too long; exiting now');
+      process.exit(0);
+    }, SHUTDOWN_DEADLINE_MS);
+    deadline.unref();
+    try {
+      await this.reflectors.stop();
+      await this.reconciler.stop();
+      await this.monitor.stop();
+      if (config.withdrawOnExit) {
+        await this.reconciler.withdrawAll();
+      } else {
+        const installed = this.reconciler.status().installed.size;
+        log.info({ installed }, `leaving ${installed} routes installed for the next instance to adopt`);
+      }
+    } catch (err) {
+      log.error({ err: errorMessage(err) }, 'error during shutdown');
+    }
+    await http.close();
+    log.info('stopped');
+    log.flush();
+    // Sockets kept alive by the API client must not hold the process open.
+    process.exit(0);
+  }
 }

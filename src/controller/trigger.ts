@@ -1,0 +1,69 @@
+// Coalesces "something changed" signals into reconcile runs: a run starts `settleMs` after the
+// last signal, but never later than `maxDelayMs` after the first unhandled one, so a burst of
+// 1,000 events is one run and a constant stream of events cannot starve reconciles. Runs never
+// overlap: a signal during a run schedules one more run after it.
+
+export interface TriggerOptions {
+  settleMs: number;
+  maxDelayMs: number;
+  /** The work; its rejection is the caller's to handle inside `run` (it is caught and ignored here). */
+  run: () => Promise<void>;
+}
+
+export class CoalescingTrigger {
+  private timer: NodeJS.Timeout | undefined;
+  private firstPendingAt: number | undefined;
+  private running = false;
+  private rerun = false;
+  private stopped = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly opts: TriggerOptions) {}
+
+  /** Marks dirty; `immediate` skips the settle window (a retry or a resync). */
+  fire(immediate = false): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.rerun = true;
+      return;
+    }
+    const now = Date.now();
+    this.firstPendingAt ??= now;
+    const deadline = this.firstPendingAt + this.opts.maxDelayMs;
+    const at = immediate ? now : Math.min(now + this.opts.settleMs, deadline);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.execute(), Math.max(0, at - now));
+  }
+
+  get busy(): boolean {
+    return this.running;
+  }
+
+  private async execute(): Promise<void> {
+    this.timer = undefined;
+    this.firstPendingAt = undefined;
+    this.running = true;
+    try {
+      await this.opts.run();
+    } catch {
+      // `run` handles its own failures; nothing may escape into an unhandled rejection.
+    } finally {
+      this.running = false;
+    }
+    if (this.rerun && !this.stopped) {
+      this.rerun = false;
+      this.fire();
+    } else if (!this.timer) {
+      for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+
+  /** Stops scheduling and resolves when no run is in progress. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (!this.running) return;
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+}

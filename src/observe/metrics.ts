@@ -1,0 +1,126 @@
+// Prometheus metrics, all prefixed cosmolet_. Labels are bounded (family, reason, resource, peer):
+// never a Service name, so 10,000 Services do not make 10,000 series.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { BuildInfo } from '../version.js';
+
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly ready = this.gauge('cosmolet_ready', '1 when /readyz answers 200');
+  readonly advertisedPrefixes = this.gauge('cosmolet_advertised_prefixes', 'Prefixes the plan advertises', [
+    'family',
+  ]);
+  readonly installedPrefixes = this.gauge(
+    'cosmolet_installed_prefixes',
+    'Prefixes installed by cosmolet (kernel routes or FRR static routes), by family',
+    ['family'],
+  );
+  readonly skippedIPs = this.gauge('cosmolet_skipped_ips', 'Service IPs not advertised, by reason', [
+    'reason',
+  ]);
+  readonly reconciles = new Counter({
+    name: 'cosmolet_reconciles_total',
+    help: 'Reconciles run',
+    registers: [this.registry],
+  });
+  readonly reconcileErrors = new Counter({
+    name: 'cosmolet_reconcile_errors_total',
+    help: 'Reconciles that failed, by reason (error code)',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  readonly reconcileDuration = new Histogram({
+    name: 'cosmolet_reconcile_duration_seconds',
+    help: 'Time of one reconcile: plan, read-back when due, apply',
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly applies = new Counter({
+    name: 'cosmolet_router_applies_total',
+    help: 'Batches applied to the router',
+    registers: [this.registry],
+  });
+  readonly routesAdded = new Counter({
+    name: 'cosmolet_routes_added_total',
+    help: 'Prefixes installed',
+    labelNames: ['family'],
+    registers: [this.registry],
+  });
+  readonly routesWithdrawn = new Counter({
+    name: 'cosmolet_routes_withdrawn_total',
+    help: 'Prefixes withdrawn',
+    labelNames: ['family'],
+    registers: [this.registry],
+  });
+  readonly eventToInstalled = new Histogram({
+    name: 'cosmolet_event_to_installed_seconds',
+    help: 'Time from the first Kubernetes watch event of a batch to its routes being installed',
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly reflectorSynced = this.gauge('cosmolet_reflector_synced', '1 once the first full list arrived', [
+    'resource',
+  ]);
+  readonly reflectorRelists = new Counter({
+    name: 'cosmolet_reflector_relists_total',
+    help: 'Full lists (initial and after 410 Gone)',
+    labelNames: ['resource'],
+    registers: [this.registry],
+  });
+  readonly reflectorWatchRestarts = new Counter({
+    name: 'cosmolet_reflector_watch_restarts_total',
+    help: 'Watches restarted, by reason',
+    labelNames: ['resource', 'reason'],
+    registers: [this.registry],
+  });
+  readonly reflectorEvents = new Counter({
+    name: 'cosmolet_reflector_events_total',
+    help: 'Watch events received, by type',
+    labelNames: ['resource', 'type'],
+    registers: [this.registry],
+  });
+  readonly reflectorLastEvent = this.gauge(
+    'cosmolet_reflector_last_event_timestamp_seconds',
+    'Unix time of the last watch event',
+    ['resource'],
+  );
+  readonly kubeEventsDropped = new Counter({
+    name: 'cosmolet_kube_events_dropped_total',
+    help: 'Kubernetes Events not posted (queue full, rate limit, or refused by the API)',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  readonly peerEstablished = this.gauge(
+    'cosmolet_bgp_peer_established',
+    '1 when the BGP session is Established',
+    ['peer'],
+  );
+  readonly peerPrefixesSent = this.gauge('cosmolet_bgp_peer_prefixes_sent', 'Prefixes sent to the peer', [
+    'peer',
+    'afi',
+  ]);
+  readonly bgpHeld = this.gauge(
+    'cosmolet_bgp_prefixes_valid_best',
+    'Advertised prefixes that bgpd holds as a valid best path, by family',
+    ['family'],
+  );
+  readonly frrRestarts = new Counter({
+    name: 'cosmolet_frr_restarts_detected_total',
+    help: 'FRR daemon restarts detected (each triggers a full read-back and re-apply)',
+    registers: [this.registry],
+  });
+  readonly buildInfo = this.gauge('cosmolet_build_info', 'Build information (always 1)', [
+    'version',
+    'commit',
+    'nodejs',
+  ]);
+
+  constructor(info: BuildInfo) {
+    collectDefaultMetrics({ register: this.registry });
+    this.buildInfo.set({ version: info.version, commit: info.commit, nodejs: info.nodejs }, 1);
+  }
+
+  private gauge<L extends string>(name: string, help: string, labelNames: L[] = []): Gauge<L> {
+    return new Gauge({ name, help, labelNames, registers: [this.registry] });
+  }
+}
