@@ -278,6 +278,8 @@ export class FakeApiServer {
   private readonly log: RequestLogEntry[] = [];
   private readonly requestLogLimit: number;
   private readonly logger: Logger;
+  /** Called for every request before it is served (tests inject faults at exact moments). */
+  onRequest: ((entry: RequestLogEntry) => void) | undefined;
 
   private constructor(options: ApiServerOptions) {
     this.token = options.token;
@@ -572,6 +574,12 @@ export class FakeApiServer {
     this.history = [];
   }
 
+  /** Writes a raw line (e.g. malformed JSON) to every open watch. */
+  injectWatchLine(line: string): number {
+    for (const w of this.watchers) if (!w.stalled) w.res.write(line + '\n');
+    return this.watchers.size;
+  }
+
   /** Sends an in-stream ERROR 410 to every open watch and ends it. */
   expireWatches(): number {
     const n = this.watchers.size;
@@ -667,6 +675,7 @@ export class FakeApiServer {
       watch: isWatch,
     };
     this.logRequest(entry);
+    this.onRequest?.(entry);
     res.on('finish', () => {
       if (entry.status === 0) entry.status = res.statusCode;
     });
@@ -707,6 +716,8 @@ export class FakeApiServer {
       if (!route)
         throw new HttpError(404, 'NotFound', `the server could not find the requested resource (${path})`);
       this.handleResource(route, method, query, body, req, res, isWatch);
+      // A watch stays open: log its status once the headers are out.
+      if (res.headersSent && entry.status === 0) entry.status = res.statusCode;
     } catch (err) {
       if (err instanceof HttpError) {
         this.sendStatus(res, err.status, err.reason, err.message, err.retryAfterSeconds);

@@ -1,0 +1,571 @@
+// Our own list/watch reflector (client-node 1.4.0's informer cannot be trusted, see DESIGN.md).
+// One loop per reflector: paginated LIST -> WATCH from the list's resourceVersion with bookmarks and a
+// random 300-600 s timeout -> on a clean close re-watch at once, on 410 relist, on other errors back
+// off (jittered exponential, 0.8 s to 30 s, at least Retry-After). An inactivity watchdog reconnects a
+// watch that has gone silent. A relist swaps the store atomically and reports only real differences.
+import { randomInt } from 'node:crypto';
+import { CosmoletError, ErrorCodes, KubeApiError, errorMessage } from '../errors.js';
+import type { Logger } from '../observe/log.js';
+import { retryAfterSeconds, statusMessage, type KubeClient, type KubeStream } from './client.js';
+import { objectKey, type EndpointSlice, type KubeObject, type Node, type Service } from './types.js';
+
+export type ReflectedResource = 'services' | 'endpointslices' | 'nodes';
+
+export type WatchRestartReason =
+  | 'closed' // the server ended the watch cleanly (timeout): re-watch at once
+  | 'gone' // 410: relist
+  | 'watchdog' // no bytes for too long
+  | 'error'; // connection error or an HTTP/in-stream error other than 410
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+
+/** Plain callbacks (the metrics module turns them into counters and gauges). */
+export interface ReflectorHooks {
+  relist?(resource: ReflectedResource): void;
+  watchRestart?(resource: ReflectedResource, reason: WatchRestartReason): void;
+  event?(resource: ReflectedResource, type: WatchEventType): void;
+  synced?(resource: ReflectedResource, synced: boolean): void;
+}
+
+export type ReflectorChange<T> =
+  | { type: 'added'; key: string; object: T }
+  | { type: 'modified'; key: string; object: T; previous: T }
+  | { type: 'deleted'; key: string; previous: T };
+
+export interface ReflectorTimers {
+  backoffInitialMs: number;
+  backoffMaxMs: number;
+  /** Watch timeoutSeconds is drawn uniformly from [min, max]. */
+  watchTimeoutMinSeconds: number;
+  watchTimeoutMaxSeconds: number;
+  /** The watchdog fires after timeoutSeconds + this many ms without a byte. */
+  watchdogGraceMs: number;
+  /** A watch that closes sooner than this without delivering anything counts as a failure. */
+  shortWatchMs: number;
+  listTimeoutMs: number;
+  pageSize: number;
+}
+
+export const DEFAULT_TIMERS: ReflectorTimers = {
+  backoffInitialMs: 800,
+  backoffMaxMs: 30_000,
+  watchTimeoutMinSeconds: 300,
+  watchTimeoutMaxSeconds: 600,
+  watchdogGraceMs: 30_000,
+  shortWatchMs: 1_000,
+  listTimeoutMs: 60_000,
+  pageSize: 500,
+};
+
+export interface ReflectorOptions<T extends KubeObject> {
+  client: KubeClient;
+  resource: ReflectedResource;
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  logger: Logger;
+  hooks?: ReflectorHooks;
+  onChange?: (change: ReflectorChange<T>) => void | Promise<void>;
+  timers?: Partial<ReflectorTimers>;
+}
+
+/** The API path of a resource's collection (optionally in a namespace). */
+export function resourcePath(resource: ReflectedResource, namespace?: string): string {
+  const ns = namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
+  switch (resource) {
+    case 'services':
+      return `/api/v1${ns}/services`;
+    case 'nodes':
+      return '/api/v1/nodes';
+    case 'endpointslices':
+      return `/apis/discovery.k8s.io/v1${ns}/endpointslices`;
+  }
+}
+
+class GoneError extends CosmoletError {
+  constructor(message: string) {
+    super(ErrorCodes.KUBE_GONE, message);
+  }
+}
+
+interface WatchEvent {
+  type?: unknown;
+  object?: unknown;
+}
+
+export class Reflector<T extends KubeObject> {
+  readonly resource: ReflectedResource;
+  readonly namespace: string | undefined;
+  private store = new Map<string, T>();
+  private resourceVersion = '';
+  private syncedFlag = false;
+  private progressAt = Date.now();
+  private waiting = false;
+  private stopped = true;
+  private loop: Promise<void> | undefined;
+  private readonly abort = new AbortController();
+  private current: KubeStream | undefined;
+  private failures = 0;
+  private wakeUp: (() => void) | undefined;
+  private readonly timers: ReflectorTimers;
+  private readonly log: Logger;
+
+  constructor(private readonly options: ReflectorOptions<T>) {
+    this.resource = options.resource;
+    this.namespace = options.namespace;
+    this.timers = { ...DEFAULT_TIMERS, ...options.timers };
+    this.log = options.logger.child({ resource: options.resource, namespace: options.namespace ?? '*' });
+  }
+
+  /** True once the first full list has arrived; stays true across relists and outages. */
+  get synced(): boolean {
+    return this.syncedFlag;
+  }
+
+  /** The last time the loop made progress; "now" while it is healthily waiting on a backoff timer. */
+  get lastProgressAt(): number {
+    return this.waiting ? Date.now() : this.progressAt;
+  }
+
+  get lastResourceVersion(): string {
+    return this.resourceVersion;
+  }
+
+  items(): T[] {
+    return [...this.store.values()];
+  }
+
+  get(key: string): T | undefined {
+    return this.store.get(key);
+  }
+
+  get size(): number {
+    return this.store.size;
+  }
+
+  start(): void {
+    if (this.loop) return;
+    this.stopped = false;
+    this.progressAt = Date.now();
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.abort.abort();
+    this.current?.close();
+    this.wakeUp?.();
+    await this.loop;
+  }
+
+  private progress(): void {
+    this.progressAt = Date.now();
+  }
+
+  private async run(): Promise<void> {
+    let needList = true;
+    while (!this.stopped) {
+      try {
+        if (needList) {
+          await this.list();
+          needList = false;
+        }
+        const reason = await this.watch();
+        if (this.stopped) break;
+        this.options.hooks?.watchRestart?.(this.resource, reason);
+        if (reason === 'watchdog') this.log.warn('watch silent for too long, reconnecting');
+      } catch (err) {
+        if (this.stopped) break;
+        if (err instanceof GoneError || (err instanceof KubeApiError && err.status === 410)) {
+          this.log.info({ reason: errorMessage(err) }, 'resourceVersion expired, relisting');
+          this.options.hooks?.watchRestart?.(this.resource, 'gone');
+          needList = true;
+          continue;
+        }
+        this.options.hooks?.watchRestart?.(this.resource, 'error');
+        await this.backoff(err);
+      }
+    }
+  }
+
+  private async backoff(err: unknown): Promise<void> {
+    const t = this.timers;
+    const base = Math.min(t.backoffMaxMs, t.backoffInitialMs * 2 ** Math.min(this.failures, 20));
+    // Full jitter on the upper half: spread reconnecting agents without ever waiting less than half.
+    let delay = Math.min(t.backoffMaxMs, base / 2 + Math.random() * (base / 2));
+    const retryAfter = err instanceof KubeApiError ? err.retryAfterSeconds : undefined;
+    if (retryAfter !== undefined) delay = Math.max(delay, retryAfter * 1000);
+    this.failures += 1;
+    this.log.warn(
+      { err: errorMessage(err), delayMs: Math.round(delay), failures: this.failures },
+      'kubernetes request failed, backing off',
+    );
+    await this.sleep(delay);
+  }
+
+  private async sleep(ms: number): Promise<void> {
+    this.waiting = true;
+    try {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, ms);
+        function done(): void {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.wakeUp = done;
+      });
+    } finally {
+      this.wakeUp = undefined;
+      this.waiting = false;
+      this.progress();
+    }
+  }
+
+  private query(extra: Record<string, string>): string {
+    const q = new URLSearchParams();
+    if (this.options.labelSelector) q.set('labelSelector', this.options.labelSelector);
+    if (this.options.fieldSelector) q.set('fieldSelector', this.options.fieldSelector);
+    for (const [k, v] of Object.entries(extra)) q.set(k, v);
+    return `${resourcePath(this.resource, this.namespace)}?${q.toString()}`;
+  }
+
+  private async list(): Promise<void> {
+    this.options.hooks?.relist?.(this.resource);
+    const next = new Map<string, T>();
+    let cont = '';
+    let rv = '';
+    let restarted = false;
+    for (;;) {
+      const extra: Record<string, string> = { limit: String(this.timers.pageSize) };
+      if (cont) extra.continue = cont;
+      const res = await this.options.client.request('GET', this.query(extra), undefined, {
+        timeoutMs: this.timers.listTimeoutMs,
+        signal: this.abort.signal,
+      });
+      this.progress();
+      if (res.status === 410 && cont && !restarted) {
+        // The continue token expired between pages: start the list over, once, without it.
+        this.log.info('list continue token expired, restarting the list');
+        next.clear();
+        cont = '';
+        restarted = true;
+        continue;
+      }
+      if (res.status !== 200) {
+        throw new KubeApiError(
+          res.status,
+          `list ${this.resource}: ${res.status} ${statusMessage(res.body)}`,
+          retryAfterSeconds(res.headers),
+        );
+      }
+      let page: { metadata?: { resourceVersion?: unknown; continue?: unknown }; items?: unknown };
+      try {
+        page = JSON.parse(res.body) as typeof page;
+      } catch {
+        throw new CosmoletError(ErrorCodes.KUBE_API, `list ${this.resource}: response is not JSON`);
+      }
+      for (const item of Array.isArray(page.items) ? (page.items as T[]) : []) {
+        if (item && typeof item === 'object' && item.metadata?.name) next.set(objectKey(item), item);
+      }
+      if (!rv && typeof page.metadata?.resourceVersion === 'string') rv = page.metadata.resourceVersion;
+      cont = typeof page.metadata?.continue === 'string' ? page.metadata.continue : '';
+      if (!cont) break;
+    }
+    this.replace(next, rv);
+    this.failures = 0;
+  }
+
+  /** Swaps in a full list and reports only what really differs from the previous store. */
+  private replace(next: Map<string, T>, rv: string): void {
+    const previous = this.store;
+    this.store = next;
+    this.resourceVersion = rv;
+    const changes: ReflectorChange<T>[] = [];
+    for (const [key, obj] of next) {
+      const old = previous.get(key);
+      if (!old) changes.push({ type: 'added', key, object: obj });
+      else if (
+        old.metadata?.resourceVersion !== obj.metadata?.resourceVersion ||
+        old.metadata?.uid !== obj.metadata?.uid
+      ) {
+        changes.push({ type: 'modified', key, object: obj, previous: old });
+      }
+    }
+    for (const [key, old] of previous)
+      if (!next.has(key)) changes.push({ type: 'deleted', key, previous: old });
+    if (!this.syncedFlag) {
+      this.syncedFlag = true;
+      this.options.hooks?.synced?.(this.resource, true);
+      this.log.info({ objects: next.size }, 'synced');
+    }
+    for (const c of changes) this.emit(c);
+  }
+
+  private emit(change: ReflectorChange<T>): void {
+    const handler = this.options.onChange;
+    if (!handler) return;
+    try {
+      const r = handler(change);
+      if (r instanceof Promise) {
+        r.catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'change handler failed'));
+      }
+    } catch (err) {
+      this.log.error({ err: errorMessage(err), key: change.key }, 'change handler failed');
+    }
+  }
+
+  /** One watch; resolves with why it ended when it may simply be reopened, throws otherwise. */
+  private async watch(): Promise<WatchRestartReason> {
+    const t = this.timers;
+    const timeoutSeconds = randomInt(t.watchTimeoutMinSeconds, t.watchTimeoutMaxSeconds + 1);
+    const path = this.query({
+      watch: '1',
+      resourceVersion: this.resourceVersion,
+      allowWatchBookmarks: 'true',
+      timeoutSeconds: String(timeoutSeconds),
+    });
+    const opened = Date.now();
+    const stream = await this.options.client.stream(path, { signal: this.abort.signal });
+    this.progress();
+    if (stream.status !== 200) {
+      const body = await readAll(stream);
+      throw new KubeApiError(
+        stream.status,
+        `watch ${this.resource}: ${stream.status} ${statusMessage(body)}`,
+        retryAfterSeconds(stream.headers),
+      );
+    }
+    this.current = stream;
+    let delivered = 0;
+    try {
+      const reason = await new Promise<WatchRestartReason>((resolve, reject) => {
+        let buffer = '';
+        let settled = false;
+        const watchdogMs = timeoutSeconds * 1000 + t.watchdogGraceMs;
+        let watchdog = setTimeout(fire, watchdogMs);
+        function fire(): void {
+          finish(() => resolve('watchdog'));
+        }
+        const finish = (action: () => void): void => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(watchdog);
+          stream.close();
+          action();
+        };
+        stream.stream.setEncoding('utf8');
+        stream.stream.on('data', (chunk: string) => {
+          if (settled) return;
+          this.progress();
+          clearTimeout(watchdog);
+          watchdog = setTimeout(fire, watchdogMs);
+          buffer += chunk;
+          let nl: number;
+          while (!settled && (nl = buffer.indexOf('\n')) >= 0) {
+            const line = buffer.slice(0, nl).trim();
+            buffer = buffer.slice(nl + 1);
+            if (line === '') continue;
+            try {
+              if (this.handleLine(line)) delivered += 1;
+            } catch (err) {
+              finish(() => reject(err instanceof Error ? err : new Error(String(err))));
+            }
+          }
+        });
+        stream.stream.on('end', () => finish(() => resolve('closed')));
+        stream.stream.on('error', (err) =>
+          finish(() =>
+            reject(new CosmoletError(ErrorCodes.KUBE_UNREACHABLE, `watch ${this.resource}: ${err.message}`)),
+          ),
+        );
+        stream.stream.on('close', () =>
+          finish(() =>
+            this.stopped
+              ? resolve('closed')
+              : reject(
+                  new CosmoletError(ErrorCodes.KUBE_UNREACHABLE, `watch ${this.resource}: connection closed`),
+                ),
+          ),
+        );
+      });
+      if (reason === 'closed' && delivered === 0 && Date.now() - opened < t.shortWatchMs && !this.stopped) {
+        // A watch that ends at once with nothing in it: do not spin, back off like an error.
+        throw new CosmoletError(ErrorCodes.KUBE_API, `watch ${this.resource}: closed immediately`);
+      }
+      this.failures = 0;
+      return reason;
+    } finally {
+      this.current = undefined;
+    }
+  }
+
+  /** Applies one watch line; returns true when it was an event. Throws GoneError/KubeApiError on ERROR. */
+  private handleLine(line: string): boolean {
+    let ev: WatchEvent;
+    try {
+      ev = JSON.parse(line) as WatchEvent;
+    } catch {
+      this.log.warn({ line: line.slice(0, 200) }, 'ignoring a malformed watch line');
+      return false;
+    }
+    const type = ev.type;
+    const obj = ev.object as T | undefined;
+    if (type === 'ERROR') {
+      this.options.hooks?.event?.(this.resource, 'ERROR');
+      const status = (ev.object ?? {}) as { code?: unknown; message?: unknown };
+      const message = `watch ${this.resource}: ${typeof status.message === 'string' ? status.message : 'error event'}`;
+      if (status.code === 410) throw new GoneError(message);
+      throw new KubeApiError(typeof status.code === 'number' ? status.code : 500, message);
+    }
+    if (type !== 'ADDED' && type !== 'MODIFIED' && type !== 'DELETED' && type !== 'BOOKMARK') {
+      this.log.warn({ type }, 'ignoring a watch event of unknown type');
+      return false;
+    }
+    if (!obj || typeof obj !== 'object') {
+      this.log.warn({ type }, 'ignoring a watch event without an object');
+      return false;
+    }
+    this.options.hooks?.event?.(this.resource, type);
+    const rv = obj.metadata?.resourceVersion;
+    if (type === 'BOOKMARK') {
+      if (typeof rv === 'string' && rv !== '') this.resourceVersion = rv;
+      return true;
+    }
+    if (!obj.metadata?.name) {
+      this.log.warn({ type }, 'ignoring a watch event for an object without a name');
+      return false;
+    }
+    const key = objectKey(obj);
+    const old = this.store.get(key);
+    if (type === 'DELETED') {
+      this.store.delete(key);
+      if (old) this.emit({ type: 'deleted', key, previous: old });
+    } else {
+      this.store.set(key, obj);
+      this.emit(
+        old ? { type: 'modified', key, object: obj, previous: old } : { type: 'added', key, object: obj },
+      );
+    }
+    if (typeof rv === 'string' && rv !== '') this.resourceVersion = rv;
+    return true;
+  }
+}
+
+async function readAll(s: KubeStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  try {
+    for await (const c of s.stream) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
+  } catch {
+    // a broken error body: the status is enough
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+// ---- the set of reflectors cosmolet runs ----
+
+export const SERVICE_PROXY_NAME_SELECTOR = '!service.kubernetes.io/service-proxy-name';
+
+export interface ReflectorSetOptions {
+  client: KubeClient;
+  /** Namespaces to watch; empty = all namespaces (one all-namespaces watch). */
+  namespaces: string[];
+  /** services.labelSelector from the config ('' = none). */
+  serviceLabelSelector?: string;
+  nodeName: string;
+  logger: Logger;
+  hooks?: ReflectorHooks;
+  /** Called for every change of any kind: level-triggered callers only need "something changed". */
+  onChange?: (resource: ReflectedResource, change: ReflectorChange<KubeObject>) => void;
+  timers?: Partial<ReflectorTimers>;
+}
+
+/** Services and EndpointSlices per namespace (or all), and this Node: what CONTRACT/DESIGN ask for. */
+export class ReflectorSet {
+  readonly services: Reflector<Service>[];
+  readonly endpointSlices: Reflector<EndpointSlice>[];
+  readonly node: Reflector<Node>;
+
+  constructor(options: ReflectorSetOptions) {
+    const namespaces: (string | undefined)[] =
+      options.namespaces.length > 0 ? [...new Set(options.namespaces)] : [undefined];
+    const svcSelector = [SERVICE_PROXY_NAME_SELECTOR, options.serviceLabelSelector?.trim() ?? '']
+      .filter((s) => s !== '')
+      .join(',');
+    const common = {
+      client: options.client,
+      logger: options.logger,
+      ...(options.hooks ? { hooks: options.hooks } : {}),
+      ...(options.timers ? { timers: options.timers } : {}),
+    };
+    const onChange =
+      (resource: ReflectedResource) =>
+      (change: ReflectorChange<KubeObject>): void =>
+        options.onChange?.(resource, change);
+    this.services = namespaces.map(
+      (ns) =>
+        new Reflector({
+          ...common,
+          resource: 'services',
+          ...(ns ? { namespace: ns } : {}),
+          labelSelector: svcSelector,
+          onChange: onChange('services'),
+        }),
+    );
+    this.endpointSlices = namespaces.map(
+      (ns) =>
+        new Reflector({
+          ...common,
+          resource: 'endpointslices',
+          ...(ns ? { namespace: ns } : {}),
+          labelSelector: SERVICE_PROXY_NAME_SELECTOR,
+          onChange: onChange('endpointslices'),
+        }),
+    );
+    this.node = new Reflector({
+      ...common,
+      resource: 'nodes',
+      fieldSelector: `metadata.name=${options.nodeName}`,
+      onChange: onChange('nodes'),
+    });
+  }
+
+  get all(): Reflector<KubeObject>[] {
+    return [...this.services, ...this.endpointSlices, this.node] as Reflector<KubeObject>[];
+  }
+
+  start(): void {
+    for (const r of this.all) r.start();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.all.map((r) => r.stop()));
+  }
+
+  /** True once every reflector has had its first full list. */
+  get synced(): boolean {
+    return this.all.every((r) => r.synced);
+  }
+
+  /** The resources still waiting for their first list (for /readyz's reason). */
+  unsynced(): ReflectedResource[] {
+    return [...new Set(this.all.filter((r) => !r.synced).map((r) => r.resource))];
+  }
+
+  /** The oldest progress time over all loops (for the /healthz watchdog). */
+  get lastProgressAt(): number {
+    return Math.min(...this.all.map((r) => r.lastProgressAt));
+  }
+
+  serviceItems(): Service[] {
+    return this.services.flatMap((r) => r.items());
+  }
+
+  endpointSliceItems(): EndpointSlice[] {
+    return this.endpointSlices.flatMap((r) => r.items());
+  }
+
+  /** This node's object, or undefined when it does not exist (advertise nothing). */
+  nodeObject(): Node | undefined {
+    return this.node.items()[0];
+  }
+}

@@ -1,0 +1,349 @@
+// The reflector against the API double over real loopback HTTPS, with the real client code.
+import assert from 'node:assert/strict';
+import { test, type TestContext } from 'node:test';
+import {
+  Reflector,
+  ReflectorSet,
+  type ReflectorChange,
+  type ReflectorOptions,
+  type WatchRestartReason,
+} from '../../../src/kube/reflector.js';
+import type { KubeObject, Service } from '../../../src/kube/types.js';
+import { silentLogger } from '../../../src/observe/log.js';
+import { FAST, slice, startDouble, svc, waitFor } from './helpers.js';
+
+interface Recorder {
+  changes: ReflectorChange<Service>[];
+  restarts: WatchRestartReason[];
+  relists: number;
+  events: string[];
+}
+
+function reflect(
+  t: TestContext,
+  options: Omit<ReflectorOptions<Service>, 'logger' | 'resource'> &
+    Partial<Pick<ReflectorOptions<Service>, 'resource'>>,
+): { r: Reflector<Service>; rec: Recorder } {
+  const rec: Recorder = { changes: [], restarts: [], relists: 0, events: [] };
+  const r = new Reflector<Service>({
+    resource: 'services',
+    logger: silentLogger(),
+    onChange: (c) => {
+      rec.changes.push(c);
+    },
+    ...options,
+    timers: { ...FAST, ...options.timers },
+    hooks: {
+      relist: () => rec.relists++,
+      watchRestart: (_res, reason) => rec.restarts.push(reason),
+      event: (_res, type) => rec.events.push(type),
+    },
+  });
+  t.after(() => r.stop());
+  r.start();
+  return { r, rec };
+}
+
+function keys(r: Reflector<KubeObject>): string[] {
+  return r
+    .items()
+    .map(
+      (o) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}@${o.metadata?.resourceVersion ?? ''}`,
+    )
+    .sort();
+}
+
+function serverKeys(list: KubeObject[]): string[] {
+  return list
+    .map(
+      (o) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}@${o.metadata?.resourceVersion ?? ''}`,
+    )
+    .sort();
+}
+
+test('lists, then follows adds, updates and deletes; synced stays true', async (t) => {
+  const { server, client } = await startDouble(t);
+  server.create('services', svc('default', 'a'));
+  const { r, rec } = reflect(t, { client });
+  await waitFor('synced', () => r.synced);
+  assert.deepEqual(
+    r.items().map((s) => s.metadata?.name),
+    ['a'],
+  );
+  await waitFor('watch open', () => server.activeWatches === 1);
+  server.create('services', svc('default', 'b'));
+  const b = server.get<Service>('services', 'default', 'b');
+  assert.ok(b);
+  b.spec = { ...b.spec, clusterIP: '10.96.0.11' };
+  server.update('services', b);
+  server.delete('services', 'default', 'a');
+  await waitFor(
+    'store follows',
+    () => r.get('default/a') === undefined && r.get('default/b')?.spec?.clusterIP === '10.96.0.11',
+  );
+  assert.deepEqual(
+    rec.changes.map((c) => `${c.type} ${c.key}`),
+    ['added default/a', 'added default/b', 'modified default/b', 'deleted default/a'],
+  );
+  assert.equal(r.synced, true);
+  assert.equal(r.lastResourceVersion, String(server.resourceVersion));
+  const watch = server.requests.find((e) => e.watch);
+  assert.ok(watch);
+  assert.equal(watch.query.allowWatchBookmarks, 'true');
+  const timeout = Number(watch.query.timeoutSeconds);
+  assert.ok(timeout >= 300 && timeout <= 600, `timeoutSeconds ${timeout}`);
+  assert.equal(server.requests.find((e) => !e.watch)?.query.limit, '500');
+});
+
+test('bookmarks advance the resourceVersion without changes', async (t) => {
+  const { server, client } = await startDouble(t, { bookmarkIntervalMs: 30 });
+  const { r, rec } = reflect(t, { client });
+  await waitFor('synced', () => r.synced);
+  // Writes to another resource move the global resourceVersion; bookmarks carry it to us.
+  server.create('nodes', { metadata: { name: 'n1' } });
+  server.create('nodes', { metadata: { name: 'n2' } });
+  await waitFor('bookmark', () => r.lastResourceVersion === String(server.resourceVersion));
+  assert.ok(rec.events.includes('BOOKMARK'));
+  assert.equal(rec.changes.length, 0);
+});
+
+for (const goneMode of ['stream', 'http'] as const) {
+  test(`410 (${goneMode}) relists and reports only real differences`, async (t) => {
+    const { server, client } = await startDouble(t, { goneMode });
+    for (let i = 0; i < 5; i++) server.create('services', svc('default', `s${i}`));
+    const { r, rec } = reflect(t, { client });
+    await waitFor('synced', () => r.synced && server.activeWatches === 1);
+    rec.changes.length = 0;
+    // The reflector misses these (stalled), then its resourceVersion is compacted away.
+    server.stallWatches();
+    server.create('services', svc('default', 'new'));
+    const s1 = server.get<Service>('services', 'default', 's1');
+    assert.ok(s1);
+    server.update('services', { ...s1, metadata: { ...s1.metadata, labels: { v: '2' } } });
+    server.delete('services', 'default', 's2');
+    server.compact();
+    server.dropWatches();
+    await waitFor(
+      'relisted',
+      () => rec.relists === 2 && keys(r).join() === serverKeys(server.list('services')).join(),
+    );
+    assert.deepEqual(rec.changes.map((c) => `${c.type} ${c.key}`).sort(), [
+      'added default/new',
+      'deleted default/s2',
+      'modified default/s1',
+    ]);
+    assert.ok(rec.restarts.includes('gone'));
+  });
+}
+
+test('an abruptly dropped watch is reopened from the last resourceVersion', async (t) => {
+  const { server, client } = await startDouble(t);
+  server.create('services', svc('default', 'a'));
+  const { r, rec } = reflect(t, { client });
+  await waitFor('synced', () => r.synced && server.activeWatches === 1);
+  const rv = r.lastResourceVersion;
+  server.dropWatches();
+  await waitFor('rewatch', () => server.requests.filter((e) => e.watch).length === 2);
+  server.create('services', svc('default', 'b'));
+  await waitFor('b arrives', () => r.get('default/b') !== undefined);
+  const second = server.requests.filter((e) => e.watch)[1];
+  assert.equal(second?.query.resourceVersion, rv);
+  assert.equal(rec.relists, 1, 'no relist after a dropped watch');
+  assert.ok(rec.restarts.includes('error'));
+});
+
+test('a cleanly closed watch is reopened at once', async (t) => {
+  const { server, client } = await startDouble(t);
+  const { r, rec } = reflect(t, { client });
+  await waitFor('synced', () => r.synced && server.activeWatches === 1);
+  server.dropWatches({ clean: true });
+  await waitFor('rewatch', () => server.requests.filter((e) => e.watch).length === 2);
+  assert.deepEqual(rec.restarts, ['closed']);
+});
+
+test('a stalled watch is detected by the watchdog and reconnected', async (t) => {
+  const { server, client } = await startDouble(t);
+  const { r, rec } = reflect(t, {
+    client,
+    timers: { watchTimeoutMinSeconds: 0, watchTimeoutMaxSeconds: 0, watchdogGraceMs: 250 },
+  });
+  await waitFor('synced', () => r.synced && server.activeWatches === 1);
+  server.stallWatches();
+  server.create('services', svc('default', 'late'));
+  await waitFor('watchdog reconnects and delivers', () => r.get('default/late') !== undefined, 5000);
+  assert.ok(rec.restarts.includes('watchdog'));
+});
+
+test('5xx errors back off exponentially; 429 honours Retry-After', async (t) => {
+  const { server, client } = await startDouble(t);
+  server.failNext(3, 503, { method: 'GET', watch: false });
+  const { r } = reflect(t, { client, timers: { backoffInitialMs: 40, backoffMaxMs: 1000 } });
+  await waitFor('synced after errors', () => r.synced, 5000);
+  const lists = server.requests.filter((e) => !e.watch);
+  assert.deepEqual(
+    lists.map((e) => e.status),
+    [503, 503, 503, 200],
+  );
+  const gaps = lists.slice(1).map((e, i) => e.time - (lists[i]?.time ?? 0));
+  // Jitter keeps each delay within [base/2, base] with base 40, 80, 160 ms.
+  assert.ok((gaps[0] ?? 0) >= 20 && (gaps[1] ?? 0) >= 40 && (gaps[2] ?? 0) >= 80, `gaps ${gaps.join()}`);
+
+  server.clearRequestLog();
+  server.failNext(1, 429, { watch: true, retryAfterSeconds: 1 });
+  server.dropWatches();
+  await waitFor(
+    'rewatch after 429',
+    () => server.requests.filter((e) => e.watch && e.status === 200).length >= 1,
+    5000,
+  );
+  const watches = server.requests.filter((e) => e.watch);
+  assert.equal(watches[0]?.status, 429);
+  const gap = (watches[1]?.time ?? 0) - (watches[0]?.time ?? 0);
+  assert.ok(gap >= 950, `Retry-After honoured: waited ${gap} ms`);
+});
+
+test('paginated list follows continue; an expired continue restarts the list', async (t) => {
+  const { server, client } = await startDouble(t);
+  for (let i = 0; i < 10; i++) server.create('services', svc('default', `s${String(i).padStart(2, '0')}`));
+  let pages = 0;
+  server.onRequest = (e) => {
+    if (!e.watch && e.path.endsWith('/services') && e.query.continue && ++pages === 2) {
+      server.create('nodes', { metadata: { name: 'moves-the-revision' } });
+      server.compact();
+    }
+  };
+  const { r } = reflect(t, { client, timers: { pageSize: 3 } });
+  await waitFor('synced', () => r.synced);
+  assert.equal(r.size, 10);
+  const lists = server.requests.filter((e) => !e.watch);
+  // 1st page, 2nd page, 3rd page -> 410, then the full list again: 4 pages.
+  assert.deepEqual(
+    lists.map((e) => e.status),
+    [200, 200, 410, 200, 200, 200, 200],
+  );
+  assert.ok(lists.every((e) => e.query.limit === '3'));
+});
+
+test('an object that stops matching the selector is reported deleted, and added when it matches again', async (t) => {
+  const { server, client } = await startDouble(t);
+  server.create('services', svc('default', 'a', { app: 'web' }));
+  const { r, rec } = reflect(t, { client, labelSelector: 'app=web' });
+  await waitFor('synced', () => r.synced && server.activeWatches === 1);
+  const a = server.get<Service>('services', 'default', 'a');
+  assert.ok(a);
+  server.update('services', { ...a, metadata: { ...a.metadata, labels: { app: 'other' } } });
+  await waitFor('deleted', () => r.size === 0);
+  const a2 = server.get<Service>('services', 'default', 'a');
+  assert.ok(a2);
+  server.update('services', { ...a2, metadata: { ...a2.metadata, labels: { app: 'web' } } });
+  await waitFor('added again', () => r.size === 1);
+  assert.deepEqual(
+    rec.changes.map((c) => c.type),
+    ['added', 'deleted', 'added'],
+  );
+});
+
+test('a throwing or rejecting handler and malformed lines do not stop the stream', async (t) => {
+  const { server, client } = await startDouble(t);
+  let calls = 0;
+  const { r } = reflect(t, {
+    client,
+    onChange: (c) => {
+      calls++;
+      if (c.key === 'default/boom') throw new Error('handler bug');
+      if (c.key === 'default/reject') return Promise.reject(new Error('async handler bug'));
+      return undefined;
+    },
+  });
+  await waitFor('synced', () => r.synced && server.activeWatches === 1);
+  server.create('services', svc('default', 'boom'));
+  server.create('services', svc('default', 'reject'));
+  server.injectWatchLine('{"type":"ADDED","object":');
+  server.injectWatchLine('not json at all');
+  server.injectWatchLine('{"type":"WHATEVER","object":{}}');
+  server.create('services', svc('default', 'after'));
+  await waitFor('after arrives', () => r.get('default/after') !== undefined);
+  assert.equal(calls, 3);
+  assert.equal(r.size, 3);
+});
+
+test('ReflectorSet: namespaces list vs all, proxy-name and label selectors, the node by name', async (t) => {
+  const { server, client } = await startDouble(t);
+  server.create('services', svc('a', 'web', { tier: 'front' }));
+  server.create('services', svc('b', 'web', { tier: 'front' }));
+  server.create('services', svc('c', 'web', { tier: 'front' }));
+  server.create('services', svc('a', 'other', { tier: 'back' }));
+  server.create(
+    'services',
+    svc('a', 'proxied', { tier: 'front', 'service.kubernetes.io/service-proxy-name': 'x' }),
+  );
+  server.create('endpointslices', slice('a', 'web-1', 'web', ['10.0.0.1']));
+  server.create('endpointslices', slice('c', 'web-1', 'web', ['10.0.0.2']));
+  server.create('nodes', { metadata: { name: 'node-a' } });
+  server.create('nodes', { metadata: { name: 'node-b' } });
+
+  const changes: string[] = [];
+  const some = new ReflectorSet({
+    client,
+    namespaces: ['a', 'b'],
+    serviceLabelSelector: 'tier=front',
+    nodeName: 'node-a',
+    logger: silentLogger(),
+    timers: FAST,
+    onChange: (res, c) => changes.push(`${res} ${c.type} ${c.key}`),
+  });
+  t.after(() => some.stop());
+  assert.deepEqual(some.unsynced(), ['services', 'endpointslices', 'nodes']);
+  some.start();
+  await waitFor('synced', () => some.synced && server.activeWatches === 5);
+  assert.deepEqual(
+    some
+      .serviceItems()
+      .map((s) => `${s.metadata?.namespace}/${s.metadata?.name}`)
+      .sort(),
+    ['a/web', 'b/web'],
+  );
+  assert.deepEqual(
+    some.endpointSliceItems().map((s) => s.metadata?.namespace),
+    ['a'],
+  );
+  assert.equal(some.nodeObject()?.metadata?.name, 'node-a');
+  assert.ok(some.lastProgressAt <= Date.now());
+  const svcWatches = server.requests.filter((e) => e.watch && e.path.endsWith('/services'));
+  assert.deepEqual(svcWatches.map((e) => e.path).sort(), [
+    '/api/v1/namespaces/a/services',
+    '/api/v1/namespaces/b/services',
+  ]);
+  assert.equal(svcWatches[0]?.query.labelSelector, '!service.kubernetes.io/service-proxy-name,tier=front');
+
+  const all = new ReflectorSet({
+    client,
+    namespaces: [],
+    nodeName: 'node-b',
+    logger: silentLogger(),
+    timers: FAST,
+  });
+  t.after(() => all.stop());
+  all.start();
+  await waitFor('synced', () => all.synced);
+  assert.equal(all.serviceItems().length, 4);
+  assert.equal(all.endpointSliceItems().length, 2);
+  assert.equal(all.nodeObject()?.metadata?.name, 'node-b');
+
+  // Node deleted: the store empties (advertise nothing).
+  server.delete('nodes', undefined, 'node-a');
+  await waitFor('node gone', () => some.nodeObject() === undefined);
+  assert.ok(changes.includes('nodes deleted node-a'));
+});
+
+test('stop() ends the loop promptly, even during a backoff', async (t) => {
+  const { server, client } = await startDouble(t);
+  server.failNext(100, 500);
+  const { r } = reflect(t, { client, timers: { backoffInitialMs: 60_000, backoffMaxMs: 60_000 } });
+  await waitFor('first failure', () => server.requests.length >= 1);
+  await waitFor('waiting counts as progress', () => Date.now() - r.lastProgressAt < 50);
+  const started = Date.now();
+  await r.stop();
+  assert.ok(Date.now() - started < 1000);
+  assert.equal(r.synced, false);
+});
