@@ -61,7 +61,7 @@ function serverKeys(list: KubeObject[]): string[] {
     .sort();
 }
 
-test('lists, then follows adds, updates and deletes; synced stays true', async (t) => {
+void test('lists, then follows adds, updates and deletes; synced stays true', async (t) => {
   const { server, client } = await startDouble(t);
   server.create('services', svc('default', 'a'));
   const { r, rec } = reflect(t, { client });
@@ -95,7 +95,7 @@ test('lists, then follows adds, updates and deletes; synced stays true', async (
   assert.equal(server.requests.find((e) => !e.watch)?.query.limit, '500');
 });
 
-test('bookmarks advance the resourceVersion without changes', async (t) => {
+void test('bookmarks advance the resourceVersion without changes', async (t) => {
   const { server, client } = await startDouble(t, { bookmarkIntervalMs: 30 });
   const { r, rec } = reflect(t, { client });
   await waitFor('synced', () => r.synced);
@@ -108,7 +108,7 @@ test('bookmarks advance the resourceVersion without changes', async (t) => {
 });
 
 for (const goneMode of ['stream', 'http'] as const) {
-  test(`410 (${goneMode}) relists and reports only real differences`, async (t) => {
+  void test(`410 (${goneMode}) relists and reports only real differences`, async (t) => {
     const { server, client } = await startDouble(t, { goneMode });
     for (let i = 0; i < 5; i++) server.create('services', svc('default', `s${i}`));
     const { r, rec } = reflect(t, { client });
@@ -136,7 +136,7 @@ for (const goneMode of ['stream', 'http'] as const) {
   });
 }
 
-test('an abruptly dropped watch is reopened from the last resourceVersion', async (t) => {
+void test('an abruptly dropped watch is reopened from the last resourceVersion', async (t) => {
   const { server, client } = await startDouble(t);
   server.create('services', svc('default', 'a'));
   const { r, rec } = reflect(t, { client });
@@ -152,7 +152,7 @@ test('an abruptly dropped watch is reopened from the last resourceVersion', asyn
   assert.ok(rec.restarts.includes('error'));
 });
 
-test('a cleanly closed watch is reopened at once', async (t) => {
+void test('a cleanly closed watch is reopened at once', async (t) => {
   const { server, client } = await startDouble(t);
   const { r, rec } = reflect(t, { client });
   await waitFor('synced', () => r.synced && server.activeWatches === 1);
@@ -161,7 +161,7 @@ test('a cleanly closed watch is reopened at once', async (t) => {
   assert.deepEqual(rec.restarts, ['closed']);
 });
 
-test('a stalled watch is detected by the watchdog and reconnected', async (t) => {
+void test('a stalled watch is detected by the watchdog and reconnected', async (t) => {
   const { server, client } = await startDouble(t);
   const { r, rec } = reflect(t, {
     client,
@@ -174,7 +174,7 @@ test('a stalled watch is detected by the watchdog and reconnected', async (t) =>
   assert.ok(rec.restarts.includes('watchdog'));
 });
 
-test('5xx errors back off exponentially; 429 honours Retry-After', async (t) => {
+void test('5xx errors back off exponentially; 429 honours Retry-After', async (t) => {
   const { server, client } = await startDouble(t);
   server.failNext(3, 503, { method: 'GET', watch: false });
   const { r } = reflect(t, { client, timers: { backoffInitialMs: 40, backoffMaxMs: 1000 } });
@@ -202,7 +202,7 @@ test('5xx errors back off exponentially; 429 honours Retry-After', async (t) => 
   assert.ok(gap >= 950, `Retry-After honoured: waited ${gap} ms`);
 });
 
-test('paginated list follows continue; an expired continue restarts the list', async (t) => {
+void test('paginated list follows continue; an expired continue restarts the list', async (t) => {
   const { server, client } = await startDouble(t);
   for (let i = 0; i < 10; i++) server.create('services', svc('default', `s${String(i).padStart(2, '0')}`));
   let pages = 0;
@@ -224,7 +224,7 @@ test('paginated list follows continue; an expired continue restarts the list', a
   assert.ok(lists.every((e) => e.query.limit === '3'));
 });
 
-test('an object that stops matching the selector is reported deleted, and added when it matches again', async (t) => {
+void test('an object that stops matching the selector is reported deleted, and added when it matches again', async (t) => {
   const { server, client } = await startDouble(t);
   server.create('services', svc('default', 'a', { app: 'web' }));
   const { r, rec } = reflect(t, { client, labelSelector: 'app=web' });
@@ -243,7 +243,7 @@ test('an object that stops matching the selector is reported deleted, and added 
   );
 });
 
-test('a throwing or rejecting handler and malformed lines do not stop the stream', async (t) => {
+void test('a throwing or rejecting handler and malformed lines do not stop the stream', async (t) => {
   const { server, client } = await startDouble(t);
   let calls = 0;
   const { r } = reflect(t, {
@@ -267,7 +267,7 @@ test('a throwing or rejecting handler and malformed lines do not stop the stream
   assert.equal(r.size, 3);
 });
 
-test('ReflectorSet: namespaces list vs all, proxy-name and label selectors, the node by name', async (t) => {
+void test('ReflectorSet: namespaces list vs all, proxy-name and label selectors, the node by name', async (t) => {
   const { server, client } = await startDouble(t);
   server.create('services', svc('a', 'web', { tier: 'front' }));
   server.create('services', svc('b', 'web', { tier: 'front' }));
@@ -336,7 +336,7 @@ test('ReflectorSet: namespaces list vs all, proxy-name and label selectors, the 
   assert.ok(changes.includes('nodes deleted node-a'));
 });
 
-test('stop() ends the loop promptly, even during a backoff', async (t) => {
+void test('stop() ends the loop promptly, even during a backoff', async (t) => {
   const { server, client } = await startDouble(t);
   server.failNext(100, 500);
   const { r } = reflect(t, { client, timers: { backoffInitialMs: 60_000, backoffMaxMs: 60_000 } });
