@@ -7,11 +7,12 @@ export interface HttpAddress {
 }
 
 /** Parses the address, or returns what is wrong with it. */
-export function parseHttpAddress(s: string): HttpAddress | string {
+/** Port 0 (any free port) is only for tests: the config requires 1 to 65535. */
+export function parseHttpAddress(s: string, allowPortZero = false): HttpAddress | string {
   const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]*)):([0-9]{1,5})$/.exec(s);
   if (!m) return 'not HOST:PORT';
   const port = Number(m[3]);
-  if (port < 1 || port > 65535) return 'port out of range';
+  if (port < (allowPortZero ? 0 : 1) || port > 65535) return 'port out of range';
   const host = m[1] ?? m[2];
   return { host: host === '' || host === undefined ? undefined : host, port };
 }

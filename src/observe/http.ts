@@ -25,7 +25,7 @@ export async function startHttpServer(
   routes: HttpRoutes,
   logger: Logger,
 ): Promise<RunningHttpServer> {
-  const parsed = parseHttpAddress(address);
+  const parsed = parseHttpAddress(address, true);
   if (typeof parsed === 'string')
     throw new ConfigError('http.address', `http.address: ${address}: ${parsed}`);
   const server = http.createServer((req, res) => {
