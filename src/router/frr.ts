@@ -66,17 +66,22 @@ export class Vtysh {
 
   /**
    * Feeds config lines (config syntax, no `configure terminal`) through `vtysh -f FILE` in one
-   * process. Any exit status is returned: vtysh continues after bad lines (2) and reports a `no` of
-   * a missing route (13), so the caller judges the outcome by reading the state back.
+   * process. Any exit status is returned: vtysh goes on after bad lines (exit 2) and reports a `no`
+   * of a missing route (13 with -c; 0 with -f on 8.4), so the caller judges the outcome by reading
+   * the state back. Without `daemon`, vtysh talks to every daemon and hangs while any one is stopped.
    */
-  applyConfig(lines: readonly string[]): Promise<RunResult> {
+  applyConfig(
+    lines: readonly string[],
+    timeoutMs: number = this.opts.timeoutMs,
+    daemon?: string,
+  ): Promise<RunResult> {
     return this.serial(async () => {
       const dir = await mkdtemp(join(tmpdir(), 'cosmolet-vtysh-'));
       const file = join(dir, 'apply.conf');
       try {
         await writeFile(file, lines.join('\n') + '\n', { mode: 0o600 });
-        return await runCommand([...this.base(), '-f', file], {
-          timeoutMs: this.opts.timeoutMs,
+        return await runCommand([...this.base(), ...(daemon ? ['-d', daemon] : []), '-f', file], {
+          timeoutMs,
           okCodes: 'any',
         });
       } finally {

@@ -1,0 +1,84 @@
+// The router: what the controller uses to make the node's routes equal to the plan. Two backends,
+// chosen by frr.origination: kernel blackhole routes with cosmolet's protocol number (zebra imports
+// them), or FRR static routes with cosmolet's tag. Both read the actual state back from the system.
+import { CosmoletError, ErrorCodes } from '../errors.js';
+import type { Logger } from '../observe/log.js';
+import type { BgpView, Origination } from './frr.js';
+import { Vtysh } from './frr.js';
+import { KernelRouter } from './kernel.js';
+import { StaticRouter } from './static.js';
+
+export type { BgpView, BgpRouteState, Origination } from './frr.js';
+
+export interface RouterOptions {
+  origination: Origination;
+  socketDir: string;
+  vtyshPath: string;
+  kernelProtocol: number;
+  staticTag: number;
+  commandTimeoutSeconds: number;
+  /** Path of the `ip` binary (default `ip`). */
+  ipPath?: string;
+  /** Run `ip` in this network namespace (`ip -n NS`); for tests and the lab. */
+  netns?: string;
+  logger: Logger;
+}
+
+export interface PrefixDiff {
+  add: string[];
+  remove: string[];
+}
+
+export interface ApplyResult {
+  added: number;
+  removed: number;
+  /**
+   * Prefixes that were not installed because a route that is not cosmolet's (another protocol
+   * number or tag) holds the same prefix; cosmolet never touches it. They stay "not installed".
+   */
+  conflicts: string[];
+  durationMs: number;
+}
+
+export interface Router {
+  readonly origination: Origination;
+  /** Canonical prefixes cosmolet owns now, read back from the kernel or FRR's running-config. */
+  read(): Promise<Set<string>>;
+  /** Applies one batch; throws a CosmoletError when the read-back disagrees afterwards. */
+  apply(diff: PrefixDiff): Promise<ApplyResult>;
+  /** What bgpd holds (IPv4 and IPv6 unicast): prefix -> {valid, best}. */
+  verify(): Promise<BgpView>;
+}
+
+export class RouterApplyError extends CosmoletError {
+  /** Prefixes whose state after the apply is not what was asked (at most the first 100). */
+  readonly prefixes: string[];
+  constructor(message: string, prefixes: string[], options?: { cause?: unknown }) {
+    super(ErrorCodes.ROUTER_APPLY, message, options);
+    this.prefixes = prefixes.slice(0, 100);
+  }
+}
+
+/** desired minus actual to add, actual minus desired to remove; both sorted for stable batches. */
+export function diffPrefixes(desired: ReadonlySet<string>, actual: ReadonlySet<string>): PrefixDiff {
+  const add: string[] = [];
+  const remove: string[] = [];
+  for (const p of desired) if (!actual.has(p)) add.push(p);
+  for (const p of actual) if (!desired.has(p)) remove.push(p);
+  return { add: add.sort(), remove: remove.sort() };
+}
+
+/** Timeout for a batch: the configured one, plus 1 ms per change (10,000 FRR lines take ~5 s). */
+export function batchTimeoutMs(commandTimeoutSeconds: number, changes: number): number {
+  return commandTimeoutSeconds * 1000 + changes;
+}
+
+export function createRouter(opts: RouterOptions): Router {
+  const vtysh = new Vtysh({
+    vtyshPath: opts.vtyshPath,
+    socketDir: opts.socketDir,
+    timeoutMs: opts.commandTimeoutSeconds * 1000,
+    logger: opts.logger,
+  });
+  return opts.origination === 'kernel' ? new KernelRouter(opts, vtysh) : new StaticRouter(opts, vtysh);
+}

@@ -1,0 +1,111 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parsePrefix, requireCanonicalPrefix } from '../../../src/router/prefix.js';
+import { diffPrefixes, batchTimeoutMs } from '../../../src/router/router.js';
+import { kernelBatch, validKernelProtocol } from '../../../src/router/kernel.js';
+import { staticPlan, staticRouteLine } from '../../../src/router/static.js';
+import { runCommand } from '../../../src/router/exec.js';
+import { CommandError, ErrorCodes } from '../../../src/errors.js';
+
+void test('prefix validation: canonical forms only reach command lines', () => {
+  assert.equal(requireCanonicalPrefix('10.96.0.10/32').family, 'ipv4');
+  assert.equal(requireCanonicalPrefix('fd00:10:96::a/128').family, 'ipv6');
+  for (const bad of [
+    '10.96.0.010/32',
+    '10.96.0.10',
+    'FD00::A/128',
+    'fd00:0:0::a/128',
+    '10.96.0.10/32; reboot',
+    '10.96.0.10/32 proto 11',
+    'fe80::1%eth0/128',
+    '10.96.0.1/24',
+    '10.96.0.256/32',
+    '10.96.0.10/33',
+    '',
+    '-n/32',
+  ]) {
+    assert.throws(() => requireCanonicalPrefix(bad), { code: ErrorCodes.ROUTER_PARSE }, bad);
+  }
+  assert.equal(parsePrefix('FD00:0:0::A')?.prefix, 'fd00::a/128');
+  assert.equal(parsePrefix('10.96.0.0/12')?.prefix, '10.96.0.0/12');
+  assert.equal(parsePrefix('10.96.0.1/12'), undefined);
+  assert.equal(parsePrefix('fd00:10:96::/108')?.length, 108);
+  assert.equal(parsePrefix('fd00:10:96::1/108'), undefined);
+});
+
+void test('diffPrefixes: desired minus actual, sorted', () => {
+  const d = diffPrefixes(
+    new Set(['10.96.0.2/32', '10.96.0.1/32', 'fd00::1/128']),
+    new Set(['10.96.0.1/32', '10.96.0.9/32']),
+  );
+  assert.deepEqual(d, { add: ['10.96.0.2/32', 'fd00::1/128'], remove: ['10.96.0.9/32'] });
+  assert.deepEqual(diffPrefixes(new Set(), new Set()), { add: [], remove: [] });
+});
+
+void test('kernel batch: removals by protocol first, then blackhole adds', () => {
+  assert.deepEqual(kernelBatch({ add: ['10.96.0.1/32', 'fd00::a/128'], remove: ['10.96.0.9/32'] }, 73), [
+    'route del 10.96.0.9/32 proto 73',
+    'route add blackhole 10.96.0.1/32 proto 73',
+    'route add blackhole fd00::a/128 proto 73',
+  ]);
+  assert.throws(() => kernelBatch({ add: ['10.96.0.1/32\nroute flush table main'], remove: [] }, 73));
+  assert.equal(validKernelProtocol(73), true);
+  for (const p of [11, 42, 186, 192, 198, 4, 256, 7.5])
+    assert.equal(validKernelProtocol(p), false, String(p));
+  assert.equal(validKernelProtocol(199), true);
+});
+
+void test('static plan: adds skip owned and foreign prefixes, removes use FRR lines', () => {
+  const current = [
+    { prefix: '10.96.0.1/32', tag: 7300, line: 'ip route 10.96.0.1/32 blackhole tag 7300' },
+    { prefix: '10.96.0.2/32', tag: 7300, line: 'ip route 10.96.0.2/32 Null0 tag 7300' },
+    { prefix: '10.96.0.3/32', tag: undefined, line: 'ip route 10.96.0.3/32 blackhole' },
+    { prefix: '10.96.0.4/32', tag: 9, line: 'ip route 10.96.0.4/32 blackhole tag 9' },
+  ];
+  const plan = staticPlan(
+    {
+      add: ['10.96.0.1/32', '10.96.0.3/32', '10.96.0.4/32', '10.96.0.5/32', 'fd00::5/128'],
+      remove: ['10.96.0.2/32', '10.96.0.7/32'],
+    },
+    current,
+    7300,
+  );
+  assert.deepEqual(plan.lines, [
+    'no ip route 10.96.0.2/32 Null0 tag 7300',
+    'ip route 10.96.0.5/32 blackhole tag 7300',
+    'ipv6 route fd00::5/128 blackhole tag 7300',
+  ]);
+  assert.deepEqual(plan.conflicts, ['10.96.0.3/32', '10.96.0.4/32']);
+  assert.deepEqual(plan.removed, ['10.96.0.2/32']);
+  assert.equal(staticRouteLine('fd00:10:96::a/128', 1), 'ipv6 route fd00:10:96::a/128 blackhole tag 1');
+  assert.throws(() => staticRouteLine('10.96.0.1/32 tag 1', 7300));
+  assert.equal(batchTimeoutMs(10, 10_000), 20_000);
+});
+
+void test('runCommand: stdin, exit codes, hard timeout kills the whole process group', async () => {
+  const r = await runCommand(['cat'], { input: 'hello', timeoutMs: 5000 });
+  assert.equal(r.stdout, 'hello');
+  await assert.rejects(
+    runCommand(['sh', '-c', 'echo oops >&2; exit 3'], { timeoutMs: 5000 }),
+    (e: unknown) => {
+      assert.ok(e instanceof CommandError);
+      assert.equal(e.code, ErrorCodes.COMMAND_FAILED);
+      assert.equal(e.exitCode, 3);
+      assert.match(e.message, /oops/);
+      return true;
+    },
+  );
+  assert.equal(
+    (await runCommand(['sh', '-c', 'exit 13'], { timeoutMs: 5000, okCodes: [0, 13] })).exitCode,
+    13,
+  );
+  // The grandchild holds stdout open: only a process-group kill ends it.
+  const started = Date.now();
+  await assert.rejects(runCommand(['sh', '-c', 'sleep 30 & sleep 30'], { timeoutMs: 300 }), {
+    code: ErrorCodes.COMMAND_TIMEOUT,
+  });
+  assert.ok(Date.now() - started < 3000);
+  await assert.rejects(runCommand(['/nonexistent/binary'], { timeoutMs: 1000 }), {
+    code: ErrorCodes.COMMAND_FAILED,
+  });
+});

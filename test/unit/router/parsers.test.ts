@@ -1,0 +1,162 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import {
+  evaluateAsn,
+  evaluateExport,
+  parseBgpRoutes,
+  parseBgpSummary,
+  parseRouterBgp,
+  parseStaticRoutes,
+} from '../../../src/router/frr.js';
+import { parseIpRoutes } from '../../../src/router/kernel.js';
+import { parseGobgpRib } from '../../../src/lab/gobgp.js';
+import { CosmoletError } from '../../../src/errors.js';
+
+const fixture = (name: string): string =>
+  readFileSync(fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url)), 'utf8');
+const json = (name: string): unknown => JSON.parse(fixture(name)) as unknown;
+
+void test('show bgp ipv4/ipv6 unicast json (FRR 8.4.4, node and leaf)', () => {
+  const node = parseBgpRoutes(json('frr84-node-bgp-ipv4.json'));
+  assert.deepEqual([...node.keys()].sort(), ['10.96.0.10/32', '10.96.0.11/32']);
+  assert.deepEqual(node.get('10.96.0.10/32'), { valid: true, best: true });
+  const leaf6 = parseBgpRoutes(json('frr84-leaf-bgp-ipv6.json'));
+  assert.deepEqual([...leaf6.keys()].sort(), ['fd00:10:96::a/128', 'fd00:10:96::b/128']);
+  const leaf4 = parseBgpRoutes(json('frr84-leaf-bgp-ipv4.json'));
+  assert.equal(leaf4.size, 2);
+  // Several tables merge into one view.
+  const both = parseBgpRoutes(
+    json('frr84-node-bgp-ipv6.json'),
+    parseBgpRoutes(json('frr84-node-bgp-ipv4.json')),
+  );
+  assert.equal(both.size, 4);
+});
+
+void test('show bgp json: empty instance, 9.1+ "json detail" bestpath object, invalid paths', () => {
+  assert.equal(parseBgpRoutes({}).size, 0);
+  const v = parseBgpRoutes({
+    routes: {
+      '10.96.0.1/32': [{ valid: true, bestpath: { overall: true, selectionReason: 'First path received' } }],
+      '10.96.0.2/32': [{ valid: false }],
+      'fd00:10:96::1/128': { paths: [{ valid: true, bestpath: true }] },
+    },
+  });
+  assert.deepEqual(v.get('10.96.0.1/32'), { valid: true, best: true });
+  assert.deepEqual(v.get('10.96.0.2/32'), { valid: false, best: false });
+  assert.deepEqual(v.get('fd00:10:96::1/128'), { valid: true, best: true });
+  assert.throws(() => parseBgpRoutes({ routes: { 'not a prefix': [] } }), CosmoletError);
+  assert.throws(() => parseBgpRoutes([]), CosmoletError);
+});
+
+void test('show bgp summary json: unnumbered peer keyed by interface, numbered peers, both families', () => {
+  const peers = parseBgpSummary(json('frr84-node-bgp-summary.json'));
+  const swp1v4 = peers.find((p) => p.name === 'swp1' && p.family === 'ipv4');
+  assert.ok(swp1v4);
+  assert.equal(swp1v4.interface, 'swp1');
+  assert.equal(swp1v4.state, 'Established');
+  assert.equal(swp1v4.established, true);
+  assert.equal(swp1v4.remoteAs, 65101);
+  assert.ok(swp1v4.uptimeMs > 0);
+  const ext6 = peers.find((p) => p.name === 'fd00:254:2::2');
+  assert.ok(ext6);
+  assert.equal(ext6.family, 'ipv6');
+  assert.equal(ext6.interface, undefined);
+  assert.equal(typeof ext6.prefixesSent, 'number');
+  assert.deepEqual(peers.map((p) => `${p.family}:${p.name}`).sort(), [
+    'ipv4:10.254.2.2',
+    'ipv4:swp1',
+    'ipv6:fd00:254:2::2',
+    'ipv6:swp1',
+  ]);
+});
+
+void test('router bgp block, export and ASN checks from a real running-config', () => {
+  const text = fixture('frr84-node-running-config.txt');
+  const bgp = parseRouterBgp(text);
+  assert.ok(bgp);
+  assert.equal(bgp.asn, 65001);
+  assert.ok(
+    bgp.addressFamilies.get('ipv6 unicast')?.includes('redistribute kernel route-map COSMOLET-KERNEL'),
+  );
+  assert.equal(evaluateExport(text, 'kernel').ok, true);
+  assert.equal(evaluateExport(text, 'static').ok, true);
+  assert.equal(evaluateAsn(text, 65001).ok, true);
+  const wrong = evaluateAsn(text, 65002);
+  assert.equal(wrong.ok, false);
+  assert.match(wrong.message, /router bgp 65001/);
+});
+
+void test('export check names the missing address family and gives the snippet', () => {
+  const text = fixture('frr84-node-running-config.txt').replace(
+    / address-family ipv6 unicast\n {2}redistribute kernel route-map COSMOLET-KERNEL\n/,
+    ' address-family ipv6 unicast\n',
+  );
+  const c = evaluateExport(text, 'kernel');
+  assert.equal(c.ok, false);
+  assert.match(c.message, /address-family ipv6 unicast/);
+  assert.doesNotMatch(c.message, /ipv4/);
+  assert.match(c.snippet ?? '', /router bgp 65001\n address-family ipv6 unicast\n {2}redistribute kernel/);
+  const none = evaluateExport('frr version 8.4.4\n!\nend\n', 'static');
+  assert.equal(none.ok, false);
+  assert.match(none.snippet ?? '', /redistribute static/);
+  // A VRF instance is not the default one.
+  assert.equal(
+    parseRouterBgp('router bgp 65001 vrf red\n address-family ipv4 unicast\n  redistribute kernel\n'),
+    undefined,
+  );
+  assert.equal(evaluateAsn('', 65001).ok, false);
+});
+
+void test('static routes from staticd running-config: tags, no tag, vrf blocks ignored', () => {
+  const routes = parseStaticRoutes(fixture('frr84-node-staticd-running-config.txt'));
+  assert.deepEqual(
+    routes.map((r) => [r.prefix, r.tag]),
+    [
+      ['10.96.0.11/32', 7300],
+      ['10.96.0.12/32', undefined],
+      ['fd00:10:96::b/128', 7300],
+    ],
+  );
+  assert.equal(routes[0]?.line, 'ip route 10.96.0.11/32 blackhole tag 7300');
+  const vrf = parseStaticRoutes('vrf red\n ip route 10.96.0.1/32 blackhole tag 7300\nexit-vrf\n');
+  assert.equal(vrf.length, 0);
+  const other = parseStaticRoutes('ip route 10.96.0.1/32 10.0.0.1 tag 73000 200\n');
+  assert.deepEqual(
+    other.map((r) => r.tag),
+    [73000],
+  );
+});
+
+void test('ip -json route show: host routes without length, IPv6', () => {
+  assert.deepEqual(
+    parseIpRoutes(fixture('ip-json-v4-proto73.json')).map((r) => r.prefix),
+    ['10.96.0.10/32'],
+  );
+  assert.deepEqual(
+    parseIpRoutes(fixture('ip-json-v6-proto73.json')).map((r) => [r.prefix, r.type]),
+    [['fd00:10:96::a/128', 'blackhole']],
+  );
+  assert.deepEqual(parseIpRoutes(''), []);
+  assert.deepEqual(
+    parseIpRoutes('[{"type":"blackhole","dst":"10.96.0.0/24","protocol":"74","flags":[]}]').map(
+      (r) => r.protocol,
+    ),
+    ['74'],
+  );
+  assert.throws(() => parseIpRoutes('nope'), CosmoletError);
+});
+
+void test('gobgp global rib -j (GoBGP 3.10)', () => {
+  assert.deepEqual(parseGobgpRib(fixture('gobgp310-rib-ipv4.json')).sort(), [
+    '10.96.0.10/32',
+    '10.96.0.11/32',
+  ]);
+  assert.deepEqual(parseGobgpRib(fixture('gobgp310-rib-ipv6.json')).sort(), [
+    'fd00:10:96::a/128',
+    'fd00:10:96::b/128',
+  ]);
+  assert.deepEqual(parseGobgpRib(''), []);
+  assert.deepEqual(parseGobgpRib('null'), []);
+});
