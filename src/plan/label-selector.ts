@@ -28,7 +28,11 @@ function splitTopLevel(s: string): string[] {
 }
 
 function checkKey(key: string): string {
-  if (!KEY.test(key) || key.length > 316) throw new Error(`invalid label key "${key}"`);
+  // Kubernetes: an optional DNS-subdomain prefix (at most 253) and a name (at most 63).
+  const slash = key.indexOf('/');
+  const prefixLength = slash === -1 ? 0 : slash;
+  const nameLength = key.length - slash - 1;
+  if (!KEY.test(key) || prefixLength > 253 || nameLength > 63) throw new Error(`invalid label key "${key}"`);
   return key;
 }
 
