@@ -314,56 +314,70 @@ describe('helm chart', () => {
     }
   });
 
-  test('RBAC: exactly get/list/watch on services, endpointslices, nodes and create/patch on events', () => {
-    for (const objects of [defaults, production]) {
-      const role = only(objects, 'ClusterRole');
-      const rules = (list(role, 'rules') as Obj[]).map((r) => ({
-        apiGroups: list(r, 'apiGroups'),
-        resources: list(r, 'resources'),
-        verbs: list(r, 'verbs'),
-        keys: Object.keys(r).sort(),
-      }));
-      const granted = new Set<string>();
-      for (const r of rules) {
-        assert.deepEqual(r.keys, ['apiGroups', 'resources', 'verbs'], 'no resourceNames/nonResourceURLs');
-        for (const g of r.apiGroups)
-          for (const res of r.resources)
-            for (const v of r.verbs) granted.add(`${String(g)}/${String(res)}:${String(v)}`);
+  /**
+   * What the chart's ServiceAccount may do, as "scope group/resource:verb" strings, following the
+   * bindings to their roles (scope: "cluster" or the namespace of a Role).
+   */
+  function grants(objects: Obj[]): string[] {
+    const sa = only(objects, 'ServiceAccount');
+    const subject = { kind: 'ServiceAccount', name: at(sa, 'metadata', 'name'), namespace: NAMESPACE };
+    const out: string[] = [];
+    for (const b of objects.filter((o) => o.kind === 'ClusterRoleBinding' || o.kind === 'RoleBinding')) {
+      assert.deepEqual(list(b, 'subjects'), [subject], 'bound to the chart ServiceAccount only');
+      const ref = obj(b, 'roleRef');
+      const namespace = b.kind === 'RoleBinding' ? String(at(b, 'metadata', 'namespace')) : undefined;
+      assert.equal(ref.kind, namespace === undefined ? 'ClusterRole' : 'Role');
+      const role = objects.find(
+        (o) =>
+          o.kind === ref.kind &&
+          at(o, 'metadata', 'name') === ref.name &&
+          (namespace === undefined || at(o, 'metadata', 'namespace') === namespace),
+      );
+      assert.ok(role, `the ${String(ref.kind)} ${String(ref.name)} is rendered`);
+      for (const r of list(role, 'rules') as Obj[]) {
+        assert.deepEqual(Object.keys(r).sort(), ['apiGroups', 'resources', 'verbs'], 'no resourceNames/URLs');
+        for (const g of list(r, 'apiGroups'))
+          for (const res of list(r, 'resources'))
+            for (const v of list(r, 'verbs'))
+              out.push(`${namespace ?? 'cluster'} ${String(g)}/${String(res)}:${String(v)}`);
       }
-      assert.deepEqual([...granted].sort(), [
-        '/events:create',
-        '/events:patch',
-        '/nodes:get',
-        '/nodes:list',
-        '/nodes:watch',
-        '/services:get',
-        '/services:list',
-        '/services:watch',
-        'discovery.k8s.io/endpointslices:get',
-        'discovery.k8s.io/endpointslices:list',
-        'discovery.k8s.io/endpointslices:watch',
-      ]);
-      assert.ok(![...granted].some((g) => g.includes('*')), 'no wildcard');
-      assert.deepEqual(
-        objects.filter((o) => o.kind === 'Role' || o.kind === 'RoleBinding'),
-        [],
-        'no namespaced roles',
-      );
-      const binding = only(objects, 'ClusterRoleBinding');
-      assert.deepEqual(at(binding, 'roleRef'), {
-        apiGroup: 'rbac.authorization.k8s.io',
-        kind: 'ClusterRole',
-        name: at(role, 'metadata', 'name'),
-      });
-      const sa = only(objects, 'ServiceAccount');
-      assert.deepEqual(list(binding, 'subjects'), [
-        { kind: 'ServiceAccount', name: at(sa, 'metadata', 'name'), namespace: NAMESPACE },
-      ]);
-      assert.equal(
-        at(only(objects, 'DaemonSet'), 'spec', 'template', 'spec', 'serviceAccountName'),
-        at(sa, 'metadata', 'name'),
-      );
     }
+    assert.ok(!out.some((g) => g.includes('*')), 'no wildcard');
+    const roles = objects.filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role').length;
+    const bindings = objects.filter(
+      (o) => o.kind === 'ClusterRoleBinding' || o.kind === 'RoleBinding',
+    ).length;
+    assert.equal(roles, bindings, 'every role is bound, once');
+    return out.sort();
+  }
+
+  const watchVerbs = (scope: string, resource: string): string[] =>
+    ['get', 'list', 'watch'].map((v) => `${scope} ${resource}:${v}`);
+  const namespaced = (scope: string): string[] => [
+    `${scope} /events:create`,
+    `${scope} /events:patch`,
+    ...watchVerbs(scope, '/services'),
+    ...watchVerbs(scope, 'discovery.k8s.io/endpointslices'),
+  ];
+
+  test('RBAC: get/list/watch services, endpointslices and nodes, create/patch events; nothing else', () => {
+    assert.deepEqual(grants(defaults), [...namespaced('cluster'), ...watchVerbs('cluster', '/nodes')].sort());
+    assert.equal(
+      at(only(defaults, 'DaemonSet'), 'spec', 'template', 'spec', 'serviceAccountName'),
+      at(only(defaults, 'ServiceAccount'), 'metadata', 'name'),
+    );
+  });
+
+  test('RBAC: with config.services.namespaces, only the Node is cluster-wide', () => {
+    const want = [
+      ...watchVerbs('cluster', '/nodes'),
+      ...namespaced('ingress'),
+      ...namespaced('payments'),
+      ...namespaced('dns'),
+    ].sort();
+    assert.deepEqual(grants(production), want);
+    const dup = template('--set', 'config.services.namespaces={a,b,a}');
+    assert.equal(dup.filter((o) => o.kind === 'Role').length, 2, 'a repeated namespace gets one Role');
   });
 
   test('resources, update strategy and scheduling defaults', () => {
