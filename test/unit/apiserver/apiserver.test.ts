@@ -1,0 +1,389 @@
+// The API double's protocol, checked through the real client over HTTPS.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { test, type TestContext } from 'node:test';
+import { loadKubeClient, type KubeClient } from '../../../src/kube/client.js';
+import type { KubeObject, Service } from '../../../src/kube/types.js';
+import { FakeApiServer, mergePatch } from '../../../src/lab/apiserver.js';
+import { slice, startDouble, svc, tempDir, waitFor } from '../kube/helpers.js';
+
+interface ListBody {
+  kind?: string;
+  metadata?: { resourceVersion?: string; continue?: string };
+  items?: KubeObject[];
+}
+
+interface StatusBody {
+  kind?: string;
+  code?: number;
+  reason?: string;
+  message?: string;
+}
+
+interface WatchLine {
+  type: string;
+  object: KubeObject & { code?: number };
+}
+
+async function getJson<T>(client: KubeClient, path: string): Promise<{ status: number; body: T }> {
+  const res = await client.request('GET', path);
+  return { status: res.status, body: JSON.parse(res.body) as T };
+}
+
+function names(list: ListBody): string[] {
+  return (list.items ?? []).map((o) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`);
+}
+
+/** Opens a watch and collects its lines until it ends (or the test ends). */
+async function watch(
+  t: TestContext,
+  client: KubeClient,
+  path: string,
+): Promise<{ lines: WatchLine[]; ended: Promise<void>; status: number }> {
+  const s = await client.stream(path);
+  t.after(() => s.close());
+  const lines: WatchLine[] = [];
+  s.stream.setEncoding('utf8');
+  let buf = '';
+  s.stream.on('data', (c: string) => {
+    buf += c;
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+      lines.push(JSON.parse(buf.slice(0, nl)) as WatchLine);
+      buf = buf.slice(nl + 1);
+    }
+  });
+  const ended = new Promise<void>((resolve) => {
+    s.stream.on('end', resolve);
+    s.stream.on('close', resolve);
+  });
+  return { lines, ended, status: s.status };
+}
+
+void test('bearer token is required; health endpoints are open', async (t) => {
+  const { server, kubeconfig } = await startDouble(t);
+  const good = await loadKubeClient({ kubeconfigPath: kubeconfig });
+  assert.equal((await good.request('GET', '/api/v1/services')).status, 200);
+  const path = join(tempDir(t), 'bad');
+  writeFileSync(path, server.kubeconfig().replace('test-token', 'wrong'));
+  const bad = await loadKubeClient({ kubeconfigPath: path });
+  const res = await getJson<StatusBody>(bad, '/api/v1/services');
+  assert.equal(res.status, 401);
+  assert.equal(res.body.kind, 'Status');
+  assert.equal(res.body.reason, 'Unauthorized');
+  assert.equal((await bad.request('GET', '/healthz')).status, 200);
+});
+
+void test('discovery documents', async (t) => {
+  const { client } = await startDouble(t);
+  assert.equal((await getJson<{ major: string }>(client, '/version')).body.major, '1');
+  assert.deepEqual((await getJson<{ versions: string[] }>(client, '/api')).body.versions, ['v1']);
+  const groups = (await getJson<{ groups: { name: string }[] }>(client, '/apis')).body.groups.map(
+    (g) => g.name,
+  );
+  assert.deepEqual(groups.sort(), ['coordination.k8s.io', 'discovery.k8s.io']);
+  const core = await getJson<{ resources: { name: string; namespaced: boolean }[] }>(client, '/api/v1');
+  assert.ok(core.body.resources.some((r) => r.name === 'nodes' && !r.namespaced));
+  const disc = await getJson<{ resources: { name: string }[] }>(client, '/apis/discovery.k8s.io/v1');
+  assert.deepEqual(
+    disc.body.resources.map((r) => r.name),
+    ['endpointslices'],
+  );
+  assert.equal((await client.request('GET', '/apis/nope.io/v1')).status, 404);
+});
+
+void test('label and field selectors', async (t) => {
+  const { server, client } = await startDouble(t);
+  server.create('services', svc('a', 'web', { app: 'web', tier: 'front' }));
+  server.create('services', svc('a', 'db', { app: 'db' }));
+  server.create('services', svc('b', 'web', { app: 'web', 'service.kubernetes.io/service-proxy-name': 'x' }));
+  server.create('services', svc('b', 'plain'));
+  const q = async (query: string): Promise<string[]> => {
+    const res = await getJson<ListBody>(client, `/api/v1/services?${query}`);
+    assert.equal(res.status, 200, query);
+    return names(res.body);
+  };
+  assert.deepEqual(await q('labelSelector=app%3Dweb'), ['a/web', 'b/web']);
+  assert.deepEqual(await q('labelSelector=app%3D%3Dweb,tier'), ['a/web']);
+  assert.deepEqual(await q('labelSelector=app!%3Dweb'), ['a/db', 'b/plain']);
+  assert.deepEqual(await q('labelSelector=!service.kubernetes.io/service-proxy-name'), [
+    'a/db',
+    'a/web',
+    'b/plain',
+  ]);
+  assert.deepEqual(await q('labelSelector=' + encodeURIComponent('app in (db, web),app notin (web)')), [
+    'a/db',
+  ]);
+  assert.deepEqual(await q('fieldSelector=metadata.name%3Dweb'), ['a/web', 'b/web']);
+  assert.deepEqual(await q('fieldSelector=metadata.namespace%3Db,metadata.name!%3Dweb'), ['b/plain']);
+  assert.deepEqual(names((await getJson<ListBody>(client, '/api/v1/namespaces/a/services')).body), [
+    'a/db',
+    'a/web',
+  ]);
+  const bad = await getJson<StatusBody>(client, '/api/v1/services?fieldSelector=spec.type%3DClusterIP');
+  assert.equal(bad.status, 400);
+  assert.equal(bad.body.reason, 'BadRequest');
+  assert.equal((await client.request('GET', '/api/v1/services?labelSelector=a%3D%3D%3Db')).status, 400);
+});
+
+void test('limit/continue paging and an expired continue token', async (t) => {
+  const { server, client } = await startDouble(t);
+  for (let i = 0; i < 7; i++) server.create('endpointslices', slice('a', `s${i}`, 'web', ['10.0.0.1']));
+  const seen: string[] = [];
+  let path = '/apis/discovery.k8s.io/v1/endpointslices?limit=3';
+  let first: string | undefined;
+  for (;;) {
+    const { body } = await getJson<ListBody>(client, path);
+    first ??= body.metadata?.resourceVersion;
+    assert.equal(body.metadata?.resourceVersion, first, 'every page carries the list resourceVersion');
+    seen.push(...names(body));
+    if (!body.metadata?.continue) break;
+    path = `/apis/discovery.k8s.io/v1/endpointslices?limit=3&continue=${body.metadata.continue}`;
+  }
+  assert.equal(seen.length, 7);
+  const page = await getJson<ListBody>(client, '/apis/discovery.k8s.io/v1/endpointslices?limit=3');
+  server.create('nodes', { metadata: { name: 'n' } });
+  server.compact();
+  const expired = await getJson<StatusBody>(
+    client,
+    `/apis/discovery.k8s.io/v1/endpointslices?limit=3&continue=${page.body.metadata?.continue ?? ''}`,
+  );
+  assert.equal(expired.status, 410);
+  assert.equal(expired.body.reason, 'Expired');
+});
+
+void test('writes: POST, PUT with preconditions, merge and strategic PATCH, DELETE, Status errors', async (t) => {
+  const { server, client } = await startDouble(t);
+  const created = await client.request('POST', '/api/v1/namespaces/a/services', svc('a', 'web'));
+  assert.equal(created.status, 201);
+  const obj = JSON.parse(created.body) as Service;
+  assert.ok(obj.metadata?.uid);
+  const dup = await client.request('POST', '/api/v1/namespaces/a/services', svc('a', 'web'));
+  assert.equal(dup.status, 409);
+  assert.equal((JSON.parse(dup.body) as StatusBody).reason, 'AlreadyExists');
+  const mismatch = await client.request('POST', '/api/v1/namespaces/b/services', svc('a', 'x'));
+  assert.equal(mismatch.status, 400);
+  const gen = await client.request('POST', '/api/v1/namespaces/a/events', {
+    metadata: { generateName: 'ev-' },
+  });
+  assert.match((JSON.parse(gen.body) as KubeObject).metadata?.name ?? '', /^ev-.{5}$/);
+
+  const stale = { ...obj, metadata: { ...obj.metadata, resourceVersion: '1' } };
+  assert.equal((await client.request('PUT', '/api/v1/namespaces/a/services/web', stale)).status, 409);
+  const put = await client.request('PUT', '/api/v1/namespaces/a/services/web', {
+    ...obj,
+    spec: { type: 'NodePort' },
+  });
+  assert.equal(put.status, 200);
+
+  const patched = await client.request(
+    'PATCH',
+    '/api/v1/namespaces/a/services/web',
+    { metadata: { labels: { x: 'y' } }, spec: { type: null } },
+    { contentType: 'application/merge-patch+json' },
+  );
+  assert.equal(patched.status, 200);
+  const p = JSON.parse(patched.body) as Service;
+  assert.deepEqual(p.metadata?.labels, { x: 'y' });
+  assert.equal(p.spec?.type, undefined);
+  const smp = await client.request(
+    'PATCH',
+    '/api/v1/namespaces/a/services/web',
+    { metadata: { labels: { z: '1' } } },
+    { contentType: 'application/strategic-merge-patch+json' },
+  );
+  assert.deepEqual((JSON.parse(smp.body) as Service).metadata?.labels, { x: 'y', z: '1' });
+  const jp = await client.request('PATCH', '/api/v1/namespaces/a/services/web', [], {
+    contentType: 'application/json-patch+json',
+  });
+  assert.equal(jp.status, 415);
+  assert.equal(
+    (
+      await client.request(
+        'PATCH',
+        '/api/v1/namespaces/a/services/nope',
+        {},
+        { contentType: 'application/merge-patch+json' },
+      )
+    ).status,
+    404,
+  );
+
+  assert.equal((await client.request('DELETE', '/api/v1/namespaces/a/services/web')).status, 200);
+  const gone = await client.request('DELETE', '/api/v1/namespaces/a/services/web');
+  assert.equal(gone.status, 404);
+  assert.deepEqual(
+    { kind: (JSON.parse(gone.body) as StatusBody).kind, code: (JSON.parse(gone.body) as StatusBody).code },
+    { kind: 'Status', code: 404 },
+  );
+  assert.equal(server.list('services').length, 0);
+  assert.equal((await client.request('GET', '/api/v1/namespaces/a/services/web')).status, 404);
+  assert.equal((await client.request('GET', '/api/v1/widgets')).status, 404);
+});
+
+void test('mergePatch follows RFC 7386', () => {
+  assert.deepEqual(mergePatch({ a: 1, b: { c: 2, d: 3 } }, { b: { c: null, e: 4 }, f: [1] }), {
+    a: 1,
+    b: { d: 3, e: 4 },
+    f: [1],
+  });
+  assert.deepEqual(mergePatch({ a: 1 }, 'x'), 'x');
+});
+
+void test('watch: synthetic ADDED, replay from a resourceVersion, selector transitions, timeout, bookmarks', async (t) => {
+  const { server, client } = await startDouble(t, { bookmarkIntervalMs: 20 });
+  server.create('services', svc('a', 'one', { app: 'web' }));
+  const rv = String(server.resourceVersion);
+  server.create('services', svc('a', 'two', { app: 'web' }));
+
+  const fresh = await watch(t, client, '/api/v1/services?watch=1');
+  await waitFor('synthetic adds', () => fresh.lines.length === 2);
+  assert.deepEqual(
+    fresh.lines.map((l) => `${l.type} ${l.object.metadata?.name ?? ''}`),
+    ['ADDED one', 'ADDED two'],
+  );
+
+  const replay = await watch(
+    t,
+    client,
+    `/api/v1/services?watch=true&resourceVersion=${rv}&labelSelector=app%3Dweb`,
+  );
+  await waitFor('replayed', () => replay.lines.length === 1);
+  assert.equal(replay.lines[0]?.object.metadata?.name, 'two');
+  const two = server.get<Service>('services', 'a', 'two');
+  assert.ok(two);
+  server.update('services', { ...two, metadata: { ...two.metadata, labels: { app: 'db' } } });
+  await waitFor('transition', () => replay.lines.length === 2);
+  assert.equal(replay.lines[1]?.type, 'DELETED');
+
+  const timed = await watch(
+    t,
+    client,
+    `/api/v1/services?watch=1&resourceVersion=${server.resourceVersion}&timeoutSeconds=1&allowWatchBookmarks=true`,
+  );
+  await timed.ended;
+  assert.ok(timed.lines.length > 0 && timed.lines.every((l) => l.type === 'BOOKMARK'));
+  assert.equal(timed.lines[0]?.object.metadata?.resourceVersion, String(server.resourceVersion));
+});
+
+void test('watch from a compacted resourceVersion: in-stream ERROR 410, or HTTP 410', async (t) => {
+  const { server, client } = await startDouble(t);
+  server.create('services', svc('a', 'one'));
+  const old = server.resourceVersion;
+  server.create('services', svc('a', 'two'));
+  server.compact();
+  const w = await watch(t, client, `/api/v1/services?watch=1&resourceVersion=${old}`);
+  await w.ended;
+  assert.equal(w.status, 200);
+  assert.equal(w.lines[0]?.type, 'ERROR');
+  assert.equal(w.lines[0]?.object.code, 410);
+  server.goneMode = 'http';
+  const res = await client.stream(`/api/v1/services?watch=1&resourceVersion=${old}`);
+  t.after(() => res.close());
+  assert.equal(res.status, 410);
+});
+
+void test('fault API over HTTP and the request log', async (t) => {
+  const { server, client } = await startDouble(t);
+  const r = await client.request('POST', '/_lab/faults', {
+    action: 'failNext',
+    count: 2,
+    status: 429,
+    retryAfterSeconds: 3,
+  });
+  assert.equal(r.status, 200);
+  const failed = await client.request('GET', '/api/v1/nodes');
+  assert.equal(failed.status, 429);
+  assert.equal(failed.headers['retry-after'], '3');
+  assert.equal((await client.request('GET', '/api/v1/nodes')).status, 429);
+  assert.equal((await client.request('GET', '/api/v1/nodes')).status, 200);
+  assert.equal((await client.request('POST', '/_lab/faults', { action: 'bogus' })).status, 400);
+  const log = (await getJson<{ requests: { path: string; status: number }[] }>(client, '/_lab/requests')).body
+    .requests;
+  assert.deepEqual(
+    log.filter((e) => e.path === '/api/v1/nodes').map((e) => e.status),
+    [429, 429, 200],
+  );
+  assert.equal(server.requests.length, log.length);
+});
+
+void test('restart with and without resourceVersion continuity', async (t) => {
+  const { server, client } = await startDouble(t);
+  server.create('services', svc('a', 'one'));
+  server.create('services', svc('a', 'two'));
+  const rv = server.resourceVersion;
+  const w = await watch(t, client, `/api/v1/services?watch=1&resourceVersion=${rv}`);
+  await server.restart({ keepResourceVersion: true });
+  await w.ended;
+  assert.equal(server.resourceVersion, rv);
+  server.create('services', svc('a', 'three'));
+  const resumed = await watch(t, client, `/api/v1/services?watch=1&resourceVersion=${rv}`);
+  await waitFor('resumed', () => resumed.lines.length === 1);
+  await server.restart({ keepResourceVersion: false });
+  // Renumbered from 1: three objects, the counter at 4.
+  assert.equal(server.resourceVersion, 4);
+  assert.equal(server.get('services', 'a', 'one')?.metadata?.resourceVersion, '1');
+  const lost = await watch(t, client, `/api/v1/services?watch=1&resourceVersion=${rv}`);
+  await lost.ended;
+  assert.equal(lost.lines[0]?.object.code, 410);
+});
+
+void test('standalone process: objects file, kubeconfig, ready line, clean exit on SIGTERM', async (t) => {
+  const dir = tempDir(t);
+  const objects = join(dir, 'objects.yaml');
+  writeFileSync(
+    objects,
+    [
+      'apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Service\n  metadata: {name: web, namespace: default}\n',
+      'apiVersion: v1\nkind: Node\nmetadata: {name: node-a}\n',
+      'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ignored}\n',
+    ].join('---\n'),
+  );
+  const kubeconfig = join(dir, 'kubeconfig');
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'src/lab/apiserver-main.ts',
+      '--listen',
+      '127.0.0.1:0',
+      '--token',
+      'tok',
+      '--kubeconfig',
+      kubeconfig,
+      '--objects',
+      objects,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  t.after(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout }).once('line', resolve);
+    child.once('exit', () => reject(new Error('exited before ready')));
+  });
+  const ready = JSON.parse(line) as { ready: boolean; url: string; objects: number };
+  assert.equal(ready.ready, true);
+  assert.match(ready.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+  const client = await loadKubeClient({ kubeconfigPath: kubeconfig });
+  const list = await getJson<ListBody>(client, '/api/v1/services');
+  assert.deepEqual(names(list.body), ['default/web']);
+  assert.equal((await getJson<ListBody>(client, '/api/v1/nodes')).body.items?.length, 1);
+  child.kill('SIGTERM');
+  assert.equal(await exited, 0);
+});
+
+void test('plain http mode writes a kubeconfig that client-node accepts', async (t) => {
+  const server = await FakeApiServer.start({ tls: false });
+  t.after(() => server.close());
+  const path = join(tempDir(t), 'kc');
+  server.writeKubeconfig(path);
+  const client = await loadKubeClient({ kubeconfigPath: path });
+  assert.match(server.url, /^http:/);
+  assert.equal((await client.request('GET', '/api/v1/services')).status, 200);
+});
