@@ -516,6 +516,16 @@ export class Fabric {
     return this.daemons.get(`${role}/${daemon}`)?.child.pid;
   }
 
+  /** True while the daemon the fabric started is alive (stopped counts as alive). */
+  daemonRunning(role: Role, daemon: string): boolean {
+    const t = this.daemons.get(`${role}/${daemon}`);
+    return t !== undefined && t.child.exitCode === null && t.child.signalCode === null;
+  }
+
+  bgpdRunning(role: FrrRole = 'node'): boolean {
+    return this.daemonRunning(role, 'bgpd');
+  }
+
   private async killDaemon(role: FrrRole, daemon: FrrDaemon): Promise<void> {
     const t = this.daemons.get(`${role}/${daemon}`);
     if (!t || t.child.exitCode !== null || t.child.signalCode !== null) return;

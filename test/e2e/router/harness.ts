@@ -1,0 +1,113 @@
+// Shared pieces of the router e2e suites: one fabric per backend file, prefix generators, a
+// reconcile step (read back + diff + apply, as the controller does) and exact-state waits.
+import assert from 'node:assert/strict';
+import { silentLogger } from '../../../src/observe/log.js';
+import { Fabric, startFabric, waitFor } from '../../../src/lab/fabric.js';
+import { createRouter, diffPrefixes, type ApplyResult, type Router } from '../../../src/router/router.js';
+import type { Origination } from '../../../src/router/frr.js';
+
+export const KERNEL_PROTOCOL = 73;
+export const STATIC_TAG = 7300;
+
+export function canRun(): string | undefined {
+  if (process.getuid?.() !== 0) return 'needs root';
+  return undefined;
+}
+
+export async function fabricFor(): Promise<Fabric> {
+  return startFabric({ kernelProtocol: KERNEL_PROTOCOL, staticTag: STATIC_TAG, startTimeoutMs: 90_000 });
+}
+
+export function routerFor(fabric: Fabric, origination: Origination, commandTimeoutSeconds = 10): Router {
+  return createRouter({
+    origination,
+    socketDir: fabric.socketDir('node'),
+    vtyshPath: 'vtysh',
+    kernelProtocol: KERNEL_PROTOCOL,
+    staticTag: STATIC_TAG,
+    commandTimeoutSeconds,
+    netns: fabric.ns.node,
+    logger: silentLogger(),
+  });
+}
+
+/**
+ * `n` canonical host prefixes, IPv4 and IPv6 mixed, inside the lab's service ranges: every third
+ * one IPv6 (fd00:10:96::/108), every seventh from the LB range 192.0.2.0/24 while it lasts. Unique per i.
+ */
+export function makePrefixes(n: number, offset = 0): string[] {
+  const out: string[] = [];
+  for (let i = offset; i < offset + n; i++) {
+    if (i % 3 === 2) out.push(`fd00:10:96::${(i + 1).toString(16)}/128`);
+    else if (i % 7 === 0 && i / 7 < 254) out.push(`192.0.2.${i / 7 + 1}/32`);
+    else out.push(`10.${96 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}/32`);
+  }
+  return out;
+}
+
+/** What the controller does on a full resync: read back, diff against desired, apply one batch. */
+export async function reconcile(router: Router, desired: Iterable<string>): Promise<ApplyResult> {
+  const actual = await router.read();
+  return router.apply(diffPrefixes(new Set(desired), actual));
+}
+
+function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const x of a) if (!b.has(x)) return false;
+  return true;
+}
+
+function describeDiff(want: ReadonlySet<string>, got: ReadonlySet<string>): string {
+  const missing = [...want].filter((p) => !got.has(p));
+  const extra = [...got].filter((p) => !want.has(p));
+  return `missing ${missing.length} (${missing.slice(0, 3).join(' ')}), extra ${extra.length} (${extra.slice(0, 3).join(' ')})`;
+}
+
+/** Waits until both the FRR leaf and GoBGP hold exactly `expected`. Returns the elapsed ms. */
+export async function waitHeld(
+  fabric: Fabric,
+  expected: Iterable<string>,
+  timeoutMs = 60_000,
+): Promise<number> {
+  const want = new Set(expected);
+  const started = Date.now();
+  let last = '';
+  try {
+    await waitFor(
+      `leaf and GoBGP to hold exactly ${want.size} prefixes`,
+      async () => {
+        const leaf = await fabric.leafRoutes();
+        if (!sameSet(want, leaf)) {
+          last = `leaf: ${describeDiff(want, leaf)}`;
+          return false;
+        }
+        const ext = await fabric.gobgpRoutes();
+        if (!sameSet(want, ext)) {
+          last = `gobgp: ${describeDiff(want, ext)}`;
+          return false;
+        }
+        return true;
+      },
+      timeoutMs,
+      want.size > 1000 ? 500 : 150,
+    );
+  } catch (e) {
+    assert.fail(`${(e as Error).message}; last seen ${last}`);
+  }
+  return Date.now() - started;
+}
+
+export async function assertOwned(router: Router, expected: Iterable<string>): Promise<void> {
+  const got = await router.read();
+  const want = new Set(expected);
+  assert.ok(sameSet(want, got), `router.read(): ${describeDiff(want, got)}`);
+}
+
+/** Brings the shared fabric back to a clean state: bgpd running, no cosmolet routes anywhere. */
+export async function resetState(fabric: Fabric, router: Router): Promise<void> {
+  fabric.contBgpd('node');
+  if (!fabric.bgpdRunning('node')) await fabric.restartBgpd('node');
+  await fabric.waitEstablished(60_000);
+  await reconcile(router, []);
+  await waitHeld(fabric, []);
+}
