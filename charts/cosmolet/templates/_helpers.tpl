@@ -64,7 +64,18 @@ The host of config.http.address for the probes: empty when cosmolet listens on e
 {{- end -}}
 {{- end -}}
 
-{{/* "true" when routes are originated as kernel routes (the container then needs NET_ADMIN). */}}
-{{- define "cosmolet.kernel" -}}
-{{- if eq .Values.config.frr.origination "kernel" -}}true{{- end -}}
+{{/*
+"true" when the container needs CAP_NET_ADMIN: kernel origination that changes routes (bgp.enabled,
+or withdrawal at exit). With bgp.enabled false cosmolet only plans and reads, which needs nothing.
+*/}}
+{{- define "cosmolet.netAdmin" -}}
+{{- $c := .Values.config -}}
+{{- if and (eq $c.frr.origination "kernel") (or $c.bgp.enabled $c.withdrawOnExit (has "--withdraw-on-exit" .Values.extraArgs)) -}}true{{- end -}}
+{{- end -}}
+
+{{/* Settings the chart cannot honour in a DaemonSet. */}}
+{{- define "cosmolet.validate" -}}
+{{- if .Values.config.nodeName -}}
+{{- fail "config.nodeName must stay empty in the chart: every pod takes its node name from NODE_NAME (spec.nodeName)" -}}
+{{- end -}}
 {{- end -}}

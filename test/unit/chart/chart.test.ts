@@ -297,6 +297,30 @@ describe('helm chart', () => {
     });
   });
 
+  test('kernel origination with bgp.enabled false (plan only) needs no capability either', () => {
+    const caps = (objects: Obj[]): unknown => at(container(objects), 'securityContext', 'capabilities');
+    const user = (objects: Obj[]): unknown =>
+      at(only(objects, 'DaemonSet'), 'spec', 'template', 'spec', 'securityContext', 'runAsUser');
+    const planOnly = template('--set', 'config.bgp.enabled=false');
+    assert.deepEqual(caps(planOnly), { drop: ['ALL'] });
+    assert.equal(user(planOnly), 10001);
+    // Withdrawing at exit changes routes, so it needs NET_ADMIN again (config key or flag).
+    for (const extra of [
+      ['--set', 'config.withdrawOnExit=true'],
+      ['--set', 'extraArgs={--withdraw-on-exit}'],
+    ]) {
+      const withdraw = template('--set', 'config.bgp.enabled=false', ...extra);
+      assert.deepEqual(caps(withdraw), { drop: ['ALL'], add: ['NET_ADMIN'] });
+      assert.equal(user(withdraw), 0);
+    }
+  });
+
+  test('config.nodeName is refused: every pod must take its own node name', () => {
+    const r = runHelm(['template', 'x', CHART_DIR, '--set', 'config.nodeName=node-a']);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /config\.nodeName must stay empty/);
+  });
+
   test('nothing anywhere is privileged, shares host PID/IPC, or adds a capability beyond NET_ADMIN', () => {
     for (const objects of [defaults, production, staticOrigination]) {
       const pod = obj(only(objects, 'DaemonSet'), 'spec', 'template', 'spec');
