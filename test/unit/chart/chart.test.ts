@@ -524,6 +524,17 @@ describe('helm chart', () => {
     assert.match(r.stderr, /metricsService\.enabled/);
   });
 
+  test('every metric the alerts and docs/operations.md name is defined in src/observe/metrics.ts', () => {
+    const source = readFileSync(join(REPO_ROOT, 'src', 'observe', 'metrics.ts'), 'utf8');
+    const defined = new Set([...source.matchAll(/'(cosmolet_[a-z_]+)'/g)].map((m) => m[1]));
+    for (const m of KNOWN_METRICS) assert.ok(defined.has(m), `${m} (used by the alerts) is not defined`);
+    const docs = readFileSync(join(REPO_ROOT, 'docs', 'operations.md'), 'utf8');
+    for (const m of docs.matchAll(/cosmolet_[a-z_]+/g)) {
+      const name = m[0].replace(/_(bucket|sum|count)$/, '');
+      assert.ok(defined.has(name), `docs/operations.md names ${m[0]}, which is not defined`);
+    }
+  });
+
   test('NOTES.txt shows the FRR export snippet for the chosen origination and warns about frrvty', () => {
     const kernel = helm(['install', 'cosmolet', CHART_DIR, '--dry-run=client', '--namespace', NAMESPACE]);
     assert.match(kernel, /redistribute kernel route-map COSMOLET-EXPORT/);
