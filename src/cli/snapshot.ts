@@ -1,7 +1,7 @@
 // Reads a cluster snapshot for `render`: a Kubernetes List (kubectl get ... -o yaml|json), a
 // multi-document YAML stream, or single objects; nested Lists are flattened.
 import { readFileSync } from 'node:fs';
-import { parseAllDocuments } from 'yaml';
+import { LineCounter, parseAllDocuments } from 'yaml';
 import { SnapshotError, errorMessage } from '../errors.js';
 import type { EndpointSlice, KubeObject, Node, Service } from '../kube/types.js';
 
@@ -42,7 +42,8 @@ function collect(value: unknown, out: Snapshot): void {
 /** Parses snapshot text (YAML is a superset of JSON); throws SnapshotError with file:line:col. */
 export function parseSnapshot(text: string, file: string): Snapshot {
   const out: Snapshot = { services: [], endpointSlices: [], nodes: [], ignored: 0 };
-  const docs = parseAllDocuments(text, { prettyErrors: true });
+  const lineCounter = new LineCounter();
+  const docs = parseAllDocuments(text, { prettyErrors: true, lineCounter });
   if (!Array.isArray(docs)) {
     collect(docs, out);
     return out;
@@ -54,7 +55,15 @@ export function parseSnapshot(text: string, file: string): Snapshot {
       const where = pos ? `${file}:${pos.line}:${pos.col}` : file;
       throw new SnapshotError(`${where}: malformed snapshot: ${err.message.split('\n')[0]}`);
     }
-    collect(doc.toJS({ maxAliasCount: 1000 }), out);
+    const value: unknown = doc.toJS({ maxAliasCount: 1000 });
+    if (value !== null && value !== undefined && typeof value !== 'object') {
+      // A text file or a bare scalar is not a snapshot: say so instead of printing an empty plan.
+      const pos = lineCounter.linePos(doc.contents?.range[0] ?? 0);
+      throw new SnapshotError(
+        `${file}:${pos.line}:${pos.col}: malformed snapshot: expected a Kubernetes List or objects, got a ${typeof value}`,
+      );
+    }
+    collect(value, out);
   }
   return out;
 }

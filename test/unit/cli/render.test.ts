@@ -1,0 +1,344 @@
+// The BUILT command line (`node dist/cli.js`): `render` on the fixtures compared with the whole
+// expected JSON, the warnings and user errors (exit 2, one line on stderr), `version`, `--help`.
+import { before, describe, test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RENDER_FLAGS } from '../../../src/cli/render.js';
+import type { Plan } from '../../../src/plan/types.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const CLI = join(ROOT, 'dist/cli.js');
+const FIX = join(ROOT, 'test/fixtures');
+
+/** The newest modification time under the sources `render` and `version` are built from. */
+function newestSource(): number {
+  let newest = statSync(join(ROOT, 'package.json')).mtimeMs;
+  const walk = (p: string): void => {
+    const st = statSync(p);
+    if (st.isDirectory()) for (const name of readdirSync(p)) walk(join(p, name));
+    else if (p.endsWith('.ts')) newest = Math.max(newest, st.mtimeMs);
+  };
+  for (const p of [
+    'src/cli',
+    'src/config',
+    'src/plan',
+    'src/kube',
+    'src/errors.ts',
+    'src/version.ts',
+    'src/cli.ts',
+  ]) {
+    walk(join(ROOT, p));
+  }
+  return newest;
+}
+
+before(() => {
+  const built = join(ROOT, 'dist/build-info.json');
+  if (existsSync(CLI) && existsSync(built) && statSync(CLI).mtimeMs >= newestSource()) return;
+  const r = spawnSync('npm', ['run', 'build'], { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(r.status, 0, `npm run build failed:\n${r.stdout}\n${r.stderr}`);
+});
+
+interface Run {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  return new Promise((done) => {
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { cwd: ROOT, env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' },
+      (err, stdout, stderr) => {
+        const code = err && typeof err.code === 'number' ? err.code : err ? -1 : 0;
+        done({ status: code, stdout, stderr });
+      },
+    );
+  });
+}
+
+function lines(s: string): string[] {
+  return s.split('\n').filter((l) => l !== '');
+}
+
+/** Exit 2, nothing on stdout, exactly one line on stderr. */
+function assertUserError(r: Run, what: string): string {
+  assert.equal(r.status, 2, `${what}: status, stderr: ${r.stderr}`);
+  assert.equal(r.stdout, '', `${what}: stdout`);
+  assert.equal(lines(r.stderr).length, 1, `${what}: one line on stderr: ${JSON.stringify(r.stderr)}`);
+  assert.ok(r.stderr.endsWith('\n'), what);
+  return r.stderr.trimEnd();
+}
+
+function tempDir(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'cosmolet-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+interface FixtureCase {
+  snapshot: string;
+  config?: string;
+  node: string;
+  /** Name the node through NODE_NAME instead of --node-name. */
+  viaEnv?: boolean;
+  expected: string;
+  /** The node is not in the snapshot: a warning on stderr. */
+  missing?: boolean;
+}
+
+const FIXTURES: FixtureCase[] = [
+  {
+    snapshot: 'cluster.yaml',
+    config: 'cluster.config.yaml',
+    node: 'node-a',
+    expected: 'cluster.node-a.expected.json',
+  },
+  {
+    snapshot: 'cordoned.json',
+    config: 'cordoned.config.yaml',
+    node: 'node-b',
+    expected: 'cordoned.node-b.expected.json',
+  },
+  {
+    snapshot: 'cordoned.json',
+    config: 'cordoned-keep.config.yaml',
+    node: 'node-b',
+    expected: 'cordoned-keep.node-b.expected.json',
+  },
+  {
+    snapshot: 'stream.yaml',
+    config: 'stream.config.yaml',
+    node: 'node-c',
+    expected: 'stream.node-c.expected.json',
+  },
+  {
+    snapshot: 'stream.yaml',
+    node: 'node-z',
+    viaEnv: true,
+    missing: true,
+    expected: 'stream.node-z.defaults.expected.json',
+  },
+];
+
+function readExpected(name: string): Plan {
+  return JSON.parse(readFileSync(join(FIX, name), 'utf8')) as Plan;
+}
+
+describe('render on the fixtures', () => {
+  for (const f of FIXTURES) {
+    test(`${f.snapshot}${f.config ? ` with ${f.config}` : ' with no config'} for ${f.node} = ${f.expected}`, async () => {
+      const args = ['render', '--snapshot', join(FIX, f.snapshot)];
+      if (f.config) args.push('--config', join(FIX, f.config));
+      if (!f.viaEnv) args.push('--node-name', f.node);
+      const r = await cli(args, f.viaEnv ? { NODE_NAME: f.node } : {});
+      assert.equal(r.status, 0, r.stderr);
+      // Exactly one JSON document on stdout: the whole text parses.
+      const got = JSON.parse(r.stdout) as unknown;
+      assert.deepEqual(got, readExpected(f.expected));
+      assert.ok(r.stdout.endsWith('}\n'));
+      if (f.missing) {
+        assert.equal(lines(r.stderr).length, 1);
+        assert.match(
+          r.stderr,
+          new RegExp(`^warning: node "${f.node}" is not in .*${f.snapshot}; treating it as schedulable`),
+        );
+      } else {
+        assert.equal(r.stderr, '');
+      }
+    });
+  }
+
+  test('across the fixtures every reason of the contract is produced', () => {
+    const reasons = new Set(FIXTURES.flatMap((f) => readExpected(f.expected).skipped.map((s) => s.reason)));
+    for (const r of [
+      'invalid-ip',
+      'opted-out',
+      'kind-disabled',
+      'outside-allowed-cidrs',
+      'node-excluded',
+      'node-unschedulable',
+      'no-local-endpoints',
+      'no-ready-endpoints',
+    ]) {
+      assert.ok(reasons.has(r as Plan['skipped'][number]['reason']), r);
+    }
+  });
+
+  test('the YAML List and the same objects as JSON give the same plan', async (t) => {
+    const dir = tempDir(t);
+    // kubectl -o json style, indented with tabs (YAML flow context accepts them).
+    const obj = JSON.parse(readFileSync(join(FIX, 'cordoned.json'), 'utf8')) as unknown;
+    const tabbed = join(dir, 'tabbed.json');
+    writeFileSync(tabbed, JSON.stringify(obj, null, '\t'));
+    const r = await cli([
+      'render',
+      '--snapshot',
+      tabbed,
+      '--config',
+      join(FIX, 'cordoned.config.yaml'),
+      '--node-name',
+      'node-b',
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), readExpected('cordoned.node-b.expected.json'));
+  });
+
+  test('--node-name beats nodeName in the config, which beats NODE_NAME', async (t) => {
+    const dir = tempDir(t);
+    const cfg = join(dir, 'c.yaml');
+    writeFileSync(cfg, 'nodeName: node-c\n');
+    const snap = join(FIX, 'stream.yaml');
+    const a = await cli(['render', '--snapshot', snap, '--config', cfg, '--node-name', 'node-x'], {
+      NODE_NAME: 'node-y',
+    });
+    assert.equal((JSON.parse(a.stdout) as Plan).node, 'node-x');
+    const b = await cli(['render', '--snapshot', snap, '--config', cfg], { NODE_NAME: 'node-y' });
+    assert.equal((JSON.parse(b.stdout) as Plan).node, 'node-c');
+    assert.equal(b.stderr, '');
+  });
+});
+
+describe('render: user errors exit 2 with one line', () => {
+  test('malformed YAML snapshot: file:line:col', async (t) => {
+    const dir = tempDir(t);
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, 'apiVersion: v1\nkind: List\nitems:\n- kind: Service\n  metadata: {name: a\n');
+    const msg = assertUserError(await cli(['render', '--snapshot', file, '--node-name', 'n']), 'malformed');
+    assert.match(msg, /bad\.yaml:\d+:\d+: malformed snapshot: /);
+    const second = join(dir, 'second.yaml');
+    writeFileSync(second, 'kind: Node\nmetadata: {name: n}\n---\nkind: Service\n  bad: [indent\n');
+    assert.match(
+      assertUserError(await cli(['render', '--snapshot', second, '--node-name', 'n']), 'doc 2'),
+      /second\.yaml:[4-6]:\d+: /,
+    );
+  });
+
+  test('regression: a snapshot that is a text file or a bare scalar printed an empty plan with status 0', async (t) => {
+    const dir = tempDir(t);
+    const text = join(dir, 'notes.txt');
+    writeFileSync(text, 'these are my notes\nnot a snapshot\n');
+    assert.match(
+      assertUserError(await cli(['render', '--snapshot', text, '--node-name', 'n']), 'text'),
+      /notes\.txt:1:1: malformed snapshot: expected a Kubernetes List or objects, got a string$/,
+    );
+    const num = join(dir, 'num.yaml');
+    writeFileSync(num, '---\nkind: Node\nmetadata: {name: n}\n---\n42\n');
+    assert.match(
+      assertUserError(await cli(['render', '--snapshot', num, '--node-name', 'n']), 'scalar'),
+      /num\.yaml:5:1: /,
+    );
+    // An empty file is an empty cluster, not an error.
+    const empty = join(dir, 'empty.yaml');
+    writeFileSync(empty, '');
+    const r = await cli(['render', '--snapshot', empty, '--node-name', 'n']);
+    assert.equal(r.status, 0);
+    assert.deepEqual(JSON.parse(r.stdout), { node: 'n', routes: [], skipped: [] });
+  });
+
+  test('usage errors: unknown flag, positional, missing --snapshot, missing file, no node name, unknown command', async (t) => {
+    const dir = tempDir(t);
+    const snap = join(FIX, 'stream.yaml');
+    const runs = await Promise.all([
+      cli(['render', '--snapshot', snap, '--node-name', 'n', '--bogus']),
+      cli(['render', '--snapshot', snap, '--node-name', 'n', 'extra']),
+      cli(['render', '--node-name', 'n']),
+      cli(['render', '--snapshot', join(dir, 'missing.yaml'), '--node-name', 'n']),
+      cli(['render', '--snapshot', snap]),
+      cli(['render', '--snapshot']),
+      cli(['frobnicate']),
+      cli(['version', 'extra']),
+    ]);
+    const [bogus, extra, noSnap, missing, noNode, noValue, unknownCmd, versionArg] = runs;
+    assert.match(assertUserError(bogus, 'unknown flag'), /--bogus/);
+    assert.match(assertUserError(extra, 'positional'), /unexpected argument "extra"/);
+    assert.match(assertUserError(noSnap, 'no snapshot'), /--snapshot FILE is required/);
+    assert.match(assertUserError(missing, 'missing file'), /^--snapshot: cannot read .*missing\.yaml/);
+    assert.match(assertUserError(noNode, 'no node'), /--node-name.*NODE_NAME/);
+    assert.match(assertUserError(noValue, 'no value'), /--snapshot/);
+    assert.equal(unknownCmd.status, 2);
+    assert.match(unknownCmd.stderr, /unknown command "frobnicate"/);
+    assert.match(assertUserError(versionArg, 'version arg'), /takes no arguments/);
+  });
+
+  test('config errors through the CLI: exit 2, one line naming the key (and the flag)', async (t) => {
+    const dir = tempDir(t);
+    const snap = join(FIX, 'stream.yaml');
+    // A representative set: every message and limit is checked in-process in test/unit/config.
+    const cases: [string, RegExp][] = [
+      ['advertise:\n  bogus: true\n', /unknown key "advertise\.bogus"/],
+      ['loopIntervalSeconds: "30"\n', /loopIntervalSeconds: expected number/],
+      ['logging:\n  level: verbose\n', /logging\.level: got string "verbose"/],
+      ['loopIntervalSeconds: 0\n', /loopIntervalSeconds: must be at least 1/],
+      [
+        'advertise:\n  allowedCIDRs: [10.0.0.1/24]\n',
+        /advertise\.allowedCIDRs\[0\]: "10\.0\.0\.1\/24".*host bits/,
+      ],
+      ['frr:\n  kernelProtocol: 42\n', /frr\.kernelProtocol: 42/],
+      ['http:\n  address: ":65536"\n', /http\.address: ":65536"/],
+      ['services: [a\n', /c\d+\.yaml:\d+:\d+ is not valid YAML/],
+      ['- a\n- b\n', /must hold a YAML mapping/],
+    ];
+    const runs = cases.map(([text], i) => {
+      const file = join(dir, `c${i}.yaml`);
+      writeFileSync(file, text);
+      return cli(['render', '--snapshot', snap, '--node-name', 'n', '--config', file]);
+    });
+    const results = await Promise.all(runs);
+    results.forEach((r, i) => {
+      const [text, re] = cases[i] ?? ['', /./];
+      assert.match(assertUserError(r, text), re, text);
+    });
+    const flagged = await Promise.all([
+      cli(['render', '--snapshot', snap, '--node-name', 'n', '--log-level', 'verbose']),
+      cli(['render', '--snapshot', snap, '--node-name', 'n', '--config', join(dir, 'nope.yaml')]),
+      cli(['render', '--snapshot', snap, '--node-name', 'n', '--config', dir]),
+    ]);
+    assert.match(
+      assertUserError(flagged[0], 'flag'),
+      /^config: --log-level \(logging\.level\): got string "verbose"/,
+    );
+    assert.match(assertUserError(flagged[1], 'unreadable'), /^--config: cannot read .*nope\.yaml/);
+    assert.match(assertUserError(flagged[2], 'directory'), /^--config: cannot read /);
+  });
+});
+
+describe('version and help', () => {
+  test('cosmolet version prints the contract one-line format', async () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    const r = await cli(['version']);
+    assert.equal(r.status, 0);
+    assert.equal(r.stderr, '');
+    assert.equal(lines(r.stdout).length, 1);
+    const m = /^cosmolet (\S+) \(commit (\S+), built (\S+), node (\S+)\)\n$/.exec(r.stdout);
+    assert.ok(m, r.stdout);
+    assert.equal(m[1], pkg.version);
+    assert.notEqual(m[2], '');
+    assert.match(m[3] ?? '', /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z|unknown)$/);
+    assert.equal(m[4], process.version);
+  });
+
+  test('render --help lists every flag and exits 0', async () => {
+    const r = await cli(['render', '--help']);
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /^Usage: cosmolet render --snapshot FILE/);
+    for (const name of Object.keys(RENDER_FLAGS))
+      assert.match(r.stdout, new RegExp(`^  --${name}\\b`, 'm'), name);
+    for (const name of ['snapshot', 'config', 'node-name']) assert.ok(name in RENDER_FLAGS, name);
+  });
+
+  test('no command prints the usage and exits 2; --help exits 0', async () => {
+    const [none, help] = await Promise.all([cli([]), cli(['--help'])]);
+    assert.equal(none.status, 2);
+    assert.match(none.stdout, /Usage: cosmolet <command>/);
+    assert.equal(help.status, 0);
+    for (const c of ['run', 'render', 'lab', 'version'])
+      assert.match(help.stdout, new RegExp(`^  ${c}\\b`, 'm'));
+  });
+});
