@@ -48,6 +48,11 @@ export const RUN_HELP = helpText(
 const SHUTDOWN_DEADLINE_MS = 9_000;
 
 export async function runCommand(argv: string[], io: CommandIO): Promise<number> {
+  // Listen for signals first: a SIGTERM during start-up must still end in a clean exit 0.
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
   const { values, positionals } = parseFlags(argv, RUN_FLAGS, 'run');
   if (values.help) {
     io.stdout.write(RUN_HELP);
@@ -68,7 +73,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   const kubeconfig = typeof values.kubeconfig === 'string' ? values.kubeconfig : undefined;
   const client = await loadKubeClient({ ...(kubeconfig ? { kubeconfigPath: kubeconfig } : {}), env: io.env });
   const logger = createLogger(config.logging.level, config.logging.format, io.stdout);
-  return new Controller(config, client, logger).run();
+  return new Controller(config, client, logger).run(stopSignal);
 }
 
 class Controller {
@@ -246,7 +251,7 @@ class Controller {
     };
   }
 
-  async run(): Promise<number> {
+  async run(stopSignal: Promise<NodeJS.Signals>): Promise<number> {
     const { config, log } = this;
     log.info(
       {
@@ -263,10 +268,7 @@ class Controller {
     this.reconciler.start();
     this.monitor.start();
 
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      process.once('SIGTERM', () => resolve('SIGTERM'));
-      process.once('SIGINT', () => resolve('SIGINT'));
-    });
+    const signal = await stopSignal;
     log.info({ signal }, `${signal} received: shutting down`);
     const deadline = setTimeout(() => {
       log.error('shutdown took too long; exiting now');

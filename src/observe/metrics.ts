@@ -117,6 +117,13 @@ export class Metrics {
 
   constructor(info: BuildInfo) {
     collectDefaultMetrics({ register: this.registry });
+    // Series with a bounded label set exist from the start, so rate() and alerts see a 0, not nothing.
+    for (const family of ['ipv4', 'ipv6']) {
+      this.advertisedPrefixes.set({ family }, 0);
+      this.installedPrefixes.set({ family }, 0);
+      this.routesAdded.inc({ family }, 0);
+      this.routesWithdrawn.inc({ family }, 0);
+    }
     this.buildInfo.set({ version: info.version, commit: info.commit, nodejs: info.nodejs }, 1);
   }
 

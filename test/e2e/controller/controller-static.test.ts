@@ -1,0 +1,3 @@
+import { controllerSuite } from './scenarios.js';
+
+controllerSuite('static');

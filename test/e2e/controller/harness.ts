@@ -1,0 +1,289 @@
+// The controller e2e harness: a fabric lab (real FRR leaf, real GoBGP), the API server double in
+// this process, and the built `cosmolet run` inside the node namespace. Namespaces do not share
+// loopback, so the double and cosmolet's HTTP port are joined to this process by unix sockets.
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { join } from 'node:path';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { FakeApiServer } from '../../../src/lab/apiserver.js';
+import { startFabric, waitFor, type Fabric } from '../../../src/lab/fabric.js';
+import { startForwarder, type Forwarder } from '../../../src/lab/forward.js';
+import { cidrContains, parseCIDR, parseIP, type CIDR } from '../../../src/plan/ip.js';
+
+const ROOT = new URL('../../../', import.meta.url).pathname;
+const CLI = join(ROOT, 'dist', 'cli.js');
+const FORWARD = join(ROOT, 'dist', 'lab', 'forward-main.js');
+
+/** Service ranges the fabric's node exports; only prefixes inside them are compared. */
+export const SERVICE_RANGES = ['10.96.0.0/12', '192.0.2.0/24', 'fd00:10:96::/108', '2001:db8:96::/64'].map(
+  (c) => parseCIDR(c) as CIDR,
+);
+
+export function inServiceRanges(prefix: string): boolean {
+  const ip = parseIP(prefix.slice(0, prefix.lastIndexOf('/')));
+  return ip !== undefined && SERVICE_RANGES.some((c) => cidrContains(c, ip));
+}
+
+export function ensureBuilt(): void {
+  if (existsSync(CLI) && existsSync(FORWARD)) return;
+  const r = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  if (r.status !== 0) throw new Error('npm run build failed');
+}
+
+export interface HttpReply {
+  status: number;
+  body: string;
+}
+
+export class CosmoletProcess {
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  constructor(
+    readonly child: ChildProcess,
+    readonly logFile: string,
+  ) {
+    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  }
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+  log(): string {
+    return existsSync(this.logFile) ? readFileSync(this.logFile, 'utf8') : '';
+  }
+  kill(signal: NodeJS.Signals): void {
+    if (this.running) this.child.kill(signal);
+  }
+}
+
+export interface ControllerLabOptions {
+  origination: 'kernel' | 'static';
+  nodeName?: string;
+}
+
+export class ControllerLab {
+  fabric!: Fabric;
+  api!: FakeApiServer;
+  private apiBridge: Forwarder | undefined;
+  private nodeForwarders: ChildProcess[] = [];
+  readonly nodeName: string;
+  private runs = 0;
+
+  constructor(readonly opts: ControllerLabOptions) {
+    this.nodeName = opts.nodeName ?? 'node-a';
+  }
+
+  get dir(): string {
+    return this.fabric.dir;
+  }
+
+  async start(): Promise<void> {
+    ensureBuilt();
+    this.fabric = await startFabric({});
+    try {
+      this.api = await FakeApiServer.start({ host: '127.0.0.1', port: 0, token: 'e2e-token' });
+      this.apiBridge = await startForwarder(
+        { kind: 'unix', path: join(this.dir, 'api.sock') },
+        { kind: 'tcp', host: '127.0.0.1', port: this.api.port },
+      );
+      // cosmolet sees the API at 127.0.0.1:6443 in its namespace; the certificate names 127.0.0.1.
+      this.nodeForwarders.push(
+        await this.forwarder(`tcp:127.0.0.1:6443`, `unix:${join(this.dir, 'api.sock')}`),
+        await this.forwarder(`unix:${join(this.dir, 'http.sock')}`, 'tcp:127.0.0.1:8080'),
+      );
+      const kc = parseYaml(this.api.kubeconfig()) as { clusters: { cluster: { server: string } }[] };
+      for (const c of kc.clusters) c.cluster.server = 'https://127.0.0.1:6443';
+      writeFileSync(join(this.dir, 'kubeconfig'), stringifyYaml(kc), { mode: 0o600 });
+    } catch (err) {
+      await this.teardown();
+      throw err;
+    }
+  }
+
+  private async forwarder(listen: string, connect: string): Promise<ChildProcess> {
+    const child = this.fabric.spawn('node', [
+      process.execPath,
+      FORWARD,
+      '--listen',
+      listen,
+      '--connect',
+      connect,
+    ]);
+    if (listen.startsWith('unix:')) {
+      const path = listen.slice(5);
+      await waitFor(`forwarder ${listen}`, () => existsSync(path), 10_000, 20);
+    } else {
+      await waitFor(
+        `forwarder ${listen}`,
+        async () => {
+          await this.fabric.exec('node', [
+            'bash',
+            '-c',
+            `exec 3<>/dev/tcp/127.0.0.1/${listen.split(':').pop()}`,
+          ]);
+          return true;
+        },
+        10_000,
+        50,
+      );
+    }
+    return child;
+  }
+
+  /** Writes a config file and starts the built `cosmolet run` in the node namespace. */
+  startCosmolet(config: Record<string, unknown> = {}, extraArgs: string[] = []): CosmoletProcess {
+    const n = ++this.runs;
+    const file = join(this.dir, `cosmolet-${n}.yaml`);
+    const base = {
+      advertise: {
+        loadBalancerIP: true,
+        externalIPs: true,
+        allowedCIDRs: ['192.0.2.0/24', '2001:db8:96::/64'],
+      },
+      loopIntervalSeconds: 5,
+      frr: {
+        origination: this.opts.origination,
+        socketDir: this.fabric.socketDir('node'),
+        commandTimeoutSeconds: 5,
+      },
+      http: { address: '127.0.0.1:8080' },
+      logging: { level: 'debug', format: 'json' },
+    };
+    writeFileSync(file, stringifyYaml(deepMerge(base, config)));
+    const logFile = join(this.dir, `cosmolet-${n}.log`);
+    const child = this.fabric.spawn(
+      'node',
+      [
+        process.execPath,
+        CLI,
+        'run',
+        '--config',
+        file,
+        '--kubeconfig',
+        join(this.dir, 'kubeconfig'),
+        '--node-name',
+        this.nodeName,
+        ...extraArgs,
+      ],
+      { logFile },
+    );
+    return new CosmoletProcess(child, logFile);
+  }
+
+  /** GET on cosmolet's HTTP server (through the unix socket bridge). */
+  get(path: string): Promise<HttpReply> {
+    return new Promise((resolve, reject) => {
+      const req = http.get({ socketPath: join(this.dir, 'http.sock'), path, timeout: 5000 }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('timeout', () => req.destroy(new Error(`GET ${path}: timeout`)));
+      req.on('error', reject);
+    });
+  }
+
+  async waitReady(timeoutMs = 30_000): Promise<void> {
+    await waitFor(
+      'cosmolet /readyz 200',
+      async () => (await this.get('/readyz')).status === 200,
+      timeoutMs,
+      100,
+    );
+  }
+
+  /** Service prefixes the leaf holds (valid paths), from its BGP table. */
+  async leaf(): Promise<Set<string>> {
+    return new Set([...(await this.fabric.leafRoutes())].filter(inServiceRanges));
+  }
+
+  async gobgp(): Promise<Set<string>> {
+    return new Set([...(await this.fabric.gobgpRoutes())].filter(inServiceRanges));
+  }
+
+  /** Service prefixes installed in the leaf's kernel by its zebra: cheap enough to sample every 100 ms. */
+  async leafFib(): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const family of ['-4', '-6']) {
+      const r = await this.fabric.exec('leaf', ['ip', family, '-json', 'route', 'show', 'proto', 'bgp'], {
+        timeoutMs: 5000,
+      });
+      for (const route of JSON.parse(r.stdout || '[]') as { dst: string }[]) {
+        const prefix = route.dst.includes('/') ? route.dst : `${route.dst}/${family === '-4' ? 32 : 128}`;
+        if (inServiceRanges(prefix)) out.add(prefix);
+      }
+    }
+    return out;
+  }
+
+  /** Waits until both the FRR leaf and GoBGP hold exactly `expected` (service ranges only). */
+  async waitPeersHold(expected: Iterable<string>, timeoutMs = 15_000): Promise<void> {
+    const want = [...expected].sort();
+    let last = '';
+    await waitFor(
+      `leaf and GoBGP to hold exactly ${want.join(' ')}`,
+      async () => {
+        const [leaf, gobgp] = await Promise.all([this.leaf(), this.gobgp()]);
+        last = `leaf=${[...leaf].sort().join(' ')} gobgp=${[...gobgp].sort().join(' ')}`;
+        return sameSet(leaf, want) && sameSet(gobgp, want);
+      },
+      timeoutMs,
+      100,
+    ).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}; last seen ${last}`);
+    });
+  }
+
+  async teardown(): Promise<void> {
+    await this.apiBridge?.close();
+    await this.api?.close();
+    await this.fabric?.teardown();
+  }
+}
+
+export function sameSet(a: Set<string>, b: readonly string[]): boolean {
+  return a.size === b.length && b.every((x) => a.has(x));
+}
+
+function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const cur = out[k];
+    out[k] =
+      typeof v === 'object' && v !== null && !Array.isArray(v) && typeof cur === 'object' && cur !== null
+        ? deepMerge(cur as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
+  }
+  return out;
+}
+
+/**
+ * Samples the leaf's FIB every ~100 ms while `during` runs and returns every prefix of `watch`
+ * that was missing in at least one sample, with the number of samples taken.
+ */
+export async function sampleLeafWhile(
+  lab: ControllerLab,
+  watch: readonly string[],
+  during: () => Promise<void>,
+): Promise<{ missing: Set<string>; samples: number }> {
+  const missing = new Set<string>();
+  let samples = 0;
+  let done = false;
+  const sampler = (async () => {
+    while (!done) {
+      const started = Date.now();
+      const fib = await lab.leafFib();
+      samples++;
+      for (const p of watch) if (!fib.has(p)) missing.add(p);
+      const left = 100 - (Date.now() - started);
+      if (left > 0) await new Promise((r) => setTimeout(r, left));
+    }
+  })();
+  try {
+    await during();
+  } finally {
+    done = true;
+    await sampler;
+  }
+  return { missing, samples };
+}

@@ -1,0 +1,325 @@
+// The controller e2e scenarios, run once per origination backend: the built `cosmolet run` in the
+// lab's node namespace, the simulated cluster changed through the API double, and assertions on
+// what the FRR leaf and GoBGP actually hold, with deadlines (never fixed sleeps).
+import { after, before, test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import type { KubeObject, Service } from '../../../src/kube/types.js';
+import { waitFor } from '../../../src/lab/fabric.js';
+import { computePlan } from '../../../src/plan/plan.js';
+import { ControllerLab, sampleLeafWhile, type CosmoletProcess } from './harness.js';
+import { NODE, OTHER, expectedRoutes, node, service, services, slice, slices } from './cluster.js';
+
+type Resource = 'services' | 'endpointslices' | 'nodes';
+
+export function controllerSuite(origination: 'kernel' | 'static'): void {
+  const lab = new ControllerLab({ origination });
+
+  before(async () => {
+    await lab.start();
+  });
+  after(async () => {
+    await lab.teardown();
+  });
+
+  function resetCluster(): void {
+    for (const r of ['services', 'endpointslices', 'nodes'] as Resource[]) {
+      for (const o of lab.api.list<KubeObject>(r))
+        lab.api.delete(r, o.metadata?.namespace, o.metadata?.name ?? '');
+    }
+    lab.api.clearFaults();
+    lab.api.create('nodes', node());
+    for (const s of services) lab.api.create('services', structuredClone(s));
+    for (const s of slices) lab.api.create('endpointslices', structuredClone(s));
+  }
+
+  /** Starts cosmolet on the reset cluster and waits for the expected routes at both peers. */
+  async function startConverged(t: TestContext, config: Record<string, unknown> = {}, args: string[] = []) {
+    resetCluster();
+    const c = lab.startCosmolet(config, args);
+    t.after(async () => {
+      c.kill('SIGKILL');
+      await c.exited;
+    });
+    await lab.waitPeersHold(expectedRoutes, 30_000).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}\ncosmolet log:\n${c.log().slice(-4000)}`);
+    });
+    await lab.waitReady();
+    return c;
+  }
+
+  function setReady(
+    name: string,
+    family: 'IPv4' | 'IPv6',
+    ip: string,
+    ready: boolean,
+    nodeName = OTHER,
+  ): void {
+    lab.api.upsert('endpointslices', slice(name, family, [{ ip, ready, node: nodeName }]));
+  }
+
+  test(`${origination}: the mixed dual-stack cluster gives exactly the planned prefixes at the leaf and GoBGP`, async (t) => {
+    // The fixture agrees with the pure plan, so the e2e checks the same rules as render.
+    const plan = computePlan({
+      services,
+      endpointSlices: slices,
+      node: node(),
+      nodeName: NODE,
+      settings: {
+        namespaces: [],
+        labelSelector: '',
+        clusterIP: true,
+        loadBalancerIP: true,
+        externalIPs: true,
+        allowedCIDRs: ['192.0.2.0/24', '2001:db8:96::/64'],
+        withdrawOnCordon: true,
+      },
+      missingNode: 'advertise-nothing',
+    });
+    assert.deepEqual(plan.routes.map((r) => r.prefix).sort(), expectedRoutes);
+    await startConverged(t);
+    await lab.waitReady();
+    const status = JSON.parse((await lab.get('/status')).body) as {
+      routes: { prefix: string; installed: boolean; bgp: { valid: boolean; best: boolean } }[];
+      skipped: { service: string; reason: string }[];
+    };
+    assert.deepEqual(status.routes.map((r) => r.prefix).sort(), expectedRoutes);
+    assert.ok(status.routes.every((r) => r.installed));
+    await waitFor(
+      '/status to show every route valid and best in bgpd',
+      async () => {
+        const s = JSON.parse((await lab.get('/status')).body) as typeof status;
+        return s.routes.every((r) => r.bgp.valid && r.bgp.best);
+      },
+      15_000,
+    );
+    const reasons = new Set(status.skipped.map((s) => s.reason));
+    for (const r of [
+      'invalid-ip',
+      'opted-out',
+      'outside-allowed-cidrs',
+      'no-local-endpoints',
+      'no-ready-endpoints',
+    ]) {
+      assert.ok(reasons.has(r), `skipped has ${r}`);
+    }
+  });
+
+  test(`${origination}: an endpoint turning unready withdraws its prefix, ready re-advertises (latency < 2 s)`, async (t) => {
+    await startConverged(t);
+    const latencies: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      let started = Date.now();
+      setReady('api', 'IPv4', '10.1.0.2', true);
+      await waitFor(
+        '10.96.0.11/32 at the leaf',
+        async () => (await lab.leafFib()).has('10.96.0.11/32'),
+        2000,
+        20,
+      );
+      latencies.push(Date.now() - started);
+      started = Date.now();
+      setReady('api', 'IPv4', '10.1.0.2', false);
+      await waitFor(
+        '10.96.0.11/32 gone at the leaf',
+        async () => !(await lab.leafFib()).has('10.96.0.11/32'),
+        2000,
+        20,
+      );
+      latencies.push(Date.now() - started);
+    }
+    t.diagnostic(`event-to-leaf latencies (ms): ${latencies.join(' ')}`);
+    await lab.waitPeersHold(expectedRoutes);
+  });
+
+  test(`${origination}: Service create and delete`, async (t) => {
+    await startConverged(t);
+    lab.api.create('services', service('new', { clusterIPs: ['10.96.1.1', 'fd00:10:96::101'] }));
+    lab.api.create('endpointslices', slice('new', 'IPv4', [{ ip: '10.1.1.1' }]));
+    lab.api.create('endpointslices', slice('new', 'IPv6', [{ ip: 'fd00:1::101' }]));
+    await lab.waitPeersHold([...expectedRoutes, '10.96.1.1/32', 'fd00:10:96::101/128']);
+    lab.api.delete('services', 'default', 'new');
+    await lab.waitPeersHold(expectedRoutes);
+  });
+
+  test(`${origination}: cordon withdraws everything, uncordon brings it back; exclusion label likewise`, async (t) => {
+    await startConverged(t);
+    lab.api.upsert('nodes', node(NODE, { unschedulable: true }));
+    await lab.waitPeersHold([]);
+    lab.api.upsert('nodes', node(NODE));
+    await lab.waitPeersHold(expectedRoutes);
+    lab.api.upsert(
+      'nodes',
+      node(NODE, { labels: { 'node.kubernetes.io/exclude-from-external-load-balancers': '' } }),
+    );
+    await lab.waitPeersHold([]);
+    lab.api.upsert('nodes', node(NODE));
+    await lab.waitPeersHold(expectedRoutes);
+  });
+
+  test(`${origination}: dropped watches, a 410 relist and 30 s of API errors withdraw nothing`, async (t) => {
+    await startConverged(t);
+    const { missing, samples } = await sampleLeafWhile(lab, expectedRoutes, async () => {
+      lab.api.dropWatches();
+      lab.api.compact();
+      lab.api.expireWatches();
+      lab.api.failNext(1_000_000, 503, { retryAfterSeconds: 1 });
+      lab.api.dropWatches();
+      const until = Date.now() + 30_000;
+      await waitFor('30 s of API errors', () => Date.now() >= until, 31_000, 500);
+      lab.api.clearFaults();
+    });
+    t.diagnostic(`${samples} leaf samples during the outage`);
+    assert.deepEqual([...missing], [], 'no healthy prefix may be withdrawn during an API outage');
+    assert.ok(samples > 100);
+    // After the outage cosmolet follows changes again.
+    setReady('api', 'IPv4', '10.1.0.2', true);
+    await lab.waitPeersHold([...expectedRoutes, '10.96.0.11/32'].sort(), 60_000);
+  });
+
+  test(`${origination}: bgpd killed and restarted: every prefix comes back`, async (t) => {
+    await startConverged(t);
+    await lab.fabric.killBgpd('node');
+    await lab.waitPeersHold([]);
+    await lab.fabric.restartBgpd('node');
+    await lab.fabric.waitEstablished(60_000);
+    await lab.waitPeersHold(expectedRoutes, 60_000);
+  });
+
+  test(`${origination}: cosmolet SIGKILLed and restarted withdraws nothing and adopts its routes`, async (t) => {
+    const first = await startConverged(t);
+    let second: CosmoletProcess | undefined;
+    const { missing } = await sampleLeafWhile(lab, expectedRoutes, async () => {
+      first.kill('SIGKILL');
+      await first.exited;
+      second = lab.startCosmolet();
+      await lab.waitReady();
+    });
+    t.after(async () => {
+      second?.kill('SIGKILL');
+      await second?.exited;
+    });
+    assert.deepEqual([...missing], []);
+    assert.match(second?.log() ?? '', /synced/);
+    // Adopted: the restart found everything installed and applied nothing.
+    assert.doesNotMatch(second?.log() ?? '', /routes updated/);
+    await lab.waitPeersHold(expectedRoutes);
+  });
+
+  test(`${origination}: /readyz turns 200 only after sync and reflects a broken FRR`, async (t) => {
+    resetCluster();
+    // Hold the first lists back: cosmolet cannot be ready before it has seen the cluster.
+    lab.api.failNext(3, 503, { retryAfterSeconds: 1, watch: false });
+    const c = lab.startCosmolet();
+    t.after(async () => {
+      c.kill('SIGKILL');
+      await c.exited;
+    });
+    const early = await waitFor(
+      'cosmolet HTTP up',
+      () => lab.get('/readyz').catch(() => undefined),
+      20_000,
+      50,
+    );
+    if (early.status === 503) assert.match(early.body, /kubernetes-synced|router-programmed/);
+    await lab.waitReady();
+    // Break the export: the operator removes `redistribute` for cosmolet's origination.
+    const frrCmd = [
+      'configure terminal',
+      'router bgp 65001',
+      'address-family ipv4 unicast',
+      `no redistribute ${origination} route-map COSMOLET-${origination.toUpperCase()}`,
+    ];
+    await lab.fabric.vtysh('node').exec(frrCmd);
+    const broken = await waitFor(
+      '/readyz 503 with frr-exports-routes',
+      async () => {
+        const r = await lab.get('/readyz');
+        return r.status === 503 && r.body.includes('frr-exports-routes') ? r : undefined;
+      },
+      20_000,
+    );
+    assert.match(broken.body, /redistribute/);
+    await lab.fabric.vtysh('node').exec([...frrCmd.slice(0, 3), frrCmd[3]?.replace(/^no /, '') ?? '']);
+    await lab.waitReady(20_000);
+  });
+
+  test(`${origination}: /metrics is Prometheus text with cosmolet's series`, async (t) => {
+    await startConverged(t);
+    await lab.waitReady();
+    // Peer series appear with the FRR monitor's first full round.
+    const r = await waitFor(
+      'the unnumbered leaf session in /metrics',
+      async () => {
+        const m = await lab.get('/metrics');
+        return m.body.includes('cosmolet_bgp_peer_established{peer="swp1"} 1') ? m : undefined;
+      },
+      20_000,
+    );
+    assert.equal(r.status, 200);
+    const names = new Set<string>();
+    for (const line of r.body.split('\n')) {
+      if (line === '' || line.startsWith('#')) continue;
+      const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})? (-?[0-9.e+-]+|NaN|\+Inf|-Inf)$/.exec(line);
+      assert.ok(m, `not a Prometheus sample line: ${line}`);
+      names.add(m[1] ?? '');
+    }
+    for (const n of [
+      'cosmolet_advertised_prefixes',
+      'cosmolet_reconciles_total',
+      'cosmolet_reconcile_duration_seconds_bucket',
+      'cosmolet_routes_added_total',
+      'cosmolet_reflector_synced',
+      'cosmolet_bgp_peer_established',
+      'cosmolet_build_info',
+      'cosmolet_ready',
+      'process_resident_memory_bytes',
+    ]) {
+      assert.ok(names.has(n), `missing ${n}`);
+    }
+    assert.match(r.body, /cosmolet_advertised_prefixes\{family="ipv4"\} 8/);
+    assert.match(r.body, /cosmolet_advertised_prefixes\{family="ipv6"\} 2/);
+  });
+
+  test(`${origination}: SIGTERM exits 0 within 10 s leaving routes; --withdraw-on-exit withdraws`, async (t) => {
+    const c = await startConverged(t);
+    const started = Date.now();
+    c.kill('SIGTERM');
+    const { code, signal } = await c.exited;
+    assert.equal(code, 0, `exit ${code} ${signal}; log:\n${c.log().slice(-3000)}`);
+    assert.ok(Date.now() - started < 10_000);
+    await lab.waitPeersHold(expectedRoutes);
+    const d = lab.startCosmolet({}, ['--withdraw-on-exit']);
+    t.after(async () => {
+      d.kill('SIGKILL');
+      await d.exited;
+    });
+    await lab.waitReady();
+    d.kill('SIGTERM');
+    assert.equal((await d.exited).code, 0);
+    await lab.waitPeersHold([]);
+  });
+
+  test(`${origination}: bgp.enabled false plans and reports but installs nothing`, async (t) => {
+    resetCluster();
+    // Start from an empty node: earlier tests may have left routes (which cosmolet would adopt).
+    const cleaner = lab.startCosmolet({}, ['--withdraw-on-exit']);
+    await lab.waitReady();
+    cleaner.kill('SIGTERM');
+    await cleaner.exited;
+    await lab.waitPeersHold([]);
+    const c = lab.startCosmolet({ bgp: { enabled: false } });
+    t.after(async () => {
+      c.kill('SIGKILL');
+      await c.exited;
+    });
+    await lab.waitReady();
+    const status = JSON.parse((await lab.get('/status')).body) as {
+      routes: { prefix: string; installed: boolean }[];
+    };
+    assert.deepEqual(status.routes.map((r) => r.prefix).sort(), expectedRoutes);
+    assert.ok(status.routes.every((r) => !r.installed));
+    assert.deepEqual([...(await lab.leaf())], []);
+  });
+}
+
+export type { Service };
