@@ -113,6 +113,14 @@ export function chartValuesSchema(): JsonObject {
         description: "The numeric gid of the host's frrvty group (getent group frrvty); null: none.",
         anyOf: [{ type: 'integer', minimum: 1, maximum: 4294967294 }, { type: 'null' }],
       },
+      apiServer: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          host: { type: 'string', pattern: '^[^\\s/:]*$|^[0-9A-Fa-f:]+$' },
+          port: { type: 'integer', minimum: 1, maximum: 65535 },
+        },
+      },
       extraArgs: { type: 'array', items: str },
       extraEnv: { type: 'array', items: { type: 'object', required: ['name'] } },
       podAnnotations: stringMap,

@@ -315,6 +315,18 @@ describe('helm chart', () => {
     }
   });
 
+  test('apiServer.host points cosmolet at the API server instead of the kubernetes ClusterIP', () => {
+    const envOf = (objects: Obj[]): unknown[] => list(container(objects), 'env');
+    assert.ok(!JSON.stringify(envOf(defaults)).includes('KUBERNETES_SERVICE_HOST'));
+    const direct = template('--set', 'apiServer.host=192.0.2.10', '--set', 'apiServer.port=443');
+    assert.deepEqual(envOf(direct).slice(1), [
+      { name: 'KUBERNETES_SERVICE_HOST', value: '192.0.2.10' },
+      { name: 'KUBERNETES_SERVICE_PORT', value: '443' },
+    ]);
+    const r = runHelm(['template', 'x', CHART_DIR, '--set', 'apiServer.host=https://api:6443']);
+    assert.notEqual(r.status, 0, 'a URL is not a host');
+  });
+
   test('config.nodeName is refused: every pod must take its own node name', () => {
     const r = runHelm(['template', 'x', CHART_DIR, '--set', 'config.nodeName=node-a']);
     assert.notEqual(r.status, 0);
