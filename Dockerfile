@@ -58,7 +58,7 @@ RUN printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d \
  && apt-get install -y --no-install-recommends iproute2 frr \
  && rm -rf /var/lib/apt/lists/* /usr/sbin/policy-rc.d \
  && printf 'service integrated-vtysh-config\n' > /etc/frr/vtysh.conf \
- && chmod 0644 /etc/frr/vtysh.conf \
+ && chmod 0755 /etc/frr && chmod 0644 /etc/frr/vtysh.conf \
  && groupadd --system --gid 10001 cosmolet \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin cosmolet
