@@ -511,6 +511,36 @@ export class Fabric {
     return out;
   }
 
+  /** How many prefixes the leaf received from the node (IPv4 + IPv6); cheap enough to poll. */
+  async leafPrefixCount(): Promise<number> {
+    const peers = await bgpSummary(this.vtyshes.leaf);
+    return peers.filter((p) => p.name === 'swp1').reduce((n, p) => n + p.prefixesReceived, 0);
+  }
+
+  /** How many destinations gobgpd holds (IPv4 + IPv6), from `gobgp global rib summary`. */
+  async gobgpPrefixCount(): Promise<number> {
+    let n = 0;
+    for (const afi of ['ipv4', 'ipv6']) {
+      const r = await this.exec('ext', [
+        'gobgp',
+        '-u',
+        '127.0.0.1',
+        '-p',
+        '50051',
+        'global',
+        'rib',
+        'summary',
+        '-a',
+        afi,
+      ]);
+      const m = /Destination:\s*(\d+)/.exec(r.stdout);
+      if (m?.[1] === undefined)
+        throw new LabError(ErrorCodes.LAB_FAILED, `gobgp rib summary: ${r.stdout.trim()}`);
+      n += Number(m[1]);
+    }
+    return n;
+  }
+
   /** Pid of a daemon the fabric started (e.g. `bgpd` of `node`). */
   pid(role: Role, daemon: string): number | undefined {
     return this.daemons.get(`${role}/${daemon}`)?.child.pid;

@@ -105,7 +105,8 @@ export function runCommand(argv: readonly string[], opts: RunOptions): Promise<R
           return;
         }
         const why = signal ? `killed by ${signal}` : `exit status ${exitCode}`;
-        const detail = stderr.trim().split('\n').slice(0, 5).join('; ');
+        // vtysh prints its errors on stdout.
+        const detail = (stderr.trim() || stdout.trim()).split('\n').slice(0, 5).join('; ');
         reject(
           new CommandError(
             ErrorCodes.COMMAND_FAILED,

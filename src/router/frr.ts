@@ -405,7 +405,7 @@ async function daemonIdentity(socketDir: string, name: string): Promise<DaemonId
  */
 export async function readFrrIdentity(
   socketDir: string,
-  daemons: readonly string[] = ['zebra', 'bgpd', 'staticd'],
+  daemons: readonly string[] = ['zebra', 'bgpd', 'staticd', 'mgmtd'],
 ): Promise<FrrIdentity> {
   const list = await Promise.all(daemons.map((d) => daemonIdentity(socketDir, d)));
   const token = list
@@ -419,7 +419,7 @@ export class FrrWatcher {
   private last: string | undefined;
   constructor(
     private readonly socketDir: string,
-    private readonly daemons: readonly string[] = ['zebra', 'bgpd', 'staticd'],
+    private readonly daemons: readonly string[] = ['zebra', 'bgpd', 'staticd', 'mgmtd'],
   ) {}
 
   async changed(): Promise<boolean> {

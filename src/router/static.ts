@@ -1,5 +1,7 @@
 // static origination: `ip route X/32 blackhole tag T` through ONE `vtysh -f FILE` per apply, read
 // back from the running-config. Only lines carrying cosmolet's tag are ever removed.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from '../observe/log.js';
 import { bgpTable, parseStaticRoutes, type BgpView, type StaticRouteLine, type Vtysh } from './frr.js';
 import { requireCanonicalPrefix } from './prefix.js';
@@ -11,6 +13,14 @@ import {
   type Router,
   type RouterOptions,
 } from './router.js';
+
+/**
+ * The daemon that takes static-route configuration: staticd up to FRR 8.x; from 9.x, mgmtd fronts
+ * staticd's configuration (not verified here: only 8.4 is installed), recognised by its vty socket.
+ */
+export function staticConfigDaemon(socketDir: string): 'staticd' | 'mgmtd' {
+  return existsSync(join(socketDir, 'mgmtd.vty')) ? 'mgmtd' : 'staticd';
+}
 
 export function staticRouteLine(prefix: string, tag: number): string {
   const p = requireCanonicalPrefix(prefix);
@@ -68,8 +78,10 @@ export class StaticRouter implements Router {
   }
 
   private async current(): Promise<StaticRouteLine[]> {
-    // staticd alone holds static routes; asking only it keeps this fast and independent of bgpd.
-    return parseStaticRoutes(await this.vtysh.show('show running-config', 'staticd'));
+    // Only the daemon holding static routes: fast, and independent of a stuck bgpd.
+    return parseStaticRoutes(
+      await this.vtysh.show('show running-config', staticConfigDaemon(this.opts.socketDir)),
+    );
   }
 
   async read(): Promise<Set<string>> {
@@ -95,8 +107,8 @@ export class StaticRouter implements Router {
       const r = await this.vtysh.applyConfig(
         plan.lines,
         batchTimeoutMs(this.opts.commandTimeoutSeconds, plan.lines.length),
-        // Only staticd: without -d, vtysh also talks to bgpd and hangs while bgpd is stopped.
-        'staticd',
+        // One daemon only: without -d, vtysh also talks to bgpd and hangs while bgpd is stopped.
+        staticConfigDaemon(this.opts.socketDir),
       );
       // vtysh -f exits 0 when staticd is down and goes on after bad lines: the read-back decides.
       const after = await this.read();

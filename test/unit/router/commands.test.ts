@@ -3,7 +3,11 @@ import assert from 'node:assert/strict';
 import { parsePrefix, requireCanonicalPrefix } from '../../../src/router/prefix.js';
 import { diffPrefixes, batchTimeoutMs } from '../../../src/router/router.js';
 import { kernelBatch, validKernelProtocol } from '../../../src/router/kernel.js';
-import { staticPlan, staticRouteLine } from '../../../src/router/static.js';
+import { staticConfigDaemon, staticPlan, staticRouteLine } from '../../../src/router/static.js';
+import { FrrWatcher, readFrrIdentity } from '../../../src/router/frr.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { runCommand } from '../../../src/router/exec.js';
 import { CommandError, ErrorCodes } from '../../../src/errors.js';
 
@@ -79,7 +83,7 @@ void test('static plan: adds skip owned and foreign prefixes, removes use FRR li
   assert.deepEqual(plan.removed, ['10.96.0.2/32']);
   assert.equal(staticRouteLine('fd00:10:96::a/128', 1), 'ipv6 route fd00:10:96::a/128 blackhole tag 1');
   assert.throws(() => staticRouteLine('10.96.0.1/32 tag 1', 7300));
-  assert.equal(batchTimeoutMs(10, 10_000), 20_000);
+  assert.equal(batchTimeoutMs(10, 10_000), 40_000);
 });
 
 void test('runCommand: stdin, exit codes, hard timeout kills the whole process group', async () => {
@@ -108,4 +112,34 @@ void test('runCommand: stdin, exit codes, hard timeout kills the whole process g
   await assert.rejects(runCommand(['/nonexistent/binary'], { timeoutMs: 1000 }), {
     code: ErrorCodes.COMMAND_FAILED,
   });
+});
+
+void test('static config daemon: staticd on FRR 8.x, mgmtd when its vty socket exists (9.x+)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cosmolet-sock-'));
+  try {
+    assert.equal(staticConfigDaemon(dir), 'staticd');
+    writeFileSync(join(dir, 'mgmtd.vty'), '');
+    assert.equal(staticConfigDaemon(dir), 'mgmtd');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+void test('FRR identity changes when a daemon restarts (pid file, socket mtime)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cosmolet-sock-'));
+  try {
+    writeFileSync(join(dir, 'bgpd.pid'), `${process.pid}\n`);
+    writeFileSync(join(dir, 'bgpd.vty'), '');
+    const watcher = new FrrWatcher(dir);
+    assert.equal(await watcher.changed(), false);
+    assert.equal(await watcher.changed(), false);
+    const id = await readFrrIdentity(dir, ['bgpd']);
+    assert.equal(id.daemons[0]?.pid, process.pid);
+    assert.ok(id.daemons[0]?.startTime);
+    writeFileSync(join(dir, 'bgpd.pid'), '1\n');
+    assert.equal(await watcher.changed(), true);
+    assert.equal(await watcher.changed(), false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
