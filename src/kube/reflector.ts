@@ -106,6 +106,7 @@ export class Reflector<T extends KubeObject> {
   private readonly abort = new AbortController();
   private current: KubeStream | undefined;
   private failures = 0;
+  private lastGoneAt = 0;
   private wakeUp: (() => void) | undefined;
   private readonly timers: ReflectorTimers;
   private readonly log: Logger;
@@ -143,8 +144,9 @@ export class Reflector<T extends KubeObject> {
     return this.store.size;
   }
 
+  /** Starts the loop once; a stopped reflector stays stopped (make a new one). */
   start(): void {
-    if (this.loop) return;
+    if (this.loop || this.abort.signal.aborted) return;
     this.stopped = false;
     this.progressAt = Date.now();
     this.loop = this.run();
@@ -180,6 +182,9 @@ export class Reflector<T extends KubeObject> {
           this.log.info({ reason: errorMessage(err) }, 'resourceVersion expired, relisting');
           this.options.hooks?.watchRestart?.(this.resource, 'gone');
           needList = true;
+          // 410 right after a relist again: do not spin on a server that keeps answering 410.
+          if (Date.now() - this.lastGoneAt < 1000) await this.backoff(err);
+          this.lastGoneAt = Date.now();
           continue;
         }
         this.options.hooks?.watchRestart?.(this.resource, 'error');
