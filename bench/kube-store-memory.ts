@@ -61,7 +61,7 @@ function service(i: number): Service {
   };
 }
 
-function endpointSlice(i: number): EndpointSlice {
+function endpointSlice(i: number): EndpointSlice & { ports: unknown[] } {
   const ns = `team-${i % 50}`;
   return {
     apiVersion: 'discovery.k8s.io/v1',

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CoreV1Api, KubeConfig, makeInformer, type V1Service } from '@kubernetes/client-node';
+import type { Service } from '../../../src/kube/types.js';
 import { startDouble, svc, waitFor } from '../kube/helpers.js';
 
 void test("client-node's makeInformer lists and follows the double, also through a 410", async (t) => {
@@ -24,7 +25,7 @@ void test("client-node's makeInformer lists and follows the double, also through
   await waitFor('watch open', () => server.activeWatches === 1);
 
   server.create('services', svc('a', 'two'));
-  const one = server.get<V1Service>('services', 'a', 'one');
+  const one = server.get<Service>('services', 'a', 'one');
   assert.ok(one);
   server.update('services', { ...one, metadata: { ...one.metadata, labels: { x: 'y' } } });
   server.delete('services', 'a', 'two');
