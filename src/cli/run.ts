@@ -6,7 +6,11 @@ import { UsageError, errorMessage } from '../errors.js';
 import { FrrMonitor } from '../controller/frr-monitor.js';
 import { Reconciler } from '../controller/reconciler.js';
 import { loadKubeClient } from '../kube/client.js';
+import { EventRecorder } from '../kube/events.js';
 import { ReflectorSet, type ReflectorHooks } from '../kube/reflector.js';
+import type { Service } from '../kube/types.js';
+import type { DecisionChange } from '../controller/decisions.js';
+import { explain, hostPrefixOf } from '../controller/decisions.js';
 import { liveness, readiness } from '../observe/health.js';
 import { startHttpServer, type HttpRoutes } from '../observe/http.js';
 import { createLogger, type Logger } from '../observe/log.js';
@@ -81,6 +85,7 @@ class Controller {
   private readonly reflectors: ReflectorSet;
   private readonly reconciler: Reconciler;
   private readonly monitor: FrrMonitor;
+  private readonly events: EventRecorder;
   /** Reflector resource -> when its requests started failing (cleared by any success). */
   private readonly failingSince = new Map<string, number>();
 
@@ -96,6 +101,12 @@ class Controller {
       socketDir: frr.socketDir,
       timeoutMs: frr.commandTimeoutSeconds * 1000,
       logger: log,
+    });
+    this.events = new EventRecorder({
+      client,
+      nodeName: config.nodeName,
+      logger: log,
+      hooks: { dropped: (reason) => this.metrics.kubeEventsDropped.inc({ reason }) },
     });
     this.reflectors = new ReflectorSet({
       client,
@@ -121,6 +132,7 @@ class Controller {
       logger: log,
       metrics: this.metrics,
       onAppliedChanges: () => this.monitor.checkSoon(),
+      onDecisionChanges: (changes) => this.recordEvents(changes),
     });
     this.monitor = new FrrMonitor({
       router,
@@ -133,6 +145,26 @@ class Controller {
       metrics: this.metrics,
       onRestart: () => this.reconciler.resync(),
     });
+  }
+
+  private service(key: string): Service | undefined {
+    for (const r of this.reflectors.services) {
+      const s = r.get(key);
+      if (s) return s;
+    }
+    return undefined;
+  }
+
+  /** Kubernetes Events on the Service: started/stopped advertising here, or a problem with an IP. */
+  private recordEvents(changes: DecisionChange[]): void {
+    for (const c of changes) {
+      const svc = this.service(c.service);
+      if (!svc) continue; // deleted: nothing to attach an Event to
+      if (c.to === 'advertised') this.events.advertised(svc, hostPrefixOf(c.ip));
+      else if (c.from === 'advertised')
+        this.events.withdrawn(svc, hostPrefixOf(c.ip), c.to ? explain(c.to) : undefined);
+      if (c.to === 'invalid-ip' || c.to === 'outside-allowed-cidrs') this.events.skipped(svc, c.ip, c.to);
+    }
   }
 
   private reflectorHooks(): ReflectorHooks {
@@ -288,6 +320,7 @@ class Controller {
     } catch (err) {
       log.error({ err: errorMessage(err) }, 'error during shutdown');
     }
+    await this.events.close();
     await http.close();
     log.info('stopped');
     log.flush();

@@ -15,6 +15,7 @@ import {
   decisionsOf,
   describeChange,
   diffDecisions,
+  hostPrefixOf,
   type DecisionChange,
   type Decisions,
 } from './decisions.js';
@@ -161,6 +162,7 @@ export class Reconciler {
         settings: this.opts.settings,
         missingNode: 'advertise-nothing',
       });
+      await this.readBack();
       this.adoptPlan(plan);
       await this.converge(plan, eventAt);
       this.lastOk = true;
@@ -176,23 +178,23 @@ export class Reconciler {
     }
   }
 
+  /** Reads the router's actual state back when due (start, resync, after a failure or FRR restart). */
+  private async readBack(): Promise<void> {
+    if (!this.readBackDue) return;
+    if (this.opts.applyEnabled) {
+      this.installed = await this.opts.router.read();
+    } else {
+      // bgp.enabled false touches nothing; reading back only feeds /status, so its failure is no error.
+      this.installed = await this.opts.router.read().catch(() => this.installed);
+    }
+    this.readBackDue = false;
+    this.setInstalledGauge();
+  }
+
   /** Makes the router hold exactly the plan's prefixes. */
   private async converge(plan: Plan, eventAt: number | undefined): Promise<void> {
     const { router, metrics } = this.opts;
-    if (!this.opts.applyEnabled) {
-      // bgp.enabled false touches nothing; reading back only feeds /status, so its failure is no error.
-      if (this.readBackDue) {
-        this.readBackDue = false;
-        this.installed = await router.read().catch(() => this.installed);
-        this.setInstalledGauge();
-      }
-      return;
-    }
-    if (this.readBackDue) {
-      this.installed = await router.read();
-      this.readBackDue = false;
-      this.setInstalledGauge();
-    }
+    if (!this.opts.applyEnabled) return;
     const desired = new Set(plan.routes.map((r) => r.prefix));
     const diff = diffPrefixes(desired, this.installed);
     if (diff.add.length === 0 && diff.remove.length === 0) return;
@@ -218,8 +220,9 @@ export class Reconciler {
   }
 
   private adoptPlan(plan: Plan): void {
+    const first = this.plan === undefined;
     const decisions = decisionsOf(plan);
-    const changes = diffDecisions(this.decisions, decisions);
+    let changes = diffDecisions(this.decisions, decisions);
     this.plan = plan;
     this.decisions = decisions;
     const { metrics } = this.opts;
@@ -227,16 +230,42 @@ export class Reconciler {
     metrics.advertisedPrefixes.set({ family: 'ipv6' }, plan.routes.filter((r) => r.family === 'ipv6').length);
     metrics.skippedIPs.reset();
     for (const s of plan.skipped) metrics.skippedIPs.inc({ reason: s.reason });
-    if (changes.length === 0) return;
+    if (first) changes = this.firstPlanChanges(changes);
     for (const c of changes) {
-      const level = c.to === 'invalid-ip' || c.to === 'outside-allowed-cidrs' ? 'warn' : 'info';
-      this.log[level]({ service: c.service, ip: c.ip, from: c.from, to: c.to }, describeChange(c));
+      const level =
+        c.to === 'invalid-ip' || c.to === 'outside-allowed-cidrs' ? 'warn' : first ? 'debug' : 'info';
+      this.log[c.to === 'advertised' ? 'info' : level](
+        { service: c.service, ip: c.ip, from: c.from, to: c.to },
+        describeChange(c),
+      );
     }
+    if (changes.length === 0) return;
     try {
       this.opts.onDecisionChanges?.(changes, plan);
     } catch (err) {
       this.log.warn({ err: errorMessage(err) }, 'decision change handler failed');
     }
+  }
+
+  /**
+   * After a restart every decision is "new". Routes that are already installed were adopted, not
+   * started: one summary line instead of a line and an Event per prefix, so a rolling update of a
+   * large cluster does not flood the logs or the API server.
+   */
+  private firstPlanChanges(changes: DecisionChange[]): DecisionChange[] {
+    let adopted = 0;
+    const out = changes.filter((c) => {
+      if (c.to !== 'advertised' || !this.installed.has(hostPrefixOf(c.ip))) return true;
+      adopted++;
+      return false;
+    });
+    if (adopted > 0) {
+      this.log.info(
+        { adopted },
+        `adopted ${adopted} advertised Service IPs whose routes were already installed`,
+      );
+    }
+    return out;
   }
 
   private fail(err: unknown, eventAt: number | undefined): void {

@@ -9,7 +9,14 @@ import { computePlan } from '../../../src/plan/plan.js';
 import { ControllerLab, sampleLeafWhile, type CosmoletProcess } from './harness.js';
 import { NODE, OTHER, expectedRoutes, node, service, services, slice, slices } from './cluster.js';
 
-type Resource = 'services' | 'endpointslices' | 'nodes';
+type Resource = 'services' | 'endpointslices' | 'nodes' | 'events';
+
+interface KubeEvent extends KubeObject {
+  type?: string;
+  reason?: string;
+  count?: number;
+  involvedObject?: { name?: string; namespace?: string };
+}
 
 export function controllerSuite(origination: 'kernel' | 'static'): void {
   const lab = new ControllerLab({ origination });
@@ -22,7 +29,7 @@ export function controllerSuite(origination: 'kernel' | 'static'): void {
   });
 
   function resetCluster(): void {
-    for (const r of ['services', 'endpointslices', 'nodes'] as Resource[]) {
+    for (const r of ['services', 'endpointslices', 'nodes', 'events'] as Resource[]) {
       for (const o of lab.api.list<KubeObject>(r))
         lab.api.delete(r, o.metadata?.namespace, o.metadata?.name ?? '');
     }
@@ -92,6 +99,14 @@ export function controllerSuite(origination: 'kernel' | 'static'): void {
       },
       15_000,
     );
+    await waitFor(
+      'a Warning Event for the invalid IP of default/bad',
+      () =>
+        lab.api
+          .list<KubeEvent>('events')
+          .some((e) => e.type === 'Warning' && e.reason === 'InvalidIP' && e.involvedObject?.name === 'bad'),
+      10_000,
+    );
     const reasons = new Set(status.skipped.map((s) => s.reason));
     for (const r of [
       'invalid-ip',
@@ -128,6 +143,17 @@ export function controllerSuite(origination: 'kernel' | 'static'): void {
       latencies.push(Date.now() - started);
     }
     t.diagnostic(`event-to-leaf latencies (ms): ${latencies.join(' ')}`);
+    // Kubernetes Events on the Service, aggregated: the repeats bump the count of one Event.
+    await waitFor(
+      'Advertised and Withdrawn Events on default/api',
+      () => {
+        const events = lab.api.list<KubeEvent>('events').filter((e) => e.involvedObject?.name === 'api');
+        const adv = events.find((e) => e.reason === 'Advertised');
+        const wd = events.find((e) => e.reason === 'Withdrawn');
+        return adv && wd && (adv.count ?? 0) >= 2 && (wd.count ?? 0) >= 2;
+      },
+      10_000,
+    );
     await lab.waitPeersHold(expectedRoutes);
   });
 
