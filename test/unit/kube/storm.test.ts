@@ -9,7 +9,9 @@ import { FAST, slice, startDouble, svc, waitFor } from './helpers.js';
 
 function state(list: KubeObject[]): string {
   return list
-    .map((o) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}@${o.metadata?.resourceVersion ?? ''}`)
+    .map(
+      (o) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}@${o.metadata?.resourceVersion ?? ''}`,
+    )
     .sort()
     .join('\n');
 }
@@ -18,7 +20,10 @@ void test('410 storm: ten rounds of compaction and dropped watches converge with
   const { server, client } = await startDouble(t);
   for (let i = 0; i < 200; i++) {
     server.create('services', svc(`ns${i % 4}`, `svc${i}`));
-    server.create('endpointslices', slice(`ns${i % 4}`, `svc${i}-x`, `svc${i}`, [`10.0.${i >> 8}.${i & 255}`]));
+    server.create(
+      'endpointslices',
+      slice(`ns${i % 4}`, `svc${i}-x`, `svc${i}`, [`10.0.${i >> 8}.${i & 255}`]),
+    );
   }
   const spurious: string[] = [];
   let deletes = 0;
@@ -58,7 +63,8 @@ void test('410 storm: ten rounds of compaction and dropped watches converge with
     const live = server.list<Service>('services');
     for (let k = 0; k < 5; k++) {
       const s = live[(round * 7 + k * 13) % live.length];
-      if (s) server.update('services', { ...s, metadata: { ...s.metadata, labels: { round: String(round) } } });
+      if (s)
+        server.update('services', { ...s, metadata: { ...s.metadata, labels: { round: String(round) } } });
     }
     for (let k = 0; k < 3; k++) {
       const s = live[(round * 11 + k * 17 + 3) % live.length];
