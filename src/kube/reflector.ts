@@ -82,6 +82,8 @@ export function resourcePath(resource: ReflectedResource, namespace?: string): s
   }
 }
 
+type DropFirst<T extends unknown[]> = T extends [unknown, ...infer R] ? R : never;
+
 class GoneError extends CosmoletError {
   constructor(message: string) {
     super(ErrorCodes.KUBE_GONE, message);
@@ -160,6 +162,20 @@ export class Reflector<T extends KubeObject> {
     await this.loop;
   }
 
+  /** Calls a metrics hook; a broken hook must never disturb the loop. */
+  private hook<K extends keyof ReflectorHooks>(
+    name: K,
+    ...args: DropFirst<Parameters<NonNullable<ReflectorHooks[K]>>>
+  ): void {
+    const fn = this.options.hooks?.[name] as ((r: ReflectedResource, ...a: unknown[]) => void) | undefined;
+    if (!fn) return;
+    try {
+      fn.call(this.options.hooks, this.resource, ...args);
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err), hook: name }, 'reflector hook failed');
+    }
+  }
+
   private progress(): void {
     this.progressAt = Date.now();
   }
@@ -174,20 +190,20 @@ export class Reflector<T extends KubeObject> {
         }
         const reason = await this.watch();
         if (this.stopped) break;
-        this.options.hooks?.watchRestart?.(this.resource, reason);
+        this.hook('watchRestart', reason);
         if (reason === 'watchdog') this.log.warn('watch silent for too long, reconnecting');
       } catch (err) {
         if (this.stopped) break;
         if (err instanceof GoneError || (err instanceof KubeApiError && err.status === 410)) {
           this.log.info({ reason: errorMessage(err) }, 'resourceVersion expired, relisting');
-          this.options.hooks?.watchRestart?.(this.resource, 'gone');
+          this.hook('watchRestart', 'gone');
           needList = true;
           // 410 right after a relist again: do not spin on a server that keeps answering 410.
           if (Date.now() - this.lastGoneAt < 1000) await this.backoff(err);
           this.lastGoneAt = Date.now();
           continue;
         }
-        this.options.hooks?.watchRestart?.(this.resource, 'error');
+        this.hook('watchRestart', 'error');
         await this.backoff(err);
       }
     }
@@ -235,7 +251,7 @@ export class Reflector<T extends KubeObject> {
   }
 
   private async list(): Promise<void> {
-    this.options.hooks?.relist?.(this.resource);
+    this.hook('relist');
     const next = new Map<string, T>();
     let cont = '';
     let rv = '';
@@ -300,7 +316,7 @@ export class Reflector<T extends KubeObject> {
       if (!next.has(key)) changes.push({ type: 'deleted', key, previous: old });
     if (!this.syncedFlag) {
       this.syncedFlag = true;
-      this.options.hooks?.synced?.(this.resource, true);
+      this.hook('synced', true);
       this.log.info({ objects: next.size }, 'synced');
     }
     for (const c of changes) this.emit(c);
@@ -416,7 +432,7 @@ export class Reflector<T extends KubeObject> {
     const type = ev.type;
     const obj = ev.object as T | undefined;
     if (type === 'ERROR') {
-      this.options.hooks?.event?.(this.resource, 'ERROR');
+      this.hook('event', 'ERROR');
       const status = (ev.object ?? {}) as { code?: unknown; message?: unknown };
       const message = `watch ${this.resource}: ${typeof status.message === 'string' ? status.message : 'error event'}`;
       if (status.code === 410) throw new GoneError(message);
@@ -430,7 +446,7 @@ export class Reflector<T extends KubeObject> {
       this.log.warn({ type }, 'ignoring a watch event without an object');
       return false;
     }
-    this.options.hooks?.event?.(this.resource, type);
+    this.hook('event', type);
     const rv = obj.metadata?.resourceVersion;
     if (type === 'BOOKMARK') {
       if (typeof rv === 'string' && rv !== '') this.resourceVersion = rv;

@@ -347,3 +347,25 @@ void test('stop() ends the loop promptly, even during a backoff', async (t) => {
   assert.ok(Date.now() - started < 1000);
   assert.equal(r.synced, false);
 });
+
+void test('throwing metrics hooks do not disturb the loop', async (t) => {
+  const { server, client } = await startDouble(t);
+  const boom = (): void => {
+    throw new Error('hook bug');
+  };
+  const r = new Reflector<Service>({
+    client,
+    resource: 'services',
+    logger: silentLogger(),
+    timers: FAST,
+    hooks: { relist: boom, watchRestart: boom, event: boom, synced: boom },
+  });
+  t.after(() => r.stop());
+  r.start();
+  await waitFor('synced', () => r.synced && server.activeWatches === 1);
+  server.create('services', svc('default', 'a'));
+  await waitFor('event applied', () => r.size === 1);
+  server.dropWatches({ clean: true });
+  server.create('services', svc('default', 'b'));
+  await waitFor('after a restart', () => r.size === 2);
+});
