@@ -1,0 +1,105 @@
+// The fabric lab cleans up after itself: on teardown, on SIGTERM/SIGINT, and cleanupStale for
+// namespaces left by a killed run.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { cleanupStale, startFabric, waitFor } from '../../../src/lab/fabric.js';
+import { canRun } from './harness.js';
+
+const skip = canRun();
+
+function namespaces(prefix: string): string[] {
+  const out = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
+  return out
+    .split('\n')
+    .map((l) => l.split(' ')[0] ?? '')
+    .filter((n) => n.startsWith(`${prefix}-`));
+}
+
+function alive(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+void test('fabric: teardown kills what it started and deletes its namespaces', { skip }, async (t) => {
+  const f = await startFabric();
+  t.after(() => f.teardown());
+  assert.deepEqual(namespaces(f.prefix).sort(), [f.ns.ext, f.ns.leaf, f.ns.node].sort());
+  const sleeper = f.spawn('node', ['sleep', '1000']);
+  const bgpd = f.pid('node', 'bgpd');
+  assert.ok(alive(bgpd));
+  // A stopped daemon must die too.
+  f.stopBgpd('node');
+  await f.teardown();
+  assert.deepEqual(namespaces(f.prefix), []);
+  await waitFor('processes gone', () => !alive(bgpd) && !alive(sleeper.pid), 5000, 50);
+  assert.equal(existsSync(f.dir), false);
+});
+
+void test('fabric: SIGTERM to the process that owns a fabric removes it', { skip }, async () => {
+  const prefix = `clsig${randomBytes(2).toString('hex')}`;
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(new URL('./fabric-child.ts', import.meta.url)), prefix],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  try {
+    const info = await new Promise<{ pids: number[]; dir: string }>((resolve, reject) => {
+      let buf = '';
+      child.stdout.on('data', (c: Buffer) => {
+        buf += c.toString();
+        if (buf.includes('\n'))
+          resolve(JSON.parse(buf.split('\n')[0] ?? '') as { pids: number[]; dir: string });
+      });
+      child.once('exit', (code) => reject(new Error(`child exited early with ${code}`)));
+    });
+    assert.equal(namespaces(prefix).length, 3);
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+    assert.deepEqual(namespaces(prefix), []);
+    await waitFor('processes gone', () => info.pids.every((p) => !alive(p)), 5000, 50);
+    assert.equal(existsSync(info.dir), false);
+  } finally {
+    child.kill('SIGKILL');
+    cleanupStale(prefix);
+  }
+});
+
+void test(
+  'fabric: cleanupStale removes namespaces (and their processes) left by a killed run',
+  { skip },
+  async () => {
+    const prefix = `clst${randomBytes(2).toString('hex')}`;
+    spawnSync('ip', ['netns', 'add', `${prefix}-node`]);
+    spawnSync('ip', ['netns', 'add', `${prefix}-leaf`]);
+    const orphan = spawn('ip', ['netns', 'exec', `${prefix}-node`, 'sleep', '1000'], {
+      stdio: 'ignore',
+      detached: true,
+    });
+    orphan.unref();
+    await waitFor(
+      'orphan in namespace',
+      () => namespaces(prefix).length === 2 && alive(orphan.pid),
+      5000,
+      50,
+    );
+    await waitFor(
+      'orphan visible in the namespace',
+      () => spawnSync('ip', ['netns', 'pids', `${prefix}-node`], { encoding: 'utf8' }).stdout.trim() !== '',
+      5000,
+      50,
+    );
+    assert.deepEqual(cleanupStale(prefix).sort(), [`${prefix}-leaf`, `${prefix}-node`]);
+    assert.deepEqual(namespaces(prefix), []);
+    await waitFor('orphan killed', () => !alive(orphan.pid), 5000, 50);
+  },
+);
