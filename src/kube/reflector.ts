@@ -25,6 +25,10 @@ export interface ReflectorHooks {
   watchRestart?(resource: ReflectedResource, reason: WatchRestartReason): void;
   event?(resource: ReflectedResource, type: WatchEventType): void;
   synced?(resource: ReflectedResource, synced: boolean): void;
+  /** A full list arrived (every page): the API answers again. */
+  listed?(resource: ReflectedResource, objects: number): void;
+  /** A watch request was answered 200 (events may still take a while). */
+  watchOpened?(resource: ReflectedResource): void;
 }
 
 export type ReflectorChange<T> =
@@ -294,6 +298,7 @@ export class Reflector<T extends KubeObject> {
     }
     this.replace(next, rv);
     this.failures = 0;
+    this.hook('listed', next.size);
   }
 
   /** Swaps in a full list and reports only what really differs from the previous store. */
@@ -357,6 +362,7 @@ export class Reflector<T extends KubeObject> {
       );
     }
     this.current = stream;
+    this.hook('watchOpened');
     let delivered = 0;
     try {
       const reason = await new Promise<WatchRestartReason>((resolve, reject) => {

@@ -17,6 +17,8 @@ interface Recorder {
   restarts: WatchRestartReason[];
   relists: number;
   events: string[];
+  listed: number[];
+  opened: number;
 }
 
 function reflect(
@@ -24,7 +26,7 @@ function reflect(
   options: Omit<ReflectorOptions<Service>, 'logger' | 'resource'> &
     Partial<Pick<ReflectorOptions<Service>, 'resource'>>,
 ): { r: Reflector<Service>; rec: Recorder } {
-  const rec: Recorder = { changes: [], restarts: [], relists: 0, events: [] };
+  const rec: Recorder = { changes: [], restarts: [], relists: 0, events: [], listed: [], opened: 0 };
   const r = new Reflector<Service>({
     resource: 'services',
     logger: silentLogger(),
@@ -37,6 +39,8 @@ function reflect(
       relist: () => rec.relists++,
       watchRestart: (_res, reason) => rec.restarts.push(reason),
       event: (_res, type) => rec.events.push(type),
+      listed: (_res, n) => rec.listed.push(n),
+      watchOpened: () => rec.opened++,
     },
   });
   t.after(() => r.stop());
@@ -86,6 +90,8 @@ void test('lists, then follows adds, updates and deletes; synced stays true', as
     ['added default/a', 'added default/b', 'modified default/b', 'deleted default/a'],
   );
   assert.equal(r.synced, true);
+  assert.deepEqual(rec.listed, [1]);
+  assert.equal(rec.opened, 1);
   assert.equal(r.lastResourceVersion, String(server.resourceVersion));
   const watch = server.requests.find((e) => e.watch);
   assert.ok(watch);
@@ -358,7 +364,7 @@ void test('throwing metrics hooks do not disturb the loop', async (t) => {
     resource: 'services',
     logger: silentLogger(),
     timers: FAST,
-    hooks: { relist: boom, watchRestart: boom, event: boom, synced: boom },
+    hooks: { relist: boom, watchRestart: boom, event: boom, synced: boom, listed: boom, watchOpened: boom },
   });
   t.after(() => r.stop());
   r.start();
