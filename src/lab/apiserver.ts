@@ -21,7 +21,12 @@
 // - a request log (programmatic, and GET /_lab/requests).
 // Not implemented: JSON patch, server-side apply, deleteCollection, dry-run, Table output (kubectl
 // prints its default columns), protobuf, subresources (/status), field managers, finalizers and
-// graceful deletion, admission/validation beyond name and namespace, OpenAPI and aggregated discovery.
+// graceful deletion, admission/validation beyond name and namespace, OpenAPI and aggregated discovery,
+// watch caches' "too large resourceVersion" wait (a future resourceVersion gets 410 here).
+//
+// kubectl (v1.32) works against it: get (default NAME/AGE columns, since there is no Table output),
+// get -o json/yaml/name/jsonpath, get -w, get --raw (also ?watch=1), label, annotate, patch, delete;
+// create and apply need --validate=false because they download OpenAPI for validation.
 //
 // Transport: https by default, with a throwaway self-signed certificate made once per process by the
 // openssl CLI (no npm dependency can make one); the kubeconfig it writes carries that certificate as
