@@ -1,0 +1,33 @@
+// `npm run bench`: every benchmark in its own process (so memory figures are not mixed), each
+// printing its figures and writing bench/results/<name>.json. The lab benchmarks need root, FRR
+// and GoBGP (scripts/setup.sh installs them); they are skipped with a note otherwise.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+const BENCHES: { file: string; needsLab: boolean; what: string }[] = [
+  { file: 'plan.ts', needsLab: false, what: 'the pure plan: 10,000 Services, 50,000 endpoints' },
+  { file: 'kube-store-memory.ts', needsLab: false, what: 'reflector stores: memory for 10,000 Services' },
+  { file: 'router.ts', needsLab: true, what: 'both backends: 10,000 prefixes to the leaf and GoBGP' },
+  { file: 'controller.ts', needsLab: true, what: 'cosmolet run: event-to-leaf latency, 10,000 Services' },
+];
+
+const only = process.argv.slice(2);
+const labReady = process.getuid?.() === 0 && existsSync('/usr/lib/frr/bgpd') && existsSync('/usr/bin/gobgpd');
+let failed = 0;
+for (const b of BENCHES) {
+  if (only.length > 0 && !only.some((o) => b.file.startsWith(o))) continue;
+  console.log(`\n== ${b.file}: ${b.what}`);
+  if (b.needsLab && !labReady) {
+    console.log('   skipped: needs root, FRR and GoBGP (run scripts/setup.sh as root)');
+    continue;
+  }
+  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', `bench/${b.file}`], {
+    stdio: 'inherit',
+  });
+  if (r.status !== 0) {
+    failed++;
+    console.log(`   ${b.file} failed (exit ${r.status})`);
+  }
+}
+console.log('\nfigures written to bench/results/');
+process.exit(failed > 0 ? 1 : 0);
