@@ -8,13 +8,13 @@
 // Prints one JSON line on stdout when it serves: {"ready":true,"url":...,"kubeconfig":...,"pid":...}.
 // Exits 0 on SIGTERM/SIGINT, 2 on bad arguments. Faults and the request log are reachable over HTTP:
 // POST /_lab/faults {"action":"dropWatches"|"stallWatches"|"failNext"|"compact"|"expireWatches"|
-// "restart"|"clearFaults"|"unstallWatches", ...} and GET /_lab/requests (both need the token).
+// "restart"|"clearFaults"|"unstallWatches", ...}, GET /_lab/requests, and POST /_lab/objects (bulk
+// upsert, YAML or JSON), all with the token.
 import { readFileSync } from 'node:fs';
-import { parseAllDocuments } from 'yaml';
 import { errorMessage, EXIT_USAGE } from '../errors.js';
 import type { KubeObject } from '../kube/types.js';
 import { createLogger } from '../observe/log.js';
-import { FakeApiServer, resourceForKind, type ApiServerOptions, type ResourceName } from './apiserver.js';
+import { FakeApiServer, parseObjects, type ApiServerOptions } from './apiserver.js';
 
 interface Args {
   host: string;
@@ -109,19 +109,7 @@ export function parseArgs(argv: string[]): Args {
 
 /** Objects from a YAML/JSON file: one object, a List, or several YAML documents. */
 export function readObjects(path: string): KubeObject[] {
-  const out: KubeObject[] = [];
-  const add = (v: unknown): void => {
-    if (v === null || typeof v !== 'object') return;
-    const o = v as KubeObject & { items?: unknown };
-    if (typeof o.kind === 'string' && o.kind.endsWith('List') && Array.isArray(o.items)) {
-      for (const item of o.items) add(item);
-    } else out.push(o);
-  };
-  for (const doc of parseAllDocuments(readFileSync(path, 'utf8'))) {
-    if (doc.errors.length > 0) throw new Error(`${path}: ${doc.errors[0]?.message ?? 'YAML error'}`);
-    add(doc.toJS());
-  }
-  return out;
+  return parseObjects(readFileSync(path, 'utf8'), path);
 }
 
 async function main(): Promise<void> {
@@ -140,14 +128,9 @@ async function main(): Promise<void> {
   if (args.bookmarkIntervalMs !== undefined) options.bookmarkIntervalMs = args.bookmarkIntervalMs;
   if (args.historyLimit !== undefined) options.historyLimit = args.historyLimit;
   const server = await FakeApiServer.start(options);
-  for (const o of objects) {
-    const r = resourceForKind(o.kind);
-    if (!r) {
-      logger.warn({ kind: o.kind, name: o.metadata?.name }, 'skipping object of an unsupported kind');
-      continue;
-    }
-    server.upsert(r.name as ResourceName, o);
-  }
+  const { skipped } = server.load(objects);
+  for (const o of skipped)
+    logger.warn({ kind: o.kind, name: o.metadata?.name }, 'skipping object of an unsupported kind');
   if (args.kubeconfig) server.writeKubeconfig(args.kubeconfig);
   let stopping = false;
   const stop = (): void => {

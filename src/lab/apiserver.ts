@@ -18,7 +18,8 @@
 // - fault injection (programmatic, and POST /_lab/faults): drop watches (clean or abrupt), stall
 //   watches, fail the next N requests with a status and Retry-After, compact the history, expire
 //   watches (in-stream 410), restart the listener with or without resourceVersion continuity;
-// - a request log (programmatic, and GET /_lab/requests).
+// - a request log (programmatic, and GET /_lab/requests), and a bulk upsert (POST /_lab/objects, YAML
+//   or JSON: one object, a List, or several documents).
 // Not implemented: JSON patch, server-side apply, deleteCollection, dry-run, Table output (kubectl
 // prints its default columns), protobuf, subresources (/status), field managers, finalizers and
 // graceful deletion, admission/validation beyond name and namespace, OpenAPI and aggregated discovery,
@@ -42,7 +43,7 @@ import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify as yamlStringify } from 'yaml';
+import { parseAllDocuments, stringify as yamlStringify } from 'yaml';
 import { CosmoletError, ErrorCodes } from '../errors.js';
 import {
   matchesFields,
@@ -95,6 +96,23 @@ function resourceInfo(name: string): ResourceInfo {
   const r = RESOURCES.find((x) => x.name === name);
   if (!r) throw new CosmoletError(ErrorCodes.KUBE_API, `unknown resource ${name}`);
   return r;
+}
+
+/** Objects from YAML/JSON text: one object, a List, or several YAML documents (JSON is YAML). */
+export function parseObjects(text: string, source = 'input'): KubeObject[] {
+  const out: KubeObject[] = [];
+  const add = (v: unknown): void => {
+    if (v === null || typeof v !== 'object') return;
+    const o = v as KubeObject & { items?: unknown };
+    if (typeof o.kind === 'string' && o.kind.endsWith('List') && Array.isArray(o.items)) {
+      for (const item of o.items) add(item);
+    } else out.push(o);
+  };
+  for (const doc of parseAllDocuments(text)) {
+    if (doc.errors.length > 0) throw new Error(`${source}: ${doc.errors[0]?.message ?? 'YAML error'}`);
+    add(doc.toJS());
+  }
+  return out;
 }
 
 export function resourceForKind(kind: string | undefined): ResourceInfo | undefined {
@@ -429,6 +447,21 @@ export class FakeApiServer {
     ) as T;
   }
 
+  /** Upserts objects of any supported kind (by `kind`); returns those of other kinds. */
+  load(objects: KubeObject[]): { loaded: number; skipped: KubeObject[] } {
+    const skipped: KubeObject[] = [];
+    let loaded = 0;
+    for (const o of objects) {
+      const r = resourceForKind(o.kind);
+      if (!r) skipped.push(o);
+      else {
+        this.upsert(r.name as ResourceName, o);
+        loaded++;
+      }
+    }
+    return { loaded, skipped };
+  }
+
   /** Deletes; returns false when the object did not exist. */
   delete(resource: ResourceName, namespace: string | undefined, name: string): boolean {
     try {
@@ -737,6 +770,21 @@ export class FakeApiServer {
   private handleLab(method: string, path: string, body: string, res: http.ServerResponse): void {
     if (path === '/_lab/requests' && method === 'GET') {
       this.sendJson(res, 200, { requests: this.log });
+      return;
+    }
+    if (path === '/_lab/objects' && method === 'POST') {
+      // Bulk upsert for the lab: YAML or JSON, one object, a List or several documents.
+      let objects: KubeObject[];
+      try {
+        objects = parseObjects(body, 'body');
+      } catch (err) {
+        throw new HttpError(400, 'BadRequest', err instanceof Error ? err.message : String(err));
+      }
+      const { loaded, skipped } = this.load(objects);
+      this.sendJson(res, 200, {
+        loaded,
+        skipped: skipped.map((o) => `${String(o.kind)}/${o.metadata?.name ?? ''}`),
+      });
       return;
     }
     if (path === '/_lab/faults' && method === 'POST') {

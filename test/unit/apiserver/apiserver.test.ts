@@ -309,6 +309,29 @@ void test('fault API over HTTP and the request log', async (t) => {
   assert.equal(server.requests.length, log.length);
 });
 
+void test('bulk upsert over POST /_lab/objects (YAML documents and Lists)', async (t) => {
+  const { server, client } = await startDouble(t);
+  const yaml = [
+    'apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: a}\nspec: {clusterIP: 10.96.0.1}\n',
+    'apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Node, metadata: {name: n1}}\n- {kind: ConfigMap, metadata: {name: c}}\n',
+  ].join('---\n');
+  const res = await client.request('POST', '/_lab/objects', yaml, { contentType: 'application/yaml' });
+  assert.equal(res.status, 200);
+  assert.deepEqual(JSON.parse(res.body), { loaded: 2, skipped: ['ConfigMap/c'] });
+  const again = await client.request('POST', '/_lab/objects', {
+    kind: 'Service',
+    metadata: { name: 'web', namespace: 'a' },
+    spec: { clusterIP: '10.96.0.2' },
+  });
+  assert.equal(again.status, 200);
+  assert.equal(server.get<Service>('services', 'a', 'web')?.spec?.clusterIP, '10.96.0.2');
+  assert.equal(server.list('nodes').length, 1);
+  assert.equal(
+    (await client.request('POST', '/_lab/objects', 'a: [', { contentType: 'application/yaml' })).status,
+    400,
+  );
+});
+
 void test('restart with and without resourceVersion continuity', async (t) => {
   const { server, client } = await startDouble(t);
   server.create('services', svc('a', 'one'));
