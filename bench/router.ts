@@ -45,7 +45,12 @@ export interface BackendFigures {
   withdrawMs: number;
   leafEmptyMs: number;
   gobgpEmptyMs: number;
-  runs: Omit<BackendFigures, 'runs' | 'origination' | 'prefixes'>[];
+  /**
+   * kill -9 bgpd with all prefixes installed, then restart it as watchfrr would: ms from the
+   * restart until the leaf holds all of them again, without any apply (one run).
+   */
+  bgpdRecoveryMs: number;
+  runs: Omit<BackendFigures, 'runs' | 'origination' | 'prefixes' | 'bgpdRecoveryMs'>[];
 }
 
 export interface PerRouteFigures {
@@ -158,6 +163,20 @@ async function benchBackend(
       gobgpEmptyMs,
     });
   }
+  // Recovery after a bgpd crash: the routes stay in the kernel / staticd, zebra hands them over.
+  await router.apply({ add: prefixes, remove: [] });
+  await timeUntil('leaf holds all', performance.now(), () => fabric.leafPrefixCount(), n);
+  await fabric.killBgpd('node');
+  await waitFor('leaf drops the routes', async () => (await fabric.leafPrefixCount()) === 0, 60_000, 100);
+  const k0 = performance.now();
+  await fabric.restartBgpd('node');
+  const bgpdRecoveryMs = await timeUntil(
+    'leaf holds all after restart',
+    k0,
+    () => fabric.leafPrefixCount(),
+    n,
+  );
+  await clear(fabric, router);
   const pick = (k: keyof BackendFigures['runs'][number]): number => median(runs.map((r) => r[k]));
   return {
     origination,
@@ -169,6 +188,7 @@ async function benchBackend(
     withdrawMs: pick('withdrawMs'),
     leafEmptyMs: pick('leafEmptyMs'),
     gobgpEmptyMs: pick('gobgpEmptyMs'),
+    bgpdRecoveryMs,
     runs,
   };
 }
@@ -271,7 +291,7 @@ export function formatRouterBench(r: RouterBenchResult): string {
         b.leafHoldsAllMs,
       )}, GoBGP holds all ${s(b.gobgpHoldsAllMs)}, read back ${s(b.readBackMs)}, withdraw ${s(b.withdrawMs)}, leaf empty ${s(
         b.leafEmptyMs,
-      )}, GoBGP empty ${s(b.gobgpEmptyMs)}`,
+      )}, GoBGP empty ${s(b.gobgpEmptyMs)}; after kill -9 bgpd + restart, leaf holds all again in ${s(b.bgpdRecoveryMs)}`,
     );
   }
   const p = r.perRouteVtysh;
