@@ -19,14 +19,16 @@
 //   watches, fail the next N requests with a status and Retry-After, compact the history, expire
 //   watches (in-stream 410), restart the listener with or without resourceVersion continuity;
 // - a request log (programmatic, and GET /_lab/requests), and a bulk upsert (POST /_lab/objects, YAML
-//   or JSON: one object, a List, or several documents).
-// Not implemented: JSON patch, server-side apply, deleteCollection, dry-run, Table output (kubectl
-// prints its default columns), protobuf, subresources (/status), field managers, finalizers and
-// graceful deletion, admission/validation beyond name and namespace, OpenAPI and aggregated discovery,
-// watch caches' "too large resourceVersion" wait (a future resourceVersion gets 410 here).
+//   or JSON: one object, a List, or several documents);
+// - server-side printing (Table, as kubectl asks for it) with kubectl's usual columns for Services,
+//   EndpointSlices, Nodes and Events, also in watches.
+// Not implemented: JSON patch, server-side apply, deleteCollection, dry-run, protobuf, subresources
+// (/status), field managers, finalizers and graceful deletion, admission/validation beyond name and
+// namespace, OpenAPI and aggregated discovery, the "too large resourceVersion" wait (a resourceVersion
+// from the future gets 410 here), consistent list snapshots across pages, a history per resource.
 //
-// kubectl (v1.32) works against it: get (default NAME/AGE columns, since there is no Table output),
-// get -o json/yaml/name/jsonpath, get -w, get --raw (also ?watch=1), label, annotate, patch, delete;
+// kubectl (v1.32) works against it: get (with TYPE, CLUSTER-IP... columns), get -o json/yaml/name,
+// get -w, get --raw (also ?watch=1), label, annotate, patch, delete;
 // create and apply need --validate=false because they download OpenAPI for validation.
 //
 // Transport: https by default, with a throwaway self-signed certificate made once per process by the
@@ -180,6 +182,8 @@ interface Watcher {
   socket: Socket;
   stalled: boolean;
   bookmarks: boolean;
+  /** kubectl asked for server-side printing: events carry one-row Tables. */
+  table: TableOptions | undefined;
   timers: NodeJS.Timeout[];
 }
 
@@ -916,7 +920,11 @@ export class FakeApiServer {
     }
     if (route.name === undefined) {
       if (method === 'GET' && isWatch) return this.startWatch(info, route.namespace, query, req, res);
-      if (method === 'GET') return this.sendJson(res, 200, this.listPage(info, route.namespace, query));
+      if (method === 'GET') {
+        const page = this.listPage(info, route.namespace, query);
+        const table = tableOptions(req, query);
+        return this.sendJson(res, 200, table ? toTable(info, page.items, page.metadata, table) : page);
+      }
       if (method === 'POST') {
         const created = this.doCreate(info.name, this.parseObject(body, info), route.namespace);
         return this.sendJson(res, 201, created);
@@ -1001,7 +1009,7 @@ export class FakeApiServer {
     info: ResourceInfo,
     namespace: string | undefined,
     query: Record<string, string>,
-  ): unknown {
+  ): { kind: string; apiVersion: string; metadata: Record<string, unknown>; items: KubeObject[] } {
     const { match } = this.matcher(info, namespace, query);
     let listRv = this.rv;
     let after: string | undefined;
@@ -1069,6 +1077,7 @@ export class FakeApiServer {
       socket: req.socket,
       stalled: this.stallNew,
       bookmarks: query.allowWatchBookmarks === 'true' || query.allowWatchBookmarks === '1',
+      table: tableOptions(req, query),
       timers: [],
     };
     if (gone) {
@@ -1137,6 +1146,10 @@ export class FakeApiServer {
 
   private writeEvent(w: Watcher, type: string, object: unknown): void {
     if (w.stalled || w.res.writableEnded || w.res.destroyed) return;
+    if (w.table && type !== 'ERROR') {
+      if (type === 'BOOKMARK') return;
+      object = toTable(resourceInfo(w.resource), [object as KubeObject], {}, w.table);
+    }
     w.res.write(JSON.stringify({ type, object }) + '\n');
   }
 
@@ -1149,6 +1162,136 @@ export class FakeApiServer {
       w.socket.destroy();
     }
   }
+}
+
+// ---- server-side printing (kubectl's Accept: application/json;as=Table;g=meta.k8s.io) ----
+
+interface TableOptions {
+  includeObject: 'None' | 'Metadata' | 'Object';
+}
+
+function tableOptions(req: http.IncomingMessage, query: Record<string, string>): TableOptions | undefined {
+  const accept = req.headers.accept ?? '';
+  if (!/as=Table/.test(accept) || !/g=meta\.k8s\.io/.test(accept)) return undefined;
+  const inc = query.includeObject;
+  return { includeObject: inc === 'None' || inc === 'Object' ? inc : 'Metadata' };
+}
+
+function age(o: KubeObject): string {
+  const created = Date.parse(str(o.metadata?.creationTimestamp ?? ''));
+  if (!Number.isFinite(created)) return '<unknown>';
+  const s = Math.max(0, Math.floor((Date.now() - created) / 1000));
+  if (s < 120) return `${s}s`;
+  if (s < 7200) return `${Math.floor(s / 60)}m`;
+  if (s < 172800) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86400)}d`;
+}
+
+type Row = Record<string, unknown>;
+
+/** Printable scalars only: an unexpected nested object prints as empty, not "[object Object]". */
+function str(v: unknown): string {
+  return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : '';
+}
+
+function ports(list: unknown): string {
+  if (!Array.isArray(list) || list.length === 0) return '<none>';
+  return (list as Row[])
+    .map((p) => `${str(p.port ?? '')}${p.nodePort ? `:${str(p.nodePort)}` : ''}/${str(p.protocol ?? 'TCP')}`)
+    .join(',');
+}
+
+const COLUMNS: Record<string, { names: string[]; cells: (o: Row & KubeObject) => unknown[] }> = {
+  services: {
+    names: ['Name', 'Type', 'Cluster-IP', 'External-IP', 'Port(s)', 'Age'],
+    cells: (o) => {
+      const spec = (o.spec ?? {}) as Row;
+      const status = (o.status ?? {}) as { loadBalancer?: { ingress?: Row[] } };
+      const ext = [
+        ...((spec.externalIPs as string[] | undefined) ?? []),
+        ...(status.loadBalancer?.ingress ?? []).map((i) => str(i.ip ?? i.hostname ?? '')),
+      ];
+      const type = str(spec.type ?? 'ClusterIP');
+      return [
+        o.metadata?.name,
+        type,
+        spec.clusterIP ?? '<none>',
+        ext.length > 0 ? ext.join(',') : type === 'LoadBalancer' ? '<pending>' : '<none>',
+        ports(spec.ports),
+        age(o),
+      ];
+    },
+  },
+  endpointslices: {
+    names: ['Name', 'AddressType', 'Ports', 'Endpoints', 'Age'],
+    cells: (o) => {
+      const eps = (Array.isArray(o.endpoints) ? o.endpoints : []) as { addresses?: string[] }[];
+      const addrs = eps.flatMap((e) => e.addresses ?? []);
+      const shown = addrs.slice(0, 3).join(',') + (addrs.length > 3 ? ` + ${addrs.length - 3} more...` : '');
+      const p = Array.isArray(o.ports) ? (o.ports as Row[]).map((x) => str(x.port ?? '')).join(',') : '';
+      return [o.metadata?.name, o.addressType ?? '', p || '<unset>', shown || '<unset>', age(o)];
+    },
+  },
+  nodes: {
+    names: ['Name', 'Status', 'Age'],
+    cells: (o) => {
+      const conds = (((o.status ?? {}) as Row).conditions ?? []) as Row[];
+      const ready = conds.find((c) => c.type === 'Ready');
+      let status = ready ? (ready.status === 'True' ? 'Ready' : 'NotReady') : 'Unknown';
+      if (((o.spec ?? {}) as Row).unschedulable === true) status += ',SchedulingDisabled';
+      return [o.metadata?.name, status, age(o)];
+    },
+  },
+  events: {
+    names: ['Last Seen', 'Type', 'Reason', 'Object', 'Message'],
+    cells: (o) => {
+      const inv = (o.involvedObject ?? {}) as Row;
+      const last = { metadata: { creationTimestamp: o.lastTimestamp ?? o.metadata?.creationTimestamp } };
+      return [
+        age(last),
+        o.type ?? '',
+        o.reason ?? '',
+        `${str(inv.kind ?? '').toLowerCase()}/${str(inv.name ?? '')}`,
+        o.message ?? '',
+      ];
+    },
+  },
+};
+
+function toTable(
+  info: ResourceInfo,
+  items: KubeObject[],
+  metadata: Record<string, unknown>,
+  opts: TableOptions,
+): unknown {
+  const cols = COLUMNS[info.name] ?? {
+    names: ['Name', 'Age'],
+    cells: (o: KubeObject) => [o.metadata?.name, age(o)],
+  };
+  return {
+    kind: 'Table',
+    apiVersion: 'meta.k8s.io/v1',
+    metadata,
+    columnDefinitions: cols.names.map((name, i) => ({
+      name,
+      type: 'string',
+      format: i === 0 && name === 'Name' ? 'name' : '',
+      description: '',
+      priority: 0,
+    })),
+    rows: items.map((o) => {
+      const row: Row = { cells: cols.cells(o as Row & KubeObject) };
+      if (opts.includeObject === 'Object') row.object = o;
+      else if (opts.includeObject === 'Metadata') {
+        row.object = {
+          kind: 'PartialObjectMetadata',
+          apiVersion: 'meta.k8s.io/v1',
+          metadata: o.metadata ?? {},
+        };
+      }
+      return row;
+    }),
+  };
 }
 
 interface ResourceRoute {

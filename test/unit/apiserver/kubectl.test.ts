@@ -24,8 +24,8 @@ void test('kubectl get, get --raw (list and watch), create/label/delete', { skip
   server.create('nodes', { metadata: { name: 'node-a' } });
 
   const table = await k(kubeconfig, 'get', 'svc', '-A');
-  assert.match(table, /^NAMESPACE\s+NAME/);
-  assert.match(table, /\ba\s+web\b/);
+  assert.match(table, /^NAMESPACE\s+NAME\s+TYPE\s+CLUSTER-IP\s+EXTERNAL-IP\s+PORT\(S\)\s+AGE/);
+  assert.match(table, /\ba\s+web\s+ClusterIP\s+10\.96\.0\.10\s+<none>/);
   assert.match(table, /\bb\s+db\b/);
   const json = JSON.parse(await k(kubeconfig, 'get', 'svc', '-n', 'a', '-l', 'app=web', '-o', 'json')) as {
     items: KubeObject[];
