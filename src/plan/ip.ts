@@ -20,20 +20,34 @@ export interface IPv6 {
 
 export type IP = IPv4 | IPv6;
 
-const V4_OCTET = /^(?:0|[1-9][0-9]{0,2})$/;
 const V6_GROUP = /^[0-9a-fA-F]{1,4}$/;
 
 export function parseIPv4(s: string): IPv4 | undefined {
-  const parts = s.split('.');
-  if (parts.length !== 4) return undefined;
+  // A character loop rather than split + regex: the plan parses every Service IP on every reconcile.
   let value = 0;
-  for (const p of parts) {
-    if (!V4_OCTET.test(p)) return undefined;
-    const n = Number(p);
-    if (n > 255) return undefined;
-    value = value * 256 + n;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46 /* . */) {
+      if (digits === 0 || dots === 3) return undefined;
+      value = value * 256 + octet;
+      octet = 0;
+      digits = 0;
+      dots++;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && octet === 0) return undefined; // a leading zero
+      octet = octet * 10 + (c - 48);
+      digits++;
+      if (octet > 255) return undefined;
+    } else {
+      return undefined;
+    }
   }
-  return { family: 'ipv4', value, text: parts.join('.') };
+  if (dots !== 3 || digits === 0) return undefined;
+  // A strictly valid dotted quad is already its canonical text.
+  return { family: 'ipv4', value: value * 256 + octet, text: s };
 }
 
 function parseGroups(s: string): number[] | undefined {

@@ -40,6 +40,12 @@ interface Readiness {
   local: boolean;
 }
 
+/** Per `namespace/name`: the readiness of each family (absent = no slice of that family). */
+interface ServiceReadiness {
+  ipv4?: Readiness;
+  ipv6?: Readiness;
+}
+
 /** Settings compiled once per plan: the selector and CIDRs parsed. */
 interface Compiled {
   namespaces: ReadonlySet<string> | undefined;
@@ -76,7 +82,7 @@ function isServingTerminating(e: Endpoint): boolean {
  * booleans (any usable endpoint, any usable endpoint on this node), applying the
  * terminating-endpoint fallback separately for each scope, as kube-proxy does.
  */
-function indexReadiness(slices: Iterable<EndpointSlice>, nodeName: string): Map<string, Readiness> {
+function indexReadiness(slices: Iterable<EndpointSlice>, nodeName: string): Map<string, ServiceReadiness> {
   const groups = new Map<string, Endpoint[]>();
   for (const s of slices) {
     const family = s.addressType === 'IPv4' ? 'ipv4' : s.addressType === 'IPv6' ? 'ipv6' : undefined;
@@ -88,7 +94,7 @@ function indexReadiness(slices: Iterable<EndpointSlice>, nodeName: string): Map<
     if (!list) groups.set(key, (list = []));
     for (const e of s.endpoints) if (e && typeof e === 'object') list.push(e);
   }
-  const out = new Map<string, Readiness>();
+  const out = new Map<string, ServiceReadiness>();
   for (const [key, endpoints] of groups) {
     let anyReady = false;
     let anyFallback = false;
@@ -104,7 +110,14 @@ function indexReadiness(slices: Iterable<EndpointSlice>, nodeName: string): Map<
         if (local) localFallback = true;
       }
     }
-    out.set(key, { any: anyReady || anyFallback, local: localReady || localFallback });
+    const bar = key.lastIndexOf('|');
+    const svcKey = key.slice(0, bar);
+    let entry = out.get(svcKey);
+    if (!entry) out.set(svcKey, (entry = {}));
+    entry[key.slice(bar + 1) as Family] = {
+      any: anyReady || anyFallback,
+      local: localReady || localFallback,
+    };
   }
   return out;
 }
@@ -158,7 +171,7 @@ function decide(
   svcKey: string,
   c: Compiled,
   nodeBlock: SkipReason | undefined,
-  readiness: Map<string, Readiness>,
+  readiness: Map<string, ServiceReadiness>,
 ): SkipReason | undefined {
   const ip = cand.ip;
   if (!ip) return 'invalid-ip';
@@ -173,7 +186,7 @@ function decide(
   if (nodeBlock) return nodeBlock;
   const policy =
     cand.kind === 'clusterIP' ? svc.spec?.internalTrafficPolicy : svc.spec?.externalTrafficPolicy;
-  const r = readiness.get(`${svcKey}|${ip.family}`);
+  const r = readiness.get(svcKey)?.[ip.family];
   if (policy === 'Local') return r?.local ? undefined : 'no-local-endpoints';
   return r?.any ? undefined : 'no-ready-endpoints';
 }
@@ -190,8 +203,9 @@ function nodeBlockReason(input: PlanInput): SkipReason | undefined {
 
 interface RouteAcc {
   ip: IP;
-  services: Set<string>;
-  kinds: Set<IPKind>;
+  /** Each Service adds itself once per prefix, so a list is enough. */
+  services: string[];
+  kinds: IPKind[];
 }
 
 interface SkipAcc {
@@ -205,21 +219,25 @@ export function computePlan(input: PlanInput): Plan {
   const c = compile(input.settings);
   const readiness = indexReadiness(input.endpointSlices, input.nodeName);
   const nodeBlock = nodeBlockReason(input);
+  // Keyed by the canonical address text (unique across families); the prefix is made at the end.
   const routes = new Map<string, RouteAcc>();
   const skips: SkipAcc[] = [];
 
+  const seen = new Set<string>();
   for (const svc of input.services) {
     if (!considered(svc, c)) continue;
     const svcKey = `${svc.metadata?.namespace}/${svc.metadata?.name}`;
-    // Per IP of this Service: the kinds it qualifies through, or the earliest reason among its kinds.
-    const perIP = new Map<
-      string,
-      { ip: IP | undefined; raw: string; kinds: IPKind[]; reason?: SkipReason }
-    >();
+    // A snapshot may list a Service twice: the first copy counts, so each (Service, IP) has one entry.
+    if (seen.has(svcKey)) continue;
+    seen.add(svcKey);
+    // Per IP of this Service (a handful, so a list): the kinds it qualifies through, or the
+    // earliest reason among its kinds. Invalid strings are keyed by their raw text.
+    const perIP: { key: string; ip: IP | undefined; raw: string; kinds: IPKind[]; reason?: SkipReason }[] =
+      [];
     for (const cand of candidates(svc)) {
-      const key = cand.ip ? hostPrefix(cand.ip) : `raw:${cand.raw}`;
-      let entry = perIP.get(key);
-      if (!entry) perIP.set(key, (entry = { ip: cand.ip, raw: cand.raw, kinds: [] }));
+      const key = cand.ip ? cand.ip.text : `raw:${cand.raw}`;
+      let entry = perIP.find((e) => e.key === key);
+      if (!entry) perIP.push((entry = { key, ip: cand.ip, raw: cand.raw, kinds: [] }));
       const reason = decide(cand, svc, svcKey, c, nodeBlock, readiness);
       if (reason === undefined) {
         entry.kinds.push(cand.kind);
@@ -230,29 +248,29 @@ export function computePlan(input: PlanInput): Plan {
         entry.reason = reason;
       }
     }
-    for (const [prefix, entry] of perIP) {
+    for (const entry of perIP) {
       if (entry.kinds.length > 0 && entry.ip) {
-        let route = routes.get(prefix);
-        if (!route) routes.set(prefix, (route = { ip: entry.ip, services: new Set(), kinds: new Set() }));
-        route.services.add(svcKey);
-        for (const k of entry.kinds) route.kinds.add(k);
+        let route = routes.get(entry.key);
+        if (!route) routes.set(entry.key, (route = { ip: entry.ip, services: [], kinds: [] }));
+        route.services.push(svcKey);
+        for (const k of entry.kinds) if (!route.kinds.includes(k)) route.kinds.push(k);
       } else if (entry.reason) {
         skips.push({ service: svcKey, raw: entry.raw, ip: entry.ip, reason: entry.reason });
       }
     }
   }
 
-  const routeList: PlannedRoute[] = [...routes.entries()]
-    .sort((a, b) => compareIP(a[1].ip, b[1].ip))
-    .map(([prefix, r]) => ({
-      prefix,
+  const routeList: PlannedRoute[] = [...routes.values()]
+    .sort((a, b) => compareIP(a.ip, b.ip))
+    .map((r) => ({
+      prefix: hostPrefix(r.ip),
       family: r.ip.family,
-      services: [...r.services].sort(),
-      kinds: [...r.kinds].sort(),
+      services: r.services.length > 1 ? r.services.sort() : r.services,
+      kinds: r.kinds.length > 1 ? r.kinds.sort() : r.kinds,
     }));
 
   const skipped: SkippedIP[] = skips
-    .filter((s) => !(s.ip && routes.has(hostPrefix(s.ip))))
+    .filter((s) => !(s.ip && routes.has(s.ip.text)))
     .sort(compareSkips)
     .map((s) => ({ service: s.service, ip: s.ip ? s.ip.text : s.raw, reason: s.reason }));
 

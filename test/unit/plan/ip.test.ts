@@ -59,6 +59,16 @@ describe('parseIP: IPv4', () => {
       '1e2.0.0.1',
       'a.b.c.d',
       '1.2.3.4%eth0',
+      // Edges of the character-loop parser.
+      '.1.2.3',
+      '1.2.3.4.',
+      '1.2.3.256',
+      '1.2.3.00',
+      '1.2.3.0001',
+      '1.2.3.1000',
+      '\u0661.2.3.4',
+      '1.2.3.4\n',
+      '....',
     ]) {
       assert.equal(parseIP(s), undefined, JSON.stringify(s));
     }

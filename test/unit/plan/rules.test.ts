@@ -23,6 +23,7 @@ import {
 const V4 = '10.96.0.10';
 const V6 = 'fd00:96::10';
 const DUAL = [V4, V6];
+const W = 'default/web';
 
 describe('rule 1: which Services are considered', () => {
   test('a ClusterIP Service with ready endpoints is advertised (v4, v6, dual)', () => {
@@ -759,6 +760,20 @@ describe('robustness against malformed objects', () => {
     assert.deepEqual(routes(p), [[`${V4}/32`, ['default/ok'], ['clusterIP']]]);
     assert.ok(p.skipped.every((s) => s.reason === 'no-ready-endpoints' || s.reason === 'invalid-ip'));
     assert.ok(!p.skipped.some((s) => s.service === 'default/strs' && s.ip === '10.96.0.2'));
+  });
+
+  test('regression: a Service listed twice (e.g. in a concatenated snapshot) gave duplicate entries', () => {
+    const a = svc({ clusterIPs: DUAL, externalIPs: ['bad'] });
+    const b = svc({ name: 'b', clusterIPs: ['10.96.0.2'] });
+    const p = plan({ services: [a, b, structuredClone(a), structuredClone(b)], slices: readyBoth('b') });
+    assert.deepEqual(routes(p), [['10.96.0.2/32', ['default/b'], ['clusterIP']]]);
+    assert.deepEqual(skips(p), [
+      [W, V4, 'no-ready-endpoints'],
+      [W, V6, 'no-ready-endpoints'],
+      [W, 'bad', 'invalid-ip'],
+    ]);
+    const q = plan({ services: [b, b], slices: readyBoth('b') });
+    assert.deepEqual(q.routes[0]?.services, ['default/b']);
   });
 
   test('an empty world gives an empty plan with the node name', () => {
