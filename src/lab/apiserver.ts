@@ -634,18 +634,19 @@ export class FakeApiServer {
 
   /**
    * Closes the listener and every connection, then listens again on the same port after `downMs`.
-   * Without continuity the resourceVersions start over (objects renumbered from 1, history gone):
-   * every resourceVersion a client holds is then answered with 410 (except, by coincidence, the
-   * newest one if it equals the new counter).
+   * Without continuity the history is lost and every object gets a new resourceVersion (numbered on
+   * from a gap above the old counter, so no old and new version can be mistaken for each other):
+   * every resourceVersion a client holds, and every continue token, is then answered with 410.
+   * (A real etcd restore can also move versions backwards; no client can detect that, so the double
+   * does not simulate it.)
    */
   async restart(options: { keepResourceVersion?: boolean; downMs?: number } = {}): Promise<void> {
     await this.close();
     if (!(options.keepResourceVersion ?? true)) {
-      let n = 0;
+      this.rv += 1000;
       for (const store of this.stores.values()) {
-        for (const o of store.values()) (o.metadata ??= {}).resourceVersion = String(++n);
+        for (const o of store.values()) (o.metadata ??= {}).resourceVersion = String(++this.rv);
       }
-      this.rv = n + 1;
       this.compactedRv = this.rv;
       this.history = [];
     }

@@ -375,3 +375,26 @@ void test('throwing metrics hooks do not disturb the loop', async (t) => {
   server.create('services', svc('default', 'b'));
   await waitFor('after a restart', () => r.size === 2);
 });
+
+void test('an API server restart, with or without resourceVersion continuity, converges', async (t) => {
+  const { server, client } = await startDouble(t);
+  for (let i = 0; i < 5; i++) server.create('services', svc('default', `s${i}`));
+  const { r, rec } = reflect(t, { client });
+  await waitFor('synced', () => r.synced && server.activeWatches === 1);
+  await server.restart({ keepResourceVersion: true, downMs: 50 });
+  server.create('services', svc('default', 'after-restart'));
+  await waitFor('resumed without relist', () => r.size === 6);
+  assert.equal(rec.relists, 1);
+  rec.changes.length = 0;
+  await server.restart({ keepResourceVersion: false, downMs: 50 });
+  server.delete('services', 'default', 's0');
+  await waitFor(
+    'relisted after losing continuity',
+    () => rec.relists === 2 && keys(r).join() === serverKeys(server.list('services')).join(),
+  );
+  // Every object got a new resourceVersion: modified (not deleted and re-added), s0 deleted.
+  assert.deepEqual(
+    rec.changes.filter((c) => c.type !== 'modified').map((c) => `${c.type} ${c.key}`),
+    ['deleted default/s0'],
+  );
+});
