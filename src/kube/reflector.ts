@@ -290,7 +290,7 @@ export class Reflector<T extends KubeObject> {
         throw new CosmoletError(ErrorCodes.KUBE_API, `list ${this.resource}: response is not JSON`);
       }
       for (const item of Array.isArray(page.items) ? (page.items as T[]) : []) {
-        if (item && typeof item === 'object' && item.metadata?.name) next.set(objectKey(item), item);
+        if (item && typeof item === 'object' && item.metadata?.name) next.set(objectKey(item), slim(item));
       }
       if (!rv && typeof page.metadata?.resourceVersion === 'string') rv = page.metadata.resourceVersion;
       cont = typeof page.metadata?.continue === 'string' ? page.metadata.continue : '';
@@ -468,7 +468,7 @@ export class Reflector<T extends KubeObject> {
       this.store.delete(key);
       if (old) this.emit({ type: 'deleted', key, previous: old });
     } else {
-      this.store.set(key, obj);
+      this.store.set(key, slim(obj));
       this.emit(
         old ? { type: 'modified', key, object: obj, previous: old } : { type: 'added', key, object: obj },
       );
@@ -476,6 +476,21 @@ export class Reflector<T extends KubeObject> {
     if (typeof rv === 'string' && rv !== '') this.resourceVersion = rv;
     return true;
   }
+}
+
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+/**
+ * Drops what cosmolet never reads and what often weighs as much as the rest of the object
+ * (managedFields, kubectl's last-applied copy), as client-go informers' transforms do.
+ */
+function slim<T extends KubeObject>(obj: T): T {
+  const meta = obj.metadata;
+  if (meta) {
+    delete meta.managedFields;
+    if (meta.annotations && LAST_APPLIED in meta.annotations) delete meta.annotations[LAST_APPLIED];
+  }
+  return obj;
 }
 
 async function readAll(s: KubeStream): Promise<string> {

@@ -398,3 +398,25 @@ void test('an API server restart, with or without resourceVersion continuity, co
     ['deleted default/s0'],
   );
 });
+
+void test('managedFields and the last-applied annotation are not kept in the store', async (t) => {
+  const { server, client } = await startDouble(t);
+  const heavy = (name: string): Service => {
+    const s = svc('default', name);
+    s.metadata = {
+      ...s.metadata,
+      managedFields: [{ manager: 'kubectl', fieldsV1: { 'f:spec': {} } }],
+      annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{"big":true}', keep: 'me' },
+    };
+    return s;
+  };
+  server.create('services', heavy('listed'));
+  const { r } = reflect(t, { client });
+  await waitFor('synced', () => r.synced && server.activeWatches === 1);
+  server.create('services', heavy('watched'));
+  await waitFor('watched', () => r.size === 2);
+  for (const s of r.items()) {
+    assert.equal(s.metadata?.managedFields, undefined);
+    assert.deepEqual(s.metadata?.annotations, { keep: 'me' });
+  }
+});
