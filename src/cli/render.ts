@@ -35,7 +35,7 @@ export function renderCommand(argv: string[], io: CommandIO): number {
     return 0;
   }
   if (positionals.length > 0)
-    throw new UsageError(`cosmolet render: unexpected argument "${positionals[0]}"`);
+    throw new UsageError(`cosmolet render: unexpected argument ${JSON.stringify(positionals[0])}`);
   const snapshotFile = values.snapshot;
   if (typeof snapshotFile !== 'string') throw new UsageError('cosmolet render: --snapshot FILE is required');
   const config = loadConfig({

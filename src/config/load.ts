@@ -106,7 +106,7 @@ function issueMessage(issue: z.core.$ZodIssue, input: unknown, flagKeys: Set<str
       const unknown = issue.keys.map((k) => (key === '(top level)' ? k : `${key}.${k}`));
       return new ConfigError(
         unknown[0] ?? key,
-        `config: unknown key ${unknown.map((k) => `"${k}"`).join(', ')}`,
+        `config: unknown key ${unknown.map((k) => JSON.stringify(k)).join(', ')}`,
       );
     }
     case 'invalid_type':

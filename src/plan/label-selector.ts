@@ -32,12 +32,13 @@ function checkKey(key: string): string {
   const slash = key.indexOf('/');
   const prefixLength = slash === -1 ? 0 : slash;
   const nameLength = key.length - slash - 1;
-  if (!KEY.test(key) || prefixLength > 253 || nameLength > 63) throw new Error(`invalid label key "${key}"`);
+  if (!KEY.test(key) || prefixLength > 253 || nameLength > 63)
+    throw new Error(`invalid label key ${JSON.stringify(key)}`);
   return key;
 }
 
 function checkValue(v: string): string {
-  if (!VALUE.test(v) || v.length > 63) throw new Error(`invalid label value "${v}"`);
+  if (!VALUE.test(v) || v.length > 63) throw new Error(`invalid label value ${JSON.stringify(v)}`);
   return v;
 }
 

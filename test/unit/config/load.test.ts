@@ -235,6 +235,16 @@ describe('errors of the issue: one line naming the key', () => {
     assert.match(invalid({ loopinterval: 1 }), /"loopinterval"/);
   });
 
+  test('regression: a key or selector with a newline made a two-line message', () => {
+    assert.equal(invalid({ 'bad\nkey': 1 }), 'config: unknown key "bad\\nkey"');
+    assert.match(invalid({ advertise: { 'x\ny': 1 } }), /^config: unknown key "advertise\.x\\ny"$/);
+    assert.match(
+      invalid({ services: { labelSelector: 'a\nb=c' } }),
+      /^config: services\.labelSelector: "a\\nb=c" is not a label selector: invalid label key "a\\nb=c"$/,
+    );
+    assert.match(invalid({ services: { labelSelector: 'a=b\nc' } }), /^config: services\.labelSelector: /);
+  });
+
   test('wrong types name the key, the value and the expected type', () => {
     assert.equal(
       invalid({ loopIntervalSeconds: '30' }),
