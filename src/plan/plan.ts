@@ -34,10 +34,15 @@ export interface PlanInput {
 const REASON_RANK: ReadonlyMap<SkipReason, number> = new Map(SKIP_REASONS.map((r, i) => [r, i]));
 const CONSIDERED_TYPES = new Set(['ClusterIP', 'NodePort', 'LoadBalancer']);
 
-/** Readiness of one Service's endpoints in one family, cluster-wide and on this node. */
+/**
+ * What one Service's endpoints of one family offer, cluster-wide and on this node: a ready
+ * endpoint, or only serving+terminating ones (kube-proxy's fallback when nothing in scope is ready).
+ */
 interface Readiness {
-  any: boolean;
-  local: boolean;
+  ready: boolean;
+  fallback: boolean;
+  localReady: boolean;
+  localFallback: boolean;
 }
 
 /** Per `namespace/name`: the readiness of each family (absent = no slice of that family). */
@@ -78,46 +83,34 @@ function isServingTerminating(e: Endpoint): boolean {
 }
 
 /**
- * Indexes the slices by `namespace/service-name` and family, and reduces each group to two
- * booleans (any usable endpoint, any usable endpoint on this node), applying the
- * terminating-endpoint fallback separately for each scope, as kube-proxy does.
+ * Indexes the slices by `namespace/service-name` and family in one pass, reducing the endpoints to
+ * four flags; `decide` applies the terminating-endpoint fallback separately for each scope, as
+ * kube-proxy does.
  */
 function indexReadiness(slices: Iterable<EndpointSlice>, nodeName: string): Map<string, ServiceReadiness> {
-  const groups = new Map<string, Endpoint[]>();
+  const out = new Map<string, ServiceReadiness>();
   for (const s of slices) {
     const family = s.addressType === 'IPv4' ? 'ipv4' : s.addressType === 'IPv6' ? 'ipv6' : undefined;
     const ns = s.metadata?.namespace;
     const svc = s.metadata?.labels?.[Labels.serviceName];
     if (!family || !ns || !svc || !Array.isArray(s.endpoints)) continue;
-    const key = `${ns}/${svc}|${family}`;
-    let list = groups.get(key);
-    if (!list) groups.set(key, (list = []));
-    for (const e of s.endpoints) if (e && typeof e === 'object') list.push(e);
-  }
-  const out = new Map<string, ServiceReadiness>();
-  for (const [key, endpoints] of groups) {
-    let anyReady = false;
-    let anyFallback = false;
-    let localReady = false;
-    let localFallback = false;
-    for (const e of endpoints) {
+    const key = `${ns}/${svc}`;
+    let perService = out.get(key);
+    if (!perService) out.set(key, (perService = {}));
+    let r = perService[family];
+    if (!r)
+      perService[family] = r = { ready: false, fallback: false, localReady: false, localFallback: false };
+    for (const e of s.endpoints) {
+      if (!e || typeof e !== 'object') continue;
       const local = e.nodeName === nodeName;
       if (isReady(e)) {
-        anyReady = true;
-        if (local) localReady = true;
+        r.ready = true;
+        if (local) r.localReady = true;
       } else if (isServingTerminating(e)) {
-        anyFallback = true;
-        if (local) localFallback = true;
+        r.fallback = true;
+        if (local) r.localFallback = true;
       }
     }
-    const bar = key.lastIndexOf('|');
-    const svcKey = key.slice(0, bar);
-    let entry = out.get(svcKey);
-    if (!entry) out.set(svcKey, (entry = {}));
-    entry[key.slice(bar + 1) as Family] = {
-      any: anyReady || anyFallback,
-      local: localReady || localFallback,
-    };
   }
   return out;
 }
@@ -187,8 +180,9 @@ function decide(
   const policy =
     cand.kind === 'clusterIP' ? svc.spec?.internalTrafficPolicy : svc.spec?.externalTrafficPolicy;
   const r = readiness.get(svcKey)?.[ip.family];
-  if (policy === 'Local') return r?.local ? undefined : 'no-local-endpoints';
-  return r?.any ? undefined : 'no-ready-endpoints';
+  // Ready endpoints in scope, or else serving+terminating ones in that same scope.
+  if (policy === 'Local') return r && (r.localReady || r.localFallback) ? undefined : 'no-local-endpoints';
+  return r && (r.ready || r.fallback) ? undefined : 'no-ready-endpoints';
 }
 
 function nodeBlockReason(input: PlanInput): SkipReason | undefined {
