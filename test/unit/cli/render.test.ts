@@ -347,6 +347,21 @@ describe('version and help', () => {
     for (const name of ['snapshot', 'config', 'node-name']) assert.ok(name in RENDER_FLAGS, name);
   });
 
+  test('run --help lists the contract flags; a bad --http-address names the flag (exit 2, one line)', async () => {
+    const [help, bad] = await Promise.all([
+      cli(['run', '--help']),
+      cli(['run', '--http-address', '[::1]:65536', '--node-name', 'n']),
+    ]);
+    assert.equal(help.status, 0);
+    for (const flag of ['config', 'node-name', 'kubeconfig', 'http-address', 'withdraw-on-exit', 'help']) {
+      assert.match(help.stdout, new RegExp(`^  --${flag}\\b`, 'm'), flag);
+    }
+    assert.match(
+      assertUserError(bad, 'run http-address'),
+      /^config: --http-address \(http\.address\): "\[::1\]:65536"/,
+    );
+  });
+
   test('no command prints the usage and exits 2; --help exits 0', async () => {
     const [none, help] = await Promise.all([cli([]), cli(['--help'])]);
     assert.equal(none.status, 2);
