@@ -172,6 +172,9 @@ class Controller {
     const ok = (resource: string) => this.failingSince.delete(resource);
     return {
       relist: (resource) => m.reflectorRelists.inc({ resource }),
+      // Any answer from the API ends an outage, even on a quiet cluster with no events.
+      listed: (resource) => ok(resource),
+      watchOpened: (resource) => ok(resource),
       watchRestart: (resource, reason) => {
         m.reflectorWatchRestarts.inc({ resource, reason });
         if (reason === 'error') {
