@@ -14,6 +14,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  readFileSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -55,6 +56,11 @@ export interface FabricOptions {
   exportStatic?: boolean;
   /** Keep the working directory after teardown (logs). */
   keepDir?: boolean;
+  /**
+   * For `cosmolet lab up`: the daemons outlive this process (detached, no exit/signal hooks), and
+   * the state is written to `<dir>/fabric.json` so another process can `Fabric.attach(dir)` later.
+   */
+  persistent?: boolean;
   /** Deadline for daemons and sessions to come up (default 60 s). */
   startTimeoutMs?: number;
   logger?: Logger;
@@ -164,8 +170,33 @@ function killNamespace(ns: string): void {
 interface Tracked {
   role: string;
   name: string;
-  child: ChildProcess;
+  pid: number | undefined;
   argv: string[];
+  /** Absent for daemons of an attached fabric (started by another process). */
+  child?: ChildProcess;
+}
+
+/** What `<dir>/fabric.json` holds for a persistent fabric. */
+export interface FabricState {
+  prefix: string;
+  dir: string;
+  ns: Record<Role, string>;
+  addressing: FabricAddressing;
+  daemons: Record<string, { pid: number | undefined; argv: string[] }>;
+}
+
+function alive(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function exited(t: Tracked): boolean {
+  return t.child ? t.child.exitCode !== null || t.child.signalCode !== null : !alive(t.pid);
 }
 
 export class Fabric {
@@ -239,18 +270,26 @@ export class Fabric {
     ).child;
   }
 
-  private spawnTracked(role: string, name: string, argv: string[], opts: SpawnOptions = {}): Tracked {
+  private spawnTracked(
+    role: string,
+    name: string,
+    argv: string[],
+    opts: SpawnOptions = {},
+  ): Tracked & { child: ChildProcess } {
     const [file, ...args] = argv;
     if (file === undefined) throw new Error('spawn: empty argv');
     const fd = opts.logFile ? openSync(opts.logFile, 'a') : undefined;
     const child = spawn(file, args, {
       stdio: ['ignore', fd ?? 'ignore', fd ?? 'ignore'],
       env: opts.env ?? process.env,
+      detached: this.opts.persistent === true,
       ...(opts.cwd ? { cwd: opts.cwd } : {}),
     });
+    // A persistent lab's daemons must not keep this process alive or die with it.
+    if (this.opts.persistent) child.unref();
     // The child has its own copy of the descriptor.
     if (fd !== undefined) closeSync(fd);
-    const t: Tracked = { role, name, child, argv };
+    const t = { role, name, pid: child.pid, child, argv };
     this.tracked.add(t);
     child.on('exit', () => this.tracked.delete(t));
     child.on('error', (e) => this.logger.warn({ err: e.message, name }, 'spawn failed'));
@@ -260,9 +299,11 @@ export class Fabric {
   /** Starts everything and waits for all BGP sessions to be Established. */
   async start(): Promise<void> {
     checkPrerequisites();
-    process.once('SIGINT', this.onSignal);
-    process.once('SIGTERM', this.onSignal);
-    process.once('exit', this.onExit);
+    if (!this.opts.persistent) {
+      process.once('SIGINT', this.onSignal);
+      process.once('SIGTERM', this.onSignal);
+      process.once('exit', this.onExit);
+    }
     const timeout = this.opts.startTimeoutMs ?? 60_000;
     try {
       await this.createNetwork();
@@ -273,6 +314,7 @@ export class Fabric {
         this.startGobgp(timeout),
       ]);
       await this.waitEstablished(timeout);
+      this.writeState();
     } catch (e) {
       await this.teardown();
       throw e;
@@ -382,8 +424,11 @@ export class Fabric {
     await waitFor(
       `${role} ${daemon} vty socket`,
       () => {
-        if (t.child.exitCode !== null) {
-          throw new LabError(ErrorCodes.LAB_FAILED, `${role} ${daemon} exited with ${t.child.exitCode}`);
+        if (t.child.exitCode !== null || t.child.signalCode !== null) {
+          throw new LabError(
+            ErrorCodes.LAB_FAILED,
+            `${role} ${daemon} exited (${t.child.exitCode ?? t.child.signalCode})`,
+          );
         }
         return existsSync(vty) && statSync(vty).mtimeMs !== before;
       },
@@ -541,15 +586,66 @@ export class Fabric {
     return n;
   }
 
+  /** The state a persistent fabric writes to `<dir>/fabric.json`. */
+  state(): FabricState {
+    const daemons: FabricState['daemons'] = {};
+    for (const [k, t] of this.daemons) daemons[k] = { pid: t.pid, argv: t.argv };
+    return { prefix: this.prefix, dir: this.dir, ns: this.ns, addressing: this.addressing, daemons };
+  }
+
+  private writeState(): void {
+    if (this.opts.persistent)
+      writeFileSync(join(this.dir, 'fabric.json'), JSON.stringify(this.state(), null, 2) + '\n');
+  }
+
+  /**
+   * A handle on a persistent fabric started by another process (`cosmolet lab status|down`): every
+   * method works on it, including kill/restart of daemons and teardown.
+   */
+  static attach(dir: string, logger?: Logger): Fabric {
+    const state = JSON.parse(readFileSync(join(dir, 'fabric.json'), 'utf8')) as FabricState;
+    const a = state.addressing;
+    const f = new Fabric({
+      prefix: state.prefix,
+      dir: state.dir,
+      persistent: true,
+      nodeAsn: a.nodeAsn,
+      leafAsn: a.leafAsn,
+      extAsn: a.extAsn,
+      serviceRangesV4: a.serviceRangesV4,
+      serviceRangesV6: a.serviceRangesV6,
+      kernelProtocol: a.kernelProtocol,
+      staticTag: a.staticTag,
+      exportKernel: a.exportKernel,
+      exportStatic: a.exportStatic,
+      ...(logger ? { logger } : {}),
+    });
+    for (const [k, d] of Object.entries(state.daemons)) {
+      const [role = '', name = ''] = k.split('/');
+      const t: Tracked = { role, name, pid: d.pid, argv: d.argv };
+      f.daemons.set(k, t);
+      f.tracked.add(t);
+    }
+    return f;
+  }
+
+  /** Every process this fabric started (daemons and `spawn`ed ones) that is still running. */
+  processes(): { role: string; name: string; pid: number }[] {
+    const out: { role: string; name: string; pid: number }[] = [];
+    for (const t of this.tracked)
+      if (t.pid !== undefined && !exited(t)) out.push({ role: t.role, name: t.name, pid: t.pid });
+    return out;
+  }
+
   /** Pid of a daemon the fabric started (e.g. `bgpd` of `node`). */
   pid(role: Role, daemon: string): number | undefined {
-    return this.daemons.get(`${role}/${daemon}`)?.child.pid;
+    return this.daemons.get(`${role}/${daemon}`)?.pid;
   }
 
   /** True while the daemon the fabric started is alive (stopped counts as alive). */
   daemonRunning(role: Role, daemon: string): boolean {
     const t = this.daemons.get(`${role}/${daemon}`);
-    return t !== undefined && t.child.exitCode === null && t.child.signalCode === null;
+    return t !== undefined && !exited(t);
   }
 
   bgpdRunning(role: FrrRole = 'node'): boolean {
@@ -558,10 +654,13 @@ export class Fabric {
 
   private async killDaemon(role: FrrRole, daemon: FrrDaemon): Promise<void> {
     const t = this.daemons.get(`${role}/${daemon}`);
-    if (!t || t.child.exitCode !== null || t.child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => t.child.once('exit', () => resolve()));
-    t.child.kill('SIGKILL');
-    await exited;
+    if (!t || exited(t)) return;
+    const child = t.child;
+    const gone = child
+      ? new Promise<void>((resolve) => child.once('exit', () => resolve()))
+      : waitFor(`${role} ${daemon} to exit`, () => !alive(t.pid), 10_000, 20).then(() => undefined);
+    if (t.pid !== undefined) process.kill(t.pid, 'SIGKILL');
+    await gone;
   }
 
   /** kill -9 bgpd (what a crash looks like to zebra and the peers). */
@@ -574,6 +673,7 @@ export class Fabric {
     await this.killDaemon(role, 'bgpd');
     await this.startDaemon(role, 'bgpd', timeoutMs);
     await this.loadConfig(role, 'bgpd');
+    this.writeState();
   }
 
   /** kill -9 and restart any FRR daemon the same way (staticd loses every unsaved static route). */
@@ -581,12 +681,14 @@ export class Fabric {
     await this.killDaemon(role, daemon);
     await this.startDaemon(role, daemon, timeoutMs);
     await this.loadConfig(role, daemon);
+    this.writeState();
   }
 
   private signalDaemon(role: FrrRole, daemon: FrrDaemon, sig: NodeJS.Signals): void {
     const t = this.daemons.get(`${role}/${daemon}`);
-    if (!t) throw new LabError(ErrorCodes.LAB_FAILED, `${role} ${daemon} is not running`);
-    t.child.kill(sig);
+    if (!t || t.pid === undefined)
+      throw new LabError(ErrorCodes.LAB_FAILED, `${role} ${daemon} is not running`);
+    process.kill(t.pid, sig);
   }
 
   stopBgpd(role: FrrRole = 'node'): void {
@@ -605,10 +707,11 @@ export class Fabric {
     process.removeListener('SIGTERM', this.onSignal);
     process.removeListener('exit', this.onExit);
     for (const t of this.tracked) {
+      if (t.pid === undefined || exited(t)) continue;
       try {
-        // SIGCONT first: a stopped process does not die of SIGTERM.
-        t.child.kill('SIGCONT');
-        t.child.kill('SIGKILL');
+        // SIGCONT first, so that a stopped daemon is not left behind half dead.
+        process.kill(t.pid, 'SIGCONT');
+        process.kill(t.pid, 'SIGKILL');
       } catch {
         // gone
       }
@@ -619,11 +722,12 @@ export class Fabric {
   }
 
   async teardown(): Promise<void> {
-    const waits = [...this.tracked].map(
-      (t) =>
-        new Promise<void>((resolve) =>
-          t.child.exitCode !== null ? resolve() : t.child.once('exit', () => resolve()),
-        ),
+    const waits = [...this.tracked].map((t) =>
+      exited(t)
+        ? Promise.resolve()
+        : t.child
+          ? new Promise<void>((resolve) => t.child?.once('exit', () => resolve()))
+          : waitFor('exit', () => !alive(t.pid), 5000, 20).catch(() => undefined),
     );
     this.teardownSync();
     await Promise.race([Promise.all(waits), new Promise((r) => setTimeout(r, 5000))]);

@@ -3,10 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { cleanupStale, startFabric, waitFor } from '../../../src/lab/fabric.js';
+import { cleanupStale, Fabric, startFabric, waitFor } from '../../../src/lab/fabric.js';
 import { canRun } from './harness.js';
 
 const skip = canRun();
@@ -101,5 +101,47 @@ void test(
     assert.deepEqual(cleanupStale(prefix).sort(), [`${prefix}-leaf`, `${prefix}-node`]);
     assert.deepEqual(namespaces(prefix), []);
     await waitFor('orphan killed', () => !alive(orphan.pid), 5000, 50);
+  },
+);
+
+void test(
+  'fabric: a persistent fabric outlives its starter; attach drives it and tears it down',
+  { skip },
+  async () => {
+    const prefix = `clp${randomBytes(2).toString('hex')}`;
+    try {
+      const r = spawnSync(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          fileURLToPath(new URL('./fabric-child.ts', import.meta.url)),
+          prefix,
+          'persistent',
+        ],
+        { encoding: 'utf8', timeout: 120_000 },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      const info = JSON.parse(r.stdout.trim().split('\n')[0] ?? '') as { dir: string; pids: number[] };
+      assert.equal(info.pids.length, 7);
+      assert.ok(info.pids.every(alive), 'daemons died with their starter');
+      const f = Fabric.attach(info.dir);
+      assert.equal(f.prefix, prefix);
+      await f.waitEstablished(30_000);
+      const old = f.pid('node', 'bgpd');
+      await f.restartBgpd('node');
+      assert.notEqual(f.pid('node', 'bgpd'), old);
+      assert.equal(alive(old), false);
+      await f.waitEstablished(60_000);
+      // A second attach sees the restarted bgpd in the state file.
+      assert.equal(Fabric.attach(info.dir).pid('node', 'bgpd'), f.pid('node', 'bgpd'));
+      const all = f.processes().map((p) => p.pid);
+      await f.teardown();
+      assert.deepEqual(namespaces(prefix), []);
+      await waitFor('processes gone', () => all.every((p) => !alive(p)), 5000, 50);
+      rmSync(info.dir, { recursive: true, force: true });
+    } finally {
+      cleanupStale(prefix);
+    }
   },
 );
