@@ -13,7 +13,6 @@ import {
   openSync,
   mkdirSync,
   mkdtempSync,
-  readdirSync,
   readFileSync,
   rmSync,
   statSync,
@@ -140,14 +139,19 @@ export function checkPrerequisites(): void {
   if (missing.length > 0) throw new LabError(ErrorCodes.LAB_PREREQUISITE, `missing: ${missing.join(', ')}`);
 }
 
-/** Deletes namespaces named `<prefix>-*` left by killed runs, killing the processes inside them. */
-export function cleanupStale(prefix: string): string[] {
-  if (!/^[a-z0-9]+$/.test(prefix)) throw new Error(`cleanupStale: bad prefix ${prefix}`);
+/** Network namespaces named `<prefix>-*`. */
+export function namespacesWithPrefix(prefix: string): string[] {
   const list = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' });
-  const names = (list.stdout ?? '')
+  return (list.stdout ?? '')
     .split('\n')
     .map((l) => l.split(' ')[0] ?? '')
     .filter((n) => n.startsWith(`${prefix}-`));
+}
+
+/** Deletes namespaces named `<prefix>-*` left by killed runs, killing the processes inside them. */
+export function cleanupStale(prefix: string): string[] {
+  if (!/^[a-z0-9]+$/.test(prefix)) throw new Error(`cleanupStale: bad prefix ${prefix}`);
+  const names = namespacesWithPrefix(prefix);
   for (const ns of names) killNamespace(ns);
   return names;
 }
@@ -209,6 +213,8 @@ export class Fabric {
   private readonly daemons = new Map<string, Tracked>();
   private readonly vtyshes: Record<FrrRole, Vtysh>;
   private tornDown = false;
+  /** Only namespaces this handle created (or, attached, the lab's own) are ever deleted. */
+  private readonly createdNs = new Set<string>();
   private readonly onSignal: (sig: NodeJS.Signals) => void;
   private readonly onExit: () => void;
 
@@ -323,8 +329,17 @@ export class Fabric {
 
   private async createNetwork(): Promise<void> {
     const { node, leaf, ext } = this.ns;
+    const taken = namespacesWithPrefix(this.prefix);
+    if (taken.length > 0) {
+      // Never adopt (and later delete) namespaces this fabric did not create.
+      throw new LabError(
+        ErrorCodes.LAB_FAILED,
+        `namespaces ${taken.join(', ')} already exist: another lab uses prefix ${this.prefix} (cleanupStale removes leftovers)`,
+      );
+    }
     for (const ns of [node, leaf, ext]) {
       await run(['ip', 'netns', 'add', ns]);
+      this.createdNs.add(ns);
       // No DAD (addresses usable at once), forwarding on, no RAs learnt (no surprise default route).
       await this.exec(ns, [
         'sysctl',
@@ -626,6 +641,7 @@ export class Fabric {
       f.daemons.set(k, t);
       f.tracked.add(t);
     }
+    for (const ns of Object.values(f.ns)) f.createdNs.add(ns);
     return f;
   }
 
@@ -717,7 +733,8 @@ export class Fabric {
       }
     }
     this.tracked.clear();
-    for (const ns of Object.values(this.ns)) killNamespace(ns);
+    for (const ns of this.createdNs) killNamespace(ns);
+    this.createdNs.clear();
     if (!this.opts.keepDir && this.opts.dir === undefined) rmSync(this.dir, { recursive: true, force: true });
   }
 
@@ -739,8 +756,4 @@ export async function startFabric(opts: FabricOptions = {}): Promise<Fabric> {
   const f = new Fabric(opts);
   await f.start();
   return f;
-}
-
-export function listNamespaces(prefix: string): string[] {
-  return readdirSync('/run/netns').filter((n) => n.startsWith(`${prefix}-`));
 }

@@ -145,3 +145,18 @@ void test(
     }
   },
 );
+
+void test(
+  'fabric: a prefix already in use is refused, and the other lab is left alone',
+  { skip },
+  async () => {
+    const prefix = `clx${randomBytes(2).toString('hex')}`;
+    spawnSync('ip', ['netns', 'add', `${prefix}-node`]);
+    try {
+      await assert.rejects(startFabric({ prefix }), /already exist/);
+      assert.deepEqual(namespaces(prefix), [`${prefix}-node`]);
+    } finally {
+      cleanupStale(prefix);
+    }
+  },
+);
