@@ -1,108 +1,103 @@
-// Kubernetes label and field selectors: parsing and matching, as the API server applies them.
-// Used by the API test double; `render` can use parseLabelSelector for `services.labelSelector`.
+// Kubernetes label and field selectors, as the API server applies them: `?labelSelector=` and
+// `kubectl -l` syntax (`k`, `!k`, `k=v`, `k==v`, `k!=v`, `k in (a,b)`, `k notin (a,b)`, joined by
+// commas) and field selectors on metadata.name / metadata.namespace. One implementation for the
+// reflector, the plan (`services.labelSelector`), the config check and the API server double.
 import { CosmoletError, ErrorCodes } from '../errors.js';
 import type { KubeObject } from './types.js';
 
-export type LabelRequirement =
-  | { op: 'exists' | '!exists'; key: string }
-  | { op: '=' | '!='; key: string; value: string }
-  | { op: 'in' | 'notin'; key: string; values: string[] };
-
-export type LabelSelector = LabelRequirement[];
-
-/** A malformed selector: the API answers 400 BadRequest for it. */
+/** A malformed selector: the API answers 400 BadRequest for it; the config refuses it. */
 export class SelectorError extends CosmoletError {
   constructor(message: string) {
     super(ErrorCodes.KUBE_API, message);
   }
 }
 
-// Label keys: optional DNS prefix, then a name of [A-Za-z0-9._-]; values may be empty.
+export type Requirement =
+  { key: string; op: 'exists' | 'notexists' } | { key: string; op: 'in' | 'notin'; values: string[] };
+
+export type LabelSelector = Requirement[];
+
 const KEY = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
 
-/** Splits on commas that are not inside parentheses (`a in (x,y),b`). */
-function splitTerms(selector: string): string[] {
-  const terms: string[] = [];
+function splitTopLevel(s: string): string[] {
+  const parts: string[] = [];
   let depth = 0;
-  let start = 0;
-  for (let i = 0; i < selector.length; i++) {
-    const c = selector[i];
-    if (c === '(') depth++;
-    else if (c === ')') depth--;
-    else if (c === ',' && depth === 0) {
-      terms.push(selector.slice(start, i));
-      start = i + 1;
+  let cur = '';
+  for (const ch of s) {
+    if (ch === '(') depth++;
+    if (ch === ')') depth--;
+    if (ch === ',' && depth === 0) {
+      parts.push(cur);
+      cur = '';
+    } else {
+      cur += ch;
     }
   }
-  terms.push(selector.slice(start));
-  return terms.map((t) => t.trim());
+  parts.push(cur);
+  return parts;
 }
 
-function checkKey(key: string, selector: string): string {
-  if (!KEY.test(key)) throw new SelectorError(`invalid label key "${key}" in selector "${selector}"`);
+function checkKey(key: string): string {
+  // Kubernetes: an optional DNS-subdomain prefix (at most 253) and a name (at most 63).
+  const slash = key.indexOf('/');
+  const prefixLength = slash === -1 ? 0 : slash;
+  const nameLength = key.length - slash - 1;
+  if (!KEY.test(key) || prefixLength > 253 || nameLength > 63)
+    throw new SelectorError(`invalid label key ${JSON.stringify(key)}`);
   return key;
 }
 
-function checkValue(value: string, selector: string): string {
-  if (!VALUE.test(value)) throw new SelectorError(`invalid label value "${value}" in selector "${selector}"`);
-  return value;
+function checkValue(v: string): string {
+  if (!VALUE.test(v) || v.length > 63) throw new SelectorError(`invalid label value ${JSON.stringify(v)}`);
+  return v;
 }
 
-export function parseLabelSelector(selector: string | undefined): LabelSelector {
-  const reqs: LabelSelector = [];
-  if (selector === undefined || selector.trim() === '') return reqs;
-  for (const term of splitTerms(selector)) {
-    if (term === '') throw new SelectorError(`empty term in label selector "${selector}"`);
-    const setMatch = /^(\S+)\s+(in|notin)\s*\(([^)]*)\)$/.exec(term);
-    if (setMatch) {
-      const values = (setMatch[3] ?? '').split(',').map((v) => checkValue(v.trim(), selector));
-      reqs.push({
-        op: setMatch[2] === 'in' ? 'in' : 'notin',
-        key: checkKey(setMatch[1] ?? '', selector),
-        values,
-      });
+/** Parses a selector; throws a SelectorError saying what is wrong. Empty or absent selects everything. */
+export function parseLabelSelector(s: string | undefined): LabelSelector {
+  const out: LabelSelector = [];
+  if (s === undefined || s.trim() === '') return out;
+  for (const raw of splitTopLevel(s)) {
+    const part = raw.trim();
+    if (part === '') throw new SelectorError('empty requirement');
+    const set = /^(\S+)\s+(in|notin)\s*\(([^()]*)\)$/.exec(part);
+    if (set) {
+      const values = (set[3] ?? '').split(',').map((v) => checkValue(v.trim()));
+      out.push({ key: checkKey(set[1] ?? ''), op: set[2] === 'in' ? 'in' : 'notin', values });
       continue;
     }
-    const eq = /^([^=!\s]+)\s*(==|=|!=)\s*(\S*)$/.exec(term);
-    if (eq) {
-      const op = eq[2] === '!=' ? '!=' : '=';
-      reqs.push({ op, key: checkKey(eq[1] ?? '', selector), value: checkValue(eq[3] ?? '', selector) });
+    const cmp = /^([^=!\s]+)\s*(==|=|!=)\s*(\S*)$/.exec(part);
+    if (cmp) {
+      const op = cmp[2] === '!=' ? 'notin' : 'in';
+      out.push({ key: checkKey(cmp[1] ?? ''), op, values: [checkValue(cmp[3] ?? '')] });
       continue;
     }
-    if (term.startsWith('!')) {
-      reqs.push({ op: '!exists', key: checkKey(term.slice(1).trim(), selector) });
+    if (part.startsWith('!')) {
+      out.push({ key: checkKey(part.slice(1).trim()), op: 'notexists' });
       continue;
     }
-    reqs.push({ op: 'exists', key: checkKey(term, selector) });
+    out.push({ key: checkKey(part), op: 'exists' });
   }
-  return reqs;
+  return out;
 }
 
 export function matchesLabels(selector: LabelSelector, labels: Record<string, string> | undefined): boolean {
-  const l = labels ?? {};
   for (const r of selector) {
-    const has = Object.prototype.hasOwnProperty.call(l, r.key);
-    const v = l[r.key];
+    const has = labels !== undefined && Object.prototype.hasOwnProperty.call(labels, r.key);
+    const value = has ? labels[r.key] : undefined;
     switch (r.op) {
       case 'exists':
         if (!has) return false;
         break;
-      case '!exists':
+      case 'notexists':
         if (has) return false;
         break;
-      case '=':
-        if (!has || v !== r.value) return false;
-        break;
-      case '!=':
-        // As in Kubernetes: a missing key satisfies `!=`.
-        if (has && v === r.value) return false;
-        break;
       case 'in':
-        if (!has || !r.values.includes(v ?? '')) return false;
+        if (!has || !r.values.includes(value ?? '')) return false;
         break;
       case 'notin':
-        if (has && r.values.includes(v ?? '')) return false;
+        // Kubernetes: `k!=v` and `k notin (...)` also match objects without the label.
+        if (has && r.values.includes(value ?? '')) return false;
         break;
     }
   }
@@ -119,7 +114,7 @@ export interface FieldRequirement {
 export function parseFieldSelector(selector: string | undefined): FieldRequirement[] {
   const reqs: FieldRequirement[] = [];
   if (selector === undefined || selector.trim() === '') return reqs;
-  for (const term of splitTerms(selector)) {
+  for (const term of splitTopLevel(selector).map((t) => t.trim())) {
     const m = /^([^=!\s]+)\s*(==|=|!=)\s*(\S*)$/.exec(term);
     if (!m) throw new SelectorError(`invalid field selector term "${term}"`);
     const field = m[1];

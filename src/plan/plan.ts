@@ -13,7 +13,7 @@ import {
   type Family,
   type IP,
 } from './ip.js';
-import { matchesLabels, parseLabelSelector, type LabelSelector } from './label-selector.js';
+import { matchesLabels, parseLabelSelector, type LabelSelector } from '../kube/selector.js';
 import type { IPKind, Plan, PlannedRoute, PlanSettings, SkippedIP, SkipReason } from './types.js';
 import { SKIP_REASONS } from './types.js';
 
