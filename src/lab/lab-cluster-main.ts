@@ -1,0 +1,170 @@
+// The lab's simulated cluster, one detached process started by `cosmolet lab up` that outlives it:
+//   node dist/lab/lab-cluster-main.js --dir LABDIR --prefix P --manifests DIR --node-ns NS --token T
+// - the Kubernetes API double on 127.0.0.1:<free port> in the host namespace (kubectl works against
+//   LABDIR/kubeconfig) and a unix socket bridge LABDIR/api.sock to it, which a forwarder in the node
+//   namespace serves on 127.0.0.1:6443 for cosmolet (LABDIR/node-kubeconfig);
+// - the manifest directory, kept in the cluster (inotify plus a 1 s poll);
+// - the data path: pods and kube-proxy rules (lab-pods.ts) following the cluster's objects;
+// - a control socket LABDIR/ctl.sock (plain HTTP): GET /state for `lab status`.
+import { existsSync, rmSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import http from 'node:http';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { EXIT_USAGE, errorMessage } from '../errors.js';
+import type { EndpointSlice, Service } from '../kube/types.js';
+import { createLogger } from '../observe/log.js';
+import { FakeApiServer } from './apiserver.js';
+import { startForwarder } from './forward.js';
+import { fingerprint, ManifestSync } from './lab-manifests.js';
+import { dataPath, PodManager } from './lab-pods.js';
+import { NODE_API_PORT } from './lab-state.js';
+
+async function main(): Promise<void> {
+  let values: { dir?: string; prefix?: string; manifests?: string; 'node-ns'?: string; token?: string };
+  try {
+    ({ values } = parseArgs({
+      options: {
+        dir: { type: 'string' },
+        prefix: { type: 'string' },
+        manifests: { type: 'string' },
+        'node-ns': { type: 'string' },
+        token: { type: 'string' },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    process.stderr.write(`lab-cluster: ${errorMessage(err)}\n`);
+    process.exit(EXIT_USAGE);
+  }
+  const { dir, prefix, manifests, token } = values;
+  const nodeNs = values['node-ns'];
+  if (!dir || !prefix || !manifests || !nodeNs || !token) {
+    process.stderr.write('lab-cluster: --dir, --prefix, --manifests, --node-ns and --token are required\n');
+    process.exit(EXIT_USAGE);
+  }
+  const logger = createLogger('info', 'json');
+  const api = await FakeApiServer.start({ host: '127.0.0.1', port: 0, token });
+  api.writeKubeconfig(join(dir, 'kubeconfig'));
+  const kc = parseYaml(api.kubeconfig()) as { clusters: { cluster: { server: string } }[] };
+  for (const c of kc.clusters) c.cluster.server = `https://127.0.0.1:${NODE_API_PORT}`;
+  writeFileSync(join(dir, 'node-kubeconfig'), stringifyYaml(kc), { mode: 0o600 });
+  await startForwarder(
+    { kind: 'unix', path: join(dir, 'api.sock') },
+    { kind: 'tcp', host: '127.0.0.1', port: api.port },
+  );
+
+  // The manifest directory.
+  const sync = new ManifestSync(manifests, api);
+  let lastPrint = fingerprint(manifests);
+  const applyManifests = (why: string): void => {
+    try {
+      const r = sync.sync();
+      if (r.created + r.updated + r.deleted > 0 || r.errors.length > 0)
+        logger.info(
+          { why, created: r.created, updated: r.updated, deleted: r.deleted, errors: r.errors },
+          'manifests applied',
+        );
+    } catch (err) {
+      logger.error({ err: errorMessage(err) }, 'manifests could not be applied');
+    }
+  };
+  applyManifests('start');
+  let debounce: NodeJS.Timeout | undefined;
+  let watcher: FSWatcher | undefined;
+  const rewatch = (): void => {
+    watcher?.close();
+    watcher = undefined;
+    if (!existsSync(manifests)) return;
+    try {
+      watcher = watch(manifests, () => {
+        clearTimeout(debounce);
+        debounce = setTimeout(() => {
+          lastPrint = fingerprint(manifests);
+          applyManifests('inotify');
+        }, 100);
+      });
+      watcher.on('error', () => undefined);
+    } catch {
+      watcher = undefined;
+    }
+  };
+  rewatch();
+  // Editors that replace the directory, network file systems: a poll catches what inotify misses.
+  setInterval(() => {
+    const fp = fingerprint(manifests);
+    if (fp === lastPrint) return;
+    lastPrint = fp;
+    if (!watcher) rewatch();
+    applyManifests('poll');
+  }, 1000);
+
+  // The data path follows the cluster (manifests and kubectl alike).
+  const pods = new PodManager({
+    prefix,
+    nodeNs,
+    dir,
+    podMain: join(import.meta.dirname, 'pod-main.js'),
+    logger,
+  });
+  await pods.removeLeftovers();
+  let warnings: string[] = [];
+  let appliedRv = -1;
+  let busy = false;
+  let dataPathError: string | undefined;
+  const reconcile = async (): Promise<void> => {
+    if (busy || api.resourceVersion === appliedRv) return;
+    busy = true;
+    const rv = api.resourceVersion;
+    try {
+      const dp = dataPath(api.list<Service>('services'), api.list<EndpointSlice>('endpointslices'));
+      warnings = dp.warnings;
+      await pods.apply(dp);
+      appliedRv = rv;
+      dataPathError = undefined;
+    } catch (err) {
+      dataPathError = errorMessage(err);
+      logger.error({ err: dataPathError }, 'data path could not be applied');
+    } finally {
+      busy = false;
+    }
+  };
+  await reconcile();
+  setInterval(() => void reconcile(), 200);
+
+  const ctl = http.createServer((req, res) => {
+    if (req.url !== '/state') {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(
+      JSON.stringify({
+        ready: true,
+        pid: process.pid,
+        apiUrl: api.url,
+        manifests: sync.report(),
+        dataPath: { synced: appliedRv === api.resourceVersion, error: dataPathError ?? null, warnings },
+        pods: pods.pods,
+        services: api.list('services'),
+        endpointslices: api.list('endpointslices'),
+        nodes: api.list('nodes'),
+      }),
+    );
+  });
+  const ctlPath = join(dir, 'ctl.sock');
+  rmSync(ctlPath, { force: true });
+  await new Promise<void>((resolve, reject) => {
+    ctl.once('error', reject);
+    ctl.listen(ctlPath, () => resolve());
+  });
+  logger.info({ api: api.url, manifests }, 'lab cluster ready');
+  const stop = (): void => process.exit(0);
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`lab-cluster: ${errorMessage(err)}\n`);
+  process.exit(1);
+});

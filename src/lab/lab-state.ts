@@ -1,0 +1,118 @@
+// The lab's state on disk: `<stateDir>/lab.json` says which namespaces and processes one `cosmolet
+// lab up` created, so that `lab status` and `lab down` (later processes) find them. It is written
+// before anything is created and after every process is started, so a killed `up` leaves a state
+// that `lab down` (or the next `up`) can clean up. Processes are identified by pid AND their start
+// time (field 22 of /proc/<pid>/stat), so a recycled pid is never killed.
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+export const DEFAULT_STATE_DIR = '/run/cosmolet-lab';
+export const DEFAULT_PREFIX = 'cosmolab';
+export const LAB_NODE_NAME = 'lab-node';
+/** Where cosmolet in the node namespace reaches the API (the double's certificate names 127.0.0.1). */
+export const NODE_API_PORT = 6443;
+
+export interface LabProcess {
+  /** What it is: `cluster`, `cosmolet`, `forward-api`, `node/bgpd`, ... */
+  name: string;
+  pid: number;
+  /** Start time in clock ticks since boot (/proc/<pid>/stat field 22); guards against pid reuse. */
+  startTime: number | undefined;
+}
+
+export interface LabState {
+  version: 1;
+  prefix: string;
+  dir: string;
+  manifests: string;
+  status: 'starting' | 'up';
+  startedAt: string;
+  /** The process that ran `lab up` (for messages only). */
+  upPid: number;
+  processes: LabProcess[];
+  kubeconfig: string;
+  nodeName: string;
+}
+
+export function stateFile(dir: string): string {
+  return join(dir, 'lab.json');
+}
+
+export function readState(dir: string): LabState | undefined {
+  const file = stateFile(dir);
+  if (!existsSync(file)) return undefined;
+  try {
+    const v = JSON.parse(readFileSync(file, 'utf8')) as LabState;
+    return v.version === 1 && typeof v.prefix === 'string' ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Atomic (write + rename), so a killed writer never leaves half a file. */
+export function writeState(state: LabState): void {
+  const file = stateFile(state.dir);
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(state, null, 2) + '\n');
+  renameSync(tmp, file);
+}
+
+export function processStartTime(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may contain spaces and parentheses: count from the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const v = Number(fields[19]);
+    return Number.isFinite(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when the process recorded is still the same process (same pid, same start time). */
+export function isAlive(p: LabProcess): boolean {
+  const st = processStartTime(p.pid);
+  if (st === undefined) return false;
+  if (p.startTime !== undefined && st !== p.startTime) return false;
+  // A zombie is dead for our purposes.
+  try {
+    const status = readFileSync(`/proc/${p.pid}/status`, 'utf8');
+    return !/^State:\s+Z/m.test(status);
+  } catch {
+    return false;
+  }
+}
+
+export function labProcess(name: string, pid: number): LabProcess {
+  return { name, pid, startTime: processStartTime(pid) };
+}
+
+/** Pids of processes whose command line contains `needle` (the lab's unique directory). */
+export function pidsWithArgument(needle: string): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (pid === process.pid) continue;
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (args.some((a) => a === needle || a.startsWith(`${needle}/`))) out.push(pid);
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+/** SIGKILL (after SIGCONT) a recorded process if it is still the same process. */
+export function killRecorded(p: LabProcess): boolean {
+  if (!isAlive(p)) return false;
+  try {
+    process.kill(p.pid, 'SIGCONT');
+    process.kill(p.pid, 'SIGKILL');
+    return true;
+  } catch {
+    return false;
+  }
+}
