@@ -20,6 +20,8 @@ export interface FabricAddressing {
   staticTag: number;
   exportKernel: boolean;
   exportStatic: boolean;
+  /** `neighbor swp1 bfd` on node and leaf (needs bfdd running). */
+  bfd: boolean;
 }
 
 function neighborPolicy(name: string): string[] {
@@ -72,6 +74,7 @@ export function nodeConfig(a: FabricAddressing): string {
     ' no bgp default ipv4-unicast',
     ' neighbor swp1 interface remote-as external',
     ' neighbor swp1 timers connect 5',
+    ...(a.bfd ? [' neighbor swp1 bfd'] : []),
     ` neighbor ${a.extNodeV4} remote-as ${a.extAsn}`,
     ` neighbor ${a.extNodeV4} timers connect 5`,
     ` neighbor ${a.extNodeV6} remote-as ${a.extAsn}`,
@@ -108,6 +111,7 @@ export function leafConfig(a: FabricAddressing): string {
     ' no bgp default ipv4-unicast',
     ' neighbor swp1 interface remote-as external',
     ' neighbor swp1 timers connect 5',
+    ...(a.bfd ? [' neighbor swp1 bfd'] : []),
     ' !',
     ' address-family ipv4 unicast',
     ...neighborPolicy('swp1'),

@@ -160,3 +160,17 @@ void test(
     }
   },
 );
+
+void test('fabric: with bfd, the node-leaf BFD session comes up', { skip }, async (t) => {
+  const f = await startFabric({ bfd: true });
+  t.after(() => f.teardown());
+  await waitFor(
+    'BFD peer up on the node',
+    async () => {
+      const peers = (await f.vtysh('node').showJson('show bfd peers json', 'bfdd')) as { status?: string }[];
+      return Array.isArray(peers) && peers.some((p) => p.status === 'up');
+    },
+    30_000,
+    200,
+  );
+});
