@@ -1,5 +1,14 @@
-// kernel origination: blackhole host routes with cosmolet's protocol number in the main table,
-// one `ip -batch -` per apply, read back with `ip -json route show proto N`.
+// kernel origination: host routes with cosmolet's protocol number in the main table, through a
+// device of cosmolet's own that drops what it is given (`cosmolet0`, a dummy interface), one
+// `ip -batch -` per apply, read back with `ip -json route show proto N`.
+//
+// Why not blackhole routes (as DESIGN.md first had it): for traffic that is forwarded both forms are
+// the same (kube-proxy's PREROUTING DNAT catches served traffic before routing, the rest is
+// dropped). But a socket on the node itself looks the route up at connect(), before kube-proxy's
+// OUTPUT DNAT: a blackhole makes connect() fail with EINVAL, so host-network pods, the node's own
+// clients and cosmolet itself (through the `kubernetes` Service) could no longer reach an advertised
+// ClusterIP. A route through a dummy device is an ordinary route at connect(), the OUTPUT DNAT then
+// sends the packet to the real endpoint, and anything nobody serves is dropped by the device.
 import { CosmoletError, ErrorCodes } from '../errors.js';
 import type { Logger } from '../observe/log.js';
 import { runCommand } from './exec.js';
@@ -25,10 +34,15 @@ export function validKernelProtocol(n: number): boolean {
   return Number.isInteger(n) && n >= 5 && n <= 255 && !ZEBRA_PROTOCOLS.has(n);
 }
 
+/** The device cosmolet's kernel routes point at; created (dummy, else ifb) and set up when missing. */
+export const KERNEL_DEVICE = 'cosmolet0';
+
 export interface KernelRoute {
   prefix: string;
   type: string;
   protocol: string;
+  /** Output device, when the route has one. */
+  dev?: string;
 }
 
 /** Parses `ip -json route show ...`; host routes come without a length (`"dst":"10.96.0.10"`). */
@@ -48,23 +62,44 @@ export function parseIpRoutes(stdout: string): KernelRoute[] {
     if (typeof rec.dst !== 'string' || rec.dst === 'default') continue;
     const p = parsePrefix(rec.dst);
     if (p === undefined) throw new RouterParseError(`ip -json route: bad dst ${JSON.stringify(rec.dst)}`);
-    out.push({
+    const route: KernelRoute = {
       prefix: p.prefix,
       type: typeof rec.type === 'string' ? rec.type : 'unicast',
       protocol:
         typeof rec.protocol === 'string' || typeof rec.protocol === 'number' ? String(rec.protocol) : '',
-    });
+    };
+    if (typeof rec.dev === 'string') route.dev = rec.dev;
+    out.push(route);
   }
   return out;
 }
 
-/** The `ip -batch` lines for a diff: removals first, matched by protocol so only ours go. */
-export function kernelBatch(diff: PrefixDiff, protocol: number): string[] {
+/**
+ * The `ip -batch` lines for a diff: removals first, matched by protocol so only ours go; adds with
+ * `add`, never `replace`, so a route of another protocol holding the prefix is never taken over.
+ */
+export function kernelBatch(diff: PrefixDiff, protocol: number, device: string = KERNEL_DEVICE): string[] {
   const lines: string[] = [];
   for (const p of diff.remove) lines.push(`route del ${requireCanonicalPrefix(p).prefix} proto ${protocol}`);
   for (const p of diff.add)
-    lines.push(`route add blackhole ${requireCanonicalPrefix(p).prefix} proto ${protocol}`);
+    lines.push(`route add ${requireCanonicalPrefix(p).prefix} dev ${device} proto ${protocol}`);
   return lines;
+}
+
+/** Whether `ip -json link show` says the interface is administratively up. */
+export function isUp(stdout: string): boolean {
+  try {
+    const links = JSON.parse(stdout) as { flags?: unknown }[];
+    const flags = links[0]?.flags;
+    return Array.isArray(flags) && flags.includes('UP');
+  } catch {
+    return false;
+  }
+}
+
+/** Whether a route of ours has the current form (through the device, not a blackhole of an older version). */
+export function isCurrentForm(r: KernelRoute, device: string = KERNEL_DEVICE): boolean {
+  return r.type === 'unicast' && r.dev === device;
 }
 
 export class KernelRouter implements Router {
@@ -97,10 +132,65 @@ export class KernelRouter implements Router {
     return parseIpRoutes(r.stdout);
   }
 
+  private async ipRun(args: string[], okCodes: readonly number[] | 'any' = [0]) {
+    return runCommand([...this.ip(), ...args], {
+      timeoutMs: this.opts.commandTimeoutSeconds * 1000,
+      okCodes,
+    });
+  }
+
+  /**
+   * Makes sure the device exists and is up. A dummy interface where the kernel has the driver; an
+   * ifb interface (which also drops what it is given) where it has not, as in some sandboxes.
+   */
+  private async ensureDevice(): Promise<void> {
+    const show = await this.ipRun(['-json', 'link', 'show', 'dev', KERNEL_DEVICE], 'any');
+    if (show.exitCode !== 0) {
+      const dummy = await this.ipRun(['link', 'add', KERNEL_DEVICE, 'type', 'dummy'], 'any');
+      if (dummy.exitCode !== 0) {
+        const ifb = await this.ipRun(['link', 'add', KERNEL_DEVICE, 'type', 'ifb'], 'any');
+        if (ifb.exitCode !== 0) {
+          throw new CosmoletError(
+            ErrorCodes.COMMAND_FAILED,
+            `cannot create the ${KERNEL_DEVICE} device (dummy: ${dummy.stderr.trim()}; ifb: ${ifb.stderr.trim()})`,
+          );
+        }
+        this.log.info(`created ${KERNEL_DEVICE} as an ifb device: this kernel has no dummy driver`);
+      } else {
+        this.log.info(`created the ${KERNEL_DEVICE} dummy device for cosmolet's routes`);
+      }
+    } else if (isUp(show.stdout)) {
+      return;
+    } else {
+      this.log.warn(`${KERNEL_DEVICE} was down; setting it up`);
+    }
+    await this.ipRun(['link', 'set', 'dev', KERNEL_DEVICE, 'up']);
+  }
+
   async read(): Promise<Set<string>> {
+    await this.ensureDevice();
     const proto = ['proto', String(this.opts.kernelProtocol)];
     const [v4, v6] = await Promise.all([this.show('-4', proto), this.show('-6', proto)]);
-    return new Set([...v4, ...v6].map((r) => r.prefix));
+    const all = [...v4, ...v6];
+    // Ours, but in an older form (a blackhole of an earlier version): converted in place with
+    // `replace`, which swaps the route atomically, so the prefix is never withdrawn meanwhile.
+    const outdated = all.filter((r) => !isCurrentForm(r)).map((r) => r.prefix);
+    if (outdated.length > 0) {
+      const lines = outdated.map(
+        (p) =>
+          `route replace ${requireCanonicalPrefix(p).prefix} dev ${KERNEL_DEVICE} proto ${this.opts.kernelProtocol}`,
+      );
+      const r = await runCommand([...this.ip(), '-force', '-batch', '-'], {
+        input: lines.join('\n') + '\n',
+        timeoutMs: batchTimeoutMs(this.opts.commandTimeoutSeconds, lines.length),
+        okCodes: 'any',
+      });
+      this.log.info(
+        { converted: outdated.length, exitCode: r.exitCode },
+        `converted ${outdated.length} routes of an older form to routes through ${KERNEL_DEVICE}`,
+      );
+    }
+    return new Set(all.map((r) => r.prefix));
   }
 
   async apply(diff: PrefixDiff): Promise<ApplyResult> {
@@ -113,6 +203,7 @@ export class KernelRouter implements Router {
       durationMs: 0,
     };
     if (lines.length === 0) return result;
+    await this.ensureDevice();
     // -force: go on after a failed line (a `del` of a route already gone); the read-back judges.
     const r = await runCommand([...this.ip(), '-force', '-batch', '-'], {
       input: lines.join('\n') + '\n',

@@ -168,3 +168,57 @@ void test(
     }
   },
 );
+
+void test(
+  'kernel: blackhole routes of an earlier version are adopted and converted in place with replace',
+  { skip },
+  async () => {
+    await resetState(fabric, router);
+    const want = ['10.96.7.1/32', 'fd00:10:96::7:1/128'];
+    // What an earlier cosmolet (blackhole routes) left behind.
+    await ip('route', 'add', 'blackhole', '10.96.7.1/32', 'proto', String(KERNEL_PROTOCOL));
+    await ip('-6', 'route', 'add', 'blackhole', 'fd00:10:96::7:1/128', 'proto', String(KERNEL_PROTOCOL));
+    await waitHeld(fabric, want);
+    assert.deepEqual([...(await router.read())].sort(), want.sort());
+    const r = await reconcile(router, want);
+    assert.equal(r.added + r.removed, 0, 'adopted, not re-added');
+    const v4 = JSON.parse(await ip('-json', 'route', 'show', '10.96.7.1/32')) as {
+      dev?: string;
+      type?: string;
+    }[];
+    const v6 = JSON.parse(await ip('-6', '-json', 'route', 'show', 'fd00:10:96::7:1/128')) as {
+      dev?: string;
+    }[];
+    assert.equal(v4[0]?.dev, 'cosmolet0');
+    assert.equal(v6[0]?.dev, 'cosmolet0');
+    await waitHeld(fabric, want);
+  },
+);
+
+void test(
+  'kernel: a connection from the node itself to an advertised ClusterIP reaches the DNAT (blackholes broke connect())',
+  { skip },
+  async (t) => {
+    await resetState(fabric, router);
+    // kube-proxy's part: OUTPUT DNAT from the ClusterIP to a local "endpoint".
+    const endpoint = fabric.addressing.nodeExtV4;
+    await fabric.exec('node', ['nft', '-f', '-'], {
+      input: `table ip kp-e2e {\n chain out {\n  type nat hook output priority -100;\n  ip daddr 10.96.8.1 tcp dport 80 dnat to ${endpoint}:18080\n }\n}\n`,
+    });
+    t.after(() => fabric.exec('node', ['nft', 'delete', 'table', 'ip', 'kp-e2e']).then(() => undefined));
+    const server = fabric.spawn('node', [
+      process.execPath,
+      '-e',
+      `require('http').createServer((q, s) => s.end('served')).listen(18080, '${endpoint}')`,
+    ]);
+    t.after(() => void server.kill('SIGKILL'));
+    await reconcile(router, ['10.96.8.1/32']);
+    await waitHeld(fabric, ['10.96.8.1/32']);
+    const body = await waitFor(
+      'curl from the node to the advertised ClusterIP',
+      async () => (await fabric.exec('node', ['curl', '-s', '-m', '2', 'http://10.96.8.1/'])).stdout,
+      10_000,
+    );
+    assert.equal(body, 'served');
+  },
+);

@@ -2,7 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parsePrefix, requireCanonicalPrefix } from '../../../src/router/prefix.js';
 import { diffPrefixes, batchTimeoutMs } from '../../../src/router/router.js';
-import { kernelBatch, validKernelProtocol } from '../../../src/router/kernel.js';
+import {
+  isCurrentForm,
+  isUp,
+  kernelBatch,
+  parseIpRoutes,
+  validKernelProtocol,
+} from '../../../src/router/kernel.js';
 import { staticConfigDaemon, staticPlan, staticRouteLine } from '../../../src/router/static.js';
 import { FrrWatcher, readFrrIdentity } from '../../../src/router/frr.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -46,11 +52,11 @@ void test('diffPrefixes: desired minus actual, sorted', () => {
   assert.deepEqual(diffPrefixes(new Set(), new Set()), { add: [], remove: [] });
 });
 
-void test('kernel batch: removals by protocol first, then blackhole adds', () => {
+void test('kernel batch: removals by protocol first, then adds through cosmolet0 (never replace)', () => {
   assert.deepEqual(kernelBatch({ add: ['10.96.0.1/32', 'fd00::a/128'], remove: ['10.96.0.9/32'] }, 73), [
     'route del 10.96.0.9/32 proto 73',
-    'route add blackhole 10.96.0.1/32 proto 73',
-    'route add blackhole fd00::a/128 proto 73',
+    'route add 10.96.0.1/32 dev cosmolet0 proto 73',
+    'route add fd00::a/128 dev cosmolet0 proto 73',
   ]);
   assert.throws(() => kernelBatch({ add: ['10.96.0.1/32\nroute flush table main'], remove: [] }, 73));
   assert.equal(validKernelProtocol(73), true);
@@ -142,4 +148,23 @@ void test('FRR identity changes when a daemon restarts (pid file, socket mtime)'
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+void test('kernel routes of an older form (blackhole) are recognised for conversion', () => {
+  const routes = parseIpRoutes(
+    '[{"type":"blackhole","dst":"10.96.0.1","protocol":"73","flags":[]},' +
+      '{"dst":"10.96.0.2","dev":"cosmolet0","protocol":"73","scope":"link","flags":[]},' +
+      '{"dst":"10.96.0.3","dev":"eth0","protocol":"73","flags":[]}]',
+  );
+  assert.deepEqual(
+    routes.map((r) => [r.prefix, isCurrentForm(r)]),
+    [
+      ['10.96.0.1/32', false],
+      ['10.96.0.2/32', true],
+      ['10.96.0.3/32', false],
+    ],
+  );
+  assert.equal(isUp('[{"ifname":"cosmolet0","flags":["BROADCAST","NOARP","UP","LOWER_UP"]}]'), true);
+  assert.equal(isUp('[{"ifname":"cosmolet0","flags":["BROADCAST","NOARP"]}]'), false);
+  assert.equal(isUp('not json'), false);
 });
