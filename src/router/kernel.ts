@@ -9,6 +9,7 @@
 // clients and cosmolet itself (through the `kubernetes` Service) could no longer reach an advertised
 // ClusterIP. A route through a dummy device is an ordinary route at connect(), the OUTPUT DNAT then
 // sends the packet to the real endpoint, and anything nobody serves is dropped by the device.
+import { ZEBRA_PROTOCOLS } from '../config/schema.js';
 import { CosmoletError, ErrorCodes } from '../errors.js';
 import type { Logger } from '../observe/log.js';
 import { runCommand } from './exec.js';
@@ -22,13 +23,6 @@ import {
   type Router,
   type RouterOptions,
 } from './router.js';
-
-/** Zebra deletes routes with its own protocol numbers when it starts. */
-export const ZEBRA_PROTOCOLS: ReadonlySet<number> = new Set([
-  11,
-  42,
-  ...Array.from({ length: 13 }, (_, i) => 186 + i),
-]);
 
 export function validKernelProtocol(n: number): boolean {
   return Number.isInteger(n) && n >= 5 && n <= 255 && !ZEBRA_PROTOCOLS.has(n);
