@@ -10,6 +10,7 @@
 //   <prefix>-pod-*: one tiny HTTP server per pod
 import { spawn, spawnSync } from 'node:child_process';
 import {
+  chmodSync,
   closeSync,
   existsSync,
   mkdirSync,
@@ -17,10 +18,11 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
 import { ErrorCodes } from '../errors.js';
 import { runCommand } from '../router/exec.js';
@@ -125,6 +127,19 @@ export function labHealthy(state: LabState): { ok: boolean; problems: string[] }
   return { ok: problems.length === 0, problems };
 }
 
+/** FRR drops to the frr user: every directory above its sockets and logs must let others in. */
+function checkTraversable(dir: string): void {
+  chmodSync(dir, 0o755);
+  for (let d = dirname(dir); d !== dirname(d); d = dirname(d)) {
+    if ((statSync(d).mode & 0o001) === 0)
+      throw new LabError(
+        ErrorCodes.LAB_FAILED,
+        `${d} is not searchable by other users, so FRR (running as user frr) cannot reach ${dir}.\n` +
+          `  fix: chmod o+x ${d}, or pick another --state-dir`,
+      );
+  }
+}
+
 function timed(started: number): string {
   return `${((Date.now() - started) / 1000).toFixed(1)} s`;
 }
@@ -181,6 +196,7 @@ export async function labUp(o: LabOptions): Promise<UpResult> {
   probeNetns(o.prefix);
 
   mkdirSync(dir, { recursive: true, mode: 0o755 });
+  checkTraversable(dir);
   const state: LabState = {
     version: 1,
     prefix: o.prefix,
