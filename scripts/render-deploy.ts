@@ -157,7 +157,8 @@ export function runHelm(args: string[]): { status: number; stdout: string; stder
 export const DEPLOY_VARIANTS: ReadonlyArray<{ file: string; title: string; setArgs: string[] }> = [
   {
     file: 'cosmolet.yaml',
-    title: 'kernel origination (the default): routes through the cosmolet0 dummy device with protocol 73, needs NET_ADMIN',
+    title:
+      'kernel origination (the default): routes through the cosmolet0 dummy device with protocol 73, needs NET_ADMIN',
     setArgs: [],
   },
   {
