@@ -75,7 +75,11 @@ export class ManifestSync {
       try {
         objects = parseObjects(readFileSync(join(this.dir, file), 'utf8'), file);
       } catch (err) {
-        errors.push({ file, message: err instanceof Error ? err.message : String(err) });
+        const message = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
+        errors.push({
+          file,
+          message: message.startsWith(`${file}: `) ? message.slice(file.length + 2) : message,
+        });
         failedFiles.add(file);
         continue;
       }

@@ -472,7 +472,7 @@ export function labHints(state: LabState, command: string, labFlags = ''): strin
     `kubectl:  kubectl --kubeconfig ${state.kubeconfig} get svc -A`,
     `leaf:     vtysh --vty_socket ${vty} -c 'show bgp ipv4 unicast'     (and ipv6 unicast)`,
     `curl:     ip netns exec ${leafNs} curl -s http://10.96.0.10/     ip netns exec ${leafNs} curl -sg 'http://[fd00:10:96::a]/'`,
-    `cosmolet: curl -s --unix-socket ${join(state.dir, 'http.sock')} http://lab/status     (also /metrics, /readyz)`,
+    `cosmolet: ip netns exec ${state.prefix}-node curl -s 127.0.0.1:8080/status     (also /metrics, /readyz)`,
     `play:     edit the files in ${state.manifests} (applied when saved)`,
     `logs:     ${state.dir}/cosmolet.log, cluster.log, fabric/`,
     `status:   ${command} lab status${labFlags}     (--json for scripts)`,
