@@ -183,6 +183,7 @@ export class Reconciler {
     if (!this.readBackDue) return;
     if (this.opts.applyEnabled) {
       this.installed = await this.opts.router.read();
+      await this.opts.router.repair?.();
     } else {
       // bgp.enabled false touches nothing; reading back only feeds /status, so its failure is no error.
       this.installed = await this.opts.router.read().catch(() => this.installed);

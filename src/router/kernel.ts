@@ -99,6 +99,8 @@ export function isCurrentForm(r: KernelRoute, device: string = KERNEL_DEVICE): b
 export class KernelRouter implements Router {
   readonly origination = 'kernel' as const;
   private readonly log: Logger;
+  /** Prefixes of ours in an older form, as of the last read. */
+  private outdated: string[] = [];
   constructor(
     private readonly opts: RouterOptions,
     private readonly vtysh: Vtysh,
@@ -161,30 +163,38 @@ export class KernelRouter implements Router {
     await this.ipRun(['link', 'set', 'dev', KERNEL_DEVICE, 'up']);
   }
 
+  /** Only reads: with bgp.enabled false cosmolet must touch nothing, not even create its device. */
   async read(): Promise<Set<string>> {
-    await this.ensureDevice();
     const proto = ['proto', String(this.opts.kernelProtocol)];
     const [v4, v6] = await Promise.all([this.show('-4', proto), this.show('-6', proto)]);
     const all = [...v4, ...v6];
-    // Ours, but in an older form (a blackhole of an earlier version): converted in place with
-    // `replace`, which swaps the route atomically, so the prefix is never withdrawn meanwhile.
-    const outdated = all.filter((r) => !isCurrentForm(r)).map((r) => r.prefix);
-    if (outdated.length > 0) {
-      const lines = outdated.map(
-        (p) =>
-          `route replace ${requireCanonicalPrefix(p).prefix} dev ${KERNEL_DEVICE} proto ${this.opts.kernelProtocol}`,
-      );
-      const r = await runCommand([...this.ip(), '-force', '-batch', '-'], {
-        input: lines.join('\n') + '\n',
-        timeoutMs: batchTimeoutMs(this.opts.commandTimeoutSeconds, lines.length),
-        okCodes: 'any',
-      });
-      this.log.info(
-        { converted: outdated.length, exitCode: r.exitCode },
-        `converted ${outdated.length} routes of an older form to routes through ${KERNEL_DEVICE}`,
-      );
-    }
+    this.outdated = all.filter((r) => !isCurrentForm(r)).map((r) => r.prefix);
     return new Set(all.map((r) => r.prefix));
+  }
+
+  /**
+   * Converts routes of ours in an older form (a blackhole of an earlier version) found by the last
+   * read, with `replace`: it swaps the route atomically, so the prefix is never withdrawn meanwhile.
+   */
+  async repair(): Promise<number> {
+    const outdated = this.outdated;
+    if (outdated.length === 0) return 0;
+    await this.ensureDevice();
+    const lines = outdated.map(
+      (p) =>
+        `route replace ${requireCanonicalPrefix(p).prefix} dev ${KERNEL_DEVICE} proto ${this.opts.kernelProtocol}`,
+    );
+    const r = await runCommand([...this.ip(), '-force', '-batch', '-'], {
+      input: lines.join('\n') + '\n',
+      timeoutMs: batchTimeoutMs(this.opts.commandTimeoutSeconds, lines.length),
+      okCodes: 'any',
+    });
+    this.outdated = [];
+    this.log.info(
+      { converted: outdated.length, exitCode: r.exitCode },
+      `converted ${outdated.length} routes of an older form to routes through ${KERNEL_DEVICE}`,
+    );
+    return outdated.length;
   }
 
   async apply(diff: PrefixDiff): Promise<ApplyResult> {

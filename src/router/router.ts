@@ -48,6 +48,11 @@ export interface Router {
   apply(diff: PrefixDiff): Promise<ApplyResult>;
   /** What bgpd holds (IPv4 and IPv6 unicast): prefix -> {valid, best}. */
   verify(): Promise<BgpView>;
+  /**
+   * Brings routes of ours that the last read found in an outdated form up to date, in place,
+   * without withdrawing them. Returns how many it changed. Only called when changes are allowed.
+   */
+  repair?(): Promise<number>;
 }
 
 export class RouterApplyError extends CosmoletError {

@@ -180,6 +180,7 @@ void test(
     await ip('-6', 'route', 'add', 'blackhole', 'fd00:10:96::7:1/128', 'proto', String(KERNEL_PROTOCOL));
     await waitHeld(fabric, want);
     assert.deepEqual([...(await router.read())].sort(), want.sort());
+    assert.equal(await router.repair?.(), 2);
     const r = await reconcile(router, want);
     assert.equal(r.added + r.removed, 0, 'adopted, not re-added');
     const v4 = JSON.parse(await ip('-json', 'route', 'show', '10.96.7.1/32')) as {
@@ -220,5 +221,20 @@ void test(
       10_000,
     );
     assert.equal(body, 'served');
+  },
+);
+
+void test(
+  'kernel: read() creates nothing, not even the device (bgp.enabled false touches nothing)',
+  { skip },
+  async () => {
+    await resetState(fabric, router);
+    await fabric.exec('node', ['ip', 'link', 'del', 'cosmolet0']).catch(() => undefined);
+    assert.deepEqual([...(await router.read())], []);
+    await assert.rejects(fabric.exec('node', ['ip', 'link', 'show', 'cosmolet0']));
+    // The first apply creates it.
+    await reconcile(router, ['10.96.9.1/32']);
+    await waitHeld(fabric, ['10.96.9.1/32']);
+    assert.match(await ip('-json', 'route', 'show', '10.96.9.1/32'), /"dev":"cosmolet0"/);
   },
 );
