@@ -187,7 +187,8 @@ export function dataPath(services: Service[], slices: FullSlice[]): DataPath {
             if (ep.conditions?.ready === false) continue;
             for (const addr of ep.addresses ?? []) {
               const c = canonical(addr);
-              if (c && c.v6 === v6 && owner.has(c.text)) targets.push(`${c.text} . ${port}`);
+              const t = c ? `${c.text} . ${port}` : '';
+              if (c && c.v6 === v6 && owner.has(c.text) && !targets.includes(t)) targets.push(t);
             }
           }
         }
