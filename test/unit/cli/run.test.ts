@@ -1,0 +1,138 @@
+// `cosmolet run` as a process, without FRR or root: flags, exit statuses and signal handling.
+// bgp.enabled is false in these tests, so cosmolet reads routes but changes nothing on this machine.
+import { before, test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FakeApiServer } from '../../../src/lab/apiserver.js';
+
+const ROOT = new URL('../../../', import.meta.url).pathname;
+const CLI = join(ROOT, 'dist/cli.js');
+
+before(() => {
+  if (existsSync(CLI)) return;
+  const r = spawnSync('npm', ['run', 'build'], { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+});
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+interface Started {
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  kill(sig: NodeJS.Signals): void;
+  /** Resolves when stdout has printed a line matching `re`. */
+  waitLine(re: RegExp, timeoutMs?: number): Promise<string>;
+}
+
+function startRun(t: TestContext, args: string[]): Started {
+  const child = spawn(process.execPath, [CLI, 'run', ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  let out = '';
+  const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
+    out += chunk;
+    for (const w of [...waiters]) {
+      const line = out.split('\n').find((l) => w.re.test(l));
+      if (line) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(line);
+      }
+    }
+  });
+  child.stderr.resume();
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return {
+    exit,
+    kill: (sig) => child.kill(sig),
+    waitLine: (re, timeoutMs = 15_000) =>
+      new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no line matching ${re} in:\n${out}`)), timeoutMs);
+        waiters.push({
+          re,
+          resolve: (l) => {
+            clearTimeout(timer);
+            resolve(l);
+          },
+        });
+        child.stdout.emit('data', '');
+      }),
+  };
+}
+
+async function setup(t: TestContext, kubeconfigServer?: string): Promise<string[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'cosmolet-run-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  let kubeconfig: string;
+  if (kubeconfigServer) {
+    kubeconfig = `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "${kubeconfigServer}", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: x}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n`;
+  } else {
+    const api = await FakeApiServer.start({ token: 't' });
+    t.after(() => api.close());
+    api.create('nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1' } });
+    kubeconfig = api.kubeconfig();
+  }
+  writeFileSync(join(dir, 'kubeconfig'), kubeconfig);
+  writeFileSync(
+    join(dir, 'config.yaml'),
+    `bgp:\n  enabled: false\nfrr:\n  socketDir: ${dir}/no-frr\n  commandTimeoutSeconds: 2\nhttp:\n  address: 127.0.0.1:${await freePort()}\n`,
+  );
+  return ['--config', join(dir, 'config.yaml'), '--kubeconfig', join(dir, 'kubeconfig'), '--node-name', 'n1'];
+}
+
+test('SIGTERM right at start-up exits 0 (signals were only handled once everything had started)', async (t) => {
+  const run = startRun(t, await setup(t));
+  await run.waitLine(/cosmolet starting/);
+  run.kill('SIGTERM');
+  const { code, signal } = await run.exit;
+  assert.deepEqual({ code, signal }, { code: 0, signal: null });
+});
+
+test('SIGINT while the API server is unreachable exits 0 within 10 s', async (t) => {
+  const port = await freePort();
+  const run = startRun(t, await setup(t, `https://127.0.0.1:${port}`));
+  await run.waitLine(/kubernetes request failed|cosmolet starting/);
+  const started = Date.now();
+  run.kill('SIGINT');
+  const { code } = await run.exit;
+  assert.equal(code, 0);
+  assert.ok(Date.now() - started < 10_000);
+});
+
+test('an unknown flag and a bad config value exit 2 with one line naming them', () => {
+  const r = spawnSync(process.execPath, [CLI, 'run', '--no-such-flag'], { encoding: 'utf8' });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /no-such-flag/);
+  const bad = spawnSync(process.execPath, [CLI, 'run', '--http-address', 'nope', '--node-name', 'n'], {
+    encoding: 'utf8',
+  });
+  assert.equal(bad.status, 2);
+  assert.equal(bad.stderr.trim().split('\n').length, 1);
+  assert.match(bad.stderr, /--http-address \(http\.address\)/);
+});
+
+test('no kubeconfig anywhere exits 2 with a clear message, never a localhost fallback', () => {
+  const r = spawnSync(process.execPath, [CLI, 'run', '--node-name', 'n'], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, HOME: '/nonexistent' },
+  });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /kubeconfig|KUBECONFIG|in-cluster/i);
+});
