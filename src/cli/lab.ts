@@ -134,7 +134,23 @@ export async function labCommand(argv: string[], io: CommandIO): Promise<number>
   };
   switch (action) {
     case 'up': {
-      const r = await labUp(opts);
+      // Ctrl-C while it starts: what exists stays recorded; the next `down` or `up` cleans it up.
+      const interrupted = (): void => {
+        io.stderr.write(
+          `\ninterrupted while starting: the lab is half made. Remove it with ${command} lab down${flags} ` +
+            `(or run ${command} lab up${flags} again, which cleans up first)\n`,
+        );
+        process.exit(130);
+      };
+      process.once('SIGINT', interrupted);
+      process.once('SIGTERM', interrupted);
+      let r: Awaited<ReturnType<typeof labUp>>;
+      try {
+        r = await labUp(opts);
+      } finally {
+        process.removeListener('SIGINT', interrupted);
+        process.removeListener('SIGTERM', interrupted);
+      }
       io.stdout.write(
         r.reused
           ? `\nThe lab was already running.\n`
