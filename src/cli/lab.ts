@@ -58,6 +58,8 @@ function commandName(): string {
   return 'cosmolet';
 }
 
+let outputClosed = false;
+
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -81,7 +83,7 @@ async function liveView(state: LabState, io: CommandIO, command: string, flags: 
   const hints = labHints(state, command, flags);
   let last = '';
   try {
-    while (!stop) {
+    while (!stop && !outputClosed) {
       let text: string;
       try {
         text = renderView(await view(state));
@@ -97,7 +99,7 @@ async function liveView(state: LabState, io: CommandIO, command: string, flags: 
           `cosmolet lab ${state.prefix}  (updated ${stamp}; Ctrl-C leaves the lab running)\n\n${text}\n${hints}\n`,
         );
       }
-      for (let i = 0; i < 10 && !stop; i++) await sleep(100);
+      for (let i = 0; i < 10 && !stop && !outputClosed; i++) await sleep(100);
     }
   } finally {
     process.removeListener('SIGINT', onSignal);
@@ -113,6 +115,10 @@ export async function labCommand(argv: string[], io: CommandIO): Promise<number>
     io.stdout.write(LAB_HELP);
     return 0;
   }
+  // A closed stdout (`| head`, a closed terminal) must not kill `up` half-way: finish, then stop.
+  io.stdout.on('error', () => {
+    outputClosed = true;
+  });
   const [action, ...extra] = positionals;
   if (extra.length > 0) throw new UsageError(`cosmolet lab: unexpected argument "${extra[0]}"`);
   const prefix = typeof values.prefix === 'string' ? values.prefix : DEFAULT_PREFIX;
