@@ -8,7 +8,7 @@ import { errorMessage, CosmoletError } from '../errors.js';
 import type { EndpointSlice, Node, Service } from '../kube/types.js';
 import type { Logger } from '../observe/log.js';
 import type { Metrics } from '../observe/metrics.js';
-import { computePlan } from '../plan/plan.js';
+import { computePlan, familyOf } from '../plan/plan.js';
 import type { Plan, PlanSettings } from '../plan/types.js';
 import { diffPrefixes, type Router } from '../router/router.js';
 import {
@@ -206,8 +206,8 @@ export class Reconciler {
     const conflicts = new Set(result.conflicts);
     this.installed = new Set([...desired].filter((p) => !conflicts.has(p)));
     this.readBackDue = false;
-    for (const p of diff.add) if (!conflicts.has(p)) metrics.routesAdded.inc({ family: family(p) });
-    for (const p of diff.remove) metrics.routesWithdrawn.inc({ family: family(p) });
+    for (const p of diff.add) if (!conflicts.has(p)) metrics.routesAdded.inc({ family: familyOf(p) });
+    for (const p of diff.remove) metrics.routesWithdrawn.inc({ family: familyOf(p) });
     if (eventAt !== undefined) metrics.eventToInstalled.observe((Date.now() - eventAt) / 1000);
     this.setInstalledGauge();
     for (const p of result.conflicts) {
@@ -293,12 +293,8 @@ export class Reconciler {
 
   private setInstalledGauge(): void {
     let v4 = 0;
-    for (const p of this.installed) if (family(p) === 'ipv4') v4++;
+    for (const p of this.installed) if (familyOf(p) === 'ipv4') v4++;
     this.opts.metrics.installedPrefixes.set({ family: 'ipv4' }, v4);
     this.opts.metrics.installedPrefixes.set({ family: 'ipv6' }, this.installed.size - v4);
   }
-}
-
-function family(prefix: string): 'ipv4' | 'ipv6' {
-  return prefix.includes(':') ? 'ipv6' : 'ipv4';
 }
