@@ -72,6 +72,8 @@ export class Reconciler {
   private plan: Plan | undefined;
   private decisions: Decisions = new Map();
   private installed = new Set<string>();
+  /** Prefixes held by routes that are not cosmolet's, as of the last apply; retried after a read-back. */
+  private conflicts = new Set<string>();
   private readBackDue = true;
   private lastOk: boolean | undefined;
   private lastError: string | undefined;
@@ -189,6 +191,7 @@ export class Reconciler {
       this.installed = await this.opts.router.read().catch(() => this.installed);
     }
     this.readBackDue = false;
+    this.conflicts = new Set();
     this.setInstalledGauge();
   }
 
@@ -196,7 +199,8 @@ export class Reconciler {
   private async converge(plan: Plan, eventAt: number | undefined): Promise<void> {
     const { router, metrics } = this.opts;
     if (!this.opts.applyEnabled) return;
-    const desired = new Set(plan.routes.map((r) => r.prefix));
+    // A prefix another route holds is not retried on every event, only after the next read-back.
+    const desired = new Set(plan.routes.map((r) => r.prefix).filter((p) => !this.conflicts.has(p)));
     const diff = diffPrefixes(desired, this.installed);
     if (diff.add.length === 0 && diff.remove.length === 0) return;
     // From here on the baseline is unknown until the apply succeeds.
@@ -205,6 +209,7 @@ export class Reconciler {
     const result = await router.apply(diff);
     const conflicts = new Set(result.conflicts);
     this.installed = new Set([...desired].filter((p) => !conflicts.has(p)));
+    for (const p of conflicts) this.conflicts.add(p);
     this.readBackDue = false;
     for (const p of diff.add) if (!conflicts.has(p)) metrics.routesAdded.inc({ family: familyOf(p) });
     for (const p of diff.remove) metrics.routesWithdrawn.inc({ family: familyOf(p) });

@@ -202,6 +202,68 @@ export function controllerSuite(origination: 'kernel' | 'static'): void {
     await lab.waitPeersHold([...expectedRoutes, '10.96.0.11/32'].sort(), 60_000);
   });
 
+  test(`${origination}: a prefix held by someone else's route is left alone, not retried on every event`, async (t) => {
+    // The operator (or another tool) holds 10.96.0.15/32 with a route cosmolet does not own.
+    const foreign =
+      origination === 'kernel'
+        ? () => lab.fabric.exec('node', ['ip', 'route', 'add', 'blackhole', '10.96.0.15/32', 'proto', '99'])
+        : () => lab.fabric.vtysh('node').exec(['configure terminal', 'ip route 10.96.0.15/32 blackhole']);
+    const unforeign =
+      origination === 'kernel'
+        ? () => lab.fabric.exec('node', ['ip', 'route', 'del', '10.96.0.15/32', 'proto', '99'])
+        : () => lab.fabric.vtysh('node').exec(['configure terminal', 'no ip route 10.96.0.15/32 blackhole']);
+    resetCluster();
+    // A clean node first: earlier tests leave cosmolet's routes installed.
+    const cleaner = lab.startCosmolet({}, ['--withdraw-on-exit']);
+    await lab.waitReady();
+    cleaner.kill('SIGTERM');
+    await cleaner.exited;
+    await foreign();
+    t.after(() =>
+      unforeign().then(
+        () => undefined,
+        () => undefined,
+      ),
+    );
+    // Long enough that no periodic read-back (which retries the conflict once) falls in the checks below.
+    const c = lab.startCosmolet({ loopIntervalSeconds: 10 });
+    t.after(async () => {
+      c.kill('SIGKILL');
+      await c.exited;
+    });
+    await lab.waitReady();
+    const installed = async (prefix: string) => {
+      const s = JSON.parse((await lab.get('/status')).body) as {
+        routes: { prefix: string; installed: boolean }[];
+      };
+      return s.routes.find((r) => r.prefix === prefix)?.installed;
+    };
+    assert.equal(await installed('10.96.0.15/32'), false);
+    // More changes, each applied: the conflict is not re-applied with every one of them.
+    for (const ready of [true, false]) {
+      setReady('api', 'IPv4', '10.1.0.2', ready);
+      await waitFor(
+        `10.96.0.11/32 ${ready ? 'advertised' : 'withdrawn'} at the leaf`,
+        async () => (await lab.leafFib()).has('10.96.0.11/32') === ready,
+        5000,
+        20,
+      );
+    }
+    const warnings = c
+      .log()
+      .split('\n')
+      .filter((l) => l.includes('not installing 10.96.0.15/32'));
+    assert.equal(warnings.length, 1, warnings.join('\n'));
+    // Once the other route is gone, the next read-back (every loopIntervalSeconds) installs ours.
+    await unforeign();
+    await waitFor(
+      '10.96.0.15/32 installed by cosmolet',
+      async () => (await installed('10.96.0.15/32')) === true,
+      25_000,
+    );
+    await lab.waitPeersHold(expectedRoutes);
+  });
+
   test(`${origination}: bgpd killed and restarted: every prefix comes back`, async (t) => {
     await startConverged(t);
     await lab.fabric.killBgpd('node');
