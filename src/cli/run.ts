@@ -144,6 +144,7 @@ class Controller {
       logger: log,
       metrics: this.metrics,
       onRestart: () => this.reconciler.resync(),
+      advertised: () => this.reconciler.status().plan?.routes.map((r) => r.prefix) ?? [],
     });
   }
 

@@ -4,6 +4,7 @@
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../observe/log.js';
 import type { Metrics } from '../observe/metrics.js';
+import { familyOf } from '../plan/plan.js';
 import {
   bgpSummary,
   checkAsn,
@@ -29,6 +30,8 @@ export interface FrrMonitorOptions {
   metrics: Metrics;
   /** A daemon restarted: the reconciler must read back and re-apply. */
   onRestart: () => void;
+  /** The prefixes the plan advertises now, to count how many bgpd holds as valid best paths. */
+  advertised: () => Iterable<string>;
 }
 
 export interface FrrState {
@@ -115,8 +118,16 @@ export class FrrMonitor {
       }));
     }
     try {
-      this.state.bgp = await this.opts.router.verify();
+      const bgp = await this.opts.router.verify();
+      this.state.bgp = bgp;
       this.state.bgpError = undefined;
+      const held = { ipv4: 0, ipv6: 0 };
+      for (const p of this.opts.advertised()) {
+        const r = bgp.get(p);
+        if (r?.valid && r.best) held[familyOf(p)]++;
+      }
+      metrics.bgpHeld.set({ family: 'ipv4' }, held.ipv4);
+      metrics.bgpHeld.set({ family: 'ipv6' }, held.ipv6);
     } catch (err) {
       this.state.bgpError = errorMessage(err);
     }

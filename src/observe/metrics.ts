@@ -121,6 +121,7 @@ export class Metrics {
     for (const family of ['ipv4', 'ipv6']) {
       this.advertisedPrefixes.set({ family }, 0);
       this.installedPrefixes.set({ family }, 0);
+      this.bgpHeld.set({ family }, 0);
       this.routesAdded.inc({ family }, 0);
       this.routesWithdrawn.inc({ family }, 0);
     }

@@ -339,7 +339,10 @@ export function controllerSuite(origination: 'kernel' | 'static'): void {
       'the unnumbered leaf session in /metrics',
       async () => {
         const m = await lab.get('/metrics');
-        return m.body.includes('cosmolet_bgp_peer_established{peer="swp1"} 1') ? m : undefined;
+        return m.body.includes('cosmolet_bgp_peer_established{peer="swp1"} 1') &&
+          m.body.includes('cosmolet_bgp_prefixes_valid_best{family="ipv4"} 8')
+          ? m
+          : undefined;
       },
       20_000,
     );
