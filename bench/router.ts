@@ -9,10 +9,10 @@ import { cpus, loadavg, release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { silentLogger } from '../src/observe/log.js';
 import { startFabric, waitFor, type Fabric } from '../src/lab/fabric.js';
 import { runCommand } from '../src/router/exec.js';
-import { createRouter, diffPrefixes, type Router } from '../src/router/router.js';
+import { diffPrefixes, type Router } from '../src/router/router.js';
+import { routerFor } from '../test/e2e/router/harness.js';
 import { parsePrefix } from '../src/router/prefix.js';
 import type { Origination } from '../src/router/frr.js';
 
@@ -96,19 +96,6 @@ async function timeUntil(
   return performance.now() - t0;
 }
 
-function routerFor(fabric: Fabric, origination: Origination): Router {
-  return createRouter({
-    origination,
-    socketDir: fabric.socketDir('node'),
-    vtyshPath: 'vtysh',
-    kernelProtocol: KERNEL_PROTOCOL,
-    staticTag: STATIC_TAG,
-    commandTimeoutSeconds: 30,
-    netns: fabric.ns.node,
-    logger: silentLogger(),
-  });
-}
-
 async function clear(fabric: Fabric, router: Router): Promise<void> {
   await router.apply(diffPrefixes(new Set(), await router.read()));
   await waitFor(
@@ -125,7 +112,7 @@ async function benchBackend(
   n: number,
   reps: number,
 ): Promise<BackendFigures> {
-  const router = routerFor(fabric, origination);
+  const router = routerFor(fabric, origination, 30);
   const prefixes = benchPrefixes(n);
   const runs: BackendFigures['runs'] = [];
   for (let rep = 0; rep < reps; rep++) {

@@ -48,6 +48,10 @@ export function nodeConfig(a: FabricAddressing): string {
     'frr defaults traditional',
     'hostname node',
     'service integrated-vtysh-config',
+    // Apply route-map changes at once: with the default 5 s delay the route-maps loaded at start are
+    // processed just as the sessions come up, which triggers a route refresh racing the initial
+    // End-of-RIB; FRR 8.4 then keeps the peer's routes "stale" and ignores their withdrawal.
+    'bgp route-map delay-timer 0',
     '!',
     ...v4,
     ...v6,
@@ -102,6 +106,10 @@ export function leafConfig(a: FabricAddressing): string {
     'frr defaults traditional',
     'hostname leaf',
     'service integrated-vtysh-config',
+    // Apply route-map changes at once: with the default 5 s delay the route-maps loaded at start are
+    // processed just as the sessions come up, which triggers a route refresh racing the initial
+    // End-of-RIB; FRR 8.4 then keeps the peer's routes "stale" and ignores their withdrawal.
+    'bgp route-map delay-timer 0',
     '!',
     'route-map PERMIT-ALL permit 10',
     'exit',

@@ -192,7 +192,8 @@ export interface FabricState {
   daemons: Record<string, { pid: number | undefined; argv: string[] }>;
 }
 
-function alive(pid: number | undefined): boolean {
+/** Whether a process with this pid exists (signal 0 checks without signalling). */
+export function alive(pid: number | undefined): boolean {
   if (pid === undefined) return false;
   try {
     process.kill(pid, 0);

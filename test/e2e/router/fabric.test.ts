@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { cleanupStale, Fabric, startFabric, waitFor } from '../../../src/lab/fabric.js';
+import { alive, cleanupStale, Fabric, startFabric, waitFor } from '../../../src/lab/fabric.js';
 import { canRun } from './harness.js';
 
 const skip = canRun();
@@ -17,16 +17,6 @@ function namespaces(prefix: string): string[] {
     .split('\n')
     .map((l) => l.split(' ')[0] ?? '')
     .filter((n) => n.startsWith(`${prefix}-`));
-}
-
-function alive(pid: number | undefined): boolean {
-  if (pid === undefined) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 void test('fabric: teardown kills what it started and deletes its namespaces', { skip }, async (t) => {
