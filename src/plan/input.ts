@@ -1,0 +1,323 @@
+// What the plan reads from each Kubernetes object, taken once when the object arrives (a
+// projection): IPs parsed, the few labels and annotations the rules read, and an EndpointSlice
+// reduced to four readiness flags for this node. The reflectors keep these instead of the raw
+// objects, so a store costs a fraction of the objects' size and an update that changes nothing the
+// plan reads is recognised at once (`sameSlice`) and costs no reconcile.
+// Objects are untrusted JSON: a field of the wrong type is dropped and reported, never misread.
+import type { EndpointSlice, KubeObject, Node, Service } from '../kube/types.js';
+import { Annotations, Labels } from '../kube/types.js';
+import { parseIP, type Family, type IP } from './ip.js';
+import type { IPKind } from './types.js';
+
+/** One IP a Service carries through one kind; `ip` is undefined when the text does not parse. */
+export interface ServiceIP {
+  raw: string;
+  ip: IP | undefined;
+  kind: IPKind;
+}
+
+export interface ServiceInfo {
+  /** `namespace/name` */
+  key: string;
+  namespace: string;
+  name: string;
+  uid: string | undefined;
+  resourceVersion: string | undefined;
+  /** For `services.labelSelector` (the reflector also filters on the server). */
+  labels: Readonly<Record<string, string>> | undefined;
+  /** A considered type (ClusterIP, NodePort, LoadBalancer) and not headless. */
+  eligible: boolean;
+  /** Carries service.kubernetes.io/service-proxy-name: another proxy owns it. */
+  proxyNamed: boolean;
+  optedOut: boolean;
+  internalLocal: boolean;
+  externalLocal: boolean;
+  ips: ServiceIP[];
+}
+
+/** One EndpointSlice, reduced to what decides readiness on one node. */
+export interface SliceInfo {
+  key: string;
+  resourceVersion: string | undefined;
+  /** `namespace/service-name`, undefined when the slice names no Service. */
+  service: string | undefined;
+  /** undefined for an addressType cosmolet does not route (FQDN) or a malformed one. */
+  family: Family | undefined;
+  /** Some endpoint is ready, cluster-wide. */
+  ready: boolean;
+  /** Some endpoint is serving and terminating (kube-proxy's fallback when nothing is ready). */
+  fallback: boolean;
+  localReady: boolean;
+  localFallback: boolean;
+}
+
+export interface NodeInfo {
+  name: string;
+  resourceVersion: string | undefined;
+  unschedulable: boolean;
+  excluded: boolean;
+}
+
+/** Told about every field dropped for having the wrong type: `resource.field`. */
+export type MalformedReport = (field: string) => void;
+
+const CONSIDERED_TYPES = new Set(['ClusterIP', 'NodePort', 'LoadBalancer']);
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A map of strings, or undefined when absent; a malformed one is dropped and reported. */
+function stringMap(
+  v: unknown,
+  field: string,
+  report: MalformedReport | undefined,
+): Record<string, string> | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!isRecord(v)) {
+    report?.(field);
+    return undefined;
+  }
+  for (const x of Object.values(v)) {
+    if (typeof x !== 'string') {
+      report?.(field);
+      return Object.fromEntries(
+        Object.entries(v).filter((e): e is [string, string] => typeof e[1] === 'string'),
+      );
+    }
+  }
+  return v as Record<string, string>;
+}
+
+function optString(v: unknown, field: string, report: MalformedReport | undefined): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'string') return v;
+  report?.(field);
+  return undefined;
+}
+
+function has(map: Readonly<Record<string, string>> | undefined, key: string): boolean {
+  return map !== undefined && Object.prototype.hasOwnProperty.call(map, key);
+}
+
+/** The object's `namespace/name` when both are non-empty strings (name alone for a Node). */
+function identity(
+  obj: unknown,
+  namespaced: boolean,
+  nameOptional = false,
+): { namespace: string; name: string } | undefined {
+  if (!isRecord(obj) || !isRecord(obj.metadata)) return undefined;
+  const { namespace } = obj.metadata;
+  const name = nameOptional && obj.metadata.name === undefined ? '' : obj.metadata.name;
+  if (typeof name !== 'string' || (name === '' && !nameOptional)) return undefined;
+  if (!namespaced) return { namespace: '', name };
+  if (typeof namespace !== 'string' || namespace === '') return undefined;
+  return { namespace, name };
+}
+
+export function projectService(raw: Service | KubeObject, report?: MalformedReport): ServiceInfo | undefined {
+  const id = identity(raw, true);
+  if (!id) {
+    report?.('service.metadata');
+    return undefined;
+  }
+  const obj = raw as Record<string, unknown>;
+  const meta = obj.metadata as Record<string, unknown>;
+  const spec = isRecord(obj.spec) ? obj.spec : {};
+  if (obj.spec !== undefined && !isRecord(obj.spec)) report?.('service.spec');
+  const labels = stringMap(meta.labels, 'service.metadata.labels', report);
+  const annotations = stringMap(meta.annotations, 'service.metadata.annotations', report);
+  const typeField = optString(spec.type, 'service.spec.type', report);
+  // A type of the wrong kind is not read as the default: such a Service is not considered at all.
+  const type = spec.type === undefined || spec.type === null ? 'ClusterIP' : typeField;
+
+  const ips: ServiceIP[] = [];
+  const add = (v: unknown, kind: IPKind, field: string): void => {
+    if (v === undefined || v === null || v === '') return;
+    if (typeof v !== 'string') return report?.(field);
+    ips.push({ raw: v, ip: parseIP(v), kind });
+  };
+  const list = (v: unknown, field: string): unknown[] => {
+    if (v === undefined || v === null) return [];
+    if (Array.isArray(v)) return v;
+    report?.(field);
+    return [];
+  };
+  const clusterIPs = list(spec.clusterIPs, 'service.spec.clusterIPs');
+  const primary = clusterIPs.length > 0 ? clusterIPs : [spec.clusterIP];
+  for (const v of primary) add(v, 'clusterIP', 'service.spec.clusterIPs');
+  for (const v of list(spec.externalIPs, 'service.spec.externalIPs'))
+    add(v, 'externalIP', 'service.spec.externalIPs');
+  if (type === 'LoadBalancer') {
+    const status = isRecord(obj.status) ? obj.status : {};
+    const lb = isRecord(status.loadBalancer) ? status.loadBalancer : {};
+    for (const i of list(lb.ingress, 'service.status.loadBalancer.ingress')) {
+      if (!isRecord(i)) {
+        report?.('service.status.loadBalancer.ingress');
+        continue;
+      }
+      add(i.ip, 'loadBalancerIP', 'service.status.loadBalancer.ingress.ip');
+    }
+  }
+  const headless = spec.clusterIP === 'None' || clusterIPs[0] === 'None';
+  return {
+    key: `${id.namespace}/${id.name}`,
+    namespace: id.namespace,
+    name: id.name,
+    uid: optString(meta.uid, 'service.metadata.uid', report),
+    resourceVersion: optString(meta.resourceVersion, 'service.metadata.resourceVersion', report),
+    labels,
+    eligible: type !== undefined && CONSIDERED_TYPES.has(type) && !headless,
+    proxyNamed: has(labels, Labels.serviceProxyName),
+    optedOut: annotations?.[Annotations.advertise] === 'false',
+    internalLocal: spec.internalTrafficPolicy === 'Local',
+    externalLocal: spec.externalTrafficPolicy === 'Local',
+    ips,
+  };
+}
+
+/** A condition: true, false, or absent (null/undefined); anything else is malformed. */
+function condition(v: unknown): boolean | undefined | 'malformed' {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'boolean') return v;
+  return 'malformed';
+}
+
+export function projectSlice(
+  raw: EndpointSlice | KubeObject,
+  nodeName: string,
+  report?: MalformedReport,
+): SliceInfo | undefined {
+  // A slice is read for its Service label; its own name only keys the store (snapshots may omit it).
+  const id = identity(raw, true, true);
+  if (!id) {
+    report?.('endpointslice.metadata');
+    return undefined;
+  }
+  const obj = raw as Record<string, unknown>;
+  const meta = obj.metadata as Record<string, unknown>;
+  const labels = stringMap(meta.labels, 'endpointslice.metadata.labels', report);
+  const serviceName = labels?.[Labels.serviceName];
+  const family = obj.addressType === 'IPv4' ? 'ipv4' : obj.addressType === 'IPv6' ? 'ipv6' : undefined;
+  const info: SliceInfo = {
+    key: `${id.namespace}/${id.name}`,
+    resourceVersion: optString(meta.resourceVersion, 'endpointslice.metadata.resourceVersion', report),
+    service: serviceName ? `${id.namespace}/${serviceName}` : undefined,
+    family,
+    ready: false,
+    fallback: false,
+    localReady: false,
+    localFallback: false,
+  };
+  const endpoints = obj.endpoints;
+  if (endpoints === undefined || endpoints === null) return info;
+  if (!Array.isArray(endpoints)) {
+    report?.('endpointslice.endpoints');
+    return info;
+  }
+  for (const e of endpoints) {
+    if (!isRecord(e)) {
+      report?.('endpointslice.endpoints');
+      continue;
+    }
+    let conds: Record<string, unknown> = {};
+    if (isRecord(e.conditions)) conds = e.conditions;
+    else if (e.conditions !== undefined && e.conditions !== null) {
+      // A malformed endpoint is not ready.
+      report?.('endpointslice.endpoints.conditions');
+      continue;
+    }
+    const ready = condition(conds.ready);
+    const serving = condition(conds.serving);
+    const terminating = condition(conds.terminating);
+    if (ready === 'malformed' || serving === 'malformed' || terminating === 'malformed') {
+      report?.('endpointslice.endpoints.conditions');
+      continue;
+    }
+    if (e.nodeName !== undefined && e.nodeName !== null && typeof e.nodeName !== 'string')
+      report?.('endpointslice.endpoints.nodeName');
+    const local = e.nodeName === nodeName;
+    // ready absent means ready (the API's own reading of a missing condition).
+    if (ready !== false) {
+      info.ready = true;
+      if (local) info.localReady = true;
+    } else if (serving === true && terminating === true) {
+      info.fallback = true;
+      if (local) info.localFallback = true;
+    }
+  }
+  return info;
+}
+
+export function projectNode(raw: Node | KubeObject, report?: MalformedReport): NodeInfo | undefined {
+  const id = identity(raw, false);
+  if (!id) {
+    report?.('node.metadata');
+    return undefined;
+  }
+  const obj = raw as Record<string, unknown>;
+  const meta = obj.metadata as Record<string, unknown>;
+  const labels = stringMap(meta.labels, 'node.metadata.labels', report);
+  const spec = isRecord(obj.spec) ? obj.spec : {};
+  const u = spec.unschedulable;
+  if (u !== undefined && u !== null && typeof u !== 'boolean') report?.('node.spec.unschedulable');
+  return {
+    name: id.name,
+    resourceVersion: optString(meta.resourceVersion, 'node.metadata.resourceVersion', report),
+    unschedulable: u === true,
+    excluded: has(labels, Labels.excludeFromExternalLB),
+  };
+}
+
+function sameIPs(a: readonly ServiceIP[], b: readonly ServiceIP[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (!x || !y || x.raw !== y.raw || x.kind !== y.kind) return false;
+  }
+  return true;
+}
+
+function sameLabels(
+  a: Readonly<Record<string, string>> | undefined,
+  b: Readonly<Record<string, string>> | undefined,
+): boolean {
+  if (a === b) return true;
+  const ak = a ? Object.keys(a) : [];
+  const bk = b ? Object.keys(b) : [];
+  if (ak.length !== bk.length) return false;
+  for (const k of ak) if (a?.[k] !== b?.[k]) return false;
+  return true;
+}
+
+/** Whether two projections of a Service decide alike (the resourceVersion does not count). */
+export function sameService(a: ServiceInfo, b: ServiceInfo): boolean {
+  return (
+    a.key === b.key &&
+    a.uid === b.uid &&
+    a.eligible === b.eligible &&
+    a.proxyNamed === b.proxyNamed &&
+    a.optedOut === b.optedOut &&
+    a.internalLocal === b.internalLocal &&
+    a.externalLocal === b.externalLocal &&
+    sameIPs(a.ips, b.ips) &&
+    sameLabels(a.labels, b.labels)
+  );
+}
+
+export function sameSlice(a: SliceInfo, b: SliceInfo): boolean {
+  return (
+    a.key === b.key &&
+    a.service === b.service &&
+    a.family === b.family &&
+    a.ready === b.ready &&
+    a.fallback === b.fallback &&
+    a.localReady === b.localReady &&
+    a.localFallback === b.localFallback
+  );
+}
+
+export function sameNode(a: NodeInfo, b: NodeInfo): boolean {
+  return a.name === b.name && a.unschedulable === b.unschedulable && a.excluded === b.excluded;
+}
