@@ -1,22 +1,13 @@
 // What changed between two plans, per (Service, IP): the unit of log lines and Kubernetes Events.
 // A reconcile that changes nothing produces nothing, so logs say what happened, not that a loop ran.
-import type { Plan, SkipReason } from '../plan/types.js';
+import type { DecisionChange, DecisionState, Plan, SkipReason } from '../plan/types.js';
 
-export type DecisionState = 'advertised' | SkipReason;
+export type { DecisionChange, DecisionState } from '../plan/types.js';
 
 export interface Decision {
   service: string;
   ip: string;
   state: DecisionState;
-}
-
-export interface DecisionChange {
-  service: string;
-  ip: string;
-  /** undefined: the (Service, IP) was not in the previous plan. */
-  from: DecisionState | undefined;
-  /** undefined: the (Service, IP) is gone (Service deleted, IP removed, no longer considered). */
-  to: DecisionState | undefined;
 }
 
 export type Decisions = Map<string, Decision>;

@@ -50,3 +50,18 @@ export interface PlanSettings {
   allowedCIDRs: readonly string[];
   withdrawOnCordon: boolean;
 }
+
+/** What the plan shows for one (Service, IP): advertised, or the reason it is not. */
+export type DecisionState = 'advertised' | SkipReason;
+
+/** One (Service, IP) whose decision changed: the unit of log lines and Kubernetes Events. */
+export interface DecisionChange {
+  service: string;
+  ip: string;
+  /** undefined: the (Service, IP) was not in the previous plan. */
+  from: DecisionState | undefined;
+  /** undefined: the (Service, IP) is gone (Service deleted, IP removed, no longer considered). */
+  to: DecisionState | undefined;
+  /** Decided by a Local traffic policy: specific to this node (other nodes decide otherwise). */
+  local?: boolean;
+}

@@ -1,0 +1,312 @@
+// The plan, kept up to date one change at a time. Setting a Service or an EndpointSlice marks only
+// the Service it names; `update()` decides again only the marked Services and, through an index of
+// prefix -> qualifying Services, turns their decisions into the few prefixes that flipped and the
+// decisions that changed. A Node change (or a reset) marks every Service. The result always equals
+// `computeProjectedPlan` over the same inputs: a seeded property test holds the two side by side.
+import {
+  addSlice,
+  compileSettings,
+  considered,
+  decideService,
+  nodeBlockReason,
+  shownIP,
+  type Compiled,
+  type IPDecision,
+  type ServiceReadiness,
+} from './decide.js';
+import type { NodeInfo, ServiceInfo, SliceInfo } from './input.js';
+import { compareIP, hostPrefix, type Family, type IP } from './ip.js';
+import type {
+  DecisionChange,
+  DecisionState,
+  IPKind,
+  Plan,
+  PlannedRoute,
+  PlanSettings,
+  SkippedIP,
+  SkipReason,
+} from './types.js';
+
+export interface PlanStateOptions {
+  nodeName: string;
+  settings: PlanSettings;
+  missingNode: 'assume-schedulable' | 'advertise-nothing';
+}
+
+/** What one `update()` found. */
+export interface PlanUpdate {
+  /** Host prefixes that became advertised or stopped being advertised, sorted. */
+  flipped: string[];
+  /** Per (Service, IP): the decision as a reader of the plan sees it, before and after. */
+  changes: DecisionChange[];
+  /** How many Services were decided again. */
+  decided: number;
+}
+
+interface Route {
+  ip: IP;
+  prefix: string;
+  /** Service -> the kinds it qualifies through. */
+  services: Map<string, IPKind[]>;
+}
+
+interface Visible {
+  state: DecisionState;
+  local: boolean;
+}
+
+export class PlanState {
+  private readonly compiled: Compiled;
+  private nodeBlock: SkipReason | undefined;
+  private readonly services = new Map<string, ServiceInfo>();
+  private readonly slices = new Map<string, SliceInfo>();
+  private readonly slicesOf = new Map<string, Set<string>>();
+  /** Considered Services only: their IPs, decided. */
+  private readonly decided = new Map<string, IPDecision[]>();
+  /** Advertised prefixes: prefix -> the Services that qualify for it. */
+  private readonly routes = new Map<string, Route>();
+  /** prefix -> Services with a skipped entry for it (shown only while nobody advertises it). */
+  private readonly skippers = new Map<string, Set<string>>();
+  /** Service -> shown IP -> its decision as the plan shows it. */
+  private readonly visible = new Map<string, Map<string, Visible>>();
+  private readonly dirty = new Set<string>();
+  private allDirty = true;
+  private cached: Plan | undefined;
+  private readonly advertisedCount = { ipv4: 0, ipv6: 0 };
+  private readonly skippedCount = new Map<SkipReason, number>();
+
+  constructor(private readonly opts: PlanStateOptions) {
+    this.compiled = compileSettings(opts.settings);
+    this.nodeBlock = nodeBlockReason(undefined, opts.settings, opts.missingNode);
+  }
+
+  setService(key: string, info: ServiceInfo | undefined): void {
+    if (info) this.services.set(key, info);
+    else this.services.delete(key);
+    this.dirty.add(key);
+  }
+
+  setSlice(key: string, info: SliceInfo | undefined): void {
+    const old = this.slices.get(key);
+    if (old?.service) {
+      this.dirty.add(old.service);
+      const set = this.slicesOf.get(old.service);
+      set?.delete(key);
+      if (set?.size === 0) this.slicesOf.delete(old.service);
+    }
+    if (info) {
+      this.slices.set(key, info);
+      if (info.service) {
+        this.dirty.add(info.service);
+        let set = this.slicesOf.get(info.service);
+        if (!set) this.slicesOf.set(info.service, (set = new Set()));
+        set.add(key);
+      }
+    } else {
+      this.slices.delete(key);
+    }
+  }
+
+  setNode(node: NodeInfo | undefined): void {
+    const block = nodeBlockReason(node, this.opts.settings, this.opts.missingNode);
+    if (block !== this.nodeBlock) this.allDirty = true;
+    this.nodeBlock = block;
+  }
+
+  /** Replaces every input (a full resync); the next `update()` decides everything again. */
+  reset(services: Iterable<ServiceInfo>, slices: Iterable<SliceInfo>, node: NodeInfo | undefined): void {
+    this.services.clear();
+    this.slices.clear();
+    this.slicesOf.clear();
+    for (const s of services) this.services.set(s.key, s);
+    for (const s of slices) this.setSlice(s.key, s);
+    this.dirty.clear();
+    this.allDirty = true;
+    this.nodeBlock = nodeBlockReason(node, this.opts.settings, this.opts.missingNode);
+  }
+
+  serviceInfo(key: string): ServiceInfo | undefined {
+    return this.services.get(key);
+  }
+
+  /** Whether the plan advertises this host prefix now (as of the last update). */
+  advertises(prefix: string): boolean {
+    return this.routes.has(prefix);
+  }
+
+  /** The Services behind an advertised prefix. */
+  servicesOf(prefix: string): string[] {
+    return [...(this.routes.get(prefix)?.services.keys() ?? [])].sort();
+  }
+
+  /** Every advertised prefix (for full diffs at a resync). */
+  advertised(): IterableIterator<string> {
+    return this.routes.keys();
+  }
+
+  advertisedByFamily(): Readonly<Record<Family, number>> {
+    return this.advertisedCount;
+  }
+
+  skippedByReason(): ReadonlyMap<SkipReason, number> {
+    return this.skippedCount;
+  }
+
+  /** Decides the marked Services again; cost follows what changed, not the cluster's size. */
+  update(): PlanUpdate {
+    const keys = this.allDirty ? new Set([...this.services.keys(), ...this.decided.keys()]) : this.dirty;
+    const before = new Map<string, boolean>();
+    const affected = new Set<string>();
+    const touch = (prefix: string): void => {
+      if (!before.has(prefix)) before.set(prefix, this.routes.has(prefix));
+    };
+    for (const key of keys) {
+      affected.add(key);
+      for (const e of this.decided.get(key) ?? []) this.unindex(key, e, touch);
+      const svc = this.services.get(key);
+      if (svc && considered(svc, this.compiled)) {
+        const entries = decideService(svc, this.compiled, this.nodeBlock, this.readiness(key));
+        this.decided.set(key, entries);
+        for (const e of entries) this.index(key, e, touch);
+      } else {
+        this.decided.delete(key);
+      }
+    }
+    const decided = keys.size;
+    this.dirty.clear();
+    this.allDirty = false;
+
+    const flipped: string[] = [];
+    for (const [prefix, was] of before) {
+      const now = this.routes.has(prefix);
+      if (now === was) continue;
+      flipped.push(prefix);
+      this.advertisedCount[prefix.includes(':') ? 'ipv6' : 'ipv4'] += now ? 1 : -1;
+      // Another Service's skipped entry for this IP shows only while nobody advertises it.
+      for (const s of this.skippers.get(prefix) ?? []) affected.add(s);
+    }
+    if (before.size > 0 || decided > 0) this.cached = undefined;
+
+    const changes: DecisionChange[] = [];
+    for (const key of affected) this.revisit(key, changes);
+    changes.sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : a.ip < b.ip ? -1 : 1));
+    return { flipped: flipped.sort(), changes, decided };
+  }
+
+  /** The whole plan in render's shape; built on demand and kept until the next change. */
+  plan(): Plan {
+    this.cached ??= this.materialize();
+    return this.cached;
+  }
+
+  private readiness(service: string): ServiceReadiness | undefined {
+    const keys = this.slicesOf.get(service);
+    if (!keys) return undefined;
+    const r: ServiceReadiness = {};
+    for (const k of keys) {
+      const s = this.slices.get(k);
+      if (s) addSlice(r, s);
+    }
+    return r;
+  }
+
+  private index(service: string, e: IPDecision, touch: (prefix: string) => void): void {
+    if (!e.ip) return;
+    const prefix = hostPrefix(e.ip);
+    if (e.kinds.length > 0) {
+      touch(prefix);
+      let route = this.routes.get(prefix);
+      if (!route) this.routes.set(prefix, (route = { ip: e.ip, prefix, services: new Map() }));
+      route.services.set(service, e.kinds);
+    } else {
+      let set = this.skippers.get(prefix);
+      if (!set) this.skippers.set(prefix, (set = new Set()));
+      set.add(service);
+    }
+  }
+
+  private unindex(service: string, e: IPDecision, touch: (prefix: string) => void): void {
+    if (!e.ip) return;
+    const prefix = hostPrefix(e.ip);
+    if (e.kinds.length > 0) {
+      touch(prefix);
+      const route = this.routes.get(prefix);
+      route?.services.delete(service);
+      if (route?.services.size === 0) this.routes.delete(prefix);
+    } else {
+      const set = this.skippers.get(prefix);
+      set?.delete(service);
+      if (set?.size === 0) this.skippers.delete(prefix);
+    }
+  }
+
+  /** Recomputes what the plan shows for one Service's IPs and records what changed. */
+  private revisit(service: string, out: DecisionChange[]): void {
+    const old = this.visible.get(service);
+    const next = new Map<string, Visible>();
+    for (const e of this.decided.get(service) ?? []) {
+      let state: DecisionState | undefined;
+      if (e.kinds.length > 0) state = 'advertised';
+      else if (e.ip && this.routes.has(hostPrefix(e.ip))) state = undefined;
+      else state = e.reason;
+      if (state !== undefined) next.set(shownIP(e), { state, local: e.local });
+    }
+    for (const [ip, v] of next) {
+      const was = old?.get(ip);
+      if (was?.state === v.state) continue;
+      out.push({ service, ip, from: was?.state, to: v.state, local: v.local || (was?.local ?? false) });
+      this.count(was?.state, -1);
+      this.count(v.state, 1);
+    }
+    if (old) {
+      for (const [ip, was] of old) {
+        if (next.has(ip)) continue;
+        out.push({ service, ip, from: was.state, to: undefined, local: was.local });
+        this.count(was.state, -1);
+      }
+    }
+    if (next.size > 0) this.visible.set(service, next);
+    else this.visible.delete(service);
+  }
+
+  private count(state: DecisionState | undefined, delta: number): void {
+    if (state === undefined || state === 'advertised') return;
+    this.skippedCount.set(state, (this.skippedCount.get(state) ?? 0) + delta);
+  }
+
+  private materialize(): Plan {
+    const routes: PlannedRoute[] = [...this.routes.values()]
+      .sort((a, b) => compareIP(a.ip, b.ip))
+      .map((r) => {
+        const kinds = new Set<IPKind>();
+        for (const ks of r.services.values()) for (const k of ks) kinds.add(k);
+        return {
+          prefix: r.prefix,
+          family: r.ip.family,
+          services: [...r.services.keys()].sort(),
+          kinds: [...kinds].sort(),
+        };
+      });
+    const skips: { service: string; e: IPDecision }[] = [];
+    for (const [service, entries] of this.decided) {
+      for (const e of entries) {
+        if (e.kinds.length > 0 || !e.reason) continue;
+        if (e.ip && this.routes.has(hostPrefix(e.ip))) continue;
+        skips.push({ service, e });
+      }
+    }
+    skips.sort((a, b) => {
+      if (a.service !== b.service) return a.service < b.service ? -1 : 1;
+      if (a.e.ip && b.e.ip) return compareIP(a.e.ip, b.e.ip);
+      if (a.e.ip) return -1;
+      if (b.e.ip) return 1;
+      return a.e.raw < b.e.raw ? -1 : a.e.raw > b.e.raw ? 1 : 0;
+    });
+    const skipped: SkippedIP[] = skips.map(({ service, e }) => ({
+      service,
+      ip: shownIP(e),
+      reason: e.reason as SkipReason,
+    }));
+    return { node: this.opts.nodeName, routes, skipped };
+  }
+}
