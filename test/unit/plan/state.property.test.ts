@@ -265,7 +265,7 @@ test('a change that touches no decision re-decides one Service and flips nothing
       projectService({
         metadata: { namespace: 'a', name },
         spec: { clusterIPs: [`10.${(i >> 8) & 255}.${i & 255}.1`] },
-      } as Service),
+      }),
     );
     state.setSlice(
       `a/${name}-v4`,
