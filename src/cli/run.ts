@@ -8,7 +8,8 @@ import { Reconciler } from '../controller/reconciler.js';
 import { loadKubeClient } from '../kube/client.js';
 import { EventRecorder } from '../kube/events.js';
 import { ReflectorSet, type ReflectorHooks } from '../kube/reflector.js';
-import type { Service } from '../kube/types.js';
+import type { AppliedChanges } from '../controller/reconciler.js';
+import { isReporter } from '../controller/reporters.js';
 import type { DecisionChange } from '../controller/decisions.js';
 import { explain, hostPrefixOf } from '../controller/decisions.js';
 import { liveness, readiness } from '../observe/health.js';
@@ -86,6 +87,7 @@ class Controller {
   private readonly reconciler: Reconciler;
   private readonly monitor: FrrMonitor;
   private readonly events: EventRecorder;
+  private readonly malformedSeen = new Set<string>();
   /** Reflector resource -> when its requests started failing (cleared by any success). */
   private readonly failingSince = new Map<string, number>();
 
@@ -115,13 +117,16 @@ class Controller {
       nodeName: config.nodeName,
       logger: log.child({ component: 'reflector' }),
       hooks: this.reflectorHooks(),
-      onChange: () => this.reconciler.notify(),
+      onChange: (resource, key) => this.reconciler.changed(resource, key),
+      onMalformed: (field) => this.malformed(field),
     });
     this.reconciler = new Reconciler({
       cluster: {
         synced: () => this.reflectors.synced,
         services: () => this.reflectors.serviceItems(),
         endpointSlices: () => this.reflectors.endpointSliceItems(),
+        service: (key) => this.reflectors.service(key),
+        endpointSlice: (key) => this.reflectors.endpointSlice(key),
         node: () => this.reflectors.nodeObject(),
       },
       router,
@@ -131,8 +136,11 @@ class Controller {
       loopIntervalSeconds: config.loopIntervalSeconds,
       logger: log,
       metrics: this.metrics,
-      onAppliedChanges: () => this.monitor.checkSoon(),
-      onDecisionChanges: (changes) => this.recordEvents(changes),
+      onAppliedChanges: (applied) => {
+        this.monitor.refreshSoon([...applied.added, ...applied.removed]);
+        this.recordAppliedEvents(applied);
+      },
+      onDecisionChanges: (changes) => this.recordRefusals(changes),
     });
     this.monitor = new FrrMonitor({
       router,
@@ -144,27 +152,48 @@ class Controller {
       logger: log,
       metrics: this.metrics,
       onRestart: () => this.reconciler.resync(),
-      advertised: () => this.reconciler.status().plan?.routes.map((r) => r.prefix) ?? [],
+      advertises: (prefix) => this.reconciler.state.advertises(prefix),
     });
   }
 
-  private service(key: string): Service | undefined {
-    for (const r of this.reflectors.services) {
-      const s = r.get(key);
-      if (s) return s;
-    }
-    return undefined;
+  /** A field of the wrong type in a cluster object: counted always, logged once per field. */
+  private malformed(field: string): void {
+    this.metrics.malformedFields.inc({ field });
+    if (this.malformedSeen.has(field)) return;
+    this.malformedSeen.add(field);
+    this.log.warn({ field }, `ignoring ${field} of the wrong type in a cluster object (logged once)`);
   }
 
-  /** Kubernetes Events on the Service: started/stopped advertising here, or a problem with an IP. */
-  private recordEvents(changes: DecisionChange[]): void {
-    for (const c of changes) {
-      const svc = this.service(c.service);
+  /**
+   * Events only for what is specific to this node, so their number does not grow with the node
+   * count: a Local-policy IP this node advertises or withdraws, after the apply that did it, and a
+   * prefix another route holds. What every node decides alike goes to metrics.
+   */
+  private recordAppliedEvents(applied: AppliedChanges): void {
+    const state = this.reconciler.state;
+    for (const c of applied.local) {
+      const svc = state.serviceInfo(c.service);
       if (!svc) continue; // deleted: nothing to attach an Event to
-      if (c.to === 'advertised') this.events.advertised(svc, hostPrefixOf(c.ip));
-      else if (c.from === 'advertised')
-        this.events.withdrawn(svc, hostPrefixOf(c.ip), c.to ? explain(c.to) : undefined);
-      if (c.to === 'invalid-ip' || c.to === 'outside-allowed-cidrs') this.events.skipped(svc, c.ip, c.to);
+      const prefix = hostPrefixOf(c.ip);
+      if (c.to === 'advertised') this.events.advertised(svc, prefix);
+      else this.events.withdrawn(svc, prefix, c.to ? explain(c.to) : undefined);
+    }
+    for (const prefix of applied.conflicts) {
+      for (const key of state.servicesOf(prefix)) {
+        const svc = state.serviceInfo(key);
+        if (svc) this.events.conflict(svc, prefix);
+      }
+    }
+  }
+
+  /** A refused IP is the same on every node: only the Service's few reporter nodes record it. */
+  private recordRefusals(changes: DecisionChange[]): void {
+    const state = this.reconciler.state;
+    for (const c of changes) {
+      if (c.to !== 'invalid-ip' && c.to !== 'outside-allowed-cidrs') continue;
+      if (!isReporter(c.service, this.config.nodeName, state.knownNodes())) continue;
+      const svc = state.serviceInfo(c.service);
+      if (svc) this.events.skipped(svc, c.ip, c.to);
     }
   }
 

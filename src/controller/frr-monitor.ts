@@ -6,6 +6,7 @@ import type { Logger } from '../observe/log.js';
 import type { Metrics } from '../observe/metrics.js';
 import { familyOf } from '../plan/plan.js';
 import {
+  bgpPrefixes,
   bgpSummary,
   checkAsn,
   checkExport,
@@ -30,8 +31,10 @@ export interface FrrMonitorOptions {
   metrics: Metrics;
   /** A daemon restarted: the reconciler must read back and re-apply. */
   onRestart: () => void;
-  /** The prefixes the plan advertises now, to count how many bgpd holds as valid best paths. */
-  advertised: () => Iterable<string>;
+  /** Whether the plan advertises a prefix now, to count how many bgpd holds as valid best paths. */
+  advertises: (prefix: string) => boolean;
+  /** Largest change refreshed prefix by prefix; a larger one reads the whole table once instead. */
+  maxPrefixRefresh?: number;
 }
 
 export interface FrrState {
@@ -49,6 +52,10 @@ export class FrrMonitor {
   private readonly log: Logger;
   private timer: NodeJS.Timeout | undefined;
   private soonTimer: NodeJS.Timeout | undefined;
+  private readonly refreshQueue = new Set<string>();
+  /** Advertised prefixes bgpd holds as valid best paths, as of the last reads. */
+  private readonly held = new Set<string>();
+  private heldV4 = 0;
   private running: Promise<void> | undefined;
   private stopped = false;
   private readonly knownPeers = new Set<string>();
@@ -71,13 +78,61 @@ export class FrrMonitor {
     void this.check();
   }
 
-  /** Refreshes the bgpd view shortly (after an apply, so /status catches up without a full loop). */
-  checkSoon(delayMs = 1000): void {
-    if (this.stopped || this.soonTimer) return;
+  /**
+   * After an apply: asks bgpd shortly about just the prefixes that changed (one vtysh call), so
+   * /status catches up without bgpd serializing its whole table; a very large change (a cold
+   * start) reads the whole table once instead.
+   */
+  refreshSoon(prefixes: Iterable<string>, delayMs = 500): void {
+    if (this.stopped) return;
+    for (const p of prefixes) this.refreshQueue.add(p);
+    if (this.soonTimer) return;
     this.soonTimer = setTimeout(() => {
       this.soonTimer = undefined;
-      void this.check();
+      void this.refresh();
     }, delayMs);
+  }
+
+  private refresh(): Promise<void> {
+    const prefixes = [...this.refreshQueue];
+    this.refreshQueue.clear();
+    if (prefixes.length === 0) return Promise.resolve();
+    if (prefixes.length > (this.opts.maxPrefixRefresh ?? 256)) return this.check();
+    // Never beside a full check: one reader at a time keeps the view and the counts consistent.
+    this.running ??= this.refreshPrefixes(prefixes).finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async refreshPrefixes(prefixes: string[]): Promise<void> {
+    try {
+      const view = await bgpPrefixes(this.opts.vtysh, prefixes);
+      const bgp = (this.state.bgp ??= new Map());
+      for (const [p, r] of view) {
+        if (r.valid || r.best) bgp.set(p, r);
+        else bgp.delete(p);
+        this.markHeld(p, r.valid && r.best && this.opts.advertises(p));
+      }
+      this.setHeld();
+    } catch (err) {
+      this.log.debug({ err: errorMessage(err) }, 'cannot read the changed prefixes from bgpd');
+    }
+  }
+
+  private markHeld(prefix: string, held: boolean): void {
+    const v4 = familyOf(prefix) === 'ipv4' ? 1 : 0;
+    if (held && !this.held.has(prefix)) {
+      this.held.add(prefix);
+      this.heldV4 += v4;
+    } else if (!held && this.held.delete(prefix)) {
+      this.heldV4 -= v4;
+    }
+  }
+
+  private setHeld(): void {
+    this.opts.metrics.bgpHeld.set({ family: 'ipv4' }, this.heldV4);
+    this.opts.metrics.bgpHeld.set({ family: 'ipv6' }, this.held.size - this.heldV4);
   }
 
   async stop(): Promise<void> {
@@ -121,13 +176,10 @@ export class FrrMonitor {
       const bgp = await this.opts.router.verify();
       this.state.bgp = bgp;
       this.state.bgpError = undefined;
-      const held = { ipv4: 0, ipv6: 0 };
-      for (const p of this.opts.advertised()) {
-        const r = bgp.get(p);
-        if (r?.valid && r.best) held[familyOf(p)]++;
-      }
-      metrics.bgpHeld.set({ family: 'ipv4' }, held.ipv4);
-      metrics.bgpHeld.set({ family: 'ipv6' }, held.ipv6);
+      this.held.clear();
+      this.heldV4 = 0;
+      for (const [p, r] of bgp) if (r.valid && r.best && this.opts.advertises(p)) this.markHeld(p, true);
+      this.setHeld();
     } catch (err) {
       this.state.bgpError = errorMessage(err);
     }

@@ -1,33 +1,42 @@
-// The reconcile loop (level-triggered, as client-go controllers are): any watch event only marks
-// "dirty"; one worker recomputes the whole plan from the stores and makes the router's routes equal
-// to it. The actual state is read back from the router at start, at every full resync, after a
-// failed apply and after an FRR restart; in between, the last successful apply is the baseline.
+// The reconcile loop (level-triggered, as client-go controllers are). A watch event only queues the
+// key it touched; one worker takes the queued keys, reads their current state from the stores, lets
+// the incremental plan decide the affected Services again, and applies just the prefixes that
+// flipped. The cost of one change follows the change, not the cluster. A full recompute from the
+// stores and a full diff against the routes read back from the router happen at start, at every
+// resync (loopIntervalSeconds), after a failed apply and after an FRR restart.
 // Fail static: until every reflector has listed once, nothing is planned or applied, and a broken
 // API server leaves the stores (and so the routes) as they were.
 import { errorMessage, CosmoletError } from '../errors.js';
-import type { EndpointSlice, Node, Service } from '../kube/types.js';
 import type { Logger } from '../observe/log.js';
 import type { Metrics } from '../observe/metrics.js';
-import { computePlan, familyOf } from '../plan/plan.js';
-import type { Plan, PlanSettings } from '../plan/types.js';
-import { diffPrefixes, type Router } from '../router/router.js';
-import {
-  decisionsOf,
-  describeChange,
-  diffDecisions,
-  hostPrefixOf,
-  type DecisionChange,
-  type Decisions,
-} from './decisions.js';
+import type { NodeInfo, ServiceInfo, SliceInfo } from '../plan/input.js';
+import { familyOf } from '../plan/plan.js';
+import { PlanState } from '../plan/state.js';
+import type { DecisionChange, Plan, PlanSettings, SkipReason } from '../plan/types.js';
+import { diffPrefixes, type PrefixDiff, type Router } from '../router/router.js';
+import { describeChange, hostPrefixOf } from './decisions.js';
 import { CoalescingTrigger } from './trigger.js';
 
-/** What the reconciler reads from the cluster: the reflectors' stores. */
+/** What the reconciler reads from the cluster: the reflectors' stores (projections). */
 export interface ClusterSource {
   /** True once every reflector has completed its first full list. */
   synced(): boolean;
-  services(): Iterable<Service>;
-  endpointSlices(): Iterable<EndpointSlice>;
-  node(): Node | undefined;
+  services(): Iterable<ServiceInfo>;
+  endpointSlices(): Iterable<SliceInfo>;
+  service(key: string): ServiceInfo | undefined;
+  endpointSlice(key: string): SliceInfo | undefined;
+  node(): NodeInfo | undefined;
+}
+
+export type ChangedResource = 'services' | 'endpointslices' | 'nodes';
+
+/** What one successful apply did, with the decision changes behind it (for Events). */
+export interface AppliedChanges {
+  added: ReadonlySet<string>;
+  removed: ReadonlySet<string>;
+  conflicts: readonly string[];
+  /** Node-specific (Local policy) advertise/withdraw decisions whose prefix this apply changed. */
+  local: DecisionChange[];
 }
 
 export interface ReconcilerOptions {
@@ -40,10 +49,10 @@ export interface ReconcilerOptions {
   loopIntervalSeconds: number;
   logger: Logger;
   metrics: Metrics;
-  /** Called with the decision changes of each new plan (Kubernetes Events). Must not throw. */
-  onDecisionChanges?: (changes: DecisionChange[], plan: Plan) => void;
+  /** Called with the decision changes of each plan update. Must not throw. */
+  onDecisionChanges?: (changes: DecisionChange[], first: boolean) => void;
   /** Called after an apply changed the router's routes. Must not throw. */
-  onAppliedChanges?: () => void;
+  onAppliedChanges?: (applied: AppliedChanges) => void;
   /** Quiet time after the last event before a reconcile starts. */
   settleMs?: number;
   /** Longest a pending event waits, however many follow it. */
@@ -64,16 +73,26 @@ export interface ReconcileStatus {
   lastRunAt: number;
   /** When the reconcile in progress started, if one is running. */
   runningSince: number | undefined;
+  /** Bumped whenever the plan changes (for caches of documents built from it). */
+  planVersion: number;
 }
 
 export class Reconciler {
   private readonly trigger: CoalescingTrigger;
   private readonly log: Logger;
-  private plan: Plan | undefined;
-  private decisions: Decisions = new Map();
+  readonly state: PlanState;
+  private planned = false;
+  private planVersion = 0;
   private installed = new Set<string>();
+  private installedV4 = 0;
   /** Prefixes held by routes that are not cosmolet's, as of the last apply; retried after a read-back. */
   private conflicts = new Set<string>();
+  private readonly queued = { services: new Set<string>(), slices: new Set<string>(), node: false };
+  /** Prefixes that flipped since the last converge; a full diff replaces them when one is due. */
+  private pendingPrefixes = new Set<string>();
+  /** Local-policy advertise/withdraw decisions waiting for the apply that carries them out. */
+  private pendingLocal = new Map<string, DecisionChange[]>();
+  private recomputeDue = true;
   private readBackDue = true;
   private lastOk: boolean | undefined;
   private lastError: string | undefined;
@@ -89,6 +108,11 @@ export class Reconciler {
   constructor(private readonly opts: ReconcilerOptions) {
     this.log = opts.logger.child({ component: 'reconciler' });
     this.retryDelayMs = opts.retryMinMs ?? 500;
+    this.state = new PlanState({
+      nodeName: opts.nodeName,
+      settings: opts.settings,
+      missingNode: 'advertise-nothing',
+    });
     this.trigger = new CoalescingTrigger({
       settleMs: opts.settleMs ?? 20,
       maxDelayMs: opts.maxDelayMs ?? 200,
@@ -101,26 +125,31 @@ export class Reconciler {
     this.trigger.fire(true);
   }
 
-  /** A watch event: something may have changed. */
-  notify(at: number = Date.now()): void {
+  /** A watch event: the object under `key` may have changed. */
+  changed(resource: ChangedResource, key: string, at: number = Date.now()): void {
+    if (resource === 'services') this.queued.services.add(key);
+    else if (resource === 'endpointslices') this.queued.slices.add(key);
+    else this.queued.node = true;
     this.pendingEventAt ??= at;
     this.trigger.fire();
   }
 
-  /** A full resync: read the router back and reconcile now. */
+  /** A full resync: recompute from the stores, read the router back and reconcile now. */
   resync(): void {
+    this.recomputeDue = true;
     this.readBackDue = true;
     this.trigger.fire(true);
   }
 
   status(): ReconcileStatus {
     return {
-      plan: this.plan,
+      plan: this.planned ? this.state.plan() : undefined,
       installed: this.installed,
       lastOk: this.lastOk,
       lastError: this.lastError,
       lastRunAt: this.lastRunAt,
       runningSince: this.runningSince,
+      planVersion: this.planVersion,
     };
   }
 
@@ -139,6 +168,7 @@ export class Reconciler {
     if (owned.size === 0) return 0;
     await this.opts.router.apply({ add: [], remove: [...owned].sort() });
     this.installed = new Set();
+    this.setInstalledGauge();
     this.log.info({ withdrawn: owned.size }, `withdrew all ${owned.size} routes cosmolet owned`);
     return owned.size;
   }
@@ -156,17 +186,16 @@ export class Reconciler {
         return;
       }
       metrics.reconciles.inc();
-      const plan = computePlan({
-        services: cluster.services(),
-        endpointSlices: cluster.endpointSlices(),
-        node: cluster.node(),
-        nodeName: this.opts.nodeName,
-        settings: this.opts.settings,
-        missingNode: 'advertise-nothing',
-      });
+      this.takeQueued();
+      const update = this.state.update();
+      for (const p of update.flipped) this.pendingPrefixes.add(p);
+      const first = !this.planned;
+      this.planned = true;
+      if (update.decided > 0 || first) this.planVersion++;
+      const fullDiff = this.readBackDue;
       await this.readBack();
-      this.adoptPlan(plan);
-      await this.converge(plan, eventAt);
+      this.report(update.changes, first);
+      await this.converge(fullDiff, eventAt);
       this.lastOk = true;
       this.lastError = undefined;
       this.retryDelayMs = this.opts.retryMinMs ?? 500;
@@ -178,6 +207,23 @@ export class Reconciler {
       this.lastRunAt = end;
       this.runningSince = undefined;
     }
+  }
+
+  /** Feeds the queued keys (or, when due, every object) from the stores into the plan. */
+  private takeQueued(): void {
+    const { cluster } = this.opts;
+    const q = this.queued;
+    if (this.recomputeDue) {
+      this.state.reset(cluster.services(), cluster.endpointSlices(), cluster.node());
+      this.recomputeDue = false;
+    } else {
+      for (const key of q.slices) this.state.setSlice(key, cluster.endpointSlice(key));
+      for (const key of q.services) this.state.setService(key, cluster.service(key));
+      if (q.node) this.state.setNode(cluster.node());
+    }
+    q.services.clear();
+    q.slices.clear();
+    q.node = false;
   }
 
   /** Reads the router's actual state back when due (start, resync, after a failure or FRR restart). */
@@ -195,83 +241,143 @@ export class Reconciler {
     this.setInstalledGauge();
   }
 
+  /** What the router must change: every prefix after a read-back, else only those that flipped. */
+  private diff(full: boolean): PrefixDiff {
+    const wanted = (p: string): boolean => this.state.advertises(p) && !this.conflicts.has(p);
+    if (full) {
+      const desired = new Set<string>();
+      for (const p of this.state.advertised()) if (!this.conflicts.has(p)) desired.add(p);
+      return diffPrefixes(desired, this.installed);
+    }
+    const add: string[] = [];
+    const remove: string[] = [];
+    for (const p of this.pendingPrefixes) {
+      if (wanted(p)) {
+        if (!this.installed.has(p)) add.push(p);
+      } else if (this.installed.has(p)) {
+        remove.push(p);
+      }
+    }
+    return { add: add.sort(), remove: remove.sort() };
+  }
+
   /** Makes the router hold exactly the plan's prefixes. */
-  private async converge(plan: Plan, eventAt: number | undefined): Promise<void> {
+  private async converge(full: boolean, eventAt: number | undefined): Promise<void> {
     const { router, metrics } = this.opts;
-    if (!this.opts.applyEnabled) return;
-    // A prefix another route holds is not retried on every event, only after the next read-back.
-    const desired = new Set(plan.routes.map((r) => r.prefix).filter((p) => !this.conflicts.has(p)));
-    const diff = diffPrefixes(desired, this.installed);
-    if (diff.add.length === 0 && diff.remove.length === 0) return;
-    // From here on the baseline is unknown until the apply succeeds.
+    if (!this.opts.applyEnabled) {
+      // A plan-only node installs nothing, so it has nothing to tell in Events either.
+      this.pendingPrefixes.clear();
+      this.pendingLocal.clear();
+      return;
+    }
+    const diff = this.diff(full);
+    this.pendingPrefixes.clear();
+    if (diff.add.length === 0 && diff.remove.length === 0) {
+      this.pendingLocal.clear();
+      return;
+    }
+    // From here on the baseline is unknown until the apply succeeds (a failure forces a full diff).
     this.readBackDue = true;
     metrics.applies.inc();
     const result = await router.apply(diff);
     const conflicts = new Set(result.conflicts);
-    this.installed = new Set([...desired].filter((p) => !conflicts.has(p)));
+    let v4 = 0;
+    for (const p of diff.add) {
+      if (conflicts.has(p) || this.installed.has(p)) continue;
+      this.installed.add(p);
+      if (familyOf(p) === 'ipv4') v4++;
+    }
+    for (const p of diff.remove) if (this.installed.delete(p) && familyOf(p) === 'ipv4') v4--;
     for (const p of conflicts) this.conflicts.add(p);
     this.readBackDue = false;
     for (const p of diff.add) if (!conflicts.has(p)) metrics.routesAdded.inc({ family: familyOf(p) });
     for (const p of diff.remove) metrics.routesWithdrawn.inc({ family: familyOf(p) });
     if (eventAt !== undefined) metrics.eventToInstalled.observe((Date.now() - eventAt) / 1000);
-    this.setInstalledGauge();
+    this.setInstalledGauge(v4);
     for (const p of result.conflicts) {
       this.log.warn({ prefix: p }, `not installing ${p}: a route that is not cosmolet's holds it`);
     }
-    this.opts.onAppliedChanges?.();
+    const added = new Set(diff.add.filter((p) => !conflicts.has(p)));
+    const removed = new Set(diff.remove);
+    const local: DecisionChange[] = [];
+    for (const [prefix, changes] of this.pendingLocal) {
+      if (added.has(prefix)) local.push(...changes.filter((c) => c.to === 'advertised'));
+      else if (removed.has(prefix)) local.push(...changes.filter((c) => c.from === 'advertised'));
+    }
+    this.pendingLocal.clear();
+    try {
+      this.opts.onAppliedChanges?.({ added, removed, conflicts: result.conflicts, local });
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err) }, 'applied-changes handler failed');
+    }
     this.log.info(
       { added: diff.add.length, withdrawn: diff.remove.length, ms: result.durationMs },
       `routes updated: +${diff.add.length} -${diff.remove.length}`,
     );
   }
 
-  private adoptPlan(plan: Plan): void {
-    const first = this.plan === undefined;
-    const decisions = decisionsOf(plan);
-    let changes = diffDecisions(this.decisions, decisions);
-    this.plan = plan;
-    this.decisions = decisions;
+  /** Metrics, log lines and the change handler for one plan update. */
+  private report(changes: DecisionChange[], first: boolean): void {
     const { metrics } = this.opts;
-    metrics.advertisedPrefixes.set({ family: 'ipv4' }, plan.routes.filter((r) => r.family === 'ipv4').length);
-    metrics.advertisedPrefixes.set({ family: 'ipv6' }, plan.routes.filter((r) => r.family === 'ipv6').length);
-    metrics.skippedIPs.reset();
-    for (const s of plan.skipped) metrics.skippedIPs.inc({ reason: s.reason });
-    if (first) changes = this.firstPlanChanges(changes);
+    const fam = this.state.advertisedByFamily();
+    metrics.advertisedPrefixes.set({ family: 'ipv4' }, fam.ipv4);
+    metrics.advertisedPrefixes.set({ family: 'ipv6' }, fam.ipv6);
+    for (const [reason, n] of this.state.skippedByReason()) metrics.skippedIPs.set({ reason }, n);
     for (const c of changes) {
-      const level =
-        c.to === 'invalid-ip' || c.to === 'outside-allowed-cidrs' ? 'warn' : first ? 'debug' : 'info';
-      this.log[c.to === 'advertised' ? 'info' : level](
-        { service: c.service, ip: c.ip, from: c.from, to: c.to },
-        describeChange(c),
-      );
+      metrics.decisionChanges.inc({ to: c.to ?? 'gone' });
+      if (c.local && (c.to === 'advertised' || c.from === 'advertised')) {
+        const prefix = hostPrefixOf(c.ip);
+        const list = this.pendingLocal.get(prefix);
+        if (list) list.push(c);
+        else this.pendingLocal.set(prefix, [c]);
+      }
+    }
+    if (first) this.summarizeFirstPlan(changes);
+    else {
+      for (const c of changes) {
+        const refused = c.to === 'invalid-ip' || c.to === 'outside-allowed-cidrs';
+        const level = refused ? 'warn' : c.to === 'advertised' || c.from === 'advertised' ? 'info' : 'debug';
+        this.log[level]({ service: c.service, ip: c.ip, from: c.from, to: c.to }, describeChange(c));
+      }
     }
     if (changes.length === 0) return;
     try {
-      this.opts.onDecisionChanges?.(changes, plan);
+      this.opts.onDecisionChanges?.(changes, first);
     } catch (err) {
       this.log.warn({ err: errorMessage(err) }, 'decision change handler failed');
     }
   }
 
   /**
-   * After a restart every decision is "new". Routes that are already installed were adopted, not
-   * started: one summary line instead of a line and an Event per prefix, so a rolling update of a
-   * large cluster does not flood the logs or the API server.
+   * The first plan of a large cluster is thousands of "new" decisions: one summary line per
+   * outcome (with how many advertised routes were adopted, already installed by an earlier run),
+   * and a debug line per (Service, IP).
    */
-  private firstPlanChanges(changes: DecisionChange[]): DecisionChange[] {
-    let adopted = 0;
-    const out = changes.filter((c) => {
-      if (c.to !== 'advertised' || !this.installed.has(hostPrefixOf(c.ip))) return true;
-      adopted++;
-      return false;
-    });
-    if (adopted > 0) {
-      this.log.info(
-        { adopted },
-        `adopted ${adopted} advertised Service IPs whose routes were already installed`,
-      );
+  private summarizeFirstPlan(changes: DecisionChange[]): void {
+    const byOutcome = new Map<string, DecisionChange[]>();
+    for (const c of changes) {
+      this.log.debug({ service: c.service, ip: c.ip, from: c.from, to: c.to }, describeChange(c));
+      const k = c.to ?? 'gone';
+      const list = byOutcome.get(k);
+      if (list) list.push(c);
+      else byOutcome.set(k, [c]);
     }
-    return out;
+    for (const [outcome, list] of byOutcome) {
+      if (outcome === 'advertised') {
+        const adopted = list.filter((c) => this.installed.has(hostPrefixOf(c.ip))).length;
+        this.log.info(
+          { outcome, count: list.length, adopted },
+          `first plan: ${list.length} Service IPs to advertise (${adopted} already installed, adopted)`,
+        );
+      } else {
+        const refused = outcome === 'invalid-ip' || outcome === 'outside-allowed-cidrs';
+        const examples = list.slice(0, 5).map((c) => `${c.service} ${c.ip}`);
+        this.log[refused ? 'warn' : 'info'](
+          { outcome, count: list.length, examples },
+          `first plan: ${list.length} Service IPs not advertised: ${outcome as SkipReason}`,
+        );
+      }
+    }
   }
 
   private fail(err: unknown, eventAt: number | undefined): void {
@@ -296,10 +402,15 @@ export class Reconciler {
     }, delay);
   }
 
-  private setInstalledGauge(): void {
-    let v4 = 0;
-    for (const p of this.installed) if (familyOf(p) === 'ipv4') v4++;
-    this.opts.metrics.installedPrefixes.set({ family: 'ipv4' }, v4);
-    this.opts.metrics.installedPrefixes.set({ family: 'ipv6' }, this.installed.size - v4);
+  /** Counts installed IPv4 prefixes from scratch (after a read-back) or by `delta`. */
+  private setInstalledGauge(delta?: number): void {
+    if (delta === undefined) {
+      this.installedV4 = 0;
+      for (const p of this.installed) if (familyOf(p) === 'ipv4') this.installedV4++;
+    } else {
+      this.installedV4 += delta;
+    }
+    this.opts.metrics.installedPrefixes.set({ family: 'ipv4' }, this.installedV4);
+    this.opts.metrics.installedPrefixes.set({ family: 'ipv6' }, this.installed.size - this.installedV4);
   }
 }

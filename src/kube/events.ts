@@ -7,7 +7,14 @@
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../observe/log.js';
 import { statusMessage, type KubeClient } from './client.js';
-import type { Service } from './types.js';
+
+/** The Service an Event is about (a store's projection carries these). */
+export interface ServiceRef {
+  namespace: string;
+  name: string;
+  uid?: string | undefined;
+  resourceVersion?: string | undefined;
+}
 
 export type EventType = 'Normal' | 'Warning';
 
@@ -16,6 +23,7 @@ export const EventReasons = {
   withdrawn: 'Withdrawn',
   invalidIP: 'InvalidIP',
   outsideAllowedCIDRs: 'OutsideAllowedCIDRs',
+  routeConflict: 'RouteConflict',
 } as const;
 
 export type EventDropReason = 'queue-full' | 'rate-limited' | 'api-error' | 'closed';
@@ -45,7 +53,7 @@ export interface EventRecorderOptions {
 }
 
 interface Pending {
-  service: Service;
+  service: ServiceRef;
   type: EventType;
   reason: string;
   message: string;
@@ -94,12 +102,12 @@ export class EventRecorder {
   }
 
   /** This node started advertising `ip` for the Service. */
-  advertised(service: Service, ip: string): void {
+  advertised(service: ServiceRef, ip: string): void {
     this.record(service, 'Normal', EventReasons.advertised, `Node ${this.options.nodeName} advertises ${ip}`);
   }
 
   /** This node stopped advertising `ip` for the Service. */
-  withdrawn(service: Service, ip: string, why?: string): void {
+  withdrawn(service: ServiceRef, ip: string, why?: string): void {
     const tail = why ? ` (${why})` : '';
     this.record(
       service,
@@ -110,7 +118,7 @@ export class EventRecorder {
   }
 
   /** An IP skipped because of a problem in the Service or the config. */
-  skipped(service: Service, ip: string, reason: 'invalid-ip' | 'outside-allowed-cidrs'): void {
+  skipped(service: ServiceRef, ip: string, reason: 'invalid-ip' | 'outside-allowed-cidrs'): void {
     if (reason === 'invalid-ip') {
       this.record(
         service,
@@ -128,11 +136,21 @@ export class EventRecorder {
     }
   }
 
+  /** A prefix this node should advertise is held by a route that is not cosmolet's. */
+  conflict(service: ServiceRef, prefix: string): void {
+    this.record(
+      service,
+      'Warning',
+      EventReasons.routeConflict,
+      `Node ${this.options.nodeName} cannot advertise ${prefix}: a route that is not cosmolet's holds it`,
+    );
+  }
+
   /** Queues an Event about `service`; returns at once, never throws. */
-  record(service: Service, type: EventType, reason: string, message: string): void {
+  record(service: ServiceRef, type: EventType, reason: string, message: string): void {
     try {
       if (this.closed) return this.drop('closed');
-      if (!service.metadata?.name || !service.metadata.namespace) return;
+      if (!service.name || !service.namespace) return;
       if (!this.take(objectRef(service))) return this.drop('rate-limited');
       if (this.queue.length >= this.queueSize) return this.drop('queue-full');
       this.queue.push({ service, type, reason, message, at: this.now() });
@@ -206,8 +224,8 @@ export class EventRecorder {
   }
 
   private async send(e: Pending): Promise<void> {
-    const svc = e.service.metadata ?? {};
-    const namespace = svc.namespace ?? 'default';
+    const svc = e.service;
+    const namespace = svc.namespace;
     const key = aggregationKey(e, this.options.nodeName);
     const previous = this.posted.get(key);
     const ts = e.at.toISOString();
@@ -230,7 +248,7 @@ export class EventRecorder {
       // 404: the Event expired (the API server keeps them for an hour): post a new one.
       this.posted.delete(key);
     }
-    const name = `${svc.name ?? 'unknown'}.${this.eventSuffix(e.at)}`;
+    const name = `${svc.name}.${this.eventSuffix(e.at)}`;
     const event = {
       apiVersion: 'v1',
       kind: 'Event',
@@ -310,8 +328,8 @@ export class EventRecorder {
   }
 }
 
-function objectRef(s: Service): string {
-  return `${s.metadata?.namespace ?? ''}/${s.metadata?.name ?? ''}/${s.metadata?.uid ?? ''}`;
+function objectRef(s: ServiceRef): string {
+  return `${s.namespace}/${s.name}/${s.uid ?? ''}`;
 }
 
 function aggregationKey(e: Pending, host: string): string {

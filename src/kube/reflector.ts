@@ -7,7 +7,18 @@ import { randomInt } from 'node:crypto';
 import { CosmoletError, ErrorCodes, KubeApiError, errorMessage } from '../errors.js';
 import type { Logger } from '../observe/log.js';
 import { retryAfterSeconds, statusMessage, type KubeClient, type KubeStream } from './client.js';
-import { objectKey, type EndpointSlice, type KubeObject, type Node, type Service } from './types.js';
+import {
+  projectNode,
+  projectService,
+  projectSlice,
+  sameNode,
+  sameService,
+  sameSlice,
+  type NodeInfo,
+  type ServiceInfo,
+  type SliceInfo,
+} from '../plan/input.js';
+import { objectKey, type KubeObject } from './types.js';
 
 export type ReflectedResource = 'services' | 'endpointslices' | 'nodes';
 
@@ -61,8 +72,18 @@ export const DEFAULT_TIMERS: ReflectorTimers = {
   pageSize: 500,
 };
 
-export interface ReflectorOptions<T extends KubeObject> {
+export interface ReflectorOptions<T> {
   client: KubeClient;
+  /**
+   * What the store keeps of each object (undefined: the object is dropped). Default: the object
+   * itself, without managedFields and kubectl's last-applied copy.
+   */
+  project?: (raw: KubeObject) => T | undefined;
+  /**
+   * Whether two stored values are alike: an update that changes nothing the store keeps is not
+   * reported. Default: same resourceVersion and uid.
+   */
+  same?: (a: T, b: T) => boolean;
   resource: ReflectedResource;
   namespace?: string;
   labelSelector?: string;
@@ -99,7 +120,7 @@ interface WatchEvent {
   object?: unknown;
 }
 
-export class Reflector<T extends KubeObject> {
+export class Reflector<T = KubeObject> {
   readonly resource: ReflectedResource;
   readonly namespace: string | undefined;
   private store = new Map<string, T>();
@@ -116,8 +137,12 @@ export class Reflector<T extends KubeObject> {
   private wakeUp: (() => void) | undefined;
   private readonly timers: ReflectorTimers;
   private readonly log: Logger;
+  private readonly project: (raw: KubeObject) => T | undefined;
+  private readonly same: (a: T, b: T) => boolean;
 
   constructor(private readonly options: ReflectorOptions<T>) {
+    this.project = options.project ?? ((raw) => slim(raw) as T);
+    this.same = options.same ?? ((a, b) => sameVersion(a as KubeObject, b as KubeObject));
     this.resource = options.resource;
     this.namespace = options.namespace;
     this.timers = { ...DEFAULT_TIMERS, ...options.timers };
@@ -289,8 +314,10 @@ export class Reflector<T extends KubeObject> {
       } catch {
         throw new CosmoletError(ErrorCodes.KUBE_API, `list ${this.resource}: response is not JSON`);
       }
-      for (const item of Array.isArray(page.items) ? (page.items as T[]) : []) {
-        if (item && typeof item === 'object' && item.metadata?.name) next.set(objectKey(item), slim(item));
+      for (const item of Array.isArray(page.items) ? (page.items as KubeObject[]) : []) {
+        if (!item || typeof item !== 'object' || !item.metadata?.name) continue;
+        const value = this.project(item);
+        if (value !== undefined) next.set(objectKey(item), value);
       }
       if (!rv && typeof page.metadata?.resourceVersion === 'string') rv = page.metadata.resourceVersion;
       cont = typeof page.metadata?.continue === 'string' ? page.metadata.continue : '';
@@ -310,12 +337,7 @@ export class Reflector<T extends KubeObject> {
     for (const [key, obj] of next) {
       const old = previous.get(key);
       if (!old) changes.push({ type: 'added', key, object: obj });
-      else if (
-        old.metadata?.resourceVersion !== obj.metadata?.resourceVersion ||
-        old.metadata?.uid !== obj.metadata?.uid
-      ) {
-        changes.push({ type: 'modified', key, object: obj, previous: old });
-      }
+      else if (!this.same(old, obj)) changes.push({ type: 'modified', key, object: obj, previous: old });
     }
     for (const [key, old] of previous)
       if (!next.has(key)) changes.push({ type: 'deleted', key, previous: old });
@@ -436,7 +458,7 @@ export class Reflector<T extends KubeObject> {
       return false;
     }
     const type = ev.type;
-    const obj = ev.object as T | undefined;
+    const obj = ev.object as KubeObject | undefined;
     if (type === 'ERROR') {
       this.hook('event', 'ERROR');
       const status = (ev.object ?? {}) as { code?: unknown; message?: unknown };
@@ -464,14 +486,15 @@ export class Reflector<T extends KubeObject> {
     }
     const key = objectKey(obj);
     const old = this.store.get(key);
-    if (type === 'DELETED') {
+    const value = type === 'DELETED' ? undefined : this.project(obj);
+    if (value === undefined) {
+      // Deleted, or no longer something the store keeps (a malformed update drops the object).
       this.store.delete(key);
-      if (old) this.emit({ type: 'deleted', key, previous: old });
+      if (old !== undefined) this.emit({ type: 'deleted', key, previous: old });
     } else {
-      this.store.set(key, slim(obj));
-      this.emit(
-        old ? { type: 'modified', key, object: obj, previous: old } : { type: 'added', key, object: obj },
-      );
+      this.store.set(key, value);
+      if (old === undefined) this.emit({ type: 'added', key, object: value });
+      else if (!this.same(old, value)) this.emit({ type: 'modified', key, object: value, previous: old });
     }
     if (typeof rv === 'string' && rv !== '') this.resourceVersion = rv;
     return true;
@@ -484,13 +507,17 @@ const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
  * Drops what cosmolet never reads and what often weighs as much as the rest of the object
  * (managedFields, kubectl's last-applied copy), as client-go informers' transforms do.
  */
-function slim<T extends KubeObject>(obj: T): T {
+function slim(obj: KubeObject): KubeObject {
   const meta = obj.metadata;
   if (meta) {
     delete meta.managedFields;
     if (meta.annotations && LAST_APPLIED in meta.annotations) delete meta.annotations[LAST_APPLIED];
   }
   return obj;
+}
+
+function sameVersion(a: KubeObject, b: KubeObject): boolean {
+  return a.metadata?.resourceVersion === b.metadata?.resourceVersion && a.metadata?.uid === b.metadata?.uid;
 }
 
 async function readAll(s: KubeStream): Promise<string> {
@@ -516,16 +543,21 @@ export interface ReflectorSetOptions {
   nodeName: string;
   logger: Logger;
   hooks?: ReflectorHooks;
-  /** Called for every change of any kind: level-triggered callers only need "something changed". */
-  onChange?: (resource: ReflectedResource, change: ReflectorChange<KubeObject>) => void;
+  /** Called for every change the plan can see: level-triggered callers need only the key. */
+  onChange?: (resource: ReflectedResource, key: string, type: ReflectorChange<unknown>['type']) => void;
+  /** A field of the wrong type was dropped (`resource.field`); the object is read without it. */
+  onMalformed?: (field: string) => void;
   timers?: Partial<ReflectorTimers>;
 }
 
-/** Services and EndpointSlices per namespace (or all), and this Node: what CONTRACT/DESIGN ask for. */
+/**
+ * Services and EndpointSlices per namespace (or all), and this Node. The stores keep the plan's
+ * projections (src/plan/input.ts), not the objects.
+ */
 export class ReflectorSet {
-  readonly services: Reflector<Service>[];
-  readonly endpointSlices: Reflector<EndpointSlice>[];
-  readonly node: Reflector<Node>;
+  readonly services: Reflector<ServiceInfo>[];
+  readonly endpointSlices: Reflector<SliceInfo>[];
+  readonly node: Reflector<NodeInfo>;
 
   constructor(options: ReflectorSetOptions) {
     const namespaces: (string | undefined)[] =
@@ -541,8 +573,9 @@ export class ReflectorSet {
     };
     const onChange =
       (resource: ReflectedResource) =>
-      (change: ReflectorChange<KubeObject>): void =>
-        options.onChange?.(resource, change);
+      (change: ReflectorChange<unknown>): void =>
+        options.onChange?.(resource, change.key, change.type);
+    const report = options.onMalformed;
     this.services = namespaces.map(
       (ns) =>
         new Reflector({
@@ -550,6 +583,8 @@ export class ReflectorSet {
           resource: 'services',
           ...(ns ? { namespace: ns } : {}),
           labelSelector: svcSelector,
+          project: (raw) => projectService(raw, report),
+          same: sameService,
           onChange: onChange('services'),
         }),
     );
@@ -560,6 +595,8 @@ export class ReflectorSet {
           resource: 'endpointslices',
           ...(ns ? { namespace: ns } : {}),
           labelSelector: SERVICE_PROXY_NAME_SELECTOR,
+          project: (raw) => projectSlice(raw, options.nodeName, report),
+          same: sameSlice,
           onChange: onChange('endpointslices'),
         }),
     );
@@ -567,12 +604,14 @@ export class ReflectorSet {
       ...common,
       resource: 'nodes',
       fieldSelector: `metadata.name=${options.nodeName}`,
+      project: (raw) => projectNode(raw, report),
+      same: sameNode,
       onChange: onChange('nodes'),
     });
   }
 
-  get all(): Reflector<KubeObject>[] {
-    return [...this.services, ...this.endpointSlices, this.node] as Reflector<KubeObject>[];
+  get all(): Reflector<unknown>[] {
+    return [...this.services, ...this.endpointSlices, this.node] as Reflector<unknown>[];
   }
 
   start(): void {
@@ -598,16 +637,33 @@ export class ReflectorSet {
     return Math.min(...this.all.map((r) => r.lastProgressAt));
   }
 
-  serviceItems(): Service[] {
+  serviceItems(): ServiceInfo[] {
     return this.services.flatMap((r) => r.items());
   }
 
-  endpointSliceItems(): EndpointSlice[] {
+  endpointSliceItems(): SliceInfo[] {
     return this.endpointSlices.flatMap((r) => r.items());
   }
 
+  /** One Service by `namespace/name` (a handful of stores: one per watched namespace). */
+  service(key: string): ServiceInfo | undefined {
+    for (const r of this.services) {
+      const s = r.get(key);
+      if (s) return s;
+    }
+    return undefined;
+  }
+
+  endpointSlice(key: string): SliceInfo | undefined {
+    for (const r of this.endpointSlices) {
+      const s = r.get(key);
+      if (s) return s;
+    }
+    return undefined;
+  }
+
   /** This node's object, or undefined when it does not exist (advertise nothing). */
-  nodeObject(): Node | undefined {
+  nodeObject(): NodeInfo | undefined {
     return this.node.items()[0];
   }
 }

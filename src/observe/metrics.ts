@@ -104,6 +104,18 @@ export class Metrics {
     'Advertised prefixes that bgpd holds as a valid best path, by family',
     ['family'],
   );
+  readonly decisionChanges = new Counter({
+    name: 'cosmolet_decision_changes_total',
+    help: 'Service IP decisions that changed on this node, by new state (advertised, a skip reason, or gone); Events are recorded only for node-specific ones',
+    labelNames: ['to'],
+    registers: [this.registry],
+  });
+  readonly malformedFields = new Counter({
+    name: 'cosmolet_malformed_fields_total',
+    help: 'Fields of Kubernetes objects dropped at ingest for having the wrong type (resource.field)',
+    labelNames: ['field'],
+    registers: [this.registry],
+  });
   readonly frrRestarts = new Counter({
     name: 'cosmolet_frr_restarts_detected_total',
     help: 'FRR daemon restarts detected (each triggers a full read-back and re-apply)',
@@ -125,6 +137,7 @@ export class Metrics {
       this.routesAdded.inc({ family }, 0);
       this.routesWithdrawn.inc({ family }, 0);
     }
+    for (const to of ['advertised', 'gone']) this.decisionChanges.inc({ to }, 0);
     this.buildInfo.set({ version: info.version, commit: info.commit, nodejs: info.nodejs }, 1);
   }
 

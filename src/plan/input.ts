@@ -49,6 +49,8 @@ export interface SliceInfo {
   fallback: boolean;
   localReady: boolean;
   localFallback: boolean;
+  /** The distinct nodes its endpoints run on (shared strings): who else is in the cluster. */
+  nodes: readonly string[];
 }
 
 export interface NodeInfo {
@@ -62,6 +64,15 @@ export interface NodeInfo {
 export type MalformedReport = (field: string) => void;
 
 const CONSIDERED_TYPES = new Set(['ClusterIP', 'NodePort', 'LoadBalancer']);
+
+/** Node names recur in every slice: one string each, not one per endpoint (bounded by the cluster). */
+const nodeNames = new Map<string, string>();
+function internNode(name: string): string {
+  const known = nodeNames.get(name);
+  if (known !== undefined) return known;
+  nodeNames.set(name, name);
+  return name;
+}
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -208,6 +219,7 @@ export function projectSlice(
     fallback: false,
     localReady: false,
     localFallback: false,
+    nodes: [],
   };
   const endpoints = obj.endpoints;
   if (endpoints === undefined || endpoints === null) return info;
@@ -215,11 +227,14 @@ export function projectSlice(
     report?.('endpointslice.endpoints');
     return info;
   }
+  const nodes: string[] = [];
   for (const e of endpoints) {
     if (!isRecord(e)) {
       report?.('endpointslice.endpoints');
       continue;
     }
+    if (typeof e.nodeName === 'string' && e.nodeName !== '' && !nodes.includes(e.nodeName))
+      nodes.push(internNode(e.nodeName));
     let conds: Record<string, unknown> = {};
     if (isRecord(e.conditions)) conds = e.conditions;
     else if (e.conditions !== undefined && e.conditions !== null) {
@@ -246,6 +261,7 @@ export function projectSlice(
       if (local) info.localFallback = true;
     }
   }
+  info.nodes = nodes.sort();
   return info;
 }
 
@@ -314,7 +330,9 @@ export function sameSlice(a: SliceInfo, b: SliceInfo): boolean {
     a.ready === b.ready &&
     a.fallback === b.fallback &&
     a.localReady === b.localReady &&
-    a.localFallback === b.localFallback
+    a.localFallback === b.localFallback &&
+    a.nodes.length === b.nodes.length &&
+    a.nodes.every((n, i) => n === b.nodes[i])
   );
 }
 

@@ -61,6 +61,8 @@ export class PlanState {
   private readonly services = new Map<string, ServiceInfo>();
   private readonly slices = new Map<string, SliceInfo>();
   private readonly slicesOf = new Map<string, Set<string>>();
+  /** Node name -> how many slices have endpoints on it. */
+  private readonly nodeRefs = new Map<string, number>();
   /** Considered Services only: their IPs, decided. */
   private readonly decided = new Map<string, IPDecision[]>();
   /** Advertised prefixes: prefix -> the Services that qualify for it. */
@@ -88,6 +90,12 @@ export class PlanState {
 
   setSlice(key: string, info: SliceInfo | undefined): void {
     const old = this.slices.get(key);
+    for (const n of old?.nodes ?? []) {
+      const c = (this.nodeRefs.get(n) ?? 1) - 1;
+      if (c > 0) this.nodeRefs.set(n, c);
+      else this.nodeRefs.delete(n);
+    }
+    for (const n of info?.nodes ?? []) this.nodeRefs.set(n, (this.nodeRefs.get(n) ?? 0) + 1);
     if (old?.service) {
       this.dirty.add(old.service);
       const set = this.slicesOf.get(old.service);
@@ -118,6 +126,7 @@ export class PlanState {
     this.services.clear();
     this.slices.clear();
     this.slicesOf.clear();
+    this.nodeRefs.clear();
     for (const s of services) this.services.set(s.key, s);
     for (const s of slices) this.setSlice(s.key, s);
     this.dirty.clear();
@@ -127,6 +136,11 @@ export class PlanState {
 
   serviceInfo(key: string): ServiceInfo | undefined {
     return this.services.get(key);
+  }
+
+  /** The nodes that run an endpoint of some slice: the cluster as this node can see it. */
+  knownNodes(): IterableIterator<string> {
+    return this.nodeRefs.keys();
   }
 
   /** Whether the plan advertises this host prefix now (as of the last update). */

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { CosmoletError, ErrorCodes } from '../errors.js';
 import type { Logger } from '../observe/log.js';
 import { runCommand, type RunResult } from './exec.js';
-import { parsePrefix, type Family } from './prefix.js';
+import { parsePrefix, requireCanonicalPrefix, type Family } from './prefix.js';
 
 export type Origination = 'kernel' | 'static';
 
@@ -137,6 +137,83 @@ export function parseBgpRoutes(json: unknown, into: BgpView = new Map()): BgpVie
     into.set(p.prefix, { valid, best });
   }
   return into;
+}
+
+/**
+ * Splits vtysh's output of several `... json` commands, printed one after another, into the JSON
+ * texts (a linear scan that tracks strings, so braces inside them do not count).
+ */
+export function splitJsonObjects(text: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let start = -1;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92 /* \\ */) i++;
+      else if (c === 34 /* " */) inString = false;
+      continue;
+    }
+    if (c === 34) inString = true;
+    else if (c === 123 /* { */) {
+      if (depth === 0) start = i;
+      depth++;
+    } else if (c === 125 /* } */ && depth > 0) {
+      depth--;
+      if (depth === 0) out.push(text.slice(start, i + 1));
+    }
+  }
+  if (depth !== 0 || inString) throw new RouterParseError('vtysh printed truncated JSON');
+  return out;
+}
+
+/**
+ * Parses the answers to `show bgp <afi> unicast <prefix> json`, one per asked prefix in order:
+ * a prefix bgpd does not hold answers `{}`.
+ */
+export function parseBgpPrefixes(prefixes: readonly string[], text: string): BgpView {
+  const objects = splitJsonObjects(text);
+  if (objects.length !== prefixes.length) {
+    throw new RouterParseError(
+      `show bgp <prefix> json: ${objects.length} answers for ${prefixes.length} prefixes`,
+    );
+  }
+  const view: BgpView = new Map();
+  prefixes.forEach((prefix, i) => {
+    let json: unknown;
+    try {
+      json = JSON.parse(objects[i] ?? '');
+    } catch {
+      throw new RouterParseError(`show bgp ${prefix} json: not JSON`);
+    }
+    if (!isRecord(json)) throw new RouterParseError(`show bgp ${prefix} json: not an object`);
+    let valid = false;
+    let best = false;
+    if (json.prefix !== undefined && json.prefix !== prefix) {
+      throw new RouterParseError(`show bgp ${prefix} json: answered for ${JSON.stringify(json.prefix)}`);
+    }
+    for (const path of Array.isArray(json.paths) ? (json.paths as unknown[]) : []) {
+      if (!isRecord(path)) continue;
+      if (path.valid === true) valid = true;
+      if (isBest(path)) best = true;
+    }
+    view.set(prefix, { valid, best });
+  });
+  return view;
+}
+
+/**
+ * What bgpd holds for a few prefixes, in one vtysh call: after an apply only the prefixes that
+ * changed are asked, so bgpd never serializes its whole table because one Service flipped.
+ */
+export async function bgpPrefixes(vtysh: Vtysh, prefixes: readonly string[]): Promise<BgpView> {
+  if (prefixes.length === 0) return new Map();
+  const commands = prefixes.map(
+    (p) => `show bgp ${p.includes(':') ? 'ipv6' : 'ipv4'} unicast ${requireCanonicalPrefix(p).prefix} json`,
+  );
+  const r = await vtysh.exec(commands, 'bgpd');
+  return parseBgpPrefixes(prefixes, r.stdout);
 }
 
 /** What bgpd holds in IPv4 and IPv6 unicast. */

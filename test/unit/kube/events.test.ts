@@ -1,10 +1,20 @@
 // The Event recorder against the API double: aggregation, rate limits, bounded queue, drops.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { EventRecorder, type EventDropReason } from '../../../src/kube/events.js';
+import { EventRecorder, type EventDropReason, type ServiceRef } from '../../../src/kube/events.js';
 import type { KubeObject, Service } from '../../../src/kube/types.js';
 import { silentLogger } from '../../../src/observe/log.js';
 import { startDouble, svc } from './helpers.js';
+
+/** The reference the controller passes: a Service's projection carries these fields. */
+function ref(s: Service): ServiceRef {
+  return {
+    namespace: s.metadata?.namespace ?? '',
+    name: s.metadata?.name ?? '',
+    uid: s.metadata?.uid,
+    resourceVersion: s.metadata?.resourceVersion,
+  };
+}
 
 interface EventObject extends KubeObject {
   count?: number;
@@ -28,12 +38,12 @@ void test('posts Events about the Service and aggregates repeats into a count', 
     hooks: { sent: (h) => sent.push(h) },
   });
   t.after(() => rec.close());
-  rec.advertised(web, '10.96.0.10');
-  rec.advertised(web, '10.96.0.10');
-  rec.advertised(web, '10.96.0.10');
-  rec.withdrawn(web, '10.96.0.10', 'no ready endpoints');
-  rec.skipped(web, '010.1.2.3', 'invalid-ip');
-  rec.skipped(web, '192.0.2.1', 'outside-allowed-cidrs');
+  rec.advertised(ref(web), '10.96.0.10');
+  rec.advertised(ref(web), '10.96.0.10');
+  rec.advertised(ref(web), '10.96.0.10');
+  rec.withdrawn(ref(web), '10.96.0.10', 'no ready endpoints');
+  rec.skipped(ref(web), '010.1.2.3', 'invalid-ip');
+  rec.skipped(ref(web), '192.0.2.1', 'outside-allowed-cidrs');
   await rec.flush();
   const events = server.list<EventObject>('events', 'default');
   const byReason = new Map(events.map((e) => [e.reason, e]));
@@ -61,11 +71,11 @@ void test('a repeat whose Event expired is posted again', async (t) => {
   const web = server.create<Service>('services', svc('default', 'web'));
   const rec = new EventRecorder({ client, nodeName: 'node-a', logger: silentLogger() });
   t.after(() => rec.close());
-  rec.advertised(web, '10.96.0.10');
+  rec.advertised(ref(web), '10.96.0.10');
   await rec.flush();
   const [first] = server.list<EventObject>('events');
   server.delete('events', 'default', first?.metadata?.name ?? '');
-  rec.advertised(web, '10.96.0.10');
+  rec.advertised(ref(web), '10.96.0.10');
   await rec.flush();
   const events = server.list<EventObject>('events');
   assert.equal(events.length, 1);
@@ -80,7 +90,7 @@ void test('rate limit per object, bounded queue, API refusals: dropped and count
 
   const limited = new EventRecorder({ client, nodeName: 'n', logger: silentLogger(), hooks, burst: 3 });
   t.after(() => limited.close());
-  for (let i = 0; i < 5; i++) limited.advertised(web, `10.96.0.${i}`);
+  for (let i = 0; i < 5; i++) limited.advertised(ref(web), `10.96.0.${i}`);
   await limited.flush();
   assert.deepEqual(drops, ['rate-limited', 'rate-limited']);
   assert.equal(server.list('events').length, 3);
@@ -90,7 +100,7 @@ void test('rate limit per object, bounded queue, API refusals: dropped and count
   t.after(() => small.close());
   const started = process.hrtime.bigint();
   // One goes in flight at once, two wait, the rest do not fit.
-  for (let i = 0; i < 10; i++) small.advertised(svc('default', `s${i}`), '10.96.0.1');
+  for (let i = 0; i < 10; i++) small.advertised(ref(svc('default', `s${i}`)), '10.96.0.1');
   assert.ok(process.hrtime.bigint() - started < 50_000_000n, 'record() returns at once');
   await small.flush();
   assert.equal(drops.filter((d) => d === 'queue-full').length, 7);
@@ -106,10 +116,10 @@ void test('rate limit per object, bounded queue, API refusals: dropped and count
   });
   t.after(() => failing.close());
   server.failNext(2, 503, { method: 'POST' });
-  failing.advertised(svc('default', 'x'), '10.96.0.1');
+  failing.advertised(ref(svc('default', 'x')), '10.96.0.1');
   server.failNext(1, 403, { method: 'POST' });
-  failing.advertised(svc('default', 'y'), '10.96.0.1');
-  failing.advertised(svc('default', 'z'), '10.96.0.1');
+  failing.advertised(ref(svc('default', 'y')), '10.96.0.1');
+  failing.advertised(ref(svc('default', 'z')), '10.96.0.1');
   await failing.flush();
   assert.deepEqual(drops, ['api-error', 'api-error']);
   assert.ok(server.list<EventObject>('events').some((e) => e.involvedObject?.name === 'z'));
@@ -132,11 +142,11 @@ void test('with the API down, record() still returns at once and close() gives u
     retryDelayMs: 10_000,
   });
   const started = Date.now();
-  for (let i = 0; i < 5; i++) rec.advertised(svc('default', `s${i}`), '10.96.0.1');
+  for (let i = 0; i < 5; i++) rec.advertised(ref(svc('default', `s${i}`)), '10.96.0.1');
   assert.ok(Date.now() - started < 50);
   await rec.close(200);
   assert.ok(Date.now() - started < 2000);
   assert.ok(drops.filter((d) => d === 'closed').length >= 3, drops.join());
-  rec.advertised(svc('default', 'after'), '10.96.0.1');
+  rec.advertised(ref(svc('default', 'after')), '10.96.0.1');
   assert.equal(drops.at(-1), 'closed');
 });

@@ -296,7 +296,7 @@ void test('ReflectorSet: namespaces list vs all, proxy-name and label selectors,
     nodeName: 'node-a',
     logger: silentLogger(),
     timers: FAST,
-    onChange: (res, c) => changes.push(`${res} ${c.type} ${c.key}`),
+    onChange: (res, key, type) => changes.push(`${res} ${type} ${key}`),
   });
   t.after(() => some.stop());
   assert.deepEqual(some.unsynced(), ['services', 'endpointslices', 'nodes']);
@@ -305,15 +305,15 @@ void test('ReflectorSet: namespaces list vs all, proxy-name and label selectors,
   assert.deepEqual(
     some
       .serviceItems()
-      .map((s) => `${s.metadata?.namespace}/${s.metadata?.name}`)
+      .map((s) => s.key)
       .sort(),
     ['a/web', 'b/web'],
   );
   assert.deepEqual(
-    some.endpointSliceItems().map((s) => s.metadata?.namespace),
+    some.endpointSliceItems().map((s) => s.key.split('/')[0]),
     ['a'],
   );
-  assert.equal(some.nodeObject()?.metadata?.name, 'node-a');
+  assert.equal(some.nodeObject()?.name, 'node-a');
   assert.ok(some.lastProgressAt <= Date.now());
   const svcWatches = server.requests.filter((e) => e.watch && e.path.endsWith('/services'));
   assert.deepEqual(svcWatches.map((e) => e.path).sort(), [
@@ -334,7 +334,7 @@ void test('ReflectorSet: namespaces list vs all, proxy-name and label selectors,
   await waitFor('synced', () => all.synced);
   assert.equal(all.serviceItems().length, 4);
   assert.equal(all.endpointSliceItems().length, 2);
-  assert.equal(all.nodeObject()?.metadata?.name, 'node-b');
+  assert.equal(all.nodeObject()?.name, 'node-b');
 
   // Node deleted: the store empties (advertise nothing).
   server.delete('nodes', undefined, 'node-a');

@@ -5,10 +5,12 @@ import { fileURLToPath } from 'node:url';
 import {
   evaluateAsn,
   evaluateExport,
+  parseBgpPrefixes,
   parseBgpRoutes,
   parseBgpSummary,
   parseRouterBgp,
   parseStaticRoutes,
+  splitJsonObjects,
 } from '../../../src/router/frr.js';
 import { parseIpRoutes } from '../../../src/router/kernel.js';
 import { parseGobgpRib } from '../../../src/lab/gobgp.js';
@@ -159,4 +161,17 @@ void test('gobgp global rib -j (GoBGP 3.10)', () => {
   ]);
   assert.deepEqual(parseGobgpRib(''), []);
   assert.deepEqual(parseGobgpRib('null'), []);
+});
+
+void test('per-prefix bgpd answers (FRR 8.4.4, three prefixes in one vtysh call, one not held)', () => {
+  const text = readFileSync(new URL('./fixtures/frr84-bgp-prefixes.txt', import.meta.url), 'utf8');
+  const asked = ['10.96.0.2/32', '10.96.0.99/32', 'fd00:10:96::a/128'];
+  const view = parseBgpPrefixes(asked, text);
+  assert.deepEqual(view.get('10.96.0.2/32'), { valid: true, best: true });
+  assert.deepEqual(view.get('10.96.0.99/32'), { valid: false, best: false });
+  assert.deepEqual(view.get('fd00:10:96::a/128'), { valid: true, best: true });
+  assert.throws(() => parseBgpPrefixes(asked.slice(0, 2), text), /3 answers for 2 prefixes/);
+  assert.throws(() => parseBgpPrefixes(['10.96.0.3/32', ...asked.slice(1)], text), /answered for/);
+  assert.throws(() => parseBgpPrefixes(asked, text.slice(0, 300)), /truncated/);
+  assert.deepEqual(splitJsonObjects('{"a":"}{"}\n{\n}\n'), ['{"a":"}{"}', '{\n}']);
 });
