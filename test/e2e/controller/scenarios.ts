@@ -14,6 +14,7 @@ type Resource = 'services' | 'endpointslices' | 'nodes' | 'events';
 interface KubeEvent extends KubeObject {
   type?: string;
   reason?: string;
+  message?: string;
   count?: number;
   involvedObject?: { name?: string; namespace?: string };
 }
@@ -119,7 +120,7 @@ export function controllerSuite(origination: 'kernel' | 'static'): void {
     }
   });
 
-  test(`${origination}: an endpoint turning unready withdraws its prefix, ready re-advertises (latency < 2 s)`, async (t) => {
+  test(`${origination}: an endpoint turning unready withdraws its prefix, ready re-advertises (latency < 2 s); Events only for the Local-policy IP`, async (t) => {
     await startConverged(t);
     const latencies: number[] = [];
     for (let i = 0; i < 3; i++) {
@@ -143,14 +144,36 @@ export function controllerSuite(origination: 'kernel' | 'static'): void {
       latencies.push(Date.now() - started);
     }
     t.diagnostic(`event-to-leaf latencies (ms): ${latencies.join(' ')}`);
-    // Kubernetes Events on the Service, aggregated: the repeats bump the count of one Event.
+    // A Cluster-policy IP is decided alike on every node: no Event per node, only the metric.
+    const metrics = (await lab.get('/metrics')).body;
+    assert.match(metrics, /cosmolet_decision_changes_total\{to="advertised"\} [1-9]/);
+    assert.ok(
+      !lab.api.list<KubeEvent>('events').some((e) => e.involvedObject?.name === 'api'),
+      'no Events for a Cluster-policy IP',
+    );
+    // A Local-policy IP is this node's own: Withdrawn and Advertised Events after the apply.
+    setReady('lb', 'IPv4', '10.1.0.4', false, NODE);
     await waitFor(
-      'Advertised and Withdrawn Events on default/api',
+      '192.0.2.10/32 gone at the leaf',
+      async () => !(await lab.leafFib()).has('192.0.2.10/32'),
+      2000,
+      20,
+    );
+    setReady('lb', 'IPv4', '10.1.0.4', true, NODE);
+    await waitFor(
+      '192.0.2.10/32 at the leaf',
+      async () => (await lab.leafFib()).has('192.0.2.10/32'),
+      2000,
+      20,
+    );
+    await waitFor(
+      'Withdrawn and Advertised Events on default/lb for 192.0.2.10/32',
       () => {
-        const events = lab.api.list<KubeEvent>('events').filter((e) => e.involvedObject?.name === 'api');
-        const adv = events.find((e) => e.reason === 'Advertised');
-        const wd = events.find((e) => e.reason === 'Withdrawn');
-        return adv && wd && (adv.count ?? 0) >= 2 && (wd.count ?? 0) >= 2;
+        const events = lab.api.list<KubeEvent>('events').filter((e) => e.involvedObject?.name === 'lb');
+        return (
+          events.some((e) => e.reason === 'Withdrawn' && e.message?.includes('192.0.2.10/32')) &&
+          events.some((e) => e.reason === 'Advertised' && e.message?.includes('192.0.2.10/32'))
+        );
       },
       10_000,
     );
