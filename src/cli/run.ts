@@ -130,7 +130,8 @@ class Controller {
         node: () => this.reflectors.nodeObject(),
       },
       router,
-      settings: planSettings(config),
+      // The reflectors ask the API server for services.labelSelector and keep no labels.
+      settings: { ...planSettings(config), labelSelector: '' },
       nodeName: config.nodeName,
       applyEnabled: config.bgp.enabled,
       loopIntervalSeconds: config.loopIntervalSeconds,

@@ -583,7 +583,8 @@ export class ReflectorSet {
           resource: 'services',
           ...(ns ? { namespace: ns } : {}),
           labelSelector: svcSelector,
-          project: (raw) => projectService(raw, report),
+          // The API server applies the label selector (above): the store needs no labels.
+          project: (raw) => projectService(raw, report, { labels: false }),
           same: sameService,
           onChange: onChange('services'),
         }),

@@ -22,8 +22,10 @@ export interface ServiceInfo {
   namespace: string;
   name: string;
   uid: string | undefined;
-  resourceVersion: string | undefined;
-  /** For `services.labelSelector` (the reflector also filters on the server). */
+  /**
+   * For `services.labelSelector`; undefined when the projection was asked to drop them (the
+   * reflectors do: the API server applies the selector to their list and watch).
+   */
   labels: Readonly<Record<string, string>> | undefined;
   /** A considered type (ClusterIP, NodePort, LoadBalancer) and not headless. */
   eligible: boolean;
@@ -38,7 +40,6 @@ export interface ServiceInfo {
 /** One EndpointSlice, reduced to what decides readiness on one node. */
 export interface SliceInfo {
   key: string;
-  resourceVersion: string | undefined;
   /** `namespace/service-name`, undefined when the slice names no Service. */
   service: string | undefined;
   /** undefined for an addressType cosmolet does not route (FQDN) or a malformed one. */
@@ -55,7 +56,6 @@ export interface SliceInfo {
 
 export interface NodeInfo {
   name: string;
-  resourceVersion: string | undefined;
   unschedulable: boolean;
   excluded: boolean;
 }
@@ -65,14 +65,20 @@ export type MalformedReport = (field: string) => void;
 
 const CONSIDERED_TYPES = new Set(['ClusterIP', 'NodePort', 'LoadBalancer']);
 
-/** Node names recur in every slice: one string each, not one per endpoint (bounded by the cluster). */
+/**
+ * Namespaces and node names recur in every object: one string each, not one per object (their
+ * number is bounded by the cluster's).
+ */
+const namespaces = new Map<string, string>();
 const nodeNames = new Map<string, string>();
-function internNode(name: string): string {
-  const known = nodeNames.get(name);
+function intern(map: Map<string, string>, s: string): string {
+  const known = map.get(s);
   if (known !== undefined) return known;
-  nodeNames.set(name, name);
-  return name;
+  map.set(s, s);
+  return s;
 }
+const internNode = (name: string): string => intern(nodeNames, name);
+const NO_NODES: readonly string[] = Object.freeze([]);
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -126,7 +132,16 @@ function identity(
   return { namespace, name };
 }
 
-export function projectService(raw: Service | KubeObject, report?: MalformedReport): ServiceInfo | undefined {
+export interface ServiceProjection {
+  /** Keep the labels for the plan's own selector check (render); the reflectors filter on the server. */
+  labels?: boolean;
+}
+
+export function projectService(
+  raw: Service | KubeObject,
+  report?: MalformedReport,
+  options: ServiceProjection = { labels: true },
+): ServiceInfo | undefined {
   const id = identity(raw, true);
   if (!id) {
     report?.('service.metadata');
@@ -146,7 +161,9 @@ export function projectService(raw: Service | KubeObject, report?: MalformedRepo
   const add = (v: unknown, kind: IPKind, field: string): void => {
     if (v === undefined || v === null || v === '') return;
     if (typeof v !== 'string') return report?.(field);
-    ips.push({ raw: v, ip: parseIP(v), kind });
+    const ip = parseIP(v);
+    // A valid IP is known by its canonical text; only a string that does not parse keeps its own.
+    ips.push({ raw: ip ? ip.text : v, ip, kind });
   };
   const list = (v: unknown, field: string): unknown[] => {
     if (v === undefined || v === null) return [];
@@ -171,13 +188,13 @@ export function projectService(raw: Service | KubeObject, report?: MalformedRepo
     }
   }
   const headless = spec.clusterIP === 'None' || clusterIPs[0] === 'None';
+  const namespace = intern(namespaces, id.namespace);
   return {
-    key: `${id.namespace}/${id.name}`,
-    namespace: id.namespace,
+    key: `${namespace}/${id.name}`,
+    namespace,
     name: id.name,
     uid: optString(meta.uid, 'service.metadata.uid', report),
-    resourceVersion: optString(meta.resourceVersion, 'service.metadata.resourceVersion', report),
-    labels,
+    labels: options.labels === false ? undefined : labels,
     eligible: type !== undefined && CONSIDERED_TYPES.has(type) && !headless,
     proxyNamed: has(labels, Labels.serviceProxyName),
     optedOut: annotations?.[Annotations.advertise] === 'false',
@@ -210,10 +227,10 @@ export function projectSlice(
   const labels = stringMap(meta.labels, 'endpointslice.metadata.labels', report);
   const serviceName = labels?.[Labels.serviceName];
   const family = obj.addressType === 'IPv4' ? 'ipv4' : obj.addressType === 'IPv6' ? 'ipv6' : undefined;
+  const namespace = intern(namespaces, id.namespace);
   const info: SliceInfo = {
-    key: `${id.namespace}/${id.name}`,
-    resourceVersion: optString(meta.resourceVersion, 'endpointslice.metadata.resourceVersion', report),
-    service: serviceName ? `${id.namespace}/${serviceName}` : undefined,
+    key: `${namespace}/${id.name}`,
+    service: serviceName ? `${namespace}/${serviceName}` : undefined,
     family,
     ready: false,
     fallback: false,
@@ -261,7 +278,8 @@ export function projectSlice(
       if (local) info.localFallback = true;
     }
   }
-  info.nodes = nodes.sort();
+  // Exactly sized: a pushed-to array keeps spare capacity, and there is one per slice.
+  info.nodes = nodes.length === 0 ? NO_NODES : nodes.sort().slice();
   return info;
 }
 
@@ -279,7 +297,6 @@ export function projectNode(raw: Node | KubeObject, report?: MalformedReport): N
   if (u !== undefined && u !== null && typeof u !== 'boolean') report?.('node.spec.unschedulable');
   return {
     name: id.name,
-    resourceVersion: optString(meta.resourceVersion, 'node.metadata.resourceVersion', report),
     unschedulable: u === true,
     excluded: has(labels, Labels.excludeFromExternalLB),
   };
@@ -307,7 +324,7 @@ function sameLabels(
   return true;
 }
 
-/** Whether two projections of a Service decide alike (the resourceVersion does not count). */
+/** Whether two projections of a Service decide alike. */
 export function sameService(a: ServiceInfo, b: ServiceInfo): boolean {
   return (
     a.key === b.key &&
