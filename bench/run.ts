@@ -9,6 +9,7 @@ const BENCHES: { file: string; needsLab: boolean; what: string }[] = [
   { file: 'kube-store-memory.ts', needsLab: false, what: 'reflector stores: memory for 10,000 Services' },
   { file: 'router.ts', needsLab: true, what: 'both backends: 10,000 prefixes to the leaf and GoBGP' },
   { file: 'controller.ts', needsLab: true, what: 'cosmolet run: event-to-leaf latency, 10,000 Services' },
+  { file: 'api-load.ts', needsLab: true, what: 'what one node asks of the API server, per kind of change' },
 ];
 
 const only = process.argv.slice(2);
