@@ -304,12 +304,12 @@ class Controller {
           status: 200,
           body: statusDocument({
             nodeName: this.config.nodeName,
-            plan: s.plan,
+            plan: this.reconciler.plan(),
             installed: s.installed,
             bgp: f.bgp,
             bgpCheckedAt: f.lastCheckAt,
             bgpError: f.bgpError,
-            reconciledAt: s.plan ? s.lastRunAt : undefined,
+            reconciledAt: s.planned ? s.lastRunAt : undefined,
             lastError: s.lastError,
           }),
         };

@@ -63,7 +63,8 @@ export interface ReconcilerOptions {
 }
 
 export interface ReconcileStatus {
-  plan: Plan | undefined;
+  /** Whether a plan was made (every reflector listed once). */
+  planned: boolean;
   /** Prefixes cosmolet has installed, as of the last read-back or successful apply. */
   installed: ReadonlySet<string>;
   /** Whether the last reconcile succeeded; undefined before the first one ran against the router. */
@@ -143,7 +144,7 @@ export class Reconciler {
 
   status(): ReconcileStatus {
     return {
-      plan: this.planned ? this.state.plan() : undefined,
+      planned: this.planned,
       installed: this.installed,
       lastOk: this.lastOk,
       lastError: this.lastError,
@@ -151,6 +152,11 @@ export class Reconciler {
       runningSince: this.runningSince,
       planVersion: this.planVersion,
     };
+  }
+
+  /** The whole plan (built on demand, kept until it changes); undefined before the first plan. */
+  plan(): Plan | undefined {
+    return this.planned ? this.state.plan() : undefined;
   }
 
   /** Stops reconciling; waits for a reconcile in progress to finish. */
@@ -323,8 +329,10 @@ export class Reconciler {
     metrics.advertisedPrefixes.set({ family: 'ipv4' }, fam.ipv4);
     metrics.advertisedPrefixes.set({ family: 'ipv6' }, fam.ipv6);
     for (const [reason, n] of this.state.skippedByReason()) metrics.skippedIPs.set({ reason }, n);
+    const byState = new Map<string, number>();
     for (const c of changes) {
-      metrics.decisionChanges.inc({ to: c.to ?? 'gone' });
+      const to = c.to ?? 'gone';
+      byState.set(to, (byState.get(to) ?? 0) + 1);
       if (c.local && (c.to === 'advertised' || c.from === 'advertised')) {
         const prefix = hostPrefixOf(c.ip);
         const list = this.pendingLocal.get(prefix);
@@ -332,6 +340,7 @@ export class Reconciler {
         else this.pendingLocal.set(prefix, [c]);
       }
     }
+    for (const [to, n] of byState) metrics.decisionChanges.inc({ to }, n);
     if (first) this.summarizeFirstPlan(changes);
     else {
       for (const c of changes) {
@@ -355,8 +364,9 @@ export class Reconciler {
    */
   private summarizeFirstPlan(changes: DecisionChange[]): void {
     const byOutcome = new Map<string, DecisionChange[]>();
+    const debug = this.log.isLevelEnabled('debug');
     for (const c of changes) {
-      this.log.debug({ service: c.service, ip: c.ip, from: c.from, to: c.to }, describeChange(c));
+      if (debug) this.log.debug({ service: c.service, ip: c.ip, from: c.from, to: c.to }, describeChange(c));
       const k = c.to ?? 'gone';
       const list = byOutcome.get(k);
       if (list) list.push(c);

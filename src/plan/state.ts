@@ -40,6 +40,8 @@ export interface PlanUpdate {
   /** Per (Service, IP): the decision as a reader of the plan sees it, before and after. */
   changes: DecisionChange[];
   /** How many Services were decided again. */
+  examined: number;
+  /** How many Services' decisions changed (the plan document changed when this is not 0). */
   decided: number;
 }
 
@@ -166,7 +168,10 @@ export class PlanState {
     return this.skippedCount;
   }
 
-  /** Decides the marked Services again; cost follows what changed, not the cluster's size. */
+  /**
+   * Decides the marked Services again; cost follows what changed, not the cluster's size.
+   * `decided` counts the Services whose decisions changed.
+   */
   update(): PlanUpdate {
     const keys = this.allDirty ? new Set([...this.services.keys(), ...this.decided.keys()]) : this.dirty;
     const before = new Map<string, boolean>();
@@ -174,19 +179,27 @@ export class PlanState {
     const touch = (prefix: string): void => {
       if (!before.has(prefix)) before.set(prefix, this.routes.has(prefix));
     };
+    let decided = 0;
+    const examined = keys.size;
     for (const key of keys) {
-      affected.add(key);
-      for (const e of this.decided.get(key) ?? []) this.unindex(key, e, touch);
+      const old = this.decided.get(key);
       const svc = this.services.get(key);
-      if (svc && considered(svc, this.compiled)) {
-        const entries = decideService(svc, this.compiled, this.nodeBlock, this.readiness(key));
+      const entries =
+        svc && considered(svc, this.compiled)
+          ? decideService(svc, this.compiled, this.nodeBlock, this.readiness(key))
+          : undefined;
+      // Decided as before (most Services at a resync): nothing to re-index, nothing to report.
+      if (old && entries && sameDecisions(old, entries)) continue;
+      decided++;
+      affected.add(key);
+      for (const e of old ?? []) this.unindex(key, e, touch);
+      if (entries) {
         this.decided.set(key, entries);
         for (const e of entries) this.index(key, e, touch);
       } else {
         this.decided.delete(key);
       }
     }
-    const decided = keys.size;
     this.dirty.clear();
     this.allDirty = false;
 
@@ -204,7 +217,7 @@ export class PlanState {
     const changes: DecisionChange[] = [];
     for (const key of affected) this.revisit(key, changes);
     changes.sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : a.ip < b.ip ? -1 : 1));
-    return { flipped: flipped.sort(), changes, decided };
+    return { flipped: flipped.sort(), changes, examined, decided };
   }
 
   /** The whole plan in render's shape; built on demand and kept until the next change. */
@@ -323,4 +336,15 @@ export class PlanState {
     }));
     return { node: this.opts.nodeName, routes, skipped };
   }
+}
+
+function sameDecisions(a: readonly IPDecision[], b: readonly IPDecision[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (!x || !y || x.key !== y.key || x.reason !== y.reason || x.local !== y.local) return false;
+    if (x.kinds.length !== y.kinds.length || x.kinds.some((k, j) => k !== y.kinds[j])) return false;
+  }
+  return true;
 }

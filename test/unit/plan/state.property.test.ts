@@ -292,7 +292,8 @@ test('a change that touches no decision re-decides one Service and flips nothing
     ),
   );
   const upd = state.update();
-  assert.equal(upd.decided, 1);
+  assert.equal(upd.examined, 1);
+  assert.equal(upd.decided, 0);
   assert.deepEqual(upd.flipped, []);
   assert.deepEqual(upd.changes, []);
 });
