@@ -421,6 +421,8 @@ export function controllerSuite(origination: 'kernel' | 'static'): void {
     cleaner.kill('SIGTERM');
     await cleaner.exited;
     await lab.waitPeersHold([]);
+    for (const e of lab.api.list<KubeObject>('events'))
+      lab.api.delete('events', e.metadata?.namespace, e.metadata?.name ?? '');
     const c = lab.startCosmolet({ bgp: { enabled: false } });
     t.after(async () => {
       c.kill('SIGKILL');
@@ -433,6 +435,27 @@ export function controllerSuite(origination: 'kernel' | 'static'): void {
     assert.deepEqual(status.routes.map((r) => r.prefix).sort(), expectedRoutes);
     assert.ok(status.routes.every((r) => !r.installed));
     assert.deepEqual([...(await lab.leaf())], []);
+    // Regression: a plan-only node recorded "Node node-a advertises ..." Events for routes it never
+    // installed. A Local-policy flip must not record any either; the invalid IP is still reported.
+    setReady('lb', 'IPv4', '10.1.0.4', false, NODE);
+    await waitFor(
+      'the plan to withdraw 192.0.2.10',
+      async () => {
+        const s = JSON.parse((await lab.get('/status')).body) as typeof status;
+        return !s.routes.some((r) => r.prefix === '192.0.2.10/32');
+      },
+      10_000,
+    );
+    await waitFor(
+      'the InvalidIP Event',
+      () => lab.api.list<KubeEvent>('events').some((e) => e.reason === 'InvalidIP'),
+      10_000,
+    );
+    const told = lab.api
+      .list<KubeEvent>('events')
+      .filter((e) => e.reason === 'Advertised' || e.reason === 'Withdrawn')
+      .map((e) => e.message);
+    assert.deepEqual(told, [], 'a plan-only node records no advertise/withdraw Events');
   });
 }
 
