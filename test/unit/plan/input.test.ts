@@ -143,7 +143,7 @@ void test('a Service projection keeps canonical IPs, drops labels when asked, an
     spec: { clusterIPs: ['10.96.0.1', 'FD00::A'] },
   } as KubeObject;
   const a = projectService(raw);
-  const b = projectService({ ...raw, metadata: { ...raw.metadata, resourceVersion: '2' } } as KubeObject);
+  const b = projectService({ ...raw, metadata: { ...raw.metadata, resourceVersion: '2' } });
   assert.deepEqual(
     a?.ips.map((i) => i.raw),
     ['10.96.0.1', 'fd00::a'],
@@ -165,7 +165,7 @@ void test('a Node with spec.unschedulable of the wrong type is reported and not 
     projectNode({
       metadata: { name: 'n1', labels: { 'node.kubernetes.io/exclude-from-external-load-balancers': '' } },
       spec: { unschedulable: true },
-    } as KubeObject)?.excluded,
+    })?.excluded,
     true,
   );
 });
