@@ -103,18 +103,33 @@ function resourceInfo(name: string): ResourceInfo {
 /** Objects from YAML/JSON text: one object, a List, or several YAML documents (JSON is YAML). */
 export function parseObjects(text: string, source = 'input'): KubeObject[] {
   const out: KubeObject[] = [];
-  const add = (v: unknown): void => {
-    if (v === null || typeof v !== 'object') return;
-    const o = v as KubeObject & { items?: unknown };
-    if (typeof o.kind === 'string' && o.kind.endsWith('List') && Array.isArray(o.items)) {
-      for (const item of o.items) add(item);
-    } else out.push(o);
-  };
+  // JSON is YAML, but JSON.parse is two orders of magnitude faster on the large Lists benchmarks load.
+  if (/^\s*[[{]/.test(text)) {
+    let parsed: unknown;
+    let isJson = true;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      isJson = false;
+    }
+    if (isJson) {
+      collectObjects(parsed, out);
+      return out;
+    }
+  }
   for (const doc of parseAllDocuments(text)) {
     if (doc.errors.length > 0) throw new Error(`${source}: ${doc.errors[0]?.message ?? 'YAML error'}`);
-    add(doc.toJS());
+    collectObjects(doc.toJS(), out);
   }
   return out;
+}
+
+function collectObjects(v: unknown, out: KubeObject[]): void {
+  if (v === null || typeof v !== 'object') return;
+  const o = v as KubeObject & { items?: unknown };
+  if (typeof o.kind === 'string' && o.kind.endsWith('List') && Array.isArray(o.items)) {
+    for (const item of o.items) collectObjects(item, out);
+  } else out.push(o);
 }
 
 export function resourceForKind(kind: string | undefined): ResourceInfo | undefined {
@@ -217,6 +232,18 @@ function clone<T>(v: T): T {
   return structuredClone(v);
 }
 
+/** Index of the first key greater than `after` in sorted `keys`. */
+function firstAfter(keys: readonly string[], after: string): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((keys[mid] ?? '') <= after) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 function keyOf(namespace: string | undefined, name: string): string {
   return namespace ? `${namespace}/${name}` : name;
 }
@@ -292,6 +319,8 @@ export class FakeApiServer {
   private portNumber = 0;
   private readonly tlsMaterial: { key: string; cert: string } | undefined;
   private readonly stores = new Map<string, Map<string, KubeObject>>();
+  /** Sorted keys per resource for list pages, dropped when a key comes or goes (not on updates). */
+  private readonly sortedKeys = new Map<string, string[]>();
   private rv = 1;
   private compactedRv = 0;
   private history: HistoryEntry[] = [];
@@ -509,6 +538,7 @@ export class FakeApiServer {
     const rv = this.bump();
     meta.resourceVersion = String(rv);
     store.set(key, obj);
+    this.sortedKeys.delete(resource);
     this.record(rv, resource, 'ADDED', obj, undefined);
     return clone(obj);
   }
@@ -547,6 +577,7 @@ export class FakeApiServer {
     const old = store.get(key);
     if (!old) throw new HttpError(404, 'NotFound', `${info.name} "${name}" not found`);
     store.delete(key);
+    this.sortedKeys.delete(resource);
     const rv = this.bump();
     // The DELETED event carries the last state with the deletion's resourceVersion.
     const gone = clone(old);
@@ -1006,6 +1037,15 @@ export class FakeApiServer {
     };
   }
 
+  private keysSorted(resource: string): string[] {
+    let keys = this.sortedKeys.get(resource);
+    if (!keys) {
+      keys = [...this.store(resource).keys()].sort();
+      this.sortedKeys.set(resource, keys);
+    }
+    return keys;
+  }
+
   private listPage(
     info: ResourceInfo,
     namespace: string | undefined,
@@ -1028,11 +1068,13 @@ export class FakeApiServer {
       after = token.after;
     }
     const limit = query.limit ? Number(query.limit) : 0;
-    const keys = [...this.store(info.name).keys()].sort();
+    const keys = this.keysSorted(info.name);
     const items: KubeObject[] = [];
     let next: string | undefined;
-    for (const k of keys) {
-      if (after !== undefined && k <= after) continue;
+    // Each page starts after the last key of the previous one: found by bisection, so listing
+    // 100,000 objects in pages is not quadratic.
+    for (let i = after === undefined ? 0 : firstAfter(keys, after); i < keys.length; i++) {
+      const k = keys[i] ?? '';
       const o = this.store(info.name).get(k);
       if (!o || !match(o)) continue;
       if (limit > 0 && items.length >= limit) {
