@@ -40,6 +40,8 @@ export interface SizeResult {
     seconds: number;
     sent: number;
     failed: number;
+    /** The first few failed writes' errors. */
+    errors: string[];
     /** cosmolet CPU during the update window, as a fraction of one core. */
     core: number;
     /** cosmolet CPU from the first update until it was idle again, per update. */
