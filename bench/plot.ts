@@ -130,6 +130,7 @@ export function svg(after: ScaleResults | undefined, before: ScaleResults | unde
     lat.push(
       { name: 'flip p50, before', color: '#1f6fb4', dash: '2 4', points: pts(before, (s) => s.flipMs.p50) },
       { name: 'flip p99, before', color: '#d9622b', dash: '2 4', points: pts(before, (s) => s.flipMs.p99) },
+      { name: 'floor p50, before', color: '#555', dash: '2 4', points: pts(before, (s) => s.floorMs.p50) },
     );
     cpu.push({
       name: 'CPU per update, before',
@@ -142,8 +143,20 @@ export function svg(after: ScaleResults | undefined, before: ScaleResults | unde
     r ? `${r.label || 'run'} ${r.commit} ${r.date.slice(0, 16).replace('T', ' ')} UTC` : '';
   const caption = [after ? label(after) : '', before ? `dotted: ${label(before)}` : ''].filter(Boolean);
   const body = [
-    ...panel(80, 'Flip latency, API write to leaf FIB', 'ms', sizes, lat),
-    ...panel(560, 'cosmolet CPU per non-health update', 'ms of CPU', sizes, cpu),
+    ...panel(
+      80,
+      'Flip latency, API write to leaf FIB',
+      'ms',
+      sizes,
+      lat.filter((s) => s.points.length > 0),
+    ),
+    ...panel(
+      560,
+      'cosmolet CPU per non-health update',
+      'ms of CPU',
+      sizes,
+      cpu.filter((s) => s.points.length > 0),
+    ),
     `<text x="80" y="${H - 12}" class="small">${esc(caption.join('; '))}</text>`,
   ];
   return [

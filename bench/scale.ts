@@ -17,7 +17,7 @@
 // Prints a table against the issue's targets and writes bench/results/scale.json (after each size).
 //
 //   node --import tsx bench/scale.ts [--sizes 1000,10000,50000] [--flips 40] [--floor 30]
-//        [--rate 50] [--seconds 60] [--label TEXT] [--out FILE] [--populate-only]
+//        [--rate 50] [--seconds 60] [--label TEXT] [--out FILE] [--populate-only] [--keep-logs]
 //   (sizes also from SCALE_SIZES=1000,10000). Needs root, FRR, GoBGP and `npm run build`.
 import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
@@ -52,6 +52,7 @@ const { values: args } = parseArgs({
     label: { type: 'string', default: '' },
     out: { type: 'string', default: new URL('./results/scale.json', import.meta.url).pathname },
     'populate-only': { type: 'boolean', default: false },
+    'keep-logs': { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -447,7 +448,7 @@ async function updates(
 async function runSize(n: number): Promise<SizeResult | undefined> {
   const load = loadSampler();
   const loadStart = loadavg();
-  const lab = new ScaleLab();
+  const lab = new ScaleLab({ keepDir: args['keep-logs'] === true });
   let monitor: LeafMonitor | undefined;
   try {
     log(`${n} Services: starting the fabric`);

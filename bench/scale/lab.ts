@@ -45,6 +45,9 @@ export class ScaleLab {
   cosmolet: ChildProcess | undefined;
   cosmoletLog = '';
 
+  /** keepDir: keep the fabric's directory (logs of cosmolet, the double and FRR) after teardown. */
+  constructor(private readonly opts: { keepDir?: boolean } = {}) {}
+
   get dir(): string {
     return this.fabric.dir;
   }
@@ -52,7 +55,7 @@ export class ScaleLab {
   async start(): Promise<void> {
     for (const f of [CLI, APISERVER, FORWARD])
       if (!existsSync(f)) throw new Error(`${f} is missing: run npm run build first`);
-    this.fabric = await startFabric({});
+    this.fabric = await startFabric({ keepDir: this.opts.keepDir === true });
     try {
       const kubeconfig = join(this.dir, 'kubeconfig');
       const apiLog = join(this.dir, 'apiserver.log');
@@ -211,5 +214,6 @@ export class ScaleLab {
   async teardown(): Promise<void> {
     this.apiAgent?.destroy();
     await this.fabric?.teardown();
+    if (this.opts.keepDir && this.fabric) console.log(`logs kept in ${this.fabric.dir}`);
   }
 }
