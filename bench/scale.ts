@@ -236,6 +236,11 @@ async function coldStart(
     if (child.exitCode !== null || child.signalCode !== null)
       throw new Error(`cosmolet exited (${child.exitCode ?? child.signalCode}); log: ${lab.cosmoletLog}`);
     if (Date.now() > deadline) throw new Error('cold start: timed out after 15 min');
+    if (leafAt !== undefined && Date.now() - leafAt > 60_000) {
+      throw new Error(
+        `cold start: every prefix is at the leaf, but cosmolet's log (${lab.cosmoletLog}) has no "synced" line (the lists-complete signal) for ${RESOURCES.filter((r) => !synced.syncedAt.has(r)).join(', ')}`,
+      );
+    }
     let pause = 50;
     if (leafAt === undefined) {
       const started = performance.now();
@@ -317,7 +322,7 @@ async function floorAndFlips(
     const family: Family = i % 2 ? 'IPv6' : 'IPv4';
     const [ipv4, ipv6] = servicePrefixes(i);
     const ip = (family === 'IPv4' ? ipv4 : ipv6) ?? '';
-    const seen = monitor.expect(ip, ready ? 'add' : 'del', 20_000);
+    const seen = monitor.expect(ip, ready ? 'add' : 'del', 60_000);
     const started = performance.now();
     await lab.put(benchSlice(i, family, { ready, generation: 0 }));
     return (await seen) - started;
