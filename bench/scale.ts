@@ -114,6 +114,8 @@ class SyncedLines {
   private offset = 0;
   private rest = '';
   readonly syncedAt = new Map<string, number>();
+  /** Time of the first log record ("cosmolet starting"): the process has loaded its code. */
+  firstAt: number | undefined;
   constructor(private readonly file: string) {}
   poll(): void {
     let fd: number;
@@ -131,6 +133,10 @@ class SyncedLines {
         const lines = (this.rest + buf.toString('utf8', 0, n)).split('\n');
         this.rest = lines.pop() ?? '';
         for (const line of lines) {
+          if (this.firstAt === undefined) {
+            const m = /"time":"([^"]+)"/.exec(line);
+            if (m?.[1]) this.firstAt = Date.parse(m[1]);
+          }
           if (!line.includes('"synced"')) continue;
           try {
             const rec = JSON.parse(line) as { msg?: string; resource?: string; time?: string };
@@ -265,6 +271,7 @@ async function coldStart(
   return {
     pid,
     result: {
+      processStartMs: (synced.firstAt ?? NaN) - spawnedAt,
       listsCompleteMs: listsAt - spawnedAt,
       listsToLeafMs: leafAt - listsAt,
       spawnToLeafMs: leafAt - spawnedAt,
