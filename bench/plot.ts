@@ -6,19 +6,11 @@
 //
 //   node --import tsx bench/plot.ts [--results FILE] [--before FILE] [--svg FILE] [--doc FILE]
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { markdownTable, type ScaleResults, type SizeResult } from './scale/report.js';
 
 const here = (p: string): string => new URL(p, import.meta.url).pathname;
-const { values: args } = parseArgs({
-  options: {
-    results: { type: 'string', default: here('./results/scale.json') },
-    before: { type: 'string', default: here('./results/scale-before.json') },
-    svg: { type: 'string', default: here('../docs/bench-scale.svg') },
-    doc: { type: 'string', default: here('../docs/benchmarks.md') },
-  },
-  strict: true,
-});
 
 function read(file: string | undefined): ScaleResults | undefined {
   if (!file || !existsSync(file)) return undefined;
@@ -180,6 +172,15 @@ function replaceBetween(doc: string, name: string, text: string): string {
 }
 
 function main(): void {
+  const { values: args } = parseArgs({
+    options: {
+      results: { type: 'string', default: here('./results/scale.json') },
+      before: { type: 'string', default: here('./results/scale-before.json') },
+      svg: { type: 'string', default: here('../docs/bench-scale.svg') },
+      doc: { type: 'string', default: here('../docs/benchmarks.md') },
+    },
+    strict: true,
+  });
   const after = read(args.results);
   const before = read(args.before);
   if (!after && !before) {
@@ -200,4 +201,5 @@ function main(): void {
   }
 }
 
-main();
+// Run as a script, not when imported (the unit test draws with `svg`).
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) main();
