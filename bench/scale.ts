@@ -18,11 +18,13 @@
 //
 //   node --import tsx bench/scale.ts [--sizes 1000,10000,50000] [--flips 40] [--floor 30]
 //        [--rate 50] [--seconds 60] [--label TEXT] [--out FILE] [--populate-only] [--keep-logs]
+//        [--cosmolet PATH/dist/cli.js]   (another build of cosmolet, e.g. an older commit's, to compare)
+//        [--kubeconfig]   (cosmolet finds the API through a kubeconfig file, not in-cluster as in its pod)
 //   (sizes also from SCALE_SIZES=1000,10000). Needs root, FRR, GoBGP and `npm run build`.
 import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { KubeObject } from '../src/kube/types.js';
 import { runCommand } from '../src/router/exec.js';
@@ -53,6 +55,8 @@ const { values: args } = parseArgs({
     out: { type: 'string', default: new URL('./results/scale.json', import.meta.url).pathname },
     'populate-only': { type: 'boolean', default: false },
     'keep-logs': { type: 'boolean', default: false },
+    cosmolet: { type: 'string' },
+    kubeconfig: { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -230,7 +234,7 @@ async function coldStart(
 ): Promise<{ result: SizeResult['coldStart']; pid: number }> {
   const leafPid = lab.leafPid();
   const spawnedAt = Date.now();
-  const child = lab.startCosmolet();
+  const child = lab.startCosmolet({}, args.kubeconfig !== true);
   const pid = child.pid;
   if (pid === undefined) throw new Error('cosmolet did not start');
   const synced = new SyncedLines(lab.cosmoletLog);
@@ -460,7 +464,10 @@ async function updates(
 async function runSize(n: number): Promise<SizeResult | undefined> {
   const load = loadSampler();
   const loadStart = loadavg();
-  const lab = new ScaleLab({ keepDir: args['keep-logs'] === true });
+  const lab = new ScaleLab({
+    keepDir: args['keep-logs'] === true,
+    ...(args.cosmolet ? { cli: resolve(args.cosmolet) } : {}),
+  });
   let monitor: LeafMonitor | undefined;
   try {
     log(`${n} Services: starting the fabric`);
@@ -551,12 +558,23 @@ function gitCommit(): string {
   }
 }
 
+/** What the cosmolet under test says of itself (`cosmolet version`: version, commit, build date). */
+function cosmoletVersion(): string {
+  const cli = args.cosmolet ? resolve(args.cosmolet) : new URL('../dist/cli.js', import.meta.url).pathname;
+  try {
+    return execFileSync(process.execPath, [cli, 'version'], { encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
 async function main(): Promise<void> {
   const results: ScaleResults = {
     benchmark: 'scale',
     label: args.label ?? '',
     date: new Date().toISOString(),
     commit: gitCommit(),
+    cosmolet: cosmoletVersion(),
     node: process.version,
     cpus: cpus().length,
     settings: { flips: FLIPS, floorSamples: FLOOR, updateRate: RATE, updateSeconds: SECONDS },

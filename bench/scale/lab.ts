@@ -4,7 +4,7 @@
 // This process reaches both through unix sockets (namespaces share the file system). Everything is
 // started through the fabric, tracked by pid, and killed by its teardown, also on failure and signals.
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { join } from 'node:path';
@@ -44,16 +44,24 @@ export class ScaleLab {
   private apiAgent: https.Agent | undefined;
   cosmolet: ChildProcess | undefined;
   cosmoletLog = '';
+  private caPem = '';
 
-  /** keepDir: keep the fabric's directory (logs of cosmolet, the double and FRR) after teardown. */
-  constructor(private readonly opts: { keepDir?: boolean } = {}) {}
+  /**
+   * keepDir: keep the fabric's directory (logs of cosmolet, the double and FRR) after teardown;
+   * cli: the built cosmolet to run (default this checkout's dist/cli.js), e.g. another commit's build.
+   */
+  constructor(private readonly opts: { keepDir?: boolean; cli?: string } = {}) {}
+
+  private get cli(): string {
+    return this.opts.cli ?? CLI;
+  }
 
   get dir(): string {
     return this.fabric.dir;
   }
 
   async start(): Promise<void> {
-    for (const f of [CLI, APISERVER, FORWARD])
+    for (const f of [this.cli, APISERVER, FORWARD])
       if (!existsSync(f)) throw new Error(`${f} is missing: run npm run build first`);
     this.fabric = await startFabric({ keepDir: this.opts.keepDir === true });
     try {
@@ -91,6 +99,7 @@ export class ScaleLab {
         clusters: { cluster: { 'certificate-authority-data': string } }[];
       };
       const ca = Buffer.from(kc.clusters[0]?.cluster['certificate-authority-data'] ?? '', 'base64');
+      this.caPem = ca.toString('utf8');
       this.apiAgent = new https.Agent({
         keepAlive: true,
         maxSockets: 8,
@@ -159,8 +168,14 @@ export class ScaleLab {
     if (r.status !== 200) throw new Error(`POST /_lab/objects: ${r.status} ${r.body.slice(0, 200)}`);
   }
 
-  /** Starts the built `cosmolet run` in the node namespace with kernel origination. */
-  startCosmolet(config: Record<string, unknown> = {}): ChildProcess {
+  /**
+   * Starts the built `cosmolet run` in the node namespace with kernel origination. `inCluster`
+   * (the default) finds the API the way it does in its pod: KUBERNETES_SERVICE_HOST/PORT and the
+   * service account's token and CA at /var/run/secrets/kubernetes.io/serviceaccount, which a tmpfs
+   * over /run provides in cosmolet's own mount namespace only (`ip netns exec` gives it one). Memory
+   * is then measured on the path cosmolet takes in production; `--kubeconfig` may load more code.
+   */
+  startCosmolet(config: Record<string, unknown> = {}, inCluster = true): ChildProcess {
     const file = join(this.dir, 'cosmolet.yaml');
     writeFileSync(
       file,
@@ -172,20 +187,35 @@ export class ScaleLab {
       }),
     );
     this.cosmoletLog = join(this.dir, 'cosmolet.log');
+    const run = [process.execPath, this.cli, 'run', '--config', file, '--node-name', 'node-a'];
+    if (!inCluster) {
+      this.cosmolet = this.fabric.spawn('node', [...run, '--kubeconfig', join(this.dir, 'kubeconfig')], {
+        logFile: this.cosmoletLog,
+      });
+      return this.cosmolet;
+    }
+    const sa = join(this.dir, 'serviceaccount');
+    mkdirSync(sa, { recursive: true });
+    writeFileSync(join(sa, 'token'), TOKEN);
+    writeFileSync(join(sa, 'ca.crt'), this.caPem);
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      KUBERNETES_SERVICE_HOST: '127.0.0.1',
+      KUBERNETES_SERVICE_PORT: '6443',
+    };
+    delete env.KUBECONFIG;
     this.cosmolet = this.fabric.spawn(
       'node',
       [
-        process.execPath,
-        CLI,
-        'run',
-        '--config',
-        file,
-        '--kubeconfig',
-        join(this.dir, 'kubeconfig'),
-        '--node-name',
-        'node-a',
+        'sh',
+        '-c',
+        'mount -t tmpfs tmpfs /run && mkdir -p "$2" && mount --bind "$1" "$2" && shift 2 && exec "$@"',
+        'sh',
+        sa,
+        '/run/secrets/kubernetes.io/serviceaccount',
+        ...run,
       ],
-      { logFile: this.cosmoletLog },
+      { logFile: this.cosmoletLog, env },
     );
     return this.cosmolet;
   }

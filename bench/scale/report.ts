@@ -60,6 +60,8 @@ export interface ScaleResults {
   label: string;
   date: string;
   commit: string;
+  /** `cosmolet version` of the build under test. */
+  cosmolet?: string;
   node: string;
   cpus: number;
   settings: { flips: number; floorSamples: number; updateRate: number; updateSeconds: number };
