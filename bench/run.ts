@@ -1,6 +1,11 @@
 // `npm run bench`: every benchmark in its own process (so memory figures are not mixed), each
 // printing its figures and writing bench/results/<name>.json. The lab benchmarks need root, FRR
 // and GoBGP (scripts/setup.sh installs them); they are skipped with a note otherwise.
+//
+//   npm run bench                      every benchmark
+//   npm run bench -- scale router      only those whose file name starts with these
+//   npm run bench -- scale --sizes 1000,10000   flags (from the first one on) go to each selected one
+//   SCALE_SIZES=1000 npm run bench -- scale      the same through the environment
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
@@ -10,9 +15,17 @@ const BENCHES: { file: string; needsLab: boolean; what: string }[] = [
   { file: 'router.ts', needsLab: true, what: 'both backends: 10,000 prefixes to the leaf and GoBGP' },
   { file: 'controller.ts', needsLab: true, what: 'cosmolet run: event-to-leaf latency, 10,000 Services' },
   { file: 'api-load.ts', needsLab: true, what: 'what one node asks of the API server, per kind of change' },
+  {
+    file: 'scale.ts',
+    needsLab: true,
+    what: 'cosmolet run at 1k, 10k and 50k dual-stack Services: flips, updates, memory, cold start',
+  },
 ];
 
-const only = process.argv.slice(2);
+const argv = process.argv.slice(2);
+const firstFlag = argv.findIndex((a) => a.startsWith('-'));
+const only = firstFlag < 0 ? argv : argv.slice(0, firstFlag);
+const flags = firstFlag < 0 ? [] : argv.slice(firstFlag);
 const labReady = process.getuid?.() === 0 && existsSync('/usr/lib/frr/bgpd') && existsSync('/usr/bin/gobgpd');
 let failed = 0;
 for (const b of BENCHES) {
@@ -22,7 +35,7 @@ for (const b of BENCHES) {
     console.log('   skipped: needs root, FRR and GoBGP (run scripts/setup.sh as root)');
     continue;
   }
-  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', `bench/${b.file}`], {
+  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', `bench/${b.file}`, ...flags], {
     stdio: 'inherit',
   });
   if (r.status !== 0) {

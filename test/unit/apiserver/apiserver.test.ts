@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { test, type TestContext } from 'node:test';
 import { loadKubeClient, type KubeClient } from '../../../src/kube/client.js';
 import type { KubeObject, Service } from '../../../src/kube/types.js';
-import { FakeApiServer, mergePatch } from '../../../src/lab/apiserver.js';
+import { FakeApiServer, mergePatch, parseObjects } from '../../../src/lab/apiserver.js';
 import { slice, startDouble, svc, tempDir, waitFor } from '../kube/helpers.js';
 
 interface ListBody {
@@ -152,6 +152,36 @@ void test('limit/continue paging and an expired continue token', async (t) => {
   );
   assert.equal(expired.status, 410);
   assert.equal(expired.body.reason, 'Expired');
+});
+
+void test('paging resumes after the last key even when objects come and go between pages', async (t) => {
+  const { server, client } = await startDouble(t);
+  for (const n of ['b', 'd', 'f', 'h', 'j'])
+    server.create('endpointslices', slice('a', n, 'web', ['10.0.0.1']));
+  const base = '/apis/discovery.k8s.io/v1/endpointslices?limit=2';
+  const first = await getJson<ListBody>(client, base);
+  assert.deepEqual(names(first.body), ['a/b', 'a/d']);
+  // Before the cursor (not listed again), the cursor itself (gone), after it (listed).
+  server.create('endpointslices', slice('a', 'a', 'web', ['10.0.0.1']));
+  server.delete('endpointslices', 'a', 'd');
+  server.create('endpointslices', slice('a', 'e', 'web', ['10.0.0.1']));
+  const rest: string[] = [];
+  let cont = first.body.metadata?.continue;
+  while (cont) {
+    const page = await getJson<ListBody>(client, `${base}&continue=${cont}`);
+    rest.push(...names(page.body));
+    cont = page.body.metadata?.continue;
+  }
+  assert.deepEqual(rest, ['a/e', 'a/f', 'a/h', 'a/j']);
+});
+
+void test('parseObjects reads JSON Lists with JSON.parse and falls back to YAML for flow mappings', () => {
+  const list = JSON.stringify({ kind: 'List', items: [svc('a', 'x'), svc('a', 'y')] });
+  assert.deepEqual(
+    parseObjects(list).map((o) => o.metadata?.name),
+    ['x', 'y'],
+  );
+  assert.deepEqual(parseObjects('{kind: Service, metadata: {name: z}}')[0]?.metadata?.name, 'z');
 });
 
 void test('writes: POST, PUT with preconditions, merge and strategic PATCH, DELETE, Status errors', async (t) => {

@@ -1,0 +1,249 @@
+// The scale benchmark's lab: the fabric (FRR node and leaf over IPv6 unnumbered, GoBGP), the API
+// double as its own process inside the node namespace (so its work is not this process's and
+// cosmolet reaches it over real HTTPS at 127.0.0.1:6443), and the built `cosmolet run` beside it.
+// This process reaches both through unix sockets (namespaces share the file system). Everything is
+// started through the fabric, tracked by pid, and killed by its teardown, also on failure and signals.
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import { join } from 'node:path';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { startFabric, waitFor, type Fabric } from '../../src/lab/fabric.js';
+import type { KubeObject } from '../../src/kube/types.js';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const CLI = join(ROOT, 'dist', 'cli.js');
+const APISERVER = join(ROOT, 'dist', 'lab', 'apiserver-main.js');
+const FORWARD = join(ROOT, 'dist', 'lab', 'forward-main.js');
+const TOKEN = 'bench-token';
+
+export interface Reply {
+  status: number;
+  body: string;
+}
+
+/** Resource paths of the objects the benchmark writes. */
+export function objectPath(o: KubeObject): string {
+  const ns = o.metadata?.namespace ?? 'default';
+  const name = o.metadata?.name ?? '';
+  switch (o.kind) {
+    case 'Service':
+      return `/api/v1/namespaces/${ns}/services/${name}`;
+    case 'EndpointSlice':
+      return `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices/${name}`;
+    case 'Node':
+      return `/api/v1/nodes/${name}`;
+    default:
+      throw new Error(`objectPath: unsupported kind ${String(o.kind)}`);
+  }
+}
+
+export class ScaleLab {
+  fabric!: Fabric;
+  private apiAgent: https.Agent | undefined;
+  cosmolet: ChildProcess | undefined;
+  cosmoletLog = '';
+  private caPem = '';
+
+  /**
+   * keepDir: keep the fabric's directory (logs of cosmolet, the double and FRR) after teardown;
+   * cli: the built cosmolet to run (default this checkout's dist/cli.js), e.g. another commit's build.
+   */
+  constructor(private readonly opts: { keepDir?: boolean; cli?: string } = {}) {}
+
+  private get cli(): string {
+    return this.opts.cli ?? CLI;
+  }
+
+  get dir(): string {
+    return this.fabric.dir;
+  }
+
+  async start(): Promise<void> {
+    for (const f of [this.cli, APISERVER, FORWARD])
+      if (!existsSync(f)) throw new Error(`${f} is missing: run npm run build first`);
+    this.fabric = await startFabric({ keepDir: this.opts.keepDir === true });
+    try {
+      const kubeconfig = join(this.dir, 'kubeconfig');
+      const apiLog = join(this.dir, 'apiserver.log');
+      this.fabric.spawn(
+        'node',
+        [
+          process.execPath,
+          // 50,000 Services with 100,000 slices and the watch history hold about 1 GB.
+          '--max-old-space-size=6144',
+          APISERVER,
+          '--listen',
+          '127.0.0.1:6443',
+          '--token',
+          TOKEN,
+          '--kubeconfig',
+          kubeconfig,
+          // No compaction while loading 150,000 objects (it is not what is measured), and none of
+          // the watch history cosmolet resumes from.
+          '--history-limit',
+          '1000000',
+        ],
+        { logFile: apiLog },
+      );
+      await waitFor(
+        'the API double to serve',
+        () => existsSync(apiLog) && readFileSync(apiLog, 'utf8').includes('"ready":true'),
+        30_000,
+        50,
+      );
+      await this.forwarder(`unix:${join(this.dir, 'api.sock')}`, 'tcp:127.0.0.1:6443');
+      await this.forwarder(`unix:${join(this.dir, 'http.sock')}`, 'tcp:127.0.0.1:8080');
+      const kc = parseYaml(readFileSync(kubeconfig, 'utf8')) as {
+        clusters: { cluster: { 'certificate-authority-data': string } }[];
+      };
+      const ca = Buffer.from(kc.clusters[0]?.cluster['certificate-authority-data'] ?? '', 'base64');
+      this.caPem = ca.toString('utf8');
+      this.apiAgent = new https.Agent({
+        keepAlive: true,
+        maxSockets: 8,
+        ca,
+        socketPath: join(this.dir, 'api.sock'),
+      } as https.AgentOptions);
+    } catch (err) {
+      await this.teardown();
+      throw err;
+    }
+  }
+
+  private async forwarder(listen: string, connect: string): Promise<void> {
+    this.fabric.spawn('node', [process.execPath, FORWARD, '--listen', listen, '--connect', connect]);
+    const path = listen.slice('unix:'.length);
+    await waitFor(`forwarder ${listen}`, () => existsSync(path), 10_000, 20);
+  }
+
+  /** A request to the API double (HTTPS through the unix socket bridge). */
+  api(method: string, path: string, body?: string): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+      const req = https.request(
+        {
+          agent: this.apiAgent,
+          socketPath: join(this.dir, 'api.sock'),
+          host: 'localhost',
+          servername: 'localhost',
+          method,
+          path,
+          timeout: 120_000,
+          headers: {
+            Authorization: `Bearer ${TOKEN}`,
+            ...(body !== undefined
+              ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }
+              : {}),
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+          );
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`${method} ${path}: timeout`)));
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  /** Writes an object whole (PUT without resourceVersion: no precondition), as a controller would. */
+  async put(o: KubeObject): Promise<void> {
+    const body = JSON.stringify(o);
+    // A kept-alive socket the server closes just as it is reused resets: that write never arrived.
+    const r = await this.api('PUT', objectPath(o), body).catch((err: unknown) => {
+      if ((err as NodeJS.ErrnoException).code !== 'ECONNRESET') throw err;
+      return this.api('PUT', objectPath(o), body);
+    });
+    if (r.status !== 200) throw new Error(`PUT ${objectPath(o)}: ${r.status} ${r.body.slice(0, 200)}`);
+  }
+
+  /** Bulk upsert through the double's lab endpoint. */
+  async load(objects: KubeObject[]): Promise<void> {
+    const r = await this.api('POST', '/_lab/objects', JSON.stringify({ kind: 'List', items: objects }));
+    if (r.status !== 200) throw new Error(`POST /_lab/objects: ${r.status} ${r.body.slice(0, 200)}`);
+  }
+
+  /**
+   * Starts the built `cosmolet run` in the node namespace with kernel origination. `inCluster`
+   * (the default) finds the API the way it does in its pod: KUBERNETES_SERVICE_HOST/PORT and the
+   * service account's token and CA at /var/run/secrets/kubernetes.io/serviceaccount, which a tmpfs
+   * over /run provides in cosmolet's own mount namespace only (`ip netns exec` gives it one). Memory
+   * is then measured on the path cosmolet takes in production; `--kubeconfig` may load more code.
+   */
+  startCosmolet(config: Record<string, unknown> = {}, inCluster = true): ChildProcess {
+    const file = join(this.dir, 'cosmolet.yaml');
+    writeFileSync(
+      file,
+      stringifyYaml({
+        frr: { origination: 'kernel', socketDir: this.fabric.socketDir('node') },
+        http: { address: '127.0.0.1:8080' },
+        logging: { level: 'info', format: 'json' },
+        ...config,
+      }),
+    );
+    this.cosmoletLog = join(this.dir, 'cosmolet.log');
+    const run = [process.execPath, this.cli, 'run', '--config', file, '--node-name', 'node-a'];
+    if (!inCluster) {
+      this.cosmolet = this.fabric.spawn('node', [...run, '--kubeconfig', join(this.dir, 'kubeconfig')], {
+        logFile: this.cosmoletLog,
+      });
+      return this.cosmolet;
+    }
+    const sa = join(this.dir, 'serviceaccount');
+    mkdirSync(sa, { recursive: true });
+    writeFileSync(join(sa, 'token'), TOKEN);
+    writeFileSync(join(sa, 'ca.crt'), this.caPem);
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      KUBERNETES_SERVICE_HOST: '127.0.0.1',
+      KUBERNETES_SERVICE_PORT: '6443',
+    };
+    delete env.KUBECONFIG;
+    this.cosmolet = this.fabric.spawn(
+      'node',
+      [
+        'sh',
+        '-c',
+        'mount -t tmpfs tmpfs /run && mkdir -p "$2" && mount --bind "$1" "$2" && shift 2 && exec "$@"',
+        'sh',
+        sa,
+        '/run/secrets/kubernetes.io/serviceaccount',
+        ...run,
+      ],
+      { logFile: this.cosmoletLog, env },
+    );
+    return this.cosmolet;
+  }
+
+  /** GET on cosmolet's HTTP server (through the unix socket bridge). */
+  get(path: string): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+      const req = http.get({ socketPath: join(this.dir, 'http.sock'), path, timeout: 30_000 }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('timeout', () => req.destroy(new Error(`GET ${path}: timeout`)));
+      req.on('error', reject);
+    });
+  }
+
+  /** Pid of a process living in the leaf namespace (for /proc/<pid>/net). */
+  leafPid(): number {
+    const pid = this.fabric.pid('leaf', 'zebra');
+    if (pid === undefined) throw new Error('the leaf zebra is not running');
+    return pid;
+  }
+
+  async teardown(): Promise<void> {
+    this.apiAgent?.destroy();
+    await this.fabric?.teardown();
+    if (this.opts.keepDir && this.fabric) console.log(`logs kept in ${this.fabric.dir}`);
+  }
+}
