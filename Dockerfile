@@ -29,8 +29,8 @@
 # intercepted (scripts/build-image.sh passes the host's `npm config get cafile` when set).
 #
 # No HEALTHCHECK: Kubernetes probes /healthz and /readyz.
-ARG BUILD_IMAGE=docker.io/library/node:24.11.1-bookworm-slim
-ARG RUNTIME_IMAGE=docker.io/library/node:24.11.1-bookworm-slim
+ARG BUILD_IMAGE=docker.io/library/node:24.22.3-bookworm-slim
+ARG RUNTIME_IMAGE=docker.io/library/node:24.22.3-bookworm-slim
 
 FROM ${BUILD_IMAGE} AS build
 WORKDIR /src
@@ -61,7 +61,7 @@ RUN --mount=type=secret,id=npm_ca \
 
 FROM ${RUNTIME_IMAGE} AS vtysh
 WORKDIR /frr
-RUN apt-get update \
+RUN apt-get update -o Acquire::Languages=none \
  && apt-get download frr \
  && dpkg-deb -x frr_*.deb root \
  && cd root \
@@ -88,7 +88,7 @@ LABEL org.opencontainers.image.title="cosmolet" \
 
 # iproute2, and the shared libraries vtysh and libfrr link (what the frr package depends on,
 # without the daemons' c-ares, logrotate, lsof and adduser).
-RUN apt-get update \
+RUN apt-get update -o Acquire::Languages=none \
  && apt-get install -y --no-install-recommends \
       iproute2 libc6 libcap2 libcrypt1 libjson-c5 libpam0g libreadline8 libyang2 \
  && apt-get clean \

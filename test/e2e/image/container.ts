@@ -80,6 +80,14 @@ export interface ChartRun {
   config?: Record<string, unknown>;
 }
 
+export interface ContainerFacts {
+  caps: string[];
+  user: string;
+  readOnlyRoot: boolean;
+  groups: string[];
+  securityOpt: string[];
+}
+
 export class CosmoletContainer {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   constructor(
@@ -97,6 +105,24 @@ export class CosmoletContainer {
   /** What kubelet does to stop a pod: the runtime signals the container's PID 1. */
   signal(sig: 'TERM' | 'KILL'): void {
     podmanSync(['kill', '--signal', sig, this.name]);
+  }
+
+  /** What the runtime reports about the running container (the settings it really got). */
+  inspect(): ContainerFacts {
+    const r = podmanSync(['inspect', '--type', 'container', this.name]);
+    const [c] = JSON.parse(r.stdout || '[]') as {
+      EffectiveCaps?: string[] | null;
+      Config?: { User?: string };
+      HostConfig?: { ReadonlyRootfs?: boolean; GroupAdd?: string[] | null; SecurityOpt?: string[] | null };
+    }[];
+    if (!c) throw new Error(`podman inspect ${this.name}: ${r.stderr}`);
+    return {
+      caps: [...(c.EffectiveCaps ?? [])].sort(),
+      user: c.Config?.User ?? '',
+      readOnlyRoot: c.HostConfig?.ReadonlyRootfs === true,
+      groups: c.HostConfig?.GroupAdd ?? [],
+      securityOpt: c.HostConfig?.SecurityOpt ?? [],
+    };
   }
 
   /** Removes the container whatever its state (test cleanup). */

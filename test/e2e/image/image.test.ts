@@ -71,6 +71,13 @@ for (const origination of ['kernel', 'static'] as const) {
       };
       assert.deepEqual(status.routes.map((r) => r.prefix).sort(), expectedRoutes);
       assert.ok(status.routes.every((r) => r.installed));
+      // The container really ran with the chart's settings.
+      const facts = c.inspect();
+      assert.deepEqual(facts.caps, origination === 'kernel' ? ['CAP_NET_ADMIN'] : []);
+      assert.equal(facts.user, origination === 'kernel' ? '0:0' : '10001:10001');
+      assert.ok(facts.readOnlyRoot, 'read-only root filesystem');
+      assert.equal(facts.groups.length, 1, 'the FRR vty group');
+      assert.ok(facts.securityOpt.includes('no-new-privileges'), facts.securityOpt.join(' '));
 
       c.signal('TERM');
       const { code } = await c.exited;

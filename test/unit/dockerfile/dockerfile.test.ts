@@ -98,6 +98,13 @@ describe('Dockerfile', () => {
         `ARG ${name} defaults to node:24.X.Y-<bookworm|trixie>-slim, not ${image}`,
       );
     }
+    // The same Node.js release as the image scripts/build-image.sh makes (scripts/node24.env).
+    const pinned = /^NODE24_VERSION=(\S+)$/m.exec(
+      readFileSync(join(ROOT, 'scripts', 'node24.env'), 'utf8'),
+    )?.[1];
+    for (const name of ['BUILD_IMAGE', 'RUNTIME_IMAGE']) {
+      assert.match(args.get(name) ?? '', new RegExp(`node:${String(pinned).replace(/\./g, '\\.')}-`));
+    }
     const names = new Set<string>();
     for (const s of byStage) {
       if (!names.has(s.image.toLowerCase())) {
