@@ -166,6 +166,11 @@ buildah bud --isolation chroot --layers "${secret[@]}" \
 ctr=$(buildah from --quiet "$IMAGE")
 trap 'buildah rm "$ctr" >/dev/null 2>&1 || true' EXIT
 mnt=$(buildah mount "$ctr")
+sbom=$mnt/usr/share/cosmolet/sbom
+say "in the image (its SBOM, /usr/share/cosmolet/sbom): $(cut -f2 "$sbom/node.txt" | sed 's/^/node /'), vtysh from" \
+  "$(grep -E '^(Package|Version)' "$sbom/vtysh-from-debian-package.txt" | cut -d' ' -f2 | paste -sd' ')," \
+  "$(grep -c . "$sbom/debian-packages.tsv") Debian packages:"
+column -t "$sbom/debian-packages.tsv" | sed 's/^/    /'
 size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
 say "$IMAGE: $((size / 1000000)) MB ($(podman image inspect --format '{{len .RootFS.Layers}}' "$IMAGE") layers)"
 (
