@@ -39,10 +39,22 @@ async function loadCommand(name: string): Promise<Command | undefined> {
     case 'run':
       return (await import('./run.js')).runCommand;
     case 'lab':
-      return (await import('./lab.js')).labCommand;
+      return (await import('./lab.js').catch(labMissing)).labCommand;
     default:
       return undefined;
   }
+}
+
+/** The container image leaves the test lab (dist/lab) out: say so instead of a module error. */
+function labMissing(err: unknown): never {
+  if ((err as { code?: unknown }).code === 'ERR_MODULE_NOT_FOUND') {
+    throw new CosmoletError(
+      ErrorCodes.LAB_PREREQUISITE,
+      'cosmolet lab is not part of this build (the container image leaves the lab out): run it from a source checkout',
+      { cause: err },
+    );
+  }
+  throw err;
 }
 
 export async function main(argv: string[], io: CommandIO): Promise<number> {

@@ -54,9 +54,14 @@ export class Vtysh {
   }
 
   async showJson(command: string, daemon?: string): Promise<unknown> {
-    const out = await this.show(command, daemon);
-    if (out.trim() === '')
-      throw new RouterParseError(`vtysh "${command}" printed nothing (is the daemon running?)`);
+    const { stdout: out, stderr } = await this.exec([command], daemon);
+    if (out.trim() === '') {
+      // vtysh says why on stderr when it can (no permission on the socket, PAM refused it).
+      const why = stderr.trim().replace(/\s+/g, ' ').slice(0, 300);
+      throw new RouterParseError(
+        `vtysh "${command}" printed nothing${why ? `: ${why}` : ' (is the daemon running?)'}`,
+      );
+    }
     try {
       return JSON.parse(out) as unknown;
     } catch {

@@ -129,10 +129,8 @@ export class ControllerLab {
     return child;
   }
 
-  /** Writes a config file and starts the built `cosmolet run` in the node namespace. */
-  startCosmolet(config: Record<string, unknown> = {}, extraArgs: string[] = []): CosmoletProcess {
-    const n = ++this.runs;
-    const file = join(this.dir, `cosmolet-${n}.yaml`);
+  /** The config every run here starts from (merged with `config`): the lab's node, debug logs. */
+  config(config: Record<string, unknown> = {}): Record<string, unknown> {
     const base = {
       advertise: {
         loadBalancerIP: true,
@@ -148,7 +146,14 @@ export class ControllerLab {
       http: { address: '127.0.0.1:8080' },
       logging: { level: 'debug', format: 'json' },
     };
-    writeFileSync(file, stringifyYaml(deepMerge(base, config)));
+    return deepMerge(base, config);
+  }
+
+  /** Writes a config file and starts the built `cosmolet run` in the node namespace. */
+  startCosmolet(config: Record<string, unknown> = {}, extraArgs: string[] = []): CosmoletProcess {
+    const n = ++this.runs;
+    const file = join(this.dir, `cosmolet-${n}.yaml`);
+    writeFileSync(file, stringifyYaml(this.config(config)));
     const logFile = join(this.dir, `cosmolet-${n}.log`);
     const child = this.fabric.spawn(
       'node',

@@ -59,3 +59,22 @@ void test('Vtysh: --vty_socket and -d, calls serialised, -f file content, timeou
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+void test('Vtysh: an empty answer names vtysh stderr (a PAM refusal in the image read as "is the daemon running?")', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cosmolet-vtysh-test-'));
+  try {
+    const path = join(dir, 'vtysh');
+    writeFileSync(
+      path,
+      '#!/bin/sh\necho "vtysh_pam: Failed in account validation: Authentication failure(7)" >&2\nexit 0\n',
+    );
+    chmodSync(path, 0o755);
+    const v = new Vtysh({ vtyshPath: path, socketDir: dir, timeoutMs: 2000 });
+    await assert.rejects(v.showJson('show bgp summary json'), {
+      code: ErrorCodes.ROUTER_PARSE,
+      message: /printed nothing: vtysh_pam: Failed in account validation/,
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

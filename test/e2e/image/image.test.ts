@@ -1,0 +1,108 @@
+// The container image, run as the Helm chart runs it (see container.ts), against the fabric lab and
+// the API double: the leaf receives the planned routes, /readyz turns 200, and SIGTERM (what kubelet
+// sends) ends the container with exit 0 and the routes still installed on the node and at the leaf.
+// Skipped only when the image is absent and COSMOLET_IMAGE_BUILD=0; otherwise an absent image is
+// built first with scripts/build-image.sh.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { expectedRoutes, node, services, slices } from '../controller/cluster.js';
+import { ControllerLab } from '../controller/harness.js';
+import { IMAGE, ensureImage, runImage, startChartContainer, type CosmoletContainer } from './container.js';
+
+const skip = ensureImage();
+if (skip) console.log(`# skipping the image tests: ${skip}`);
+
+test(`${IMAGE}: cosmolet version reports Node.js 24`, { skip }, () => {
+  const r = runImage(['version']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^cosmolet \S+ \(commit \S+, built \S+, node v24\.\d+\.\d+\)$/m);
+});
+
+test(`${IMAGE}: the SBOM is in the image, production dependencies only`, { skip }, () => {
+  // Read through node, which the image has anyway (the entrypoint is cosmolet).
+  const r = runImage(
+    [
+      '-e',
+      'const fs = require("fs"); const d = "/usr/share/cosmolet/sbom/";' +
+        'const n = JSON.parse(fs.readFileSync(d + "npm.cdx.json", "utf8"));' +
+        'console.log(n.bomFormat, n.components.map((c) => c.name).join(","));' +
+        'for (const f of ["debian-packages.tsv", "vtysh-from-debian-package.txt", "node.txt"])' +
+        '  process.stdout.write(fs.readFileSync(d + f, "utf8"));' +
+        'console.log(fs.existsSync("/app/dist/lab") ? "dist/lab present" : "no dist/lab");',
+    ],
+    'node',
+  );
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^CycloneDX .*@kubernetes\/client-node/m);
+  assert.doesNotMatch(r.stdout, /typescript|eslint|prettier|tsx/, 'no dev dependency in the SBOM');
+  assert.match(r.stdout, /^iproute2\t\S+\tamd64$/m);
+  assert.match(r.stdout, /^libyang2\t/m);
+  assert.match(r.stdout, /^Package: frr$/m);
+  assert.match(r.stdout, /^node\tv24\./m);
+  assert.match(r.stdout, /^no dist\/lab$/m);
+});
+
+for (const origination of ['kernel', 'static'] as const) {
+  describe(`${IMAGE} under the chart's security settings: ${origination} origination`, { skip }, () => {
+    const lab = new ControllerLab({ origination });
+    let container: CosmoletContainer | undefined;
+
+    before(async () => {
+      await lab.start();
+      lab.api.create('nodes', node());
+      for (const s of services) lab.api.create('services', structuredClone(s));
+      for (const s of slices) lab.api.create('endpointslices', structuredClone(s));
+    });
+    after(async () => {
+      await container?.remove();
+      await lab.teardown();
+    });
+
+    test('the leaf receives the planned routes, /readyz turns 200, SIGTERM leaves the routes', async () => {
+      const c = startChartContainer(lab, { origination });
+      container = c;
+      const withLog = (err: unknown): never => {
+        throw new Error(`${(err as Error).message}\ncontainer log:\n${c.log().slice(-4000)}`);
+      };
+      await lab.waitPeersHold(expectedRoutes, 60_000).catch(withLog);
+      await lab.waitReady(30_000).catch(withLog);
+      const status = JSON.parse((await lab.get('/status')).body) as {
+        routes: { prefix: string; installed: boolean }[];
+      };
+      assert.deepEqual(status.routes.map((r) => r.prefix).sort(), expectedRoutes);
+      assert.ok(status.routes.every((r) => r.installed));
+      // The container really ran with the chart's settings.
+      const facts = c.inspect();
+      assert.deepEqual(facts.caps, origination === 'kernel' ? ['CAP_NET_ADMIN'] : []);
+      assert.equal(facts.user, origination === 'kernel' ? '0:0' : '10001:10001');
+      assert.ok(facts.readOnlyRoot, 'read-only root filesystem');
+      assert.equal(facts.groups.length, 1, 'the FRR vty group');
+      assert.ok(facts.securityOpt.includes('no-new-privileges'), facts.securityOpt.join(' '));
+
+      c.signal('TERM');
+      const { code } = await c.exited;
+      assert.equal(code, 0, `container exit ${code}; log:\n${c.log().slice(-3000)}`);
+      // Still on the node (where the next pod adopts them) and still at the leaf.
+      assert.deepEqual(await nodeRoutes(lab, origination), expectedRoutes);
+      await lab.waitPeersHold(expectedRoutes);
+    });
+  });
+}
+
+/** The routes cosmolet owns on the node, read straight from the kernel or from FRR's config. */
+async function nodeRoutes(lab: ControllerLab, origination: 'kernel' | 'static'): Promise<string[]> {
+  const out: string[] = [];
+  if (origination === 'kernel') {
+    for (const family of ['-4', '-6']) {
+      const r = await lab.fabric.exec('node', ['ip', family, '-json', 'route', 'show', 'proto', '73']);
+      for (const route of JSON.parse(r.stdout || '[]') as { dst: string }[]) {
+        out.push(route.dst.includes('/') ? route.dst : `${route.dst}/${family === '-4' ? 32 : 128}`);
+      }
+    }
+  } else {
+    const config = await lab.fabric.vtysh('node').show('show running-config', 'staticd');
+    for (const m of config.matchAll(/^(?:ip|ipv6) route (\S+) blackhole tag 7300$/gm))
+      out.push(m[1] as string);
+  }
+  return out.sort();
+}
