@@ -115,7 +115,8 @@ export class Reconciler {
       missingNode: 'advertise-nothing',
     });
     this.trigger = new CoalescingTrigger({
-      settleMs: opts.settleMs ?? 20,
+      // Short: a reconcile costs what changed, so coalescing only needs to catch a burst in flight.
+      settleMs: opts.settleMs ?? 5,
       maxDelayMs: opts.maxDelayMs ?? 200,
       run: () => this.reconcile(),
     });

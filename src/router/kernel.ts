@@ -101,6 +101,7 @@ export class KernelRouter implements Router {
   private readonly log: Logger;
   /** Prefixes of ours in an older form, as of the last read. */
   private outdated: string[] = [];
+  private deviceReady = false;
   constructor(
     private readonly opts: RouterOptions,
     private readonly vtysh: Vtysh,
@@ -140,6 +141,14 @@ export class KernelRouter implements Router {
    * ifb interface (which also drops what it is given) where it has not, as in some sandboxes.
    */
   private async ensureDevice(): Promise<void> {
+    // Checked once, not before every batch (it is a process of its own, on the path of every flip);
+    // a batch that fails checks it again, and a read-back (resync) does too.
+    if (this.deviceReady) return;
+    await this.checkDevice();
+    this.deviceReady = true;
+  }
+
+  private async checkDevice(): Promise<void> {
     const show = await this.ipRun(['-json', 'link', 'show', 'dev', KERNEL_DEVICE], 'any');
     if (show.exitCode !== 0) {
       const dummy = await this.ipRun(['link', 'add', KERNEL_DEVICE, 'type', 'dummy'], 'any');
@@ -168,6 +177,7 @@ export class KernelRouter implements Router {
     const proto = ['proto', String(this.opts.kernelProtocol)];
     const [v4, v6] = await Promise.all([this.show('-4', proto), this.show('-6', proto)]);
     const all = [...v4, ...v6];
+    this.deviceReady = false;
     this.outdated = all.filter((r) => !isCurrentForm(r)).map((r) => r.prefix);
     return new Set(all.map((r) => r.prefix));
   }
@@ -215,6 +225,7 @@ export class KernelRouter implements Router {
       okCodes: 'any',
     });
     if (r.exitCode !== 0) {
+      this.deviceReady = false;
       const owned = await this.read();
       const stillThere = diff.remove.filter((p) => owned.has(p));
       const missing = diff.add.filter((p) => !owned.has(p));
