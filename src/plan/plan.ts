@@ -135,7 +135,9 @@ function candidates(svc: Service): Candidate[] {
   if (Array.isArray(spec.externalIPs)) for (const ip of spec.externalIPs) add(ip, 'externalIP');
   if ((spec.type ?? 'ClusterIP') === 'LoadBalancer') {
     const ingress = svc.status?.loadBalancer?.ingress;
-    if (Array.isArray(ingress)) for (const i of ingress) add(i?.ip, 'loadBalancerIP');
+    // An ingress with ipMode Proxy is the load balancer's own address, not one the nodes take.
+    if (Array.isArray(ingress))
+      for (const i of ingress) if (i?.ipMode !== 'Proxy') add(i?.ip, 'loadBalancerIP');
   }
   return out;
 }
@@ -173,6 +175,9 @@ function decide(
   const enabled =
     cand.kind === 'clusterIP' ? s.clusterIP : cand.kind === 'externalIP' ? s.externalIPs : s.loadBalancerIP;
   if (!enabled) return 'kind-disabled';
+  if (cand.kind === 'loadBalancerIP' && (svc.spec?.loadBalancerClass ?? '') !== s.loadBalancerClass) {
+    return 'other-load-balancer-class';
+  }
   if (cand.kind !== 'clusterIP' && !c.allowed.some((cidr) => cidrContains(cidr, ip))) {
     return 'outside-allowed-cidrs';
   }

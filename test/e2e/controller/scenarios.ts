@@ -78,6 +78,7 @@ export function controllerSuite(origination: 'kernel' | 'static'): void {
         loadBalancerIP: true,
         externalIPs: true,
         allowedCIDRs: ['192.0.2.0/24', '2001:db8:96::/64'],
+        loadBalancerClass: '',
         withdrawOnCordon: true,
       },
       missingNode: 'advertise-nothing',
