@@ -218,7 +218,7 @@ class Controller {
       reconcileOk: status.lastOk,
       reconcileError: status.lastError,
       applyEnabled: this.config.bgp.enabled,
-      exportCheck: this.monitor.state.exportCheck,
+      exportCheck: this.monitor.exportCheck(status.plan?.routes.map((r) => r.family) ?? []),
       asnCheck: this.monitor.state.asnCheck,
       asnConfigured: this.config.bgp.asn !== 0,
     });
