@@ -2,7 +2,7 @@
 // monitor and the HTTP endpoints together, and owns the process lifecycle (signals, exit).
 import { loadConfig, type ConfigOverrides } from '../config/load.js';
 import { planSettings, type Config } from '../config/schema.js';
-import { UsageError, errorMessage } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { FrrMonitor } from '../controller/frr-monitor.js';
 import { Reconciler } from '../controller/reconciler.js';
 import { loadKubeClient } from '../kube/client.js';
@@ -322,7 +322,7 @@ class Controller {
         log.info({ installed }, `leaving ${installed} routes installed for the next instance to adopt`);
       }
     } catch (err) {
-      log.error({ err: errorMessage(err) }, 'error during shutdown');
+      log.error({ err }, 'error during shutdown');
     }
     await this.events.close();
     await http.close();

@@ -109,7 +109,7 @@ export class FrrMonitor {
         this.opts.onRestart();
       }
     } catch (err) {
-      this.log.debug({ err: errorMessage(err) }, 'could not read FRR daemon identities');
+      this.log.debug({ err }, 'could not read FRR daemon identities');
     }
     try {
       this.state.bgpdConfig = await bgpdRunningConfig(vtysh);
@@ -144,7 +144,7 @@ export class FrrMonitor {
     } catch (err) {
       this.state.peers = [];
       this.recordPeers([]);
-      this.log.debug({ err: errorMessage(err) }, 'cannot read the BGP summary');
+      this.log.debug({ err }, 'cannot read the BGP summary');
     }
     this.state.lastCheckAt = Date.now();
   }

@@ -4,6 +4,7 @@
 // /readyz with the snippet to add.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { waitFor } from '../../../src/lab/fabric.js';
 import { ControllerLab } from './harness.js';
 import { NODE, node, service, slice } from './cluster.js';
@@ -59,6 +60,15 @@ test('an IPv4-only FRR node is ready with IPv4-only Services; an IPv6 prefix mak
   // Says what is not exported and what to add before an IPv6 prefix appears.
   assert.match(cond.message, /address-family ipv6 unicast/);
   assert.match(cond.snippet ?? '', /address-family ipv6 unicast\n {2}redistribute kernel/);
+
+  // The running process's exposition passes promtool, with the counters of this run in it.
+  const metrics = await lab.get('/metrics');
+  assert.equal(metrics.status, 200);
+  assert.match(metrics.body, /^cosmolet_reconcile_errors_total\{reason="COSMOLET_ROUTER_APPLY"\} 0$/m);
+  const promtool = spawnSync('promtool', ['check', 'metrics'], { input: metrics.body, encoding: 'utf8' });
+  assert.ifError(promtool.error);
+  assert.equal(`${promtool.stdout}${promtool.stderr}`, '');
+  assert.equal(promtool.status, 0);
 
   // A dual-stack Service appears: its IPv6 ClusterIP cannot reach the fabric through this FRR.
   lab.api.create('services', service('dual', { clusterIPs: ['10.96.0.30', 'fd00:10:96::30'] }));
