@@ -363,7 +363,16 @@ describe('version and help', () => {
   });
 
   test('no command prints the usage on stdout and exits 0, as --help does; on an error it goes to stderr', async () => {
-    const [none, help, unknown] = await Promise.all([cli([]), cli(['--help']), cli(['frobnicate'])]);
+    const [none, help, unknown, lab] = await Promise.all([
+      cli([]),
+      cli(['--help']),
+      cli(['frobnicate']),
+      cli(['lab']),
+    ]);
+    assert.equal(lab.status, 0);
+    assert.match(lab.stdout, /^Usage: cosmolet lab up \| down \| status/);
+    assert.match(lab.stdout, /^ {2}--bfd\b/m);
+    assert.equal(lab.stderr, '');
     assert.equal(none.status, 0);
     assert.match(none.stdout, /^Usage: cosmolet <command>/);
     assert.equal(none.stderr, '');
