@@ -109,6 +109,7 @@ const settings: PlanSettings = {
   loadBalancerIP: true,
   externalIPs: true,
   allowedCIDRs: ['198.0.0.0/8', '192.0.0.0/8', '2001:db8::/32'],
+  loadBalancerClass: '',
   withdrawOnCordon: true,
 };
 

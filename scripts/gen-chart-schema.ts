@@ -161,6 +161,10 @@ export function chartValuesSchema(): JsonObject {
         type: 'object',
         additionalProperties: false,
         properties: {
+          enabled: {
+            ...bool,
+            description: 'The switch for all of monitoring: nothing below renders while false.',
+          },
           serviceMonitor: {
             type: 'object',
             additionalProperties: false,
@@ -175,6 +179,16 @@ export function chartValuesSchema(): JsonObject {
               notReadyFor: duration,
               peerDownFor: duration,
               reconcileErrorsFor: duration,
+            },
+          },
+          grafanaDashboard: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              enabled: bool,
+              namespace: { type: 'string', pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$', maxLength: 63 },
+              labels: stringMap,
+              annotations: stringMap,
             },
           },
         },

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what cosmolet's lab and tests need on a Debian or Ubuntu machine, as root, and only
-# what is missing: FRR, GoBGP, iproute2, nftables, curl, openssl (apt), then npm ci and the build.
+# what is missing: FRR, GoBGP, iproute2, nftables, curl, openssl, promtool (apt), then npm ci and the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +19,7 @@ command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v nft >/dev/null 2>&1 || missing+=(nftables)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)   # the API double makes its TLS certificate with it
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)   # the tests run `promtool check metrics`
 command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing with apt: ${missing[*]}"

@@ -15,6 +15,10 @@ const LAB_FLAGS: FlagSpecs = {
     help: 'up: Kubernetes YAML kept in the simulated cluster, edits applied live (default examples/lab)',
   },
   detach: { type: 'boolean', help: 'up: exit once the lab is ready instead of showing the live view' },
+  bfd: {
+    type: 'boolean',
+    help: 'up: BFD on the node-leaf session (bfdd on both); a dead path is detected in about 1 s',
+  },
   json: {
     type: 'boolean',
     help: 'status: the view as JSON (services, IPs, state/reason, installed, leaf, gobgp)',
@@ -137,6 +141,7 @@ export async function labCommand(argv: string[], io: CommandIO): Promise<number>
     progress: (line) => io.stdout.write(`${line.startsWith('  ') ? '' : '==> '}${line}\n`),
     command,
     labFlags: flags,
+    bfd: values.bfd === true,
   };
   switch (action) {
     case 'up': {
@@ -200,8 +205,9 @@ export async function labCommand(argv: string[], io: CommandIO): Promise<number>
       return 0;
     }
     case undefined:
+      // Asked for nothing: the usage, as `cosmolet` alone prints its own (an error would go to stderr).
       io.stdout.write(LAB_HELP);
-      return 2;
+      return 0;
     default:
       throw new UsageError(`cosmolet lab: unknown action "${action}" (up, down or status)`);
   }

@@ -59,9 +59,11 @@ function labMissing(err: unknown): never {
 
 export async function main(argv: string[], io: CommandIO): Promise<number> {
   const [name, ...rest] = argv;
+  // Asking for the usage (no command at all, or --help) is not an error: stdout, exit 0. Usage
+  // printed because of an error (an unknown command) goes to stderr with exit 2.
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.stdout.write(USAGE);
-    return name === undefined ? EXIT_USAGE : 0;
+    return 0;
   }
   if (name === '--version') {
     io.stdout.write(versionLine() + '\n');

@@ -2,7 +2,7 @@
 // monitor and the HTTP endpoints together, and owns the process lifecycle (signals, exit).
 import { loadConfig, type ConfigOverrides } from '../config/load.js';
 import { planSettings, type Config } from '../config/schema.js';
-import { UsageError, errorMessage } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { FrrMonitor } from '../controller/frr-monitor.js';
 import { Reconciler } from '../controller/reconciler.js';
 import { loadKubeClient } from '../kube/client.js';
@@ -19,6 +19,7 @@ import { Metrics } from '../observe/metrics.js';
 import { statusDocument } from '../observe/status.js';
 import { Vtysh } from '../router/frr.js';
 import { createRouter } from '../router/router.js';
+import type { Family } from '../plan/ip.js';
 import { buildInfo } from '../version.js';
 import { COMMON_FLAGS, configOverrides, helpText, parseFlags, type FlagSpecs } from './flags.js';
 import type { CommandIO } from './render.js';
@@ -248,12 +249,18 @@ class Controller {
       reconcileOk: status.lastOk,
       reconcileError: status.lastError,
       applyEnabled: this.config.bgp.enabled,
-      exportCheck: this.monitor.state.exportCheck,
+      exportCheck: this.monitor.exportCheck(this.familiesInUse()),
       asnCheck: this.monitor.state.asnCheck,
       asnConfigured: this.config.bgp.asn !== 0,
     });
     this.metrics.ready.set(result.ready ? 1 : 0);
     return result;
+  }
+
+  /** The families the plan has prefixes of (the FRR export is required for those only). */
+  private familiesInUse(): Family[] {
+    const counts = this.reconciler.state.advertisedByFamily();
+    return (['ipv4', 'ipv6'] as const).filter((f) => counts[f] > 0);
   }
 
   private liveness() {
@@ -352,7 +359,7 @@ class Controller {
         log.info({ installed }, `leaving ${installed} routes installed for the next instance to adopt`);
       }
     } catch (err) {
-      log.error({ err: errorMessage(err) }, 'error during shutdown');
+      log.error({ err }, 'error during shutdown');
     }
     await this.events.close();
     await http.close();

@@ -55,6 +55,7 @@ export const configSchema = z
             }),
           )
           .default([]),
+        loadBalancerClass: z.string().default(''),
         withdrawOnCordon: z.boolean().default(true),
       })
       .strict()
@@ -120,6 +121,7 @@ export function planSettings(config: Config): PlanSettings {
     loadBalancerIP: config.advertise.loadBalancerIP,
     externalIPs: config.advertise.externalIPs,
     allowedCIDRs: config.advertise.allowedCIDRs,
+    loadBalancerClass: config.advertise.loadBalancerClass,
     withdrawOnCordon: config.advertise.withdrawOnCordon,
   };
 }

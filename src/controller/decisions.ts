@@ -39,6 +39,7 @@ const EXPLAIN: Record<SkipReason, string> = {
   'invalid-ip': 'not a valid IP address',
   'opted-out': 'the Service has cosmolet.io/advertise: "false"',
   'kind-disabled': 'this kind of IP is not enabled in the config',
+  'other-load-balancer-class': 'another load-balancer implementation owns it (spec.loadBalancerClass)',
   'outside-allowed-cidrs': 'outside advertise.allowedCIDRs',
   'node-excluded': 'the node carries node.kubernetes.io/exclude-from-external-load-balancers',
   'node-unschedulable': 'the node is cordoned',

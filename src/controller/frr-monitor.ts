@@ -8,8 +8,9 @@ import { familyOf } from '../plan/plan.js';
 import {
   bgpPrefixes,
   bgpSummary,
+  bgpdRunningConfig,
   checkAsn,
-  checkExport,
+  evaluateExport,
   FrrWatcher,
   type BgpPeer,
   type BgpView,
@@ -17,6 +18,7 @@ import {
   type Origination,
   type Vtysh,
 } from '../router/frr.js';
+import type { Family } from '../router/prefix.js';
 import type { Router } from '../router/router.js';
 
 export interface FrrMonitorOptions {
@@ -38,8 +40,9 @@ export interface FrrMonitorOptions {
 }
 
 export interface FrrState {
-  /** undefined until the first check finished. */
-  exportCheck: Check | undefined;
+  /** bgpd's running-config, or why it could not be read; both undefined until the first check. */
+  bgpdConfig: string | undefined;
+  bgpdConfigError: string | undefined;
   asnCheck: Check | undefined;
   bgp: BgpView | undefined;
   bgpError: string | undefined;
@@ -60,7 +63,8 @@ export class FrrMonitor {
   private stopped = false;
   private readonly knownPeers = new Set<string>();
   readonly state: FrrState = {
-    exportCheck: undefined,
+    bgpdConfig: undefined,
+    bgpdConfigError: undefined,
     asnCheck: undefined,
     bgp: undefined,
     bgpError: undefined,
@@ -160,12 +164,15 @@ export class FrrMonitor {
         this.opts.onRestart();
       }
     } catch (err) {
-      this.log.debug({ err: errorMessage(err) }, 'could not read FRR daemon identities');
+      this.log.debug({ err }, 'could not read FRR daemon identities');
     }
-    this.state.exportCheck = await checkExport(vtysh, this.opts.origination).catch((err: unknown) => ({
-      ok: false,
-      message: `cannot read FRR's running-config: ${errorMessage(err)}`,
-    }));
+    try {
+      this.state.bgpdConfig = await bgpdRunningConfig(vtysh);
+      this.state.bgpdConfigError = undefined;
+    } catch (err) {
+      this.state.bgpdConfig = undefined;
+      this.state.bgpdConfigError = `cannot read FRR's running-config: ${errorMessage(err)}`;
+    }
     if (this.opts.asn !== 0) {
       this.state.asnCheck = await checkAsn(vtysh, this.opts.asn).catch((err: unknown) => ({
         ok: false,
@@ -189,9 +196,20 @@ export class FrrMonitor {
     } catch (err) {
       this.state.peers = [];
       this.recordPeers([]);
-      this.log.debug({ err: errorMessage(err) }, 'cannot read the BGP summary');
+      this.log.debug({ err }, 'cannot read the BGP summary');
     }
     this.state.lastCheckAt = Date.now();
+  }
+
+  /**
+   * Does FRR export cosmolet's routes for the families it has prefixes of now (evaluated at each
+   * /readyz from the last running-config read)? undefined before the first check.
+   */
+  exportCheck(families: Iterable<Family>): Check | undefined {
+    const { bgpdConfig, bgpdConfigError } = this.state;
+    if (bgpdConfigError !== undefined) return { ok: false, message: bgpdConfigError };
+    if (bgpdConfig === undefined) return undefined;
+    return evaluateExport(bgpdConfig, this.opts.origination, [...families]);
   }
 
   private recordPeers(peers: BgpPeer[]): void {

@@ -354,7 +354,7 @@ export class Reconciler {
     try {
       this.opts.onDecisionChanges?.(changes, first);
     } catch (err) {
-      this.log.warn({ err: errorMessage(err) }, 'decision change handler failed');
+      this.log.warn({ err }, 'decision change handler failed');
     }
   }
 
@@ -401,10 +401,7 @@ export class Reconciler {
     this.opts.metrics.reconcileErrors.inc({ reason });
     const delay = this.retryDelayMs;
     this.retryDelayMs = Math.min(this.retryDelayMs * 2, this.opts.retryMaxMs ?? 30_000);
-    this.log.error(
-      { err: this.lastError, code: reason, retryInMs: delay },
-      `reconcile failed: ${this.lastError}`,
-    );
+    this.log.error({ err, code: reason, retryInMs: delay }, `reconcile failed: ${this.lastError}`);
     if (this.stopped) return;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => {

@@ -156,7 +156,7 @@ export class EventRecorder {
       this.queue.push({ service, type, reason, message, at: this.now() });
       this.kick();
     } catch (err) {
-      this.log.warn({ err: errorMessage(err) }, 'cannot record an event');
+      this.log.warn({ err }, 'cannot record an event');
     }
   }
 
@@ -218,7 +218,7 @@ export class EventRecorder {
         await this.send(e);
       } catch (err) {
         this.drop('api-error');
-        this.log.warn({ err: errorMessage(err), reason: e.reason }, 'event dropped');
+        this.log.warn({ err, reason: e.reason }, 'event dropped');
       }
     }
   }

@@ -201,7 +201,7 @@ export class Reflector<T = KubeObject> {
     try {
       fn.call(this.options.hooks, this.resource, ...args);
     } catch (err) {
-      this.log.warn({ err: errorMessage(err), hook: name }, 'reflector hook failed');
+      this.log.warn({ err, hook: name }, 'reflector hook failed');
     }
   }
 
@@ -247,7 +247,7 @@ export class Reflector<T = KubeObject> {
     if (retryAfter !== undefined) delay = Math.max(delay, retryAfter * 1000);
     this.failures += 1;
     this.log.warn(
-      { err: errorMessage(err), delayMs: Math.round(delay), failures: this.failures },
+      { err, delayMs: Math.round(delay), failures: this.failures },
       'kubernetes request failed, backing off',
     );
     await this.sleep(delay);
@@ -355,10 +355,10 @@ export class Reflector<T = KubeObject> {
     try {
       const r = handler(change);
       if (r instanceof Promise) {
-        r.catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'change handler failed'));
+        r.catch((err: unknown) => this.log.error({ err }, 'change handler failed'));
       }
     } catch (err) {
-      this.log.error({ err: errorMessage(err), key: change.key }, 'change handler failed');
+      this.log.error({ err, key: change.key }, 'change handler failed');
     }
   }
 

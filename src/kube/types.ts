@@ -21,6 +21,8 @@ export interface KubeObject {
 export interface LoadBalancerIngress {
   ip?: string;
   hostname?: string;
+  /** `VIP` (or absent): the node takes the IP; `Proxy`: the load balancer proxies to the nodes. */
+  ipMode?: string;
 }
 
 export interface Service extends KubeObject {
@@ -32,6 +34,8 @@ export interface Service extends KubeObject {
     ipFamilies?: string[];
     internalTrafficPolicy?: string;
     externalTrafficPolicy?: string;
+    /** The load-balancer implementation that owns the Service (absent: the default one). */
+    loadBalancerClass?: string;
     [key: string]: unknown;
   };
   status?: {

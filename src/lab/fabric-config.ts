@@ -22,6 +22,8 @@ export interface FabricAddressing {
   exportStatic: boolean;
   /** `neighbor swp1 bfd` on node and leaf (needs bfdd running). */
   bfd: boolean;
+  /** false: an IPv4-only node, whose FRR has no IPv6 unicast address family and no IPv6 peer. */
+  ipv6Unicast: boolean;
 }
 
 function neighborPolicy(name: string): string[] {
@@ -81,20 +83,25 @@ export function nodeConfig(a: FabricAddressing): string {
     ...(a.bfd ? [' neighbor swp1 bfd'] : []),
     ` neighbor ${a.extNodeV4} remote-as ${a.extAsn}`,
     ` neighbor ${a.extNodeV4} timers connect 5`,
-    ` neighbor ${a.extNodeV6} remote-as ${a.extAsn}`,
-    ` neighbor ${a.extNodeV6} timers connect 5`,
+    ...(a.ipv6Unicast
+      ? [` neighbor ${a.extNodeV6} remote-as ${a.extAsn}`, ` neighbor ${a.extNodeV6} timers connect 5`]
+      : []),
     ' !',
     ' address-family ipv4 unicast',
     ...redistribute,
     ...neighborPolicy('swp1'),
     ...neighborPolicy(a.extNodeV4),
     ' exit-address-family',
-    ' !',
-    ' address-family ipv6 unicast',
-    ...redistribute,
-    ...neighborPolicy('swp1'),
-    ...neighborPolicy(a.extNodeV6),
-    ' exit-address-family',
+    ...(a.ipv6Unicast
+      ? [
+          ' !',
+          ' address-family ipv6 unicast',
+          ...redistribute,
+          ...neighborPolicy('swp1'),
+          ...neighborPolicy(a.extNodeV6),
+          ' exit-address-family',
+        ]
+      : []),
     'exit',
     '!',
     '',

@@ -55,6 +55,8 @@ export interface FabricOptions {
   exportStatic?: boolean;
   /** BFD on the node-leaf session (bfdd on both): a dead peer is detected in about 1 s, not 10. */
   bfd?: boolean;
+  /** false: the node's FRR is IPv4-only (no IPv6 unicast address family, no IPv6 peer). */
+  ipv6Unicast?: boolean;
   /** Keep the working directory after teardown (logs). */
   keepDir?: boolean;
   /**
@@ -96,6 +98,7 @@ export const DEFAULT_ADDRESSING: FabricAddressing = {
   exportKernel: true,
   exportStatic: true,
   bfd: false,
+  ipv6Unicast: true,
 };
 
 /** Polls `check` until it returns a value other than undefined/false, or throws at the deadline. */
@@ -240,6 +243,7 @@ export class Fabric {
       ...(opts.exportKernel !== undefined ? { exportKernel: opts.exportKernel } : {}),
       ...(opts.exportStatic !== undefined ? { exportStatic: opts.exportStatic } : {}),
       ...(opts.bfd !== undefined ? { bfd: opts.bfd } : {}),
+      ...(opts.ipv6Unicast !== undefined ? { ipv6Unicast: opts.ipv6Unicast } : {}),
     };
     this.logger = (opts.logger ?? silentLogger()).child({ component: 'fabric', prefix: this.prefix });
     this.vtyshes = {
@@ -530,11 +534,11 @@ export class Fabric {
       'BGP sessions Established',
       async () => {
         const peers = await this.nodePeers();
+        const a = this.addressing;
         const want = [
           'ipv4:swp1',
-          'ipv6:swp1',
-          `ipv4:${this.addressing.extNodeV4}`,
-          `ipv6:${this.addressing.extNodeV6}`,
+          `ipv4:${a.extNodeV4}`,
+          ...(a.ipv6Unicast ? ['ipv6:swp1', `ipv6:${a.extNodeV6}`] : []),
         ];
         const up = new Set(peers.filter((p) => p.established).map((p) => `${p.family}:${p.name}`));
         return want.every((w) => up.has(w)) ? peers : undefined;
@@ -642,6 +646,8 @@ export class Fabric {
       exportKernel: a.exportKernel,
       exportStatic: a.exportStatic,
       bfd: a.bfd,
+      // State written before the option existed: a dual-stack node.
+      ipv6Unicast: a.ipv6Unicast ?? true,
       ...(logger ? { logger } : {}),
     });
     for (const [k, d] of Object.entries(state.daemons)) {

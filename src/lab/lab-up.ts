@@ -58,6 +58,8 @@ export interface LabOptions {
   command: string;
   /** Flags the printed `lab` commands need (a non-default --state-dir), with a leading space. */
   labFlags?: string;
+  /** BFD on the node-leaf session (bfdd on node and leaf). */
+  bfd?: boolean;
 }
 
 function prereq(message: string): LabError {
@@ -168,6 +170,10 @@ export async function labUp(o: LabOptions): Promise<UpResult> {
       o.progress(
         `a lab is already running (prefix ${existing.prefix}, started ${existing.startedAt}); reusing it`,
       );
+      if (o.bfd)
+        o.progress(
+          `note: --bfd applies to a new lab only; for BFD: ${o.command} lab down${o.labFlags ?? ''}, then up --bfd`,
+        );
       if (resolve(existing.manifests) !== manifests)
         o.progress(
           `note: it follows ${existing.manifests}, not ${manifests}; to switch: ${o.command} lab down${o.labFlags ?? ''}, then up again`,
@@ -224,10 +230,11 @@ export async function labUp(o: LabOptions): Promise<UpResult> {
     );
     const fabricDir = join(dir, 'fabric');
     mkdirSync(fabricDir, { recursive: true });
-    const fabric = new Fabric({ prefix: o.prefix, dir: fabricDir, persistent: true });
+    const fabric = new Fabric({ prefix: o.prefix, dir: fabricDir, persistent: true, bfd: o.bfd === true });
     await fabric.start();
+    const daemons = ['zebra', 'staticd', 'bgpd', ...(o.bfd ? ['bfdd'] : [])];
     for (const role of ['node', 'leaf'] as const)
-      for (const d of ['zebra', 'staticd', 'bgpd']) record(`${role}/${d}`, fabric.pid(role, d));
+      for (const d of daemons) record(`${role}/${d}`, fabric.pid(role, d));
     record('ext/gobgpd', fabric.pid('ext', 'gobgpd'));
     // The leaf's loopback, announced to the node: the source of a curl from the leaf and the way back.
     await runCommand(['ip', '-n', fabric.ns.leaf, '-batch', '-'], {

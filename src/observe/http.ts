@@ -51,7 +51,7 @@ export async function startHttpServer(
           res.writeHead(a.status, { 'content-type': type, 'cache-control': 'no-store' }).end(body);
         },
         (err: unknown) => {
-          logger.error({ path, err: errorMessage(err) }, 'HTTP handler failed');
+          logger.error({ path, err }, 'HTTP handler failed');
           res.writeHead(500, { 'content-type': 'text/plain' }).end(`internal error: ${errorMessage(err)}\n`);
         },
       );

@@ -6,19 +6,11 @@ export type { Logger };
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFormat = 'json' | 'text';
 
-const LEVEL_NAMES: Record<number, string> = {
-  10: 'TRACE',
-  20: 'DEBUG',
-  30: 'INFO',
-  40: 'WARN',
-  50: 'ERROR',
-  60: 'FATAL',
-};
 const OMIT = new Set(['level', 'time', 'msg', 'pid', 'hostname']);
 
 function textLine(record: Record<string, unknown>): string {
   const time = typeof record.time === 'number' ? new Date(record.time).toISOString().slice(11, 23) : '';
-  const level = LEVEL_NAMES[Number(record.level)] ?? String(record.level);
+  const level = String(record.level).toUpperCase();
   const fields = Object.entries(record)
     .filter(([k]) => !OMIT.has(k))
     .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
@@ -41,12 +33,28 @@ function textDestination(out: NodeJS.WritableStream): DestinationStream {
   };
 }
 
+/**
+ * The `err` field as log pipelines expect it ({type, message, stack, code...}): pino's serializer
+ * for errors, and the same shape for a message string or any other thrown value.
+ */
+export function serializeErr(value: unknown): unknown {
+  if (value instanceof Error) return pino.stdSerializers.err(value);
+  return { type: typeof value === 'string' ? 'Error' : typeof value, message: String(value) };
+}
+
+/** Options every cosmolet logger shares: the level as its name ("level":"info"), errors serialized. */
+const COMMON = {
+  base: undefined,
+  formatters: { level: (label: string) => ({ level: label }) },
+  serializers: { err: serializeErr },
+};
+
 export function createLogger(
   level: LogLevel = 'info',
   format: LogFormat = 'json',
   out: NodeJS.WritableStream = process.stderr,
 ): Logger {
-  const options = { level, base: undefined, timestamp: pino.stdTimeFunctions.epochTime };
+  const options = { ...COMMON, level, timestamp: pino.stdTimeFunctions.epochTime };
   if (format === 'text') return pino(options, textDestination(out));
   return pino({ ...options, timestamp: pino.stdTimeFunctions.isoTime }, out as DestinationStream);
 }

@@ -1,7 +1,45 @@
 // Prometheus metrics, all prefixed cosmolet_. Labels are bounded (family, reason, resource, peer):
 // never a Service name, so 10,000 Services do not make 10,000 series.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { ErrorCodes } from '../errors.js';
+import type { ReflectedResource, WatchEventType, WatchRestartReason } from '../kube/reflector.js';
+import type { EventDropReason } from '../kube/events.js';
+import { MALFORMED_FIELDS } from '../plan/input.js';
+import { SKIP_REASONS } from '../plan/types.js';
 import type { BuildInfo } from '../version.js';
+
+// The known values of bounded labels (records, so a new value in the union fails to compile here).
+const RESOURCES = keys<ReflectedResource>({ services: 1, endpointslices: 1, nodes: 1 });
+const WATCH_RESTART_REASONS = keys<WatchRestartReason>({ closed: 1, gone: 1, watchdog: 1, error: 1 });
+const WATCH_EVENT_TYPES = keys<WatchEventType>({ ADDED: 1, MODIFIED: 1, DELETED: 1, BOOKMARK: 1, ERROR: 1 });
+const EVENT_DROP_REASONS = keys<EventDropReason>({
+  'queue-full': 1,
+  'rate-limited': 1,
+  'api-error': 1,
+  closed: 1,
+});
+/** What a reconcile fails with: the router's error codes, or UNEXPECTED (src/controller/reconciler.ts). */
+export const RECONCILE_ERROR_REASONS = [
+  ErrorCodes.COMMAND_TIMEOUT,
+  ErrorCodes.COMMAND_FAILED,
+  ErrorCodes.ROUTER_PARSE,
+  ErrorCodes.ROUTER_APPLY,
+  'UNEXPECTED',
+];
+
+function keys<K extends string>(record: Record<K, 1>): K[] {
+  return Object.keys(record) as K[];
+}
+
+/**
+ * prom-client's default gauges that `promtool check metrics` rejects (a gauge named `_total`); the
+ * same counts stay available per type in nodejs_active_{handles,requests,resources}.
+ */
+const NON_CONFORMING_DEFAULTS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
 
 export class Metrics {
   readonly registry = new Registry();
@@ -129,7 +167,9 @@ export class Metrics {
 
   constructor(info: BuildInfo) {
     collectDefaultMetrics({ register: this.registry });
-    // Series with a bounded label set exist from the start, so rate() and alerts see a 0, not nothing.
+    for (const name of NON_CONFORMING_DEFAULTS) this.registry.removeSingleMetric(name);
+    // Series with a bounded label set exist from the start, so rate(), increase() and alerts see a
+    // 0 before the first occurrence, not nothing (which would hide the first error).
     for (const family of ['ipv4', 'ipv6']) {
       this.advertisedPrefixes.set({ family }, 0);
       this.installedPrefixes.set({ family }, 0);
@@ -137,7 +177,15 @@ export class Metrics {
       this.routesAdded.inc({ family }, 0);
       this.routesWithdrawn.inc({ family }, 0);
     }
-    for (const to of ['advertised', 'gone']) this.decisionChanges.inc({ to }, 0);
+    for (const to of ['advertised', 'gone', ...SKIP_REASONS]) this.decisionChanges.inc({ to }, 0);
+    for (const field of MALFORMED_FIELDS) this.malformedFields.inc({ field }, 0);
+    for (const reason of RECONCILE_ERROR_REASONS) this.reconcileErrors.inc({ reason }, 0);
+    for (const resource of RESOURCES) {
+      this.reflectorRelists.inc({ resource }, 0);
+      for (const reason of WATCH_RESTART_REASONS) this.reflectorWatchRestarts.inc({ resource, reason }, 0);
+      for (const type of WATCH_EVENT_TYPES) this.reflectorEvents.inc({ resource, type }, 0);
+    }
+    for (const reason of EVENT_DROP_REASONS) this.kubeEventsDropped.inc({ reason }, 0);
     this.buildInfo.set({ version: info.version, commit: info.commit, nodejs: info.nodejs }, 1);
   }
 

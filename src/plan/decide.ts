@@ -107,6 +107,9 @@ function decideOne(
   const enabled =
     kind === 'clusterIP' ? s.clusterIP : kind === 'externalIP' ? s.externalIPs : s.loadBalancerIP;
   if (!enabled) return 'kind-disabled';
+  // Another implementation (MetalLB, Cilium, kube-vip...) announces its own class's ingress IPs.
+  if (kind === 'loadBalancerIP' && svc.loadBalancerClass !== s.loadBalancerClass)
+    return 'other-load-balancer-class';
   if (kind !== 'clusterIP' && !c.allowed.some((cidr) => cidrContains(cidr, ip)))
     return 'outside-allowed-cidrs';
   if (nodeBlock) return nodeBlock;

@@ -34,6 +34,8 @@ export interface ServiceInfo {
   optedOut: boolean;
   internalLocal: boolean;
   externalLocal: boolean;
+  /** spec.loadBalancerClass; "" without one (the default implementation's Services). */
+  loadBalancerClass: string;
   ips: ServiceIP[];
 }
 
@@ -60,8 +62,33 @@ export interface NodeInfo {
   excluded: boolean;
 }
 
-/** Told about every field dropped for having the wrong type: `resource.field`. */
-export type MalformedReport = (field: string) => void;
+/** Every field a projection can drop for having the wrong type (the metric's label values). */
+export const MALFORMED_FIELDS = [
+  'service.metadata',
+  'service.metadata.labels',
+  'service.metadata.annotations',
+  'service.metadata.uid',
+  'service.spec',
+  'service.spec.type',
+  'service.spec.clusterIPs',
+  'service.spec.externalIPs',
+  'service.spec.loadBalancerClass',
+  'service.status.loadBalancer.ingress',
+  'service.status.loadBalancer.ingress.ip',
+  'endpointslice.metadata',
+  'endpointslice.metadata.labels',
+  'endpointslice.endpoints',
+  'endpointslice.endpoints.conditions',
+  'endpointslice.endpoints.nodeName',
+  'node.metadata',
+  'node.metadata.labels',
+  'node.spec.unschedulable',
+] as const;
+
+export type MalformedField = (typeof MALFORMED_FIELDS)[number];
+
+/** Told about every field dropped for having the wrong type. */
+export type MalformedReport = (field: MalformedField) => void;
 
 const CONSIDERED_TYPES = new Set(['ClusterIP', 'NodePort', 'LoadBalancer']);
 
@@ -87,7 +114,7 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 /** A map of strings, or undefined when absent; a malformed one is dropped and reported. */
 function stringMap(
   v: unknown,
-  field: string,
+  field: MalformedField,
   report: MalformedReport | undefined,
 ): Record<string, string> | undefined {
   if (v === undefined || v === null) return undefined;
@@ -106,7 +133,11 @@ function stringMap(
   return v as Record<string, string>;
 }
 
-function optString(v: unknown, field: string, report: MalformedReport | undefined): string | undefined {
+function optString(
+  v: unknown,
+  field: MalformedField,
+  report: MalformedReport | undefined,
+): string | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v === 'string') return v;
   report?.(field);
@@ -158,14 +189,14 @@ export function projectService(
   const type = spec.type === undefined || spec.type === null ? 'ClusterIP' : typeField;
 
   const ips: ServiceIP[] = [];
-  const add = (v: unknown, kind: IPKind, field: string): void => {
+  const add = (v: unknown, kind: IPKind, field: MalformedField): void => {
     if (v === undefined || v === null || v === '') return;
     if (typeof v !== 'string') return report?.(field);
     const ip = parseIP(v);
     // A valid IP is known by its canonical text; only a string that does not parse keeps its own.
     ips.push({ raw: ip ? ip.text : v, ip, kind });
   };
-  const list = (v: unknown, field: string): unknown[] => {
+  const list = (v: unknown, field: MalformedField): unknown[] => {
     if (v === undefined || v === null) return [];
     if (Array.isArray(v)) return v;
     report?.(field);
@@ -184,6 +215,8 @@ export function projectService(
         report?.('service.status.loadBalancer.ingress');
         continue;
       }
+      // An ingress with ipMode Proxy is the load balancer's own address, not one the nodes take.
+      if (i.ipMode === 'Proxy') continue;
       add(i.ip, 'loadBalancerIP', 'service.status.loadBalancer.ingress.ip');
     }
   }
@@ -200,6 +233,7 @@ export function projectService(
     optedOut: annotations?.[Annotations.advertise] === 'false',
     internalLocal: spec.internalTrafficPolicy === 'Local',
     externalLocal: spec.externalTrafficPolicy === 'Local',
+    loadBalancerClass: optString(spec.loadBalancerClass, 'service.spec.loadBalancerClass', report) ?? '',
     ips,
   };
 }
@@ -334,6 +368,7 @@ export function sameService(a: ServiceInfo, b: ServiceInfo): boolean {
     a.optedOut === b.optedOut &&
     a.internalLocal === b.internalLocal &&
     a.externalLocal === b.externalLocal &&
+    a.loadBalancerClass === b.loadBalancerClass &&
     sameIPs(a.ips, b.ips) &&
     sameLabels(a.labels, b.labels)
   );

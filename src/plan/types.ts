@@ -8,6 +8,8 @@ export const SKIP_REASONS = [
   'invalid-ip',
   'opted-out',
   'kind-disabled',
+  // A LoadBalancer Service of another spec.loadBalancerClass: another implementation announces it.
+  'other-load-balancer-class',
   'outside-allowed-cidrs',
   'node-excluded',
   'node-unschedulable',
@@ -48,6 +50,8 @@ export interface PlanSettings {
   loadBalancerIP: boolean;
   externalIPs: boolean;
   allowedCIDRs: readonly string[];
+  /** Ingress IPs count only on Services of this spec.loadBalancerClass ("" = without a class). */
+  loadBalancerClass: string;
   withdrawOnCordon: boolean;
 }
 

@@ -364,32 +364,72 @@ export function exportSnippet(
   return lines.join('\n');
 }
 
-/** Pure part of checkExport: is `redistribute <origination>` in both unicast families? */
-export function evaluateExport(runningConfig: string, origination: Origination): Check {
+const UNICAST: Record<Family, string> = { ipv4: 'ipv4 unicast', ipv6: 'ipv6 unicast' };
+const FAMILY_NAME: Record<Family, string> = { ipv4: 'IPv4', ipv6: 'IPv6' };
+
+/**
+ * Does bgpd export cosmolet's routes: `redistribute <origination>` in the unicast address family of
+ * every family cosmolet has prefixes to advertise (`needed`)? An IPv4-only fabric needs no IPv6
+ * unicast. With no prefix at all, one exporting family is enough (FRR is set up for cosmolet).
+ */
+export function evaluateExport(
+  runningConfig: string,
+  origination: Origination,
+  needed: readonly Family[],
+): Check {
   const bgp = parseRouterBgp(runningConfig);
-  const families = ['ipv4 unicast', 'ipv6 unicast'];
+  const wanted: Family[] = needed.length > 0 ? [...new Set(needed)].sort() : ['ipv4', 'ipv6'];
   if (bgp === undefined) {
     return {
       ok: false,
       message:
         'FRR has no "router bgp" instance in the default VRF, so nothing cosmolet installs is advertised',
-      snippet: exportSnippet(origination, '<ASN>', families),
+      snippet: exportSnippet(
+        origination,
+        '<ASN>',
+        wanted.map((f) => UNICAST[f]),
+      ),
     };
   }
   const re = new RegExp(`^redistribute ${origination}(\\s|$)`);
-  const missing = families.filter((f) => !(bgp.addressFamilies.get(f) ?? []).some((l) => re.test(l)));
-  if (missing.length === 0) {
+  const exports = (f: Family) => (bgp.addressFamilies.get(UNICAST[f]) ?? []).some((l) => re.test(l));
+  const exported = (['ipv4', 'ipv6'] as const).filter(exports);
+  const missing = needed.length > 0 ? wanted.filter((f) => !exports(f)) : exported.length > 0 ? [] : wanted;
+  const not = (families: Family[]) =>
+    `router bgp ${bgp.asn} does not "redistribute ${origination}" in ${families
+      .map((f) => `address-family ${UNICAST[f]}`)
+      .join(' and ')}`;
+  if (missing.length > 0) {
     return {
-      ok: true,
-      message: `router bgp ${bgp.asn} redistributes ${origination} routes in IPv4 and IPv6 unicast`,
+      ok: false,
+      message:
+        needed.length > 0
+          ? `${not(missing)}, but cosmolet has ${missing.map((f) => FAMILY_NAME[f]).join(' and ')} prefixes to advertise: they would not reach the fabric`
+          : `${not(missing)}: cosmolet's routes would not be advertised`,
+      snippet: exportSnippet(
+        origination,
+        bgp.asn,
+        missing.map((f) => UNICAST[f]),
+      ),
     };
   }
+  const names = exported.map((f) => FAMILY_NAME[f]).join(' and ');
+  const idle = (['ipv4', 'ipv6'] as const).filter((f) => !exports(f));
+  if (idle.length === 0) {
+    return {
+      ok: true,
+      message: `router bgp ${bgp.asn} redistributes ${origination} routes in ${names} unicast`,
+    };
+  }
+  // Fine while cosmolet has no prefix of that family; say what to add before one appears.
   return {
-    ok: false,
-    message: `router bgp ${bgp.asn} does not "redistribute ${origination}" in ${missing
-      .map((f) => `address-family ${f}`)
-      .join(' and ')}: cosmolet's routes would not be advertised there`,
-    snippet: exportSnippet(origination, bgp.asn, missing),
+    ok: true,
+    message: `router bgp ${bgp.asn} redistributes ${origination} routes in ${names} unicast; ${not(idle)}, which is needed only once cosmolet has ${idle.map((f) => FAMILY_NAME[f]).join(' and ')} prefixes to advertise (add the snippet then)`,
+    snippet: exportSnippet(
+      origination,
+      bgp.asn,
+      idle.map((f) => UNICAST[f]),
+    ),
   };
 }
 
@@ -402,8 +442,9 @@ export function evaluateAsn(runningConfig: string, asn: number): Check {
   return { ok: true, message: `FRR runs router bgp ${asn}` };
 }
 
-export async function checkExport(vtysh: Vtysh, origination: Origination): Promise<Check> {
-  return evaluateExport(await vtysh.show('show running-config', 'bgpd'), origination);
+/** bgpd's running configuration, for evaluateExport. */
+export function bgpdRunningConfig(vtysh: Vtysh): Promise<string> {
+  return vtysh.show('show running-config', 'bgpd');
 }
 
 export async function checkAsn(vtysh: Vtysh, asn: number): Promise<Check> {

@@ -21,7 +21,9 @@ interface SvcSpec {
   type?: string;
   clusterIPs?: string[];
   externalIPs?: string[];
-  ingress?: string[];
+  /** An IP, or an ingress entry with its ipMode. */
+  ingress?: (string | { ip: string; ipMode: string })[];
+  loadBalancerClass?: string;
   itp?: 'Local' | 'Cluster';
   etp?: 'Local' | 'Cluster';
   annotations?: Record<string, string>;
@@ -44,10 +46,12 @@ export function service(name: string, s: SvcSpec, namespace = 'default'): Servic
       ...(s.externalIPs ? { externalIPs: s.externalIPs } : {}),
       ...(s.itp ? { internalTrafficPolicy: s.itp } : {}),
       ...(s.etp ? { externalTrafficPolicy: s.etp } : {}),
+      ...(s.loadBalancerClass ? { loadBalancerClass: s.loadBalancerClass } : {}),
       ports: [{ port: 80, protocol: 'TCP' }],
     },
   };
-  if (s.ingress) svc.status = { loadBalancer: { ingress: s.ingress.map((ip) => ({ ip })) } };
+  if (s.ingress)
+    svc.status = { loadBalancer: { ingress: s.ingress.map((i) => (typeof i === 'string' ? { ip: i } : i)) } };
   return svc;
 }
 
@@ -103,6 +107,19 @@ export const services: Service[] = [
   service('shared-a', { clusterIPs: ['10.96.0.18'], externalIPs: ['192.0.2.30'] }),
   service('shared-b', { clusterIPs: ['10.96.0.19'], externalIPs: ['192.0.2.30'] }),
   service('v6only', { clusterIPs: ['fd00:10:96::1b'] }),
+  // Another implementation's Service (its ready endpoint makes its ClusterIP count, not its LB IP).
+  service('metallb', {
+    type: 'LoadBalancer',
+    clusterIPs: ['10.96.0.20'],
+    ingress: ['192.0.2.40'],
+    loadBalancerClass: 'metallb.universe.tf/metallb',
+  }),
+  // A proxying load balancer's address is not the Service's IP (neither advertised nor listed).
+  service('lbproxy', {
+    type: 'LoadBalancer',
+    clusterIPs: ['10.96.0.21'],
+    ingress: [{ ip: '192.0.2.41', ipMode: 'Proxy' }],
+  }),
 ];
 
 export const slices: EndpointSlice[] = [
@@ -120,15 +137,22 @@ export const slices: EndpointSlice[] = [
   // Split over two slices: one unready, one ready -> advertised.
   slice('v6only', 'IPv6', [{ ip: 'fd00:1::2', ready: false }], 'v6only-a'),
   slice('v6only', 'IPv6', [{ ip: 'fd00:1::3' }], 'v6only-b'),
+  slice('metallb', 'IPv4', [{ ip: '10.1.0.20' }]),
+  slice('lbproxy', 'IPv4', [{ ip: '10.1.0.21' }]),
 ];
 
-/** web (dual stack), lb ClusterIP + local LB IP, outside's ClusterIP, ext, shared, v6only. */
+/**
+ * web (dual stack), lb ClusterIP + local LB IP, outside's ClusterIP, ext, shared, v6only, the
+ * ClusterIPs of metallb and lbproxy (not their LB IPs).
+ */
 export const expectedRoutes = [
   '10.96.0.10/32',
   '10.96.0.13/32',
   '10.96.0.14/32',
   '10.96.0.15/32',
   '10.96.0.18/32',
+  '10.96.0.20/32',
+  '10.96.0.21/32',
   '192.0.2.10/32',
   '192.0.2.20/32',
   '192.0.2.30/32',

@@ -7,7 +7,7 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { FakeApiServer } from '../../../src/lab/apiserver.js';
-import { startFabric, waitFor, type Fabric } from '../../../src/lab/fabric.js';
+import { startFabric, waitFor, type Fabric, type FabricOptions } from '../../../src/lab/fabric.js';
 import { startForwarder, type Forwarder } from '../../../src/lab/forward.js';
 import { cidrContains, parseCIDR, parseIP, type CIDR } from '../../../src/plan/ip.js';
 
@@ -58,6 +58,8 @@ export class CosmoletProcess {
 export interface ControllerLabOptions {
   origination: 'kernel' | 'static';
   nodeName?: string;
+  /** Options of the fabric (e.g. an IPv4-only node FRR). */
+  fabric?: FabricOptions;
 }
 
 export class ControllerLab {
@@ -78,7 +80,7 @@ export class ControllerLab {
 
   async start(): Promise<void> {
     ensureBuilt();
-    this.fabric = await startFabric({});
+    this.fabric = await startFabric(this.opts.fabric ?? {});
     try {
       this.api = await FakeApiServer.start({ host: '127.0.0.1', port: 0, token: 'e2e-token' });
       this.apiBridge = await startForwarder(

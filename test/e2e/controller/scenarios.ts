@@ -79,6 +79,7 @@ export function controllerSuite(origination: 'kernel' | 'static'): void {
         loadBalancerIP: true,
         externalIPs: true,
         allowedCIDRs: ['192.0.2.0/24', '2001:db8:96::/64'],
+        loadBalancerClass: '',
         withdrawOnCordon: true,
       },
       missingNode: 'advertise-nothing',
@@ -88,7 +89,7 @@ export function controllerSuite(origination: 'kernel' | 'static'): void {
     await lab.waitReady();
     const status = JSON.parse((await lab.get('/status')).body) as {
       routes: { prefix: string; installed: boolean; bgp: { valid: boolean; best: boolean } }[];
-      skipped: { service: string; reason: string }[];
+      skipped: { service: string; ip: string; reason: string }[];
     };
     assert.deepEqual(status.routes.map((r) => r.prefix).sort(), expectedRoutes);
     assert.ok(status.routes.every((r) => r.installed));
@@ -112,12 +113,20 @@ export function controllerSuite(origination: 'kernel' | 'static'): void {
     for (const r of [
       'invalid-ip',
       'opted-out',
+      'other-load-balancer-class',
       'outside-allowed-cidrs',
       'no-local-endpoints',
       'no-ready-endpoints',
     ]) {
       assert.ok(reasons.has(r), `skipped has ${r}`);
     }
+    // Another implementation's LB IP is skipped as such; a Proxy-mode ingress IP is not listed at all.
+    const lbSkips = status.skipped.filter(
+      (s) => s.service === 'default/metallb' || s.service === 'default/lbproxy',
+    );
+    assert.deepEqual(lbSkips, [
+      { service: 'default/metallb', ip: '192.0.2.40', reason: 'other-load-balancer-class' },
+    ]);
   });
 
   test(`${origination}: an endpoint turning unready withdraws its prefix, ready re-advertises (latency < 2 s); Events only for the Local-policy IP`, async (t) => {
@@ -363,7 +372,9 @@ export function controllerSuite(origination: 'kernel' | 'static'): void {
       async () => {
         const m = await lab.get('/metrics');
         return m.body.includes('cosmolet_bgp_peer_established{peer="swp1"} 1') &&
-          m.body.includes('cosmolet_bgp_prefixes_valid_best{family="ipv4"} 8')
+          m.body.includes(
+            `cosmolet_bgp_prefixes_valid_best{family="ipv4"} ${expectedRoutes.filter((p) => !p.includes(':')).length}`,
+          )
           ? m
           : undefined;
       },
@@ -390,8 +401,11 @@ export function controllerSuite(origination: 'kernel' | 'static'): void {
     ]) {
       assert.ok(names.has(n), `missing ${n}`);
     }
-    assert.match(r.body, /cosmolet_advertised_prefixes\{family="ipv4"\} 8/);
-    assert.match(r.body, /cosmolet_advertised_prefixes\{family="ipv6"\} 2/);
+    const v6 = expectedRoutes.filter((p) => p.includes(':')).length;
+    assert.ok(
+      r.body.includes(`\ncosmolet_advertised_prefixes{family="ipv4"} ${expectedRoutes.length - v6}\n`),
+    );
+    assert.ok(r.body.includes(`\ncosmolet_advertised_prefixes{family="ipv6"} ${v6}\n`));
   });
 
   test(`${origination}: SIGTERM exits 0 within 10 s leaving routes; --withdraw-on-exit withdraws`, async (t) => {

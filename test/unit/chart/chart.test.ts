@@ -11,6 +11,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../../src/config/load.js';
 import { defaultConfig } from '../../../src/config/schema.js';
 import { renderChartSchema, SCHEMA_PATH } from '../../../scripts/gen-chart-schema.js';
+import { exportedMetricNames, promqlMetricNames } from './metric-names.js';
 import {
   CHART_DIR,
   DEPLOY_DIR,
@@ -24,15 +25,12 @@ import {
 type Obj = Record<string, unknown>;
 
 const PRODUCTION_VALUES = join(CHART_DIR, 'ci', 'production-values.yaml');
+// The values file the project's description gives operators, kept byte for byte as published.
+const PUBLISHED_VALUES = join(CHART_DIR, 'ci', 'published-values.yaml');
+const DASHBOARD = join(CHART_DIR, 'dashboards', 'cosmolet.json');
 const NAMESPACE = 'cosmolet';
-const KNOWN_METRICS = new Set([
-  'cosmolet_ready',
-  'cosmolet_bgp_peer_established',
-  'cosmolet_reconcile_errors_total',
-  'cosmolet_reconciles_total',
-  'cosmolet_advertised_prefixes',
-  'cosmolet_reflector_synced',
-]);
+/** Every series name cosmolet's /metrics exposes, read from the real registry. */
+const EXPORTED = await exportedMetricNames();
 
 function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -95,6 +93,28 @@ function only(objects: Obj[], kind: string): Obj {
   return found[0] as Obj;
 }
 
+/** The ConfigMap holding cosmolet's config file (not the dashboard's). */
+function configMap(objects: Obj[]): Obj {
+  return only(
+    objects.filter((o) => at(o, 'metadata', 'labels', 'grafana_dashboard') === undefined),
+    'ConfigMap',
+  );
+}
+
+const MONITORING_KINDS = new Set(['ServiceMonitor', 'PrometheusRule']);
+
+/** The monitoring objects rendered: ServiceMonitor, PrometheusRule and the dashboard ConfigMap. */
+function monitoringKinds(objects: Obj[]): string[] {
+  return objects
+    .filter(
+      (o) =>
+        MONITORING_KINDS.has(String(o.kind)) ||
+        (o.kind === 'ConfigMap' && at(o, 'metadata', 'labels', 'grafana_dashboard') !== undefined),
+    )
+    .map((o) => (o.kind === 'ConfigMap' ? 'dashboard' : String(o.kind)))
+    .sort();
+}
+
 function container(objects: Obj[]): Obj {
   const ds = only(objects, 'DaemonSet');
   const containers = list(ds, 'spec', 'template', 'spec', 'containers');
@@ -112,7 +132,7 @@ let staticOrigination: Obj[] = [];
 
 /** Feeds a rendered ConfigMap's config.yaml to the real loader, as `cosmolet run --config` would. */
 function loadRenderedConfig(objects: Obj[], name: string): unknown {
-  const cm = only(objects, 'ConfigMap');
+  const cm = configMap(objects);
   const text = at(cm, 'data', 'config.yaml');
   assert.equal(typeof text, 'string');
   const file = join(tmp, `${name}.yaml`);
@@ -193,7 +213,7 @@ describe('helm chart', () => {
         { name: 'frr-sockets', mountPath: '/var/run/frr', readOnly: true },
       );
       const cm = volumes.find((v) => v.name === 'config');
-      assert.equal(at(cm, 'configMap', 'name'), at(only(objects, 'ConfigMap'), 'metadata', 'name'));
+      assert.equal(at(cm, 'configMap', 'name'), at(configMap(objects), 'metadata', 'name'));
       assert.deepEqual(
         mounts.find((m) => m.name === 'config'),
         { name: 'config', mountPath: '/etc/cosmolet', readOnly: true },
@@ -419,7 +439,7 @@ describe('helm chart', () => {
   test('resources, update strategy and scheduling defaults', () => {
     const c = container(defaults);
     assert.deepEqual(at(c, 'resources'), {
-      requests: { cpu: '50m', memory: '64Mi' },
+      requests: { cpu: '50m', memory: '150Mi' },
       limits: { cpu: '200m', memory: '256Mi' },
     });
     const ds = only(defaults, 'DaemonSet');
@@ -510,8 +530,9 @@ describe('helm chart', () => {
     }
     for (const r of rules) {
       const expr = String(r.expr);
-      for (const m of expr.matchAll(/cosmolet_[a-z_]+/g))
-        assert.ok(KNOWN_METRICS.has(m[0]), `unknown metric ${m[0]}`);
+      // `up` is Prometheus' own series about the scrape.
+      for (const m of promqlMetricNames(expr))
+        assert.ok(m === 'up' || EXPORTED.has(m), `alert ${String(r.alert)} queries ${m}, not exported`);
       assert.ok(isObj(r.labels) && typeof r.labels.severity === 'string');
       assert.match(
         String(at(r, 'annotations', 'summary')),
@@ -520,13 +541,20 @@ describe('helm chart', () => {
       );
     }
 
-    const onlyRule = template('--set', 'monitoring.prometheusRule.enabled=true');
+    const onlyRule = template(
+      '--set',
+      'monitoring.enabled=true',
+      '--set',
+      'monitoring.prometheusRule.enabled=true',
+    );
     assert.equal(onlyRule.filter((o) => o.kind === 'PrometheusRule').length, 1);
     assert.equal(onlyRule.filter((o) => o.kind === 'ServiceMonitor').length, 0);
     const r = runHelm([
       'template',
       'x',
       CHART_DIR,
+      '--set',
+      'monitoring.enabled=true',
       '--set',
       'monitoring.serviceMonitor.enabled=true',
       '--set',
@@ -536,15 +564,101 @@ describe('helm chart', () => {
     assert.match(r.stderr, /metricsService\.enabled/);
   });
 
-  test('every metric the alerts and docs/operations.md name is defined in src/observe/metrics.ts', () => {
-    const source = readFileSync(join(REPO_ROOT, 'src', 'observe', 'metrics.ts'), 'utf8');
-    const defined = new Set([...source.matchAll(/'(cosmolet_[a-z_]+)'/g)].map((m) => m[1]));
-    for (const m of KNOWN_METRICS) assert.ok(defined.has(m), `${m} (used by the alerts) is not defined`);
+  test('every metric docs/operations.md names is one cosmolet exports', () => {
     const docs = readFileSync(join(REPO_ROOT, 'docs', 'operations.md'), 'utf8');
     for (const m of docs.matchAll(/cosmolet_[a-z_]+/g)) {
-      const name = m[0].replace(/_(bucket|sum|count)$/, '');
-      assert.ok(defined.has(name), `docs/operations.md names ${m[0]}, which is not defined`);
+      assert.ok(EXPORTED.has(m[0]), `docs/operations.md names ${m[0]}, which cosmolet does not export`);
     }
+  });
+
+  test('the published values file (as given to operators) lints and templates unchanged', () => {
+    helm(['lint', '--strict', CHART_DIR, '-f', PUBLISHED_VALUES]);
+    const objects = template('-f', PUBLISHED_VALUES);
+    assert.deepEqual(objects.map((o) => o.kind).sort(), [
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'ConfigMap',
+      'DaemonSet',
+      'Role',
+      'Role',
+      'RoleBinding',
+      'RoleBinding',
+      'Service',
+      'ServiceAccount',
+      'ServiceMonitor',
+    ]);
+    const published = parse(readFileSync(PUBLISHED_VALUES, 'utf8')) as Obj;
+    assert.deepEqual(
+      loadRenderedConfig(objects, 'published'),
+      deepMerge(valuesYaml.config, published.config),
+    );
+    assert.deepEqual(at(container(objects), 'resources'), published.resources);
+    const pod = obj(only(objects, 'DaemonSet'), 'spec', 'template', 'spec');
+    assert.deepEqual(pod.nodeSelector, {
+      'kubernetes.io/os': 'linux',
+      'node-role.kubernetes.io/bgp': 'true',
+    });
+    assert.deepEqual(pod.tolerations, published.tolerations);
+  });
+
+  test('monitoring.enabled is the switch for all of monitoring, each part with its own enabled', () => {
+    const parts = ['serviceMonitor', 'prometheusRule', 'grafanaDashboard'];
+    const allParts = parts.flatMap((p) => ['--set', `monitoring.${p}.enabled=true`]);
+    assert.deepEqual(monitoringKinds(template(...allParts)), [], 'monitoring.enabled defaults to false');
+    assert.deepEqual(monitoringKinds(template('--set', 'monitoring.enabled=false', ...allParts)), []);
+    assert.deepEqual(monitoringKinds(template('--set', 'monitoring.enabled=true')), [], 'no part enabled');
+    assert.deepEqual(monitoringKinds(template('--set', 'monitoring.enabled=true', ...allParts)), [
+      'PrometheusRule',
+      'ServiceMonitor',
+      'dashboard',
+    ]);
+    for (const [i, part] of parts.entries()) {
+      const one = template('--set', 'monitoring.enabled=true', '--set', `monitoring.${part}.enabled=true`);
+      assert.deepEqual(monitoringKinds(one), [['ServiceMonitor', 'PrometheusRule', 'dashboard'][i]], part);
+    }
+    // The switch off also lifts the ServiceMonitor's need for the metrics Service.
+    const off = runHelm([
+      'template',
+      'x',
+      CHART_DIR,
+      '--set',
+      'monitoring.serviceMonitor.enabled=true',
+      '--set',
+      'metricsService.enabled=false',
+    ]);
+    assert.equal(off.status, 0, off.stderr);
+    const bad = runHelm(['template', 'x', CHART_DIR, '--set', 'monitoring.bogus=true']);
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /monitoring.*bogus/);
+  });
+
+  test('the Grafana dashboard: a ConfigMap labelled grafana_dashboard "1" holding dashboards/cosmolet.json', () => {
+    const cm = only(
+      production.filter((o) => at(o, 'metadata', 'labels', 'grafana_dashboard') !== undefined),
+      'ConfigMap',
+    );
+    assert.equal(at(cm, 'metadata', 'labels', 'grafana_dashboard'), '1');
+    assert.equal(at(cm, 'metadata', 'namespace'), NAMESPACE);
+    assert.equal(at(cm, 'metadata', 'annotations', 'grafana_folder'), 'Networking');
+    const text = at(cm, 'data', 'cosmolet.json');
+    assert.equal(typeof text, 'string');
+    assert.deepEqual(JSON.parse(text as string), JSON.parse(readFileSync(DASHBOARD, 'utf8')));
+    const elsewhere = template(
+      '--set',
+      'monitoring.enabled=true',
+      '--set',
+      'monitoring.grafanaDashboard.enabled=true',
+      '--set',
+      'monitoring.grafanaDashboard.namespace=grafana',
+      '--set',
+      'monitoring.grafanaDashboard.labels.team=network',
+    );
+    const moved = only(
+      elsewhere.filter((o) => at(o, 'metadata', 'labels', 'grafana_dashboard') !== undefined),
+      'ConfigMap',
+    );
+    assert.equal(at(moved, 'metadata', 'namespace'), 'grafana');
+    assert.equal(at(moved, 'metadata', 'labels', 'team'), 'network');
   });
 
   test('NOTES.txt shows the FRR export snippet for the chosen origination and warns about frrvty', () => {
@@ -674,7 +788,7 @@ describe('deploy/', () => {
       const valuesFile = join(dir, 'values.json');
       writeFileSync(valuesFile, JSON.stringify(values));
       const objects = template('-f', valuesFile);
-      const cfg = only(objects, 'ConfigMap');
+      const cfg = configMap(objects);
       const cfgFile = join(dir, 'config.yaml');
       writeFileSync(cfgFile, String(at(cfg, 'data', 'config.yaml')));
       assert.deepEqual(loadConfig({ file: cfgFile, env: {} }), deepMerge(valuesYaml.config, values.config));

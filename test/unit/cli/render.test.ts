@@ -362,11 +362,25 @@ describe('version and help', () => {
     );
   });
 
-  test('no command prints the usage and exits 2; --help exits 0', async () => {
-    const [none, help] = await Promise.all([cli([]), cli(['--help'])]);
-    assert.equal(none.status, 2);
-    assert.match(none.stdout, /Usage: cosmolet <command>/);
+  test('no command prints the usage on stdout and exits 0, as --help does; on an error it goes to stderr', async () => {
+    const [none, help, unknown, lab] = await Promise.all([
+      cli([]),
+      cli(['--help']),
+      cli(['frobnicate']),
+      cli(['lab']),
+    ]);
+    assert.equal(lab.status, 0);
+    assert.match(lab.stdout, /^Usage: cosmolet lab up \| down \| status/);
+    assert.match(lab.stdout, /^ {2}--bfd\b/m);
+    assert.equal(lab.stderr, '');
+    assert.equal(none.status, 0);
+    assert.match(none.stdout, /^Usage: cosmolet <command>/);
+    assert.equal(none.stderr, '');
     assert.equal(help.status, 0);
+    assert.equal(help.stdout, none.stdout);
+    assert.equal(unknown.status, 2);
+    assert.equal(unknown.stdout, '');
+    assert.match(unknown.stderr, /Usage: cosmolet <command>/);
     for (const c of ['run', 'render', 'lab', 'version'])
       assert.match(help.stdout, new RegExp(`^  ${c}\\b`, 'm'));
   });

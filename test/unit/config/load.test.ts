@@ -56,6 +56,7 @@ describe('defaults', () => {
         loadBalancerIP: false,
         externalIPs: false,
         allowedCIDRs: [],
+        loadBalancerClass: '',
         withdrawOnCordon: true,
       },
       loopIntervalSeconds: 30,
@@ -100,6 +101,7 @@ describe('defaults', () => {
       loadBalancerIP: false,
       externalIPs: true,
       allowedCIDRs: [],
+      loadBalancerClass: '',
       withdrawOnCordon: true,
     });
     assert.equal(c.frr.staticTag, 9);
@@ -140,7 +142,12 @@ logging:
   test('planSettings takes the plan keys', () => {
     const c = validateConfig({
       services: { namespaces: ['a'], labelSelector: 'x=y' },
-      advertise: { loadBalancerIP: true, allowedCIDRs: ['10.0.0.0/8'], withdrawOnCordon: false },
+      advertise: {
+        loadBalancerIP: true,
+        allowedCIDRs: ['10.0.0.0/8'],
+        loadBalancerClass: 'cosmolet.io/bgp',
+        withdrawOnCordon: false,
+      },
     });
     assert.deepEqual(planSettings(c), {
       namespaces: ['a'],
@@ -149,6 +156,7 @@ logging:
       loadBalancerIP: true,
       externalIPs: false,
       allowedCIDRs: ['10.0.0.0/8'],
+      loadBalancerClass: 'cosmolet.io/bgp',
       withdrawOnCordon: false,
     });
   });

@@ -14,6 +14,7 @@ export const ALL: PlanSettings = {
   loadBalancerIP: true,
   externalIPs: true,
   allowedCIDRs: ['0.0.0.0/0', '::/0'],
+  loadBalancerClass: '',
   withdrawOnCordon: true,
 };
 
@@ -25,6 +26,7 @@ export const DEFAULTS: PlanSettings = {
   loadBalancerIP: false,
   externalIPs: false,
   allowedCIDRs: [],
+  loadBalancerClass: '',
   withdrawOnCordon: true,
 };
 

@@ -81,6 +81,7 @@ function randomSettings(g: Gen): PlanSettings {
     loadBalancerIP: g.chance(0.8),
     externalIPs: g.chance(0.6),
     allowedCIDRs: g.chance(0.8) ? ['192.0.2.0/24', '2001:db8::/32'] : ['0.0.0.0/0', '::/0'],
+    loadBalancerClass: g.chance(0.8) ? '' : 'example.com/lb',
     withdrawOnCordon: g.chance(0.8),
   };
 }
@@ -105,11 +106,19 @@ function randomService(g: Gen, ns: string, name: string, rv: number): Service {
       ...(g.chance(0.3) ? { externalIPs: g.some(IPS, 2) } : {}),
       ...(g.chance(0.3) ? { internalTrafficPolicy: g.pick(['Local', 'Cluster']) } : {}),
       ...(g.chance(0.4) ? { externalTrafficPolicy: g.pick(['Local', 'Cluster']) } : {}),
+      ...(g.chance(0.2) ? { loadBalancerClass: g.pick(['example.com/lb', 'metallb']) } : {}),
     },
   };
   if (g.chance(0.1)) svc.metadata!.annotations = { 'cosmolet.io/advertise': g.pick(['false', 'true']) };
   if (g.chance(0.05)) svc.metadata!.labels = { 'service.kubernetes.io/service-proxy-name': 'other' };
-  if (g.chance(0.5)) svc.status = { loadBalancer: { ingress: g.some(IPS, 2).map((ip) => ({ ip })) } };
+  if (g.chance(0.5))
+    svc.status = {
+      loadBalancer: {
+        ingress: g
+          .some(IPS, 2)
+          .map((ip) => ({ ip, ...(g.chance(0.2) ? { ipMode: g.pick(['Proxy', 'VIP']) } : {}) })),
+      },
+    };
   return svc;
 }
 

@@ -5,10 +5,12 @@ import { gobgpConfig, leafConfig, nodeConfig } from '../../../src/lab/fabric-con
 import { DEFAULT_ADDRESSING } from '../../../src/lab/fabric.js';
 import { evaluateAsn, evaluateExport } from '../../../src/router/frr.js';
 
+const BOTH = ['ipv4', 'ipv6'] as const;
+
 void test('node config exports kernel and static routes through the service prefix-lists', () => {
   const text = nodeConfig(DEFAULT_ADDRESSING);
-  assert.equal(evaluateExport(text, 'kernel').ok, true);
-  assert.equal(evaluateExport(text, 'static').ok, true);
+  assert.equal(evaluateExport(text, 'kernel', BOTH).ok, true);
+  assert.equal(evaluateExport(text, 'static', BOTH).ok, true);
   assert.equal(evaluateAsn(text, DEFAULT_ADDRESSING.nodeAsn).ok, true);
   assert.match(text, /ip prefix-list COSMOLET-V4 seq 5 permit 10\.96\.0\.0\/12 ge 32/);
   assert.match(text, /ipv6 prefix-list COSMOLET-V6 seq 5 permit fd00:10:96::\/108 ge 128/);
@@ -27,8 +29,8 @@ void test('node config options: only kernel export, other ranges, tag and ASN', 
     nodeAsn: 64512,
     serviceRangesV4: ['10.0.0.0/16'],
   });
-  assert.equal(evaluateExport(text, 'kernel').ok, true);
-  const s = evaluateExport(text, 'static');
+  assert.equal(evaluateExport(text, 'kernel', BOTH).ok, true);
+  const s = evaluateExport(text, 'static', BOTH);
   assert.equal(s.ok, false);
   assert.match(s.message, /router bgp 64512/);
   assert.match(text, /permit 10\.0\.0\.0\/16 ge 32/);

@@ -16,6 +16,8 @@ import { parseIpRoutes } from '../../../src/router/kernel.js';
 import { parseGobgpRib } from '../../../src/lab/gobgp.js';
 import { CosmoletError } from '../../../src/errors.js';
 
+const BOTH = ['ipv4', 'ipv6'] as const;
+
 const fixture = (name: string): string =>
   readFileSync(fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url)), 'utf8');
 const json = (name: string): unknown => JSON.parse(fixture(name)) as unknown;
@@ -82,8 +84,8 @@ void test('router bgp block, export and ASN checks from a real running-config', 
   assert.ok(
     bgp.addressFamilies.get('ipv6 unicast')?.includes('redistribute kernel route-map COSMOLET-KERNEL'),
   );
-  assert.equal(evaluateExport(text, 'kernel').ok, true);
-  assert.equal(evaluateExport(text, 'static').ok, true);
+  assert.equal(evaluateExport(text, 'kernel', BOTH).ok, true);
+  assert.equal(evaluateExport(text, 'static', BOTH).ok, true);
   assert.equal(evaluateAsn(text, 65001).ok, true);
   const wrong = evaluateAsn(text, 65002);
   assert.equal(wrong.ok, false);
@@ -95,12 +97,13 @@ void test('export check names the missing address family and gives the snippet',
     / address-family ipv6 unicast\n {2}redistribute kernel route-map COSMOLET-KERNEL\n/,
     ' address-family ipv6 unicast\n',
   );
-  const c = evaluateExport(text, 'kernel');
+  const c = evaluateExport(text, 'kernel', BOTH);
   assert.equal(c.ok, false);
   assert.match(c.message, /address-family ipv6 unicast/);
   assert.doesNotMatch(c.message, /ipv4/);
   assert.match(c.snippet ?? '', /router bgp 65001\n address-family ipv6 unicast\n {2}redistribute kernel/);
-  const none = evaluateExport('frr version 8.4.4\n!\nend\n', 'static');
+  const none = evaluateExport('frr version 8.4.4\n!\nend\n', 'static', []);
+  assert.match(none.message, /no "router bgp"/);
   assert.equal(none.ok, false);
   assert.match(none.snippet ?? '', /redistribute static/);
   // A VRF instance is not the default one.
@@ -174,4 +177,58 @@ void test('per-prefix bgpd answers (FRR 8.4.4, three prefixes in one vtysh call,
   assert.throws(() => parseBgpPrefixes(['10.96.0.3/32', ...asked.slice(1)], text), /answered for/);
   assert.throws(() => parseBgpPrefixes(asked, text.slice(0, 300)), /truncated/);
   assert.deepEqual(splitJsonObjects('{"a":"}{"}\n{\n}\n'), ['{"a":"}{"}', '{\n}']);
+});
+
+/** The node fixture with IPv6 unicast not redistributing: an IPv4-only fabric. */
+function ipv4Only(): string {
+  const text = fixture('frr84-node-running-config.txt').replace(
+    / address-family ipv6 unicast\n {2}redistribute kernel route-map COSMOLET-KERNEL\n/,
+    ' address-family ipv6 unicast\n',
+  );
+  assert.notEqual(text, fixture('frr84-node-running-config.txt'));
+  return text;
+}
+
+void test('regression: an IPv4-only FRR never became ready; the export is required only per family in use', () => {
+  const text = ipv4Only();
+  const v4 = evaluateExport(text, 'kernel', ['ipv4']);
+  assert.equal(v4.ok, true, v4.message);
+  // Still says what is missing, and what to add before the first IPv6 prefix.
+  assert.match(v4.message, /address-family ipv6 unicast/);
+  assert.match(v4.snippet ?? '', /router bgp 65001\n address-family ipv6 unicast\n {2}redistribute kernel/);
+  assert.doesNotMatch(v4.snippet ?? '', /address-family ipv4/);
+  // No prefix yet: one exporting family shows FRR is set up.
+  assert.equal(evaluateExport(text, 'kernel', []).ok, true);
+  // An IPv6 prefix appears: now IPv6 unicast is required, named with the snippet.
+  for (const needed of [['ipv6'], ['ipv4', 'ipv6'], ['ipv6', 'ipv4', 'ipv6']] as const) {
+    const c = evaluateExport(text, 'kernel', needed);
+    assert.equal(c.ok, false, needed.join());
+    assert.match(c.message, /address-family ipv6 unicast.*IPv6 prefixes to advertise/);
+    assert.doesNotMatch(c.message, /ipv4/);
+    assert.match(c.snippet ?? '', /router bgp 65001\n address-family ipv6 unicast\n {2}redistribute kernel/);
+  }
+});
+
+void test('the export check: IPv6-only, none at all, and the full config', () => {
+  const v6only = fixture('frr84-node-running-config.txt').replace(
+    / address-family ipv4 unicast\n((?: {2}.*\n)*?) {2}redistribute kernel route-map COSMOLET-KERNEL\n/,
+    ' address-family ipv4 unicast\n$1',
+  );
+  assert.notEqual(v6only, fixture('frr84-node-running-config.txt'));
+  assert.equal(evaluateExport(v6only, 'kernel', ['ipv6']).ok, true);
+  const c = evaluateExport(v6only, 'kernel', ['ipv4', 'ipv6']);
+  assert.equal(c.ok, false);
+  assert.match(c.message, /address-family ipv4 unicast.*IPv4 prefixes/);
+  // router bgp without any redistribute: not ready even with nothing to advertise yet.
+  const none = evaluateExport(
+    'router bgp 65001\n address-family ipv4 unicast\n exit-address-family\n',
+    'kernel',
+    [],
+  );
+  assert.equal(none.ok, false);
+  assert.match(none.message, /ipv4 unicast and address-family ipv6 unicast/);
+  const full = evaluateExport(fixture('frr84-node-running-config.txt'), 'kernel', []);
+  assert.equal(full.ok, true);
+  assert.equal(full.snippet, undefined);
+  assert.match(full.message, /IPv4 and IPv6 unicast/);
 });
