@@ -21,6 +21,8 @@ export interface SizeResult {
   prefixes: number;
   loadAverage: { start: number[]; end: number[]; mean1m: number };
   populateMs: number;
+  /** Listing every Service and EndpointSlice from the double once, before cosmolet starts. */
+  doubleListMs?: number;
   bare: { batchMs: number; leafMs: number };
   coldStart: {
     /** From spawning cosmolet to its first log line (Node.js started, code loaded). */

@@ -319,6 +319,12 @@ export class FakeApiServer {
   private portNumber = 0;
   private readonly tlsMaterial: { key: string; cert: string } | undefined;
   private readonly stores = new Map<string, Map<string, KubeObject>>();
+  /**
+   * JSON text of stored objects for list pages: a write stores a new object rather than changing
+   * one, so the text stays valid as long as the object lives (a restart without continuity, which
+   * renumbers every object in place, starts a new cache).
+   */
+  private jsonCache = new WeakMap<KubeObject, string>();
   /** Sorted keys per resource for list pages, dropped when a key comes or goes (not on updates). */
   private readonly sortedKeys = new Map<string, string[]>();
   private rv = 1;
@@ -693,6 +699,7 @@ export class FakeApiServer {
       for (const store of this.stores.values()) {
         for (const o of store.values()) (o.metadata ??= {}).resourceVersion = String(++this.rv);
       }
+      this.jsonCache = new WeakMap();
       this.compactedRv = this.rv;
       this.history = [];
     }
@@ -717,13 +724,30 @@ export class FakeApiServer {
 
   // ---- HTTP ----
 
+  private jsonOf(o: KubeObject): string {
+    let text = this.jsonCache.get(o);
+    if (text === undefined) {
+      text = JSON.stringify(o);
+      this.jsonCache.set(o, text);
+    }
+    return text;
+  }
+
   private sendJson(
     res: http.ServerResponse,
     status: number,
     body: unknown,
     headers: Record<string, string> = {},
   ): void {
-    const text = JSON.stringify(body);
+    this.sendText(res, status, JSON.stringify(body), headers);
+  }
+
+  private sendText(
+    res: http.ServerResponse,
+    status: number,
+    text: string,
+    headers: Record<string, string> = {},
+  ): void {
     res.writeHead(status, {
       'Content-Type': 'application/json',
       'Content-Length': String(Buffer.byteLength(text)),
@@ -970,7 +994,14 @@ export class FakeApiServer {
       if (method === 'GET') {
         const page = this.listPage(info, route.namespace, query);
         const table = tableOptions(req, query);
-        return this.sendJson(res, 200, table ? toTable(info, page.items, page.metadata, table) : page);
+        if (table) return this.sendJson(res, 200, toTable(info, page.items, page.metadata, table));
+        // The same text as JSON.stringify(page), from each object's cached text.
+        const items = page.items.map((o) => this.jsonOf(o)).join(',');
+        return this.sendText(
+          res,
+          200,
+          `{"kind":${JSON.stringify(page.kind)},"apiVersion":${JSON.stringify(page.apiVersion)},"metadata":${JSON.stringify(page.metadata)},"items":[${items}]}`,
+        );
       }
       if (method === 'POST') {
         const created = this.doCreate(info.name, this.parseObject(body, info), route.namespace);

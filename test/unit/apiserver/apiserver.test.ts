@@ -175,6 +175,30 @@ void test('paging resumes after the last key even when objects come and go betwe
   assert.deepEqual(rest, ['a/e', 'a/f', 'a/h', 'a/j']);
 });
 
+void test('list pages show every write and a restart without continuity (cached object text)', async (t) => {
+  const { server, client } = await startDouble(t);
+  server.create('services', svc('a', 'web'));
+  const path = '/api/v1/namespaces/a/services';
+  const first = await getJson<ListBody>(client, path);
+  server.upsert('services', svc('a', 'web', { tier: 'x' }));
+  const updated = await getJson<ListBody>(client, path);
+  assert.deepEqual(updated.body.items?.[0]?.metadata?.labels, { tier: 'x' });
+  assert.notEqual(
+    updated.body.items?.[0]?.metadata?.resourceVersion,
+    first.body.items?.[0]?.metadata?.resourceVersion,
+  );
+  await server.restart({ keepResourceVersion: false });
+  const after = await getJson<ListBody>(client, path);
+  assert.equal(
+    after.body.items?.[0]?.metadata?.resourceVersion,
+    server.get('services', 'a', 'web')?.metadata?.resourceVersion,
+  );
+  assert.notEqual(
+    after.body.items?.[0]?.metadata?.resourceVersion,
+    updated.body.items?.[0]?.metadata?.resourceVersion,
+  );
+});
+
 void test('parseObjects reads JSON Lists with JSON.parse and falls back to YAML for flow mappings', () => {
   const list = JSON.stringify({ kind: 'List', items: [svc('a', 'x'), svc('a', 'y')] });
   assert.deepEqual(
