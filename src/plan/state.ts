@@ -48,13 +48,13 @@ export interface PlanUpdate {
 interface Route {
   ip: IP;
   prefix: string;
-  /** Service -> the kinds it qualifies through. */
-  services: Map<string, IPKind[]>;
+  /** The Services that qualify and their kinds: usually one, so a list (smaller than a Map). */
+  services: { service: string; kinds: IPKind[] }[];
 }
 
-interface Visible {
-  state: DecisionState;
-  local: boolean;
+/** A decided IP with what the plan shows for it (undefined: hidden behind another Service's route). */
+interface Entry extends IPDecision {
+  shown?: DecisionState | undefined;
 }
 
 export class PlanState {
@@ -66,13 +66,11 @@ export class PlanState {
   /** Node name -> how many slices have endpoints on it. */
   private readonly nodeRefs = new Map<string, number>();
   /** Considered Services only: their IPs, decided. */
-  private readonly decided = new Map<string, IPDecision[]>();
+  private readonly decided = new Map<string, Entry[]>();
   /** Advertised prefixes: prefix -> the Services that qualify for it. */
   private readonly routes = new Map<string, Route>();
   /** prefix -> Services with a skipped entry for it (shown only while nobody advertises it). */
   private readonly skippers = new Map<string, Set<string>>();
-  /** Service -> shown IP -> its decision as the plan shows it. */
-  private readonly visible = new Map<string, Map<string, Visible>>();
   private readonly dirty = new Set<string>();
   private allDirty = true;
   private cached: Plan | undefined;
@@ -123,14 +121,24 @@ export class PlanState {
     this.nodeBlock = block;
   }
 
-  /** Replaces every input (a full resync); the next `update()` decides everything again. */
+  /**
+   * Makes the inputs equal to the stores' (a full resync) and marks every Service for a decision.
+   * The stores hand out the same objects the state already holds, so an input that did not drift
+   * is recognised by identity and costs a lookup, not a rebuild of the indexes.
+   */
   reset(services: Iterable<ServiceInfo>, slices: Iterable<SliceInfo>, node: NodeInfo | undefined): void {
-    this.services.clear();
-    this.slices.clear();
-    this.slicesOf.clear();
-    this.nodeRefs.clear();
-    for (const s of services) this.services.set(s.key, s);
-    for (const s of slices) this.setSlice(s.key, s);
+    const seenServices = new Set<string>();
+    for (const s of services) {
+      seenServices.add(s.key);
+      if (this.services.get(s.key) !== s) this.services.set(s.key, s);
+    }
+    for (const key of this.services.keys()) if (!seenServices.has(key)) this.services.delete(key);
+    const seenSlices = new Set<string>();
+    for (const s of slices) {
+      seenSlices.add(s.key);
+      if (this.slices.get(s.key) !== s) this.setSlice(s.key, s);
+    }
+    for (const key of [...this.slices.keys()]) if (!seenSlices.has(key)) this.setSlice(key, undefined);
     this.dirty.clear();
     this.allDirty = true;
     this.nodeBlock = nodeBlockReason(node, this.opts.settings, this.opts.missingNode);
@@ -152,7 +160,7 @@ export class PlanState {
 
   /** The Services behind an advertised prefix. */
   servicesOf(prefix: string): string[] {
-    return [...(this.routes.get(prefix)?.services.keys() ?? [])].sort();
+    return (this.routes.get(prefix)?.services ?? []).map((q) => q.service).sort();
   }
 
   /** Every advertised prefix (for full diffs at a resync). */
@@ -175,7 +183,8 @@ export class PlanState {
   update(): PlanUpdate {
     const keys = this.allDirty ? new Set([...this.services.keys(), ...this.decided.keys()]) : this.dirty;
     const before = new Map<string, boolean>();
-    const affected = new Set<string>();
+    /** Services whose shown decisions may have changed -> their entries before this update. */
+    const affected = new Map<string, readonly Entry[]>();
     const touch = (prefix: string): void => {
       if (!before.has(prefix)) before.set(prefix, this.routes.has(prefix));
     };
@@ -191,7 +200,7 @@ export class PlanState {
       // Decided as before (most Services at a resync): nothing to re-index, nothing to report.
       if (old && entries && sameDecisions(old, entries)) continue;
       decided++;
-      affected.add(key);
+      affected.set(key, old ?? []);
       for (const e of old ?? []) this.unindex(key, e, touch);
       if (entries) {
         this.decided.set(key, entries);
@@ -210,12 +219,13 @@ export class PlanState {
       flipped.push(prefix);
       this.advertisedCount[prefix.includes(':') ? 'ipv6' : 'ipv4'] += now ? 1 : -1;
       // Another Service's skipped entry for this IP shows only while nobody advertises it.
-      for (const s of this.skippers.get(prefix) ?? []) affected.add(s);
+      for (const s of this.skippers.get(prefix) ?? [])
+        if (!affected.has(s)) affected.set(s, this.decided.get(s) ?? []);
     }
     if (before.size > 0 || decided > 0) this.cached = undefined;
 
     const changes: DecisionChange[] = [];
-    for (const key of affected) this.revisit(key, changes);
+    for (const [key, old] of affected) this.revisit(key, old, changes);
     changes.sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : a.ip < b.ip ? -1 : 1));
     return { flipped: flipped.sort(), changes, examined, decided };
   }
@@ -243,8 +253,8 @@ export class PlanState {
     if (e.kinds.length > 0) {
       touch(prefix);
       let route = this.routes.get(prefix);
-      if (!route) this.routes.set(prefix, (route = { ip: e.ip, prefix, services: new Map() }));
-      route.services.set(service, e.kinds);
+      if (!route) this.routes.set(prefix, (route = { ip: e.ip, prefix, services: [] }));
+      route.services.push({ service, kinds: e.kinds });
     } else {
       let set = this.skippers.get(prefix);
       if (!set) this.skippers.set(prefix, (set = new Set()));
@@ -258,8 +268,11 @@ export class PlanState {
     if (e.kinds.length > 0) {
       touch(prefix);
       const route = this.routes.get(prefix);
-      route?.services.delete(service);
-      if (route?.services.size === 0) this.routes.delete(prefix);
+      if (route) {
+        const i = route.services.findIndex((q) => q.service === service);
+        if (i >= 0) route.services.splice(i, 1);
+        if (route.services.length === 0) this.routes.delete(prefix);
+      }
     } else {
       const set = this.skippers.get(prefix);
       set?.delete(service);
@@ -268,32 +281,30 @@ export class PlanState {
   }
 
   /** Recomputes what the plan shows for one Service's IPs and records what changed. */
-  private revisit(service: string, out: DecisionChange[]): void {
-    const old = this.visible.get(service);
-    const next = new Map<string, Visible>();
-    for (const e of this.decided.get(service) ?? []) {
-      let state: DecisionState | undefined;
-      if (e.kinds.length > 0) state = 'advertised';
-      else if (e.ip && this.routes.has(hostPrefix(e.ip))) state = undefined;
-      else state = e.reason;
-      if (state !== undefined) next.set(shownIP(e), { state, local: e.local });
+  private revisit(service: string, old: readonly Entry[], out: DecisionChange[]): void {
+    // Read the old shown states first: `old` may be the very entries updated below.
+    const was = new Map<string, { state: DecisionState; local: boolean }>();
+    for (const e of old) if (e.shown !== undefined) was.set(shownIP(e), { state: e.shown, local: e.local });
+    const next = this.decided.get(service) ?? [];
+    const seen = new Set<string>();
+    for (const e of next) {
+      if (e.kinds.length > 0) e.shown = 'advertised';
+      else if (e.ip && this.routes.has(hostPrefix(e.ip))) e.shown = undefined;
+      else e.shown = e.reason;
+      if (e.shown === undefined) continue;
+      const ip = shownIP(e);
+      seen.add(ip);
+      const w = was.get(ip);
+      if (w?.state === e.shown) continue;
+      out.push({ service, ip, from: w?.state, to: e.shown, local: e.local || (w?.local ?? false) });
+      this.count(w?.state, -1);
+      this.count(e.shown, 1);
     }
-    for (const [ip, v] of next) {
-      const was = old?.get(ip);
-      if (was?.state === v.state) continue;
-      out.push({ service, ip, from: was?.state, to: v.state, local: v.local || (was?.local ?? false) });
-      this.count(was?.state, -1);
-      this.count(v.state, 1);
+    for (const [ip, w] of was) {
+      if (seen.has(ip)) continue;
+      out.push({ service, ip, from: w.state, to: undefined, local: w.local });
+      this.count(w.state, -1);
     }
-    if (old) {
-      for (const [ip, was] of old) {
-        if (next.has(ip)) continue;
-        out.push({ service, ip, from: was.state, to: undefined, local: was.local });
-        this.count(was.state, -1);
-      }
-    }
-    if (next.size > 0) this.visible.set(service, next);
-    else this.visible.delete(service);
   }
 
   private count(state: DecisionState | undefined, delta: number): void {
@@ -306,11 +317,11 @@ export class PlanState {
       .sort((a, b) => compareIP(a.ip, b.ip))
       .map((r) => {
         const kinds = new Set<IPKind>();
-        for (const ks of r.services.values()) for (const k of ks) kinds.add(k);
+        for (const q of r.services) for (const k of q.kinds) kinds.add(k);
         return {
           prefix: r.prefix,
           family: r.ip.family,
-          services: [...r.services.keys()].sort(),
+          services: r.services.map((q) => q.service).sort(),
           kinds: [...kinds].sort(),
         };
       });

@@ -221,11 +221,91 @@ export async function bgpPrefixes(vtysh: Vtysh, prefixes: readonly string[]): Pr
   return parseBgpPrefixes(prefixes, r.stdout);
 }
 
+function skipSpace(text: string, i: number): number {
+  while (i < text.length && /\s/.test(text.charAt(i))) i++;
+  return i;
+}
+
+/** The index just past the JSON value (object, array, string or literal) that starts at `i`. */
+function endOfValue(text: string, i: number): number {
+  let depth = 0;
+  let inString = false;
+  for (let j = i; j < text.length; j++) {
+    const c = text.charCodeAt(j);
+    if (inString) {
+      if (c === 92) j++;
+      else if (c === 34) {
+        inString = false;
+        if (depth === 0) return j + 1;
+      }
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) depth++;
+    else if (c === 125 || c === 93) {
+      depth--;
+      if (depth === 0) return j + 1;
+      if (depth < 0) return j;
+    } else if (depth === 0 && (c === 44 || c === 10)) return j;
+  }
+  throw new RouterParseError('show bgp json: truncated');
+}
+
+const VALID = /"valid"\s*:\s*true/;
+const BEST = /"bestpath"\s*:\s*(?:true|\{[^{}]*"overall"\s*:\s*true)/;
+
+/**
+ * Reads `show bgp <afi> unicast json` without building its object graph: one linear scan finds each
+ * prefix under "routes" and whether any of its paths is valid / best. JSON.parse of a 100,000-route
+ * table holds some hundred MB of objects at once (and the process keeps that memory); this holds
+ * none. Gives what `parseBgpRoutes` gives for the parsed text.
+ */
+export function scanBgpRoutes(text: string, into: BgpView = new Map()): BgpView {
+  const head = /"routes"\s*:\s*/g;
+  const m = head.exec(text);
+  if (!m) {
+    // bgpd answers `{}` (or a warning object) when there is no BGP instance: nothing held.
+    if (text.trimStart().startsWith('{')) return into;
+    throw new RouterParseError('show bgp json: not an object');
+  }
+  let i = m.index + m[0].length;
+  if (text.charAt(i) !== '{') throw new RouterParseError('show bgp json: "routes" is not an object');
+  i++;
+  for (;;) {
+    i = skipSpace(text, i);
+    const c = text.charAt(i);
+    if (c === '}') return into;
+    if (c === ',') {
+      i++;
+      continue;
+    }
+    if (c !== '"') throw new RouterParseError(`show bgp json: unexpected ${JSON.stringify(c)} in "routes"`);
+    const keyEnd = endOfValue(text, i);
+    const key = JSON.parse(text.slice(i, keyEnd)) as string;
+    i = skipSpace(text, keyEnd);
+    if (text.charAt(i) !== ':') throw new RouterParseError('show bgp json: expected ":"');
+    i = skipSpace(text, i + 1);
+    const end = endOfValue(text, i);
+    const p = parsePrefix(key);
+    if (p === undefined) throw new RouterParseError(`show bgp json: bad prefix ${JSON.stringify(key)}`);
+    const value = text.slice(i, end);
+    into.set(p.prefix, { valid: VALID.test(value), best: BEST.test(value) });
+    i = end;
+  }
+}
+
 /** What bgpd holds in IPv4 and IPv6 unicast. */
 export async function bgpTable(vtysh: Vtysh): Promise<BgpView> {
   const view: BgpView = new Map();
-  parseBgpRoutes(await vtysh.showJson('show bgp ipv4 unicast json', 'bgpd'), view);
-  parseBgpRoutes(await vtysh.showJson('show bgp ipv6 unicast json', 'bgpd'), view);
+  for (const afi of ['ipv4', 'ipv6']) {
+    const command = `show bgp ${afi} unicast json`;
+    const { stdout, stderr } = await vtysh.exec([command], 'bgpd');
+    if (stdout.trim() === '') {
+      const why = stderr.trim().replace(/\s+/g, ' ').slice(0, 300);
+      throw new RouterParseError(
+        `vtysh "${command}" printed nothing${why ? `: ${why}` : ' (is the daemon running?)'}`,
+      );
+    }
+    scanBgpRoutes(stdout, view);
+  }
   return view;
 }
 

@@ -10,6 +10,7 @@ import {
   parseBgpSummary,
   parseRouterBgp,
   parseStaticRoutes,
+  scanBgpRoutes,
   splitJsonObjects,
 } from '../../../src/router/frr.js';
 import { parseIpRoutes } from '../../../src/router/kernel.js';
@@ -231,4 +232,32 @@ void test('the export check: IPv6-only, none at all, and the full config', () =>
   assert.equal(full.ok, true);
   assert.equal(full.snippet, undefined);
   assert.match(full.message, /IPv4 and IPv6 unicast/);
+});
+
+void test('the table scanner gives what JSON.parse + parseBgpRoutes give, without the object graph', () => {
+  for (const f of [
+    'frr84-node-bgp-ipv4.json',
+    'frr84-node-bgp-ipv6.json',
+    'frr84-leaf-bgp-ipv4.json',
+    'frr84-leaf-bgp-ipv6.json',
+  ]) {
+    const text = fixture(f);
+    assert.deepEqual(scanBgpRoutes(text), parseBgpRoutes(JSON.parse(text)), f);
+    // FRR prints it compact: the same answer without any white space.
+    const compact = JSON.stringify(JSON.parse(text));
+    assert.deepEqual(scanBgpRoutes(compact), parseBgpRoutes(JSON.parse(compact)), `${f} compact`);
+  }
+  const detail = JSON.stringify({
+    vrfName: 'routes',
+    routes: {
+      '10.0.0.1/32': { paths: [{ valid: true, bestpath: { overall: true, selectionReason: 'x' } }] },
+      '10.0.0.2/32': [{ valid: true, bestpath: false, nexthops: [{ ip: '0.0.0.0', used: true }] }],
+      'fd00::1/128': [{ valid: false }, { valid: true, bestpath: true, note: 'a "}{" string' }],
+    },
+  });
+  assert.deepEqual(scanBgpRoutes(detail), parseBgpRoutes(JSON.parse(detail)));
+  assert.equal(scanBgpRoutes('{}').size, 0);
+  assert.throws(() => scanBgpRoutes('{"routes":{"not a prefix":[]}}'), /bad prefix/);
+  assert.throws(() => scanBgpRoutes('{"routes":{"10.0.0.1/32":[{"valid":true'), /truncated/);
+  assert.throws(() => scanBgpRoutes('garbage'), /not an object/);
 });
