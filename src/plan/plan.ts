@@ -8,7 +8,7 @@ import {
   compareIP,
   hostPrefix,
   parseCIDR,
-  parseIP,
+  parseServiceIP,
   type CIDR,
   type Family,
   type IP,
@@ -126,7 +126,7 @@ function candidates(svc: Service): Candidate[] {
   const out: Candidate[] = [];
   const add = (raw: unknown, kind: IPKind) => {
     if (typeof raw !== 'string' || raw === '') return;
-    out.push({ raw, ip: parseIP(raw), kind });
+    out.push({ raw, ip: parseServiceIP(raw), kind });
   };
   const spec = svc.spec ?? {};
   const clusterIPs =
