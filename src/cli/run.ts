@@ -2,7 +2,7 @@
 // monitor and the HTTP endpoints together, and owns the process lifecycle (signals, exit).
 import { loadConfig, type ConfigOverrides } from '../config/load.js';
 import { planSettings, type Config } from '../config/schema.js';
-import { UsageError, errorMessage } from '../errors.js';
+import { CosmoletError, ErrorCodes, KubeApiError, UsageError, errorMessage } from '../errors.js';
 import { FrrMonitor } from '../controller/frr-monitor.js';
 import { Reconciler } from '../controller/reconciler.js';
 import { loadKubeClient } from '../kube/client.js';
@@ -88,6 +88,8 @@ class Controller {
   private readonly events: EventRecorder;
   /** Reflector resource -> when its requests started failing (cleared by any success). */
   private readonly failingSince = new Map<string, number>();
+  /** Reflector resource -> the credential problem of its last failure (401, 403, no credential). */
+  private readonly authFailure = new Map<string, string>();
 
   constructor(
     private readonly config: Config,
@@ -170,8 +172,16 @@ class Controller {
 
   private reflectorHooks(): ReflectorHooks {
     const m = this.metrics;
-    const ok = (resource: string) => this.failingSince.delete(resource);
+    const ok = (resource: string) => {
+      this.failingSince.delete(resource);
+      this.authFailure.delete(resource);
+    };
     return {
+      failed: (resource, err) => {
+        const auth = authProblem(err);
+        if (auth) this.authFailure.set(resource, auth);
+        else this.authFailure.delete(resource);
+      },
       relist: (resource) => m.reflectorRelists.inc({ resource }),
       // Any answer from the API ends an outage, even on a quiet cluster with no events.
       listed: (resource) => ok(resource),
@@ -196,9 +206,19 @@ class Controller {
     };
   }
 
+  /** Credential problems count at once: waiting does not fix a refused token. */
+  private kubernetesAuthProblem(): string | undefined {
+    const [first] = this.authFailure.entries();
+    if (!first) return undefined;
+    const resources = [...this.authFailure.keys()].join(', ');
+    return `kubernetes-unauthorized: requests for ${resources} are refused: ${first[1]}; keeping the routes as they are`;
+  }
+
   private kubernetesProblem(): string | undefined {
     const now = Date.now();
-    const failing = [...this.failingSince.entries()].filter(([, since]) => now - since > 10_000);
+    const failing = [...this.failingSince.entries()].filter(
+      ([r, since]) => now - since > 10_000 && !this.authFailure.has(r),
+    );
     if (failing.length === 0) return undefined;
     return `kubernetes-unreachable: requests for ${failing.map(([r]) => r).join(', ')} have failed for ${Math.round(
       (now - Math.min(...failing.map(([, s]) => s))) / 1000,
@@ -213,6 +233,7 @@ class Controller {
     const result = readiness({
       reflectorsSynced,
       kubernetesProblem: this.kubernetesProblem(),
+      kubernetesAuthProblem: this.kubernetesAuthProblem(),
       nodeName: this.config.nodeName,
       nodeFound: this.reflectors.nodeObject() !== undefined,
       reconcileOk: status.lastOk,
@@ -331,4 +352,16 @@ class Controller {
     // Sockets kept alive by the API client must not hold the process open.
     process.exit(0);
   }
+}
+
+/** Why the API server refuses cosmolet, when that is the failure (else undefined). */
+export function authProblem(err: unknown): string | undefined {
+  if (err instanceof KubeApiError && err.status === 401) {
+    return `401 Unauthorized even after refreshing the credential (${err.message})`;
+  }
+  if (err instanceof KubeApiError && err.status === 403) {
+    return `403 Forbidden: the service account lacks RBAC permissions (${err.message})`;
+  }
+  if (err instanceof CosmoletError && err.code === ErrorCodes.KUBE_AUTH) return err.message;
+  return undefined;
 }

@@ -29,6 +29,8 @@ export interface ReflectorHooks {
   listed?(resource: ReflectedResource, objects: number): void;
   /** A watch request was answered 200 (events may still take a while). */
   watchOpened?(resource: ReflectedResource): void;
+  /** A list or watch failed and the loop backs off (the error says why: 401, unreachable...). */
+  failed?(resource: ReflectedResource, err: unknown): void;
 }
 
 export type ReflectorChange<T> =
@@ -207,6 +209,7 @@ export class Reflector<T extends KubeObject> {
           this.lastGoneAt = Date.now();
           continue;
         }
+        this.hook('failed', err);
         this.hook('watchRestart', 'error');
         await this.backoff(err);
       }

@@ -136,3 +136,66 @@ test('no kubeconfig anywhere exits 2 with a clear message, never a localhost fal
   assert.equal(r.status, 2);
   assert.match(r.stderr, /kubeconfig|KUBECONFIG|in-cluster/i);
 });
+
+async function readyz(address: string): Promise<{ name: string; ok: boolean; message: string }[]> {
+  const res = await fetch(`http://${address}/readyz`);
+  const body = (await res.json()) as { conditions: { name: string; ok: boolean; message: string }[] };
+  return body.conditions;
+}
+
+async function until(what: string, cond: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await cond()) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('a rotated token-file is picked up; a refused credential is named kubernetes-unauthorized, not unreachable', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cosmolet-run-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const api = await FakeApiServer.start({ token: 'first' });
+  t.after(() => api.close());
+  api.create('nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1' } });
+  const tokenFile = join(dir, 'token');
+  // A trailing newline, as `kubectl create token > file` leaves it (regression: every request failed).
+  writeFileSync(tokenFile, 'first\n');
+  writeFileSync(
+    join(dir, 'kubeconfig'),
+    api.kubeconfig().replace(/token: first/, `token-file: ${tokenFile}`),
+  );
+  const address = `127.0.0.1:${await freePort()}`;
+  writeFileSync(
+    join(dir, 'config.yaml'),
+    `bgp:\n  enabled: false\nfrr:\n  socketDir: ${dir}/no-frr\n  commandTimeoutSeconds: 2\nhttp:\n  address: ${address}\n`,
+  );
+  const run = startRun(t, [
+    ...['--config', join(dir, 'config.yaml'), '--kubeconfig', join(dir, 'kubeconfig'), '--node-name', 'n1'],
+  ]);
+  const cond = async (name: string) => (await readyz(address)).find((c) => c.name === name);
+  await until('synced and authorized', async () => (await cond('kubernetes-synced'))?.ok === true);
+  assert.equal((await cond('kubernetes-authorized'))?.ok, true);
+  // The token is revoked and the file still holds it: every request is refused, even after a re-read.
+  api.setToken('second');
+  api.dropWatches({ clean: false });
+  await until('kubernetes-authorized fails', async () => (await cond('kubernetes-authorized'))?.ok === false);
+  assert.match(
+    (await cond('kubernetes-authorized'))?.message ?? '',
+    /kubernetes-unauthorized: .*401 Unauthorized/,
+  );
+  assert.equal(
+    (await cond('kubernetes-reachable'))?.ok,
+    true,
+    'a refused credential is not an unreachable API',
+  );
+  // The new token lands in the file: cosmolet recovers without a restart.
+  writeFileSync(tokenFile, 'second\n');
+  await until('authorized again', async () => (await cond('kubernetes-authorized'))?.ok === true);
+  run.kill('SIGTERM');
+  assert.equal((await run.exit).code, 0);
+});

@@ -30,6 +30,7 @@ test('each condition fails by name with an actionable message', () => {
   const cases: [Partial<ReadinessInput>, string, RegExp][] = [
     [{ reflectorsSynced: { services: true, nodes: false } }, 'kubernetes-synced', /nodes/],
     [{ kubernetesProblem: 'kubernetes-unreachable: x' }, 'kubernetes-reachable', /unreachable/],
+    [{ kubernetesAuthProblem: 'kubernetes-unauthorized: 401' }, 'kubernetes-authorized', /unauthorized/],
     [{ nodeFound: false }, 'node-found', /advertising nothing/],
     [{ reconcileOk: undefined }, 'router-programmed', /no reconcile/],
     [{ reconcileOk: false, reconcileError: 'ip: exit 2' }, 'router-programmed', /ip: exit 2/],
