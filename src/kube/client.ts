@@ -29,6 +29,8 @@ export interface RequestOptions {
   /** Abort the whole request after this many ms (not used for streams). Default 60 s. */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Fail (KUBE_API) once the response body grows past this many bytes. */
+  maxBytes?: number;
 }
 
 export interface KubeClient {
@@ -212,11 +214,26 @@ class HttpKubeClient implements KubeClient {
     const { res } = await this.open(method, path, headers, payload, signal);
     return await new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
+      let size = 0;
       const onAbort = (): void => {
         res.destroy(new Error('aborted'));
       };
       signal.addEventListener('abort', onAbort, { once: true });
-      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (options.maxBytes !== undefined && size > options.maxBytes) {
+          signal.removeEventListener('abort', onAbort);
+          res.destroy();
+          reject(
+            new CosmoletError(
+              ErrorCodes.KUBE_API,
+              `${method} ${path}: the response is larger than ${options.maxBytes} bytes`,
+            ),
+          );
+          return;
+        }
+        chunks.push(c);
+      });
       res.on('error', (err) => {
         signal.removeEventListener('abort', onAbort);
         reject(unreachable(method, path, err));

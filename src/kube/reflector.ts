@@ -50,6 +50,13 @@ export interface ReflectorTimers {
   shortWatchMs: number;
   listTimeoutMs: number;
   pageSize: number;
+  /** A watch line longer than this ends the watch and forces a relist (etcd objects are <= ~1.5 MB). */
+  maxLineBytes: number;
+  /** A list page body larger than this fails the list. */
+  maxPageBytes: number;
+  /** A list with more objects or pages than this is a runaway (endless continue tokens): it fails. */
+  maxListObjects: number;
+  maxListPages: number;
 }
 
 export const DEFAULT_TIMERS: ReflectorTimers = {
@@ -61,6 +68,10 @@ export const DEFAULT_TIMERS: ReflectorTimers = {
   shortWatchMs: 1_000,
   listTimeoutMs: 60_000,
   pageSize: 500,
+  maxLineBytes: 16 << 20,
+  maxPageBytes: 64 << 20,
+  maxListObjects: 1_000_000,
+  maxListPages: 20_000,
 };
 
 export interface ReflectorOptions<T extends KubeObject> {
@@ -93,6 +104,13 @@ type DropFirst<T extends unknown[]> = T extends [unknown, ...infer R] ? R : neve
 class GoneError extends CosmoletError {
   constructor(message: string) {
     super(ErrorCodes.KUBE_GONE, message);
+  }
+}
+
+/** The server sent more than a reflector accepts (a huge line, a runaway list): back off, then relist. */
+class OversizeError extends CosmoletError {
+  constructor(message: string) {
+    super(ErrorCodes.KUBE_API, message);
   }
 }
 
@@ -209,6 +227,8 @@ export class Reflector<T extends KubeObject> {
           this.lastGoneAt = Date.now();
           continue;
         }
+        // Events may have been lost in an oversized line: the store is rebuilt from a list.
+        if (err instanceof OversizeError) needList = true;
         this.hook('failed', err);
         this.hook('watchRestart', 'error');
         await this.backoff(err);
@@ -263,12 +283,15 @@ export class Reflector<T extends KubeObject> {
     let cont = '';
     let rv = '';
     let restarted = false;
+    let pages = 0;
+    const seen = new Set<string>();
     for (;;) {
       const extra: Record<string, string> = { limit: String(this.timers.pageSize) };
       if (cont) extra.continue = cont;
       const res = await this.options.client.request('GET', this.query(extra), undefined, {
         timeoutMs: this.timers.listTimeoutMs,
         signal: this.abort.signal,
+        maxBytes: this.timers.maxPageBytes,
       });
       this.progress();
       if (res.status === 410 && cont && !restarted) {
@@ -298,6 +321,16 @@ export class Reflector<T extends KubeObject> {
       if (!rv && typeof page.metadata?.resourceVersion === 'string') rv = page.metadata.resourceVersion;
       cont = typeof page.metadata?.continue === 'string' ? page.metadata.continue : '';
       if (!cont) break;
+      // A server that never stops paging (or repeats a token) must not grow the store without bound.
+      pages += 1;
+      if (seen.has(cont) || pages >= this.timers.maxListPages || next.size > this.timers.maxListObjects) {
+        throw new OversizeError(
+          `list ${this.resource}: runaway list (${pages} pages, ${next.size} objects${
+            seen.has(cont) ? ', a continue token repeated' : ''
+          }); keeping the previous state`,
+        );
+      }
+      seen.add(cont);
     }
     this.replace(next, rv);
     this.failures = 0;
@@ -369,7 +402,6 @@ export class Reflector<T extends KubeObject> {
     let delivered = 0;
     try {
       const reason = await new Promise<WatchRestartReason>((resolve, reject) => {
-        let buffer = '';
         let settled = false;
         const watchdogMs = timeoutSeconds * 1000 + t.watchdogGraceMs;
         let watchdog = setTimeout(fire, watchdogMs);
@@ -383,17 +415,33 @@ export class Reflector<T extends KubeObject> {
           stream.close();
           action();
         };
+        // The unfinished line, as chunks: each byte is scanned once (a newline-free stream of tens of
+        // MB was quadratic when the whole buffer was searched again for every chunk).
+        let pending: string[] = [];
+        let pendingLength = 0;
+        const tooLong = (): void =>
+          finish(() =>
+            reject(
+              new OversizeError(
+                `watch ${this.resource}: a line longer than ${t.maxLineBytes} bytes; relisting`,
+              ),
+            ),
+          );
         stream.stream.setEncoding('utf8');
         stream.stream.on('data', (chunk: string) => {
           if (settled) return;
           this.progress();
           clearTimeout(watchdog);
           watchdog = setTimeout(fire, watchdogMs);
-          buffer += chunk;
+          let start = 0;
           let nl: number;
-          while (!settled && (nl = buffer.indexOf('\n')) >= 0) {
-            const line = buffer.slice(0, nl).trim();
-            buffer = buffer.slice(nl + 1);
+          while (!settled && (nl = chunk.indexOf('\n', start)) >= 0) {
+            if (pendingLength + nl - start > t.maxLineBytes) return tooLong();
+            const piece = chunk.slice(start, nl);
+            const line = (pending.length > 0 ? pending.join('') + piece : piece).trim();
+            pending = [];
+            pendingLength = 0;
+            start = nl + 1;
             if (line === '') continue;
             try {
               if (this.handleLine(line)) delivered += 1;
@@ -401,6 +449,10 @@ export class Reflector<T extends KubeObject> {
               finish(() => reject(err instanceof Error ? err : new Error(String(err))));
             }
           }
+          if (settled || start === chunk.length) return;
+          pending.push(chunk.slice(start));
+          pendingLength += chunk.length - start;
+          if (pendingLength > t.maxLineBytes) tooLong();
         });
         stream.stream.on('end', () => finish(() => resolve('closed')));
         stream.stream.on('error', (err) =>
