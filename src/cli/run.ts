@@ -188,7 +188,8 @@ class Controller {
       watchOpened: (resource) => ok(resource),
       watchRestart: (resource, reason) => {
         m.reflectorWatchRestarts.inc({ resource, reason });
-        if (reason === 'error') {
+        // A watch that went silent while bookmarks were due is a failure too, not progress.
+        if (reason === 'error' || reason === 'watchdog') {
           if (!this.failingSince.has(resource)) this.failingSince.set(resource, Date.now());
         } else {
           ok(resource);

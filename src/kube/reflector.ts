@@ -2,7 +2,8 @@
 // One loop per reflector: paginated LIST -> WATCH from the list's resourceVersion with bookmarks and a
 // random 300-600 s timeout -> on a clean close re-watch at once, on 410 relist, on other errors back
 // off (jittered exponential, 0.8 s to 30 s, at least Retry-After). An inactivity watchdog reconnects a
-// watch that has gone silent. A relist swaps the store atomically and reports only real differences.
+// watch that has gone silent: after several bookmark intervals once bookmarks have been seen, else
+// after the watch timeout plus a grace. A relist swaps the store atomically and reports only real differences.
 import { randomInt } from 'node:crypto';
 import { CosmoletError, ErrorCodes, KubeApiError, errorMessage } from '../errors.js';
 import type { Logger } from '../observe/log.js';
@@ -14,7 +15,7 @@ export type ReflectedResource = 'services' | 'endpointslices' | 'nodes';
 export type WatchRestartReason =
   | 'closed' // the server ended the watch cleanly (timeout): re-watch at once
   | 'gone' // 410: relist
-  | 'watchdog' // no bytes for too long
+  | 'watchdog' // no bytes for too long (several bookmark intervals, or past the watch timeout)
   | 'error'; // connection error or an HTTP/in-stream error other than 410
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
@@ -48,6 +49,12 @@ export interface ReflectorTimers {
   watchdogGraceMs: number;
   /** A watch that closes sooner than this without delivering anything counts as a failure. */
   shortWatchMs: number;
+  /**
+   * Once bookmarks have been seen arriving at some interval, a watch silent for this many intervals
+   * (but at least minSilenceMs) is stalled: it is reopened (and relisted if its version is gone).
+   */
+  bookmarkSilenceFactor: number;
+  minSilenceMs: number;
   listTimeoutMs: number;
   pageSize: number;
   /** A watch line longer than this ends the watch and forces a relist (etcd objects are <= ~1.5 MB). */
@@ -66,6 +73,8 @@ export const DEFAULT_TIMERS: ReflectorTimers = {
   watchTimeoutMaxSeconds: 600,
   watchdogGraceMs: 30_000,
   shortWatchMs: 1_000,
+  bookmarkSilenceFactor: 3,
+  minSilenceMs: 5_000,
   listTimeoutMs: 60_000,
   pageSize: 500,
   maxLineBytes: 16 << 20,
@@ -134,6 +143,9 @@ export class Reflector<T extends KubeObject> {
   private failures = 0;
   private lastGoneAt = 0;
   private wakeUp: (() => void) | undefined;
+  /** Recent gaps between bookmarks within one watch: the server's bookmark interval. */
+  private bookmarkGaps: number[] = [];
+  private lastBookmarkAt: number | undefined;
   private readonly timers: ReflectorTimers;
   private readonly log: Logger;
 
@@ -376,6 +388,25 @@ export class Reflector<T extends KubeObject> {
     }
   }
 
+  /** The longest silence a watch is allowed: bookmark-based once the interval is known. */
+  private silenceLimitMs(watchdogMs: number): number {
+    if (this.bookmarkGaps.length === 0) return watchdogMs;
+    const interval = Math.max(...this.bookmarkGaps);
+    return Math.min(
+      watchdogMs,
+      Math.max(this.timers.minSilenceMs, interval * this.timers.bookmarkSilenceFactor),
+    );
+  }
+
+  private noteBookmark(): void {
+    const now = Date.now();
+    if (this.lastBookmarkAt !== undefined) {
+      this.bookmarkGaps.push(now - this.lastBookmarkAt);
+      if (this.bookmarkGaps.length > 5) this.bookmarkGaps.shift();
+    }
+    this.lastBookmarkAt = now;
+  }
+
   /** One watch; resolves with why it ended when it may simply be reopened, throws otherwise. */
   private async watch(): Promise<WatchRestartReason> {
     const t = this.timers;
@@ -398,13 +429,26 @@ export class Reflector<T extends KubeObject> {
       );
     }
     this.current = stream;
-    this.hook('watchOpened');
+    // Gaps are measured within one watch: a new watch's first bookmark starts afresh.
+    this.lastBookmarkAt = undefined;
     let delivered = 0;
+    // "The API answers": on the first line, or after shortWatchMs open when no bookmark rhythm is
+    // known. A watch that opens with 200 and dies at once, or stays open but silent while bookmarks
+    // are expected, does not count (readiness must not stay green on it).
+    let answered = false;
+    const answer = (): void => {
+      if (answered) return;
+      answered = true;
+      this.hook('watchOpened');
+    };
+    const answeredTimer = setTimeout(() => {
+      if (this.bookmarkGaps.length === 0) answer();
+    }, t.shortWatchMs);
     try {
       const reason = await new Promise<WatchRestartReason>((resolve, reject) => {
         let settled = false;
         const watchdogMs = timeoutSeconds * 1000 + t.watchdogGraceMs;
-        let watchdog = setTimeout(fire, watchdogMs);
+        let watchdog = setTimeout(fire, this.silenceLimitMs(watchdogMs));
         function fire(): void {
           finish(() => resolve('watchdog'));
         }
@@ -432,7 +476,7 @@ export class Reflector<T extends KubeObject> {
           if (settled) return;
           this.progress();
           clearTimeout(watchdog);
-          watchdog = setTimeout(fire, watchdogMs);
+          watchdog = setTimeout(fire, this.silenceLimitMs(watchdogMs));
           let start = 0;
           let nl: number;
           while (!settled && (nl = chunk.indexOf('\n', start)) >= 0) {
@@ -444,7 +488,10 @@ export class Reflector<T extends KubeObject> {
             start = nl + 1;
             if (line === '') continue;
             try {
-              if (this.handleLine(line)) delivered += 1;
+              if (this.handleLine(line)) {
+                delivered += 1;
+                answer();
+              }
             } catch (err) {
               finish(() => reject(err instanceof Error ? err : new Error(String(err))));
             }
@@ -477,6 +524,7 @@ export class Reflector<T extends KubeObject> {
       this.failures = 0;
       return reason;
     } finally {
+      clearTimeout(answeredTimer);
       this.current = undefined;
     }
   }
@@ -510,6 +558,7 @@ export class Reflector<T extends KubeObject> {
     this.hook('event', type);
     const rv = obj.metadata?.resourceVersion;
     if (type === 'BOOKMARK') {
+      this.noteBookmark();
       if (typeof rv === 'string' && rv !== '') this.resourceVersion = rv;
       return true;
     }

@@ -42,10 +42,11 @@ function withRv(s: Service, rv: string): Service {
 interface Seen {
   failures: string[];
   relists: number;
+  opened: number;
 }
 
 function reflect(t: TestContext, client: KubeClient, timers: Partial<ReflectorTimers>) {
-  const seen: Seen = { failures: [], relists: 0 };
+  const seen: Seen = { failures: [], relists: 0, opened: 0 };
   const r = new Reflector<Service>({
     client,
     resource: 'services',
@@ -54,6 +55,7 @@ function reflect(t: TestContext, client: KubeClient, timers: Partial<ReflectorTi
     hooks: {
       failed: (_res, err) => seen.failures.push(err instanceof Error ? err.message : String(err)),
       relist: () => seen.relists++,
+      watchOpened: () => seen.opened++,
     },
   });
   t.after(() => r.stop());
@@ -172,4 +174,17 @@ void test('a list page larger than the cap fails the list without reading it all
   await waitFor('oversized page refused', () => seen.failures.length > 0, 20_000);
   assert.match(seen.failures[0] ?? '', /larger than 1048576 bytes/);
   assert.equal(r.synced, false);
+});
+
+void test('regression: watches that open with 200 and die at once are failures, never "the API answers"', async (t) => {
+  const client = await hostile(t, (_req, res, url) => {
+    res.setHeader('Content-Type', 'application/json');
+    if (url.searchParams.get('watch') !== '1') return res.end(list([]));
+    res.writeHead(200);
+    res.end();
+  });
+  const { seen } = reflect(t, client, { shortWatchMs: 1000 });
+  await waitFor('several immediate closes', () => seen.failures.length >= 3, 10_000);
+  assert.match(seen.failures[0] ?? '', /closed immediately/);
+  assert.equal(seen.opened, 0);
 });
