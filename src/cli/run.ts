@@ -5,7 +5,8 @@ import { planSettings, type Config } from '../config/schema.js';
 import { CosmoletError, ErrorCodes, KubeApiError, UsageError, errorMessage } from '../errors.js';
 import { FrrMonitor } from '../controller/frr-monitor.js';
 import { Reconciler } from '../controller/reconciler.js';
-import { loadKubeClient } from '../kube/client.js';
+import { loadKubeClient, type KubeClient } from '../kube/client.js';
+import { DelegatingAuthorizer, isLoopbackOnly } from '../observe/auth.js';
 import { EventRecorder } from '../kube/events.js';
 import { ReflectorSet, type ReflectorHooks } from '../kube/reflector.js';
 import type { Service } from '../kube/types.js';
@@ -93,7 +94,7 @@ class Controller {
 
   constructor(
     private readonly config: Config,
-    client: Awaited<ReturnType<typeof loadKubeClient>>,
+    private readonly client: KubeClient,
     private readonly log: Logger,
   ) {
     const frr = config.frr;
@@ -276,35 +277,62 @@ class Controller {
         const l = this.liveness();
         return { status: l.alive ? 200 : 503, body: l.alive ? 'ok\n' : `stuck: ${l.problems.join('; ')}\n` };
       },
-      '/readyz': () => {
+      // Open for the kubelet; the messages (node name, FRR snippets) only for an authorized caller.
+      '/readyz': ({ authorized }) => {
         const r = this.readiness();
-        return { status: r.ready ? 200 : 503, body: r };
+        const body = authorized
+          ? r
+          : { ready: r.ready, conditions: r.conditions.map((c) => ({ name: c.name, ok: c.ok })) };
+        return { status: r.ready ? 200 : 503, body };
       },
-      '/metrics': async () => {
-        this.readiness();
-        return {
-          status: 200,
-          body: await this.metrics.registry.metrics(),
-          contentType: this.metrics.registry.contentType,
-        };
+      '/metrics': {
+        protected: true,
+        heavy: true,
+        handler: async () => {
+          this.readiness();
+          return {
+            status: 200,
+            body: await this.metrics.registry.metrics(),
+            contentType: this.metrics.registry.contentType,
+          };
+        },
       },
       '/version': () => ({ status: 200, body: buildInfo() }),
-      '/status': () => {
-        const s = this.reconciler.status();
-        const f = this.monitor.state;
-        return {
-          status: 200,
-          body: statusDocument({
-            nodeName: this.config.nodeName,
-            plan: s.plan,
-            installed: s.installed,
-            bgp: f.bgp,
-            bgpCheckedAt: f.lastCheckAt,
-            bgpError: f.bgpError,
-            reconciledAt: s.plan ? s.lastRunAt : undefined,
-            lastError: s.lastError,
-          }),
-        };
+      '/status': {
+        protected: true,
+        heavy: true,
+        // Serialized once per change: the reconciler and the monitor replace these, never mutate them.
+        cacheKey: () => {
+          const s = this.reconciler.status();
+          const f = this.monitor.state;
+          return [
+            s.plan,
+            s.installed,
+            s.installed.size,
+            s.lastRunAt,
+            s.lastError,
+            f.bgp,
+            f.lastCheckAt,
+            f.bgpError,
+          ];
+        },
+        handler: () => {
+          const s = this.reconciler.status();
+          const f = this.monitor.state;
+          return {
+            status: 200,
+            body: statusDocument({
+              nodeName: this.config.nodeName,
+              plan: s.plan,
+              installed: s.installed,
+              bgp: f.bgp,
+              bgpCheckedAt: f.lastCheckAt,
+              bgpError: f.bgpError,
+              reconciledAt: s.plan ? s.lastRunAt : undefined,
+              lastError: s.lastError,
+            }),
+          };
+        },
       },
     };
   }
@@ -321,7 +349,16 @@ class Controller {
       },
       'cosmolet starting',
     );
-    const http = await startHttpServer(config.http.address, this.routes(), log);
+    // Off loopback, /metrics and /status need a token the API server vouches for (auth.ts).
+    const authorizer = isLoopbackOnly(config.http.address)
+      ? undefined
+      : new DelegatingAuthorizer({ client: this.client });
+    const http = await startHttpServer(
+      config.http.address,
+      this.routes(),
+      log,
+      authorizer ? { authorizer } : {},
+    );
     this.reflectors.start();
     this.reconciler.start();
     this.monitor.start();
