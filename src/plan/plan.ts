@@ -90,6 +90,7 @@ function isServingTerminating(e: Endpoint): boolean {
 function indexReadiness(slices: Iterable<EndpointSlice>, nodeName: string): Map<string, ServiceReadiness> {
   const out = new Map<string, ServiceReadiness>();
   for (const s of slices) {
+    if (!s || typeof s !== 'object') continue; // never trust list entries to be objects
     const family = s.addressType === 'IPv4' ? 'ipv4' : s.addressType === 'IPv6' ? 'ipv6' : undefined;
     const ns = s.metadata?.namespace;
     const svc = s.metadata?.labels?.[Labels.serviceName];
@@ -219,7 +220,7 @@ export function computePlan(input: PlanInput): Plan {
 
   const seen = new Set<string>();
   for (const svc of input.services) {
-    if (!considered(svc, c)) continue;
+    if (!svc || typeof svc !== 'object' || !considered(svc, c)) continue;
     const svcKey = `${svc.metadata?.namespace}/${svc.metadata?.name}`;
     // A snapshot may list a Service twice: the first copy counts, so each (Service, IP) has one entry.
     if (seen.has(svcKey)) continue;
