@@ -56,8 +56,6 @@ export function renderCommand(argv: string[], io: CommandIO): number {
         (snapshot.ignored > 0 ? ` (${snapshot.ignored} objects of other kinds ignored)` : '') +
         '; the plan is empty\n',
     );
-  } else if (snapshot.ignored > 0) {
-    io.stderr.write(`note: ${snapshot.ignored} objects of other kinds in ${snapshotFile} ignored\n`);
   }
   const node = snapshot.nodes.find((n) => n.metadata?.name === config.nodeName);
   if (!node) {
