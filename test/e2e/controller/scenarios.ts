@@ -273,6 +273,74 @@ export function controllerSuite(origination: 'kernel' | 'static'): void {
     await lab.waitPeersHold(expectedRoutes, 60_000);
   });
 
+  test(`${origination}: bgpd stopped (SIGSTOP) for 30 s: cosmolet stays alive, says FRR is unresponsive, recovers`, async (t) => {
+    const c = await startConverged(t);
+    const pid = lab.fabric.pid('node', 'bgpd');
+    assert.ok(pid !== undefined, 'bgpd pid');
+    process.kill(pid, 'SIGSTOP');
+    t.after(() => {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        // already gone
+      }
+    });
+    const stoppedAt = Date.now();
+    let healthFailures = 0;
+    let readyFailedWith = '';
+    while (Date.now() - stoppedAt < 30_000) {
+      const h = await lab.get('/healthz');
+      if (h.status !== 200) healthFailures++;
+      const r = await lab.get('/readyz');
+      if (r.status === 503) readyFailedWith = r.body;
+      await new Promise((res) => setTimeout(res, 500));
+    }
+    process.kill(pid, 'SIGCONT');
+    assert.equal(healthFailures, 0, '/healthz stayed 200 (a stuck FRR is not a stuck cosmolet)');
+    assert.match(readyFailedWith, /frr|vtysh|timed out/i, '/readyz named FRR while bgpd was stopped');
+    assert.ok(c.running, 'no crash');
+    await lab.fabric.waitEstablished(60_000);
+    await lab.waitPeersHold(expectedRoutes, 60_000);
+    await lab.waitReady(60_000);
+  });
+
+  test(`${origination}: the Node object deleted and recreated: nothing while it is missing, everything back`, async (t) => {
+    await startConverged(t);
+    lab.api.delete('nodes', undefined, NODE);
+    await lab.waitPeersHold([], 30_000);
+    await waitFor(
+      '/readyz 503 with node-found',
+      async () => {
+        const r = await lab.get('/readyz');
+        return r.status === 503 && r.body.includes('node-found');
+      },
+      15_000,
+    );
+    lab.api.create('nodes', node());
+    await lab.waitPeersHold(expectedRoutes, 30_000);
+    await lab.waitReady();
+  });
+
+  test(`${origination}: an endpoint flapping every 100 ms for 30 s: bounded applies, exact final state`, async (t) => {
+    await startConverged(t);
+    const applies = async (): Promise<number> =>
+      Number(/^cosmolet_router_applies_total (\d+)/m.exec((await lab.get('/metrics')).body)?.[1] ?? 'NaN');
+    const before = await applies();
+    const started = Date.now();
+    let flips = 0;
+    while (Date.now() - started < 30_000) {
+      setReady('api', 'IPv4', '10.1.0.2', flips % 2 === 0);
+      flips++;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    // End unready (the fixture's state): the leaf must hold exactly the expected routes.
+    setReady('api', 'IPv4', '10.1.0.2', false);
+    await lab.waitPeersHold(expectedRoutes, 30_000);
+    const done = await applies();
+    t.diagnostic(`${flips} flips, ${done - before} applies`);
+    assert.ok(done - before <= flips + 2, `${done - before} applies for ${flips} flips`);
+  });
+
   test(`${origination}: cosmolet SIGKILLed and restarted withdraws nothing and adopts its routes`, async (t) => {
     const first = await startConverged(t);
     let second: CosmoletProcess | undefined;
