@@ -3,6 +3,8 @@
 // what the FRR leaf and GoBGP actually hold, with deadlines (never fixed sleeps).
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { rmSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import type { KubeObject, Service } from '../../../src/kube/types.js';
 import { waitFor } from '../../../src/lab/fabric.js';
 import { computePlan } from '../../../src/plan/plan.js';
@@ -302,6 +304,52 @@ export function controllerSuite(origination: 'kernel' | 'static'): void {
     await lab.fabric.waitEstablished(60_000);
     await lab.waitPeersHold(expectedRoutes, 60_000);
     await lab.waitReady(60_000);
+  });
+
+  test(`${origination}: vtysh missing: /readyz says so, no crash loop`, async (t) => {
+    resetCluster();
+    const c = lab.startCosmolet({ frr: { vtyshPath: '/nonexistent/vtysh' } });
+    t.after(async () => {
+      c.kill('SIGKILL');
+      await c.exited;
+    });
+    const r = await waitFor(
+      '/readyz 503 naming vtysh',
+      async () => {
+        const x = await lab.get('/readyz').catch(() => undefined);
+        return x?.status === 503 && x.body.includes('/nonexistent/vtysh') ? x : undefined;
+      },
+      30_000,
+    );
+    t.diagnostic(r.body.slice(0, 600));
+    // Later FRR checks fail the same way: still running, still saying why.
+    await waitFor(
+      'two more failed FRR checks in the log',
+      () => c.log().split('/nonexistent/vtysh').length > 3,
+      30_000,
+    );
+    assert.ok(c.running, `cosmolet exited:\n${c.log().slice(-2000)}`);
+    assert.equal((await lab.get('/healthz')).status, 200);
+  });
+
+  test(`${origination}: the FRR socket directory missing at start and appearing later is picked up`, async (t) => {
+    resetCluster();
+    const late = join(lab.dir, `late-frr-${Date.now()}`);
+    const c = lab.startCosmolet({ frr: { socketDir: late } });
+    t.after(async () => {
+      c.kill('SIGKILL');
+      await c.exited;
+      rmSync(late, { force: true });
+    });
+    await waitFor(
+      '/readyz 503 while FRR cannot be reached',
+      async () => (await lab.get('/readyz').catch(() => undefined))?.status === 503,
+      30_000,
+    );
+    symlinkSync(lab.fabric.socketDir('node'), late);
+    await lab.waitPeersHold(expectedRoutes, 60_000);
+    await lab.waitReady(60_000);
+    assert.ok(c.running);
   });
 
   test(`${origination}: the Node object deleted and recreated: nothing while it is missing, everything back`, async (t) => {
