@@ -14,6 +14,8 @@ export const ErrorCodes = {
   KUBE_API: 'COSMOLET_KUBE_API',
   /** The Kubernetes API could not be reached (connection refused, reset, TLS). */
   KUBE_UNREACHABLE: 'COSMOLET_KUBE_UNREACHABLE',
+  /** No credential for the Kubernetes API could be had (token file unreadable, exec plugin failed). */
+  KUBE_AUTH: 'COSMOLET_KUBE_AUTH',
   /** A resourceVersion is too old (HTTP 410 or an in-stream ERROR 410): relist. */
   KUBE_GONE: 'COSMOLET_KUBE_GONE',
   /** An external command (ip, vtysh) did not finish within its timeout and was killed. */

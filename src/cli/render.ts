@@ -49,6 +49,14 @@ export function renderCommand(argv: string[], io: CommandIO): number {
     );
   }
   const snapshot = readSnapshot(snapshotFile);
+  const useful = snapshot.services.length + snapshot.endpointSlices.length + snapshot.nodes.length;
+  if (useful === 0) {
+    io.stderr.write(
+      `warning: ${snapshotFile} holds no Services, EndpointSlices or Nodes` +
+        (snapshot.ignored > 0 ? ` (${snapshot.ignored} objects of other kinds ignored)` : '') +
+        '; the plan is empty\n',
+    );
+  }
   const node = snapshot.nodes.find((n) => n.metadata?.name === config.nodeName);
   if (!node) {
     io.stderr.write(

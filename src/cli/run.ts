@@ -2,10 +2,11 @@
 // monitor and the HTTP endpoints together, and owns the process lifecycle (signals, exit).
 import { loadConfig, type ConfigOverrides } from '../config/load.js';
 import { planSettings, type Config } from '../config/schema.js';
-import { UsageError } from '../errors.js';
+import { CosmoletError, ErrorCodes, KubeApiError, UsageError } from '../errors.js';
 import { FrrMonitor } from '../controller/frr-monitor.js';
 import { Reconciler } from '../controller/reconciler.js';
-import { loadKubeClient } from '../kube/client.js';
+import { loadKubeClient, type KubeClient } from '../kube/client.js';
+import { DelegatingAuthorizer, isLoopbackOnly } from '../observe/auth.js';
 import { EventRecorder } from '../kube/events.js';
 import { ReflectorSet, type ReflectorHooks } from '../kube/reflector.js';
 import type { AppliedChanges } from '../controller/reconciler.js';
@@ -91,10 +92,12 @@ class Controller {
   private readonly malformedSeen = new Set<string>();
   /** Reflector resource -> when its requests started failing (cleared by any success). */
   private readonly failingSince = new Map<string, number>();
+  /** Reflector resource -> the credential problem of its last failure (401, 403, no credential). */
+  private readonly authFailure = new Map<string, string>();
 
   constructor(
     private readonly config: Config,
-    client: Awaited<ReturnType<typeof loadKubeClient>>,
+    private readonly client: KubeClient,
     private readonly log: Logger,
   ) {
     const frr = config.frr;
@@ -201,15 +204,24 @@ class Controller {
 
   private reflectorHooks(): ReflectorHooks {
     const m = this.metrics;
-    const ok = (resource: string) => this.failingSince.delete(resource);
+    const ok = (resource: string) => {
+      this.failingSince.delete(resource);
+      this.authFailure.delete(resource);
+    };
     return {
+      failed: (resource, err) => {
+        const auth = authProblem(err);
+        if (auth) this.authFailure.set(resource, auth);
+        else this.authFailure.delete(resource);
+      },
       relist: (resource) => m.reflectorRelists.inc({ resource }),
       // Any answer from the API ends an outage, even on a quiet cluster with no events.
       listed: (resource) => ok(resource),
       watchOpened: (resource) => ok(resource),
       watchRestart: (resource, reason) => {
         m.reflectorWatchRestarts.inc({ resource, reason });
-        if (reason === 'error') {
+        // A watch that went silent while bookmarks were due is a failure too, not progress.
+        if (reason === 'error' || reason === 'watchdog') {
           if (!this.failingSince.has(resource)) this.failingSince.set(resource, Date.now());
         } else {
           ok(resource);
@@ -227,9 +239,19 @@ class Controller {
     };
   }
 
+  /** Credential problems count at once: waiting does not fix a refused token. */
+  private kubernetesAuthProblem(): string | undefined {
+    const [first] = this.authFailure.entries();
+    if (!first) return undefined;
+    const resources = [...this.authFailure.keys()].join(', ');
+    return `kubernetes-unauthorized: requests for ${resources} are refused: ${first[1]}; keeping the routes as they are`;
+  }
+
   private kubernetesProblem(): string | undefined {
     const now = Date.now();
-    const failing = [...this.failingSince.entries()].filter(([, since]) => now - since > 10_000);
+    const failing = [...this.failingSince.entries()].filter(
+      ([r, since]) => now - since > 10_000 && !this.authFailure.has(r),
+    );
     if (failing.length === 0) return undefined;
     return `kubernetes-unreachable: requests for ${failing.map(([r]) => r).join(', ')} have failed for ${Math.round(
       (now - Math.min(...failing.map(([, s]) => s))) / 1000,
@@ -244,6 +266,7 @@ class Controller {
     const result = readiness({
       reflectorsSynced,
       kubernetesProblem: this.kubernetesProblem(),
+      kubernetesAuthProblem: this.kubernetesAuthProblem(),
       nodeName: this.config.nodeName,
       nodeFound: this.reflectors.nodeObject() !== undefined,
       reconcileOk: status.lastOk,
@@ -291,35 +314,62 @@ class Controller {
         const l = this.liveness();
         return { status: l.alive ? 200 : 503, body: l.alive ? 'ok\n' : `stuck: ${l.problems.join('; ')}\n` };
       },
-      '/readyz': () => {
+      // Open for the kubelet; the messages (node name, FRR snippets) only for an authorized caller.
+      '/readyz': ({ authorized }) => {
         const r = this.readiness();
-        return { status: r.ready ? 200 : 503, body: r };
+        const body = authorized
+          ? r
+          : { ready: r.ready, conditions: r.conditions.map((c) => ({ name: c.name, ok: c.ok })) };
+        return { status: r.ready ? 200 : 503, body };
       },
-      '/metrics': async () => {
-        this.readiness();
-        return {
-          status: 200,
-          body: await this.metrics.registry.metrics(),
-          contentType: this.metrics.registry.contentType,
-        };
+      '/metrics': {
+        protected: true,
+        heavy: true,
+        handler: async () => {
+          this.readiness();
+          return {
+            status: 200,
+            body: await this.metrics.registry.metrics(),
+            contentType: this.metrics.registry.contentType,
+          };
+        },
       },
       '/version': () => ({ status: 200, body: buildInfo() }),
-      '/status': () => {
-        const s = this.reconciler.status();
-        const f = this.monitor.state;
-        return {
-          status: 200,
-          body: statusDocument({
-            nodeName: this.config.nodeName,
-            plan: this.reconciler.plan(),
-            installed: s.installed,
-            bgp: f.bgp,
-            bgpCheckedAt: f.lastCheckAt,
-            bgpError: f.bgpError,
-            reconciledAt: s.planned ? s.lastRunAt : undefined,
-            lastError: s.lastError,
-          }),
-        };
+      '/status': {
+        protected: true,
+        heavy: true,
+        // Serialized once per change: the plan and the bgpd view carry versions; every apply is
+        // part of a reconcile, which moves lastRunAt.
+        cacheKey: () => {
+          const s = this.reconciler.status();
+          const f = this.monitor.state;
+          return [
+            s.planVersion,
+            s.installed.size,
+            s.lastRunAt,
+            s.lastError,
+            f.viewVersion,
+            f.lastCheckAt,
+            f.bgpError,
+          ];
+        },
+        handler: () => {
+          const s = this.reconciler.status();
+          const f = this.monitor.state;
+          return {
+            status: 200,
+            body: statusDocument({
+              nodeName: this.config.nodeName,
+              plan: this.reconciler.plan(),
+              installed: s.installed,
+              bgp: f.bgp,
+              bgpCheckedAt: f.lastCheckAt,
+              bgpError: f.bgpError,
+              reconciledAt: s.planned ? s.lastRunAt : undefined,
+              lastError: s.lastError,
+            }),
+          };
+        },
       },
     };
   }
@@ -336,7 +386,16 @@ class Controller {
       },
       'cosmolet starting',
     );
-    const http = await startHttpServer(config.http.address, this.routes(), log);
+    // Off loopback, /metrics and /status need a token the API server vouches for (auth.ts).
+    const authorizer = isLoopbackOnly(config.http.address)
+      ? undefined
+      : new DelegatingAuthorizer({ client: this.client });
+    const http = await startHttpServer(
+      config.http.address,
+      this.routes(),
+      log,
+      authorizer ? { authorizer } : {},
+    );
     this.reflectors.start();
     this.reconciler.start();
     this.monitor.start();
@@ -368,4 +427,16 @@ class Controller {
     // Sockets kept alive by the API client must not hold the process open.
     process.exit(0);
   }
+}
+
+/** Why the API server refuses cosmolet, when that is the failure (else undefined). */
+export function authProblem(err: unknown): string | undefined {
+  if (err instanceof KubeApiError && err.status === 401) {
+    return `401 Unauthorized even after refreshing the credential (${err.message})`;
+  }
+  if (err instanceof KubeApiError && err.status === 403) {
+    return `403 Forbidden: the service account lacks RBAC permissions (${err.message})`;
+  }
+  if (err instanceof CosmoletError && err.code === ErrorCodes.KUBE_AUTH) return err.message;
+  return undefined;
 }

@@ -1,9 +1,11 @@
 // Reads a cluster snapshot for `render`: a Kubernetes List (kubectl get ... -o yaml|json), a
 // multi-document YAML stream, or single objects; nested Lists are flattened.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { getHeapStatistics } from 'node:v8';
 import { LineCounter, parseAllDocuments } from 'yaml';
 import { SnapshotError, errorMessage } from '../errors.js';
 import type { EndpointSlice, KubeObject, Node, Service } from '../kube/types.js';
+import { parseKubectlYaml, Unsupported } from './kubectl-yaml.js';
 
 export interface Snapshot {
   services: Service[];
@@ -39,9 +41,48 @@ function collect(value: unknown, out: Snapshot): void {
   else out.ignored++;
 }
 
-/** Parses snapshot text (YAML is a superset of JSON); throws SnapshotError with file:line:col. */
+/** Above this, a JSON snapshot that does not parse is not handed to the YAML parser for a position. */
+const YAML_FALLBACK_LIMIT = 16 << 20;
+
+/**
+ * Parses snapshot text; throws SnapshotError with file:line:col. JSON is read as JSON, kubectl's
+ * YAML with the fast reader (kubectl-yaml.ts); only other YAML goes through the full parser, whose
+ * document model costs about 70 times the text's size.
+ */
 export function parseSnapshot(text: string, file: string): Snapshot {
   const out: Snapshot = { services: [], endpointSlices: [], nodes: [], ignored: 0 };
+  const first = /\S/.exec(text)?.[0];
+  if (first === '{' || first === '[') {
+    try {
+      collect(JSON.parse(text), out);
+      return out;
+    } catch (err) {
+      if (text.length > YAML_FALLBACK_LIMIT) {
+        throw new SnapshotError(`${file}: malformed JSON snapshot: ${errorMessage(err)}`);
+      }
+      // Small: let the YAML parser say where it breaks (and accept YAML flow syntax).
+    }
+  }
+  let fast: unknown;
+  try {
+    fast = parseKubectlYaml(text);
+  } catch (err) {
+    if (!(err instanceof Unsupported)) throw err;
+  }
+  if (fast !== undefined) {
+    if (fast !== null && typeof fast !== 'object') {
+      throw new SnapshotError(
+        `${file}:1:1: malformed snapshot: expected a Kubernetes List or objects, got a ${typeof fast}`,
+      );
+    }
+    collect(fast, out);
+    return out;
+  }
+  guardHeap(
+    text.length * 80,
+    file,
+    'as general YAML (use kubectl get ... -o json, or plain kubectl -o yaml output)',
+  );
   const lineCounter = new LineCounter();
   const docs = parseAllDocuments(text, { prettyErrors: true, lineCounter });
   if (!Array.isArray(docs)) {
@@ -55,7 +96,13 @@ export function parseSnapshot(text: string, file: string): Snapshot {
       const where = pos ? `${file}:${pos.line}:${pos.col}` : file;
       throw new SnapshotError(`${where}: malformed snapshot: ${err.message.split('\n')[0]}`);
     }
-    const value: unknown = doc.toJS({ maxAliasCount: 1000 });
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 1000 });
+    } catch (e) {
+      // e.g. an alias bomb ("Excessive alias count"): the user's file, so exit 2 naming it.
+      throw new SnapshotError(`${file}: malformed snapshot: ${errorMessage(e)}`);
+    }
     if (value !== null && value !== undefined && typeof value !== 'object') {
       // A text file or a bare scalar is not a snapshot: say so instead of printing an empty plan.
       const pos = lineCounter.linePos(doc.contents?.range[0] ?? 0);
@@ -68,11 +115,26 @@ export function parseSnapshot(text: string, file: string): Snapshot {
   return out;
 }
 
+/** Fails with one clear line when `bytes` would not fit the heap (instead of V8's fatal abort). */
+function guardHeap(bytes: number, file: string, how: string): void {
+  const limit = getHeapStatistics().heap_size_limit;
+  if (bytes > limit * 0.8) {
+    const mb = (n: number) => `${Math.round(n / 1048576)} MB`;
+    throw new SnapshotError(
+      `${file}: too large to read ${how}: needs about ${mb(bytes)}, the heap limit is ${mb(limit)} ` +
+        '(raise it with NODE_OPTIONS=--max-old-space-size=MB, or snapshot fewer kinds/namespaces)',
+    );
+  }
+}
+
 export function readSnapshot(file: string): Snapshot {
   let text: string;
   try {
+    // JSON.parse and the fast reader need about 5 times the file's size.
+    guardHeap(statSync(file).size * 5, file, 'at all');
     text = readFileSync(file, 'utf8');
   } catch (err) {
+    if (err instanceof SnapshotError) throw err;
     throw new SnapshotError(`--snapshot: cannot read ${file}: ${errorMessage(err)}`, { cause: err });
   }
   return parseSnapshot(text, file);

@@ -43,7 +43,13 @@ function readYaml(file: string): unknown {
       `--config: ${where} is not valid YAML: ${first.message.split('\n')[0]}`,
     );
   }
-  const value: unknown = doc.toJS();
+  let value: unknown;
+  try {
+    value = doc.toJS();
+  } catch (err) {
+    // e.g. an alias bomb ("Excessive alias count"): the user's file, exit 2 naming it.
+    throw new ConfigError('--config', `--config: ${file} is not usable YAML: ${errorMessage(err)}`);
+  }
   if (value === null || value === undefined) return {};
   if (typeof value !== 'object' || Array.isArray(value)) {
     throw new ConfigError(
@@ -58,7 +64,16 @@ function readYaml(file: string): unknown {
 function dropNulls(v: unknown): unknown {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
   const out: Record<string, unknown> = {};
-  for (const [k, val] of Object.entries(v)) if (val !== null) out[k] = dropNulls(val);
+  for (const [k, val] of Object.entries(v)) {
+    // defineProperty: a `__proto__:` key stays a key (and is reported unknown), never a prototype.
+    if (val !== null)
+      Object.defineProperty(out, k, {
+        value: dropNulls(val),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+  }
   return out;
 }
 
@@ -82,12 +97,19 @@ function getPath(obj: unknown, path: readonly PropertyKey[]): unknown {
   return cur;
 }
 
+/** A value for an error line: short (a 133 KB garbage file is not echoed whole), numbers as written. */
 function describe(v: unknown): string {
   if (v === undefined) return 'nothing';
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
-  return `${typeof v} ${JSON.stringify(v)}`;
+  if (typeof v === 'number' && !Number.isFinite(v)) return `number ${String(v)} (out of range)`;
+  return `${typeof v} ${shortJson(v)}`;
+}
+
+function shortJson(v: unknown): string {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length <= 80 ? s : `${s.slice(0, 60)}..." (${s.length} characters)`;
 }
 
 function keyName(path: readonly PropertyKey[]): string {
@@ -126,7 +148,7 @@ function issueMessage(issue: z.core.$ZodIssue, input: unknown, flagKeys: Set<str
     default:
       return new ConfigError(
         dotted,
-        `config: ${label}: ${JSON.stringify(getPath(input, issue.path))} ${issue.message}`,
+        `config: ${label}: ${shortJson(getPath(input, issue.path))} ${issue.message}`,
       );
   }
 }

@@ -48,6 +48,8 @@ export interface FrrState {
   bgpError: string | undefined;
   peers: BgpPeer[];
   lastCheckAt: number | undefined;
+  /** Bumped whenever `bgp` changes (it is updated in place after an apply). */
+  viewVersion: number;
 }
 
 export class FrrMonitor {
@@ -70,6 +72,7 @@ export class FrrMonitor {
     bgpError: undefined,
     peers: [],
     lastCheckAt: undefined,
+    viewVersion: 0,
   };
 
   constructor(private readonly opts: FrrMonitorOptions) {
@@ -113,6 +116,7 @@ export class FrrMonitor {
     try {
       const view = await bgpPrefixes(this.opts.vtysh, prefixes);
       const bgp = (this.state.bgp ??= new Map());
+      this.state.viewVersion++;
       for (const [p, r] of view) {
         if (r.valid || r.best) bgp.set(p, r);
         else bgp.delete(p);
@@ -182,6 +186,7 @@ export class FrrMonitor {
     try {
       const bgp = await this.opts.router.verify();
       this.state.bgp = bgp;
+      this.state.viewVersion++;
       this.state.bgpError = undefined;
       this.held.clear();
       this.heldV4 = 0;

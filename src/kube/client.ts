@@ -1,13 +1,13 @@
-// The one place that touches @kubernetes/client-node: KubeConfig for loading kubeconfigs and
-// applyToHTTPSOptions for TLS and auth. Requests themselves go through node:http/node:https.
-// Auth is applied afresh for every request, so rotating token files and exec plugins keep working.
-import { existsSync } from 'node:fs';
+// Requests to the Kubernetes API over node:http/node:https, with credentials that refresh
+// (src/kube/credentials.ts): on a 401 the credential is dropped and fetched again (token file
+// re-read, exec plugin re-run) and the request is sent once more before the caller sees the 401.
+// In a pod the transport is built from the service account alone (src/kube/in-cluster.ts);
+// @kubernetes/client-node (about 70 MB of RSS) is loaded only to read a kubeconfig file.
 import http from 'node:http';
 import https from 'node:https';
-import { delimiter } from 'node:path';
 import type { Readable } from 'node:stream';
-import { KubeConfig } from '@kubernetes/client-node';
 import { CosmoletError, ErrorCodes, errorMessage } from '../errors.js';
+import type { Auth, Credentials } from './credentials.js';
 
 export interface KubeResponse {
   status: number;
@@ -29,6 +29,8 @@ export interface RequestOptions {
   /** Abort the whole request after this many ms (not used for streams). Default 60 s. */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Fail (KUBE_API) once the response body grows past this many bytes. */
+  maxBytes?: number;
 }
 
 export interface KubeClient {
@@ -44,11 +46,24 @@ export interface LoadKubeClientOptions {
   env?: NodeJS.ProcessEnv;
   /** Where the in-cluster service account lives (tests point it elsewhere). */
   serviceAccountDir?: string;
+  /** How long an exec credential plugin may run. Default 10 s. */
+  execTimeoutMs?: number;
+  /** How long a token read from a file is used before the file is read again. Default 10 s. */
+  tokenReloadMs?: number;
 }
 
-const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+/** Where and how to reach the API server: what a kubeconfig or the service account gives. */
+export interface Transport {
+  /** Base URL, e.g. https://10.96.0.1:443. */
+  server: string;
+  /** TLS trust and identity of the server (unused for http://). */
+  tls: { ca?: Buffer | string; rejectUnauthorized: boolean; servername?: string };
+  credentials: Credentials;
+}
 
-function missing(message: string): CosmoletError {
+export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+export function missing(message: string): CosmoletError {
   return new CosmoletError(ErrorCodes.KUBECONFIG_MISSING, message);
 }
 
@@ -57,131 +72,126 @@ function missing(message: string): CosmoletError {
  * (KUBERNETES_SERVICE_HOST/PORT and the service account token), else KUBECONFIG_MISSING.
  * Never client-node's loadFromDefault, which silently falls back to http://localhost:8080.
  */
-export function loadKubeConfig(options: LoadKubeClientOptions = {}): KubeConfig {
+export async function loadTransport(options: LoadKubeClientOptions = {}): Promise<Transport> {
   const env = options.env ?? process.env;
-  const kc = new KubeConfig();
-  if (options.kubeconfigPath) {
-    loadFile(kc, options.kubeconfigPath, '--kubeconfig');
-  } else if (env.KUBECONFIG) {
-    const files = env.KUBECONFIG.split(delimiter).filter((f) => f !== '');
-    const first = files[0];
-    if (first === undefined) throw missing('$KUBECONFIG is set but names no file');
-    loadFile(kc, first, '$KUBECONFIG');
-    // Like kubectl, later files add clusters/users/contexts; the first file's names win.
-    for (const f of files.slice(1)) {
-      if (!existsSync(f)) continue;
-      const more = new KubeConfig();
-      loadFile(more, f, '$KUBECONFIG');
-      for (const c of more.clusters) if (!kc.getCluster(c.name)) kc.addCluster(c);
-      for (const u of more.users) if (!kc.getUser(u.name)) kc.addUser(u);
-      for (const c of more.contexts) if (!kc.getContextObject(c.name)) kc.addContext(c);
-      if (!kc.currentContext) kc.setCurrentContext(more.currentContext);
-    }
-  } else if (env.KUBERNETES_SERVICE_HOST) {
-    loadInCluster(kc, env, options.serviceAccountDir ?? SERVICE_ACCOUNT_DIR);
-  } else {
-    throw missing(
-      'no Kubernetes API configured: pass --kubeconfig FILE, set $KUBECONFIG, or run in a cluster ' +
-        '(KUBERNETES_SERVICE_HOST and a service account token)',
-    );
+  if (options.kubeconfigPath || env.KUBECONFIG) {
+    // Loaded only here: a pod using its service account never pays for client-node.
+    const { kubeconfigTransport } = await import('./kubeconfig.js');
+    return kubeconfigTransport(options, env);
   }
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw missing(`kubeconfig: current context "${kc.currentContext}" names no cluster`);
-  if (!/^https?:\/\//.test(cluster.server)) {
-    throw missing(
-      `kubeconfig: cluster "${cluster.name}" has no http(s) server URL (got "${cluster.server}")`,
-    );
+  if (env.KUBERNETES_SERVICE_HOST) {
+    const { inClusterTransport } = await import('./in-cluster.js');
+    return inClusterTransport(env, options.serviceAccountDir ?? SERVICE_ACCOUNT_DIR, options.tokenReloadMs);
   }
-  if (cluster.server.startsWith('http:') && !cluster.skipTLSVerify) {
-    // client-node refuses plain http unless insecure-skip-tls-verify is set; say so up front.
-    throw missing(
-      `kubeconfig: cluster "${cluster.name}" uses plain http (${cluster.server}); ` +
-        'set insecure-skip-tls-verify: true for it or use https',
-    );
-  }
-  return kc;
-}
-
-function loadFile(kc: KubeConfig, path: string, from: string): void {
-  if (!existsSync(path)) throw missing(`kubeconfig ${path} (from ${from}) does not exist`);
-  try {
-    kc.loadFromFile(path);
-  } catch (err) {
-    throw new CosmoletError(
-      ErrorCodes.KUBECONFIG_MISSING,
-      `kubeconfig ${path} (from ${from}) cannot be read: ${errorMessage(err)}`,
-      { cause: err },
-    );
-  }
-}
-
-function loadInCluster(kc: KubeConfig, env: NodeJS.ProcessEnv, dir: string): void {
-  const host = env.KUBERNETES_SERVICE_HOST ?? '';
-  const port = env.KUBERNETES_SERVICE_PORT ?? '443';
-  const tokenFile = `${dir}/token`;
-  if (!existsSync(tokenFile)) {
-    throw missing(`in-cluster: KUBERNETES_SERVICE_HOST is set but ${tokenFile} does not exist`);
-  }
-  const server = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  const caFile = `${dir}/ca.crt`;
-  // The tokenFile auth provider re-reads the (rotating, projected) token every 60 s.
-  kc.loadFromOptions({
-    clusters: [
-      { name: 'in-cluster', server, caFile: existsSync(caFile) ? caFile : undefined, skipTLSVerify: false },
-    ],
-    users: [{ name: 'in-cluster', authProvider: { name: 'tokenFile', config: { tokenFile } } }],
-    contexts: [{ name: 'in-cluster', cluster: 'in-cluster', user: 'in-cluster' }],
-    currentContext: 'in-cluster',
-  });
+  throw missing(
+    'no Kubernetes API configured: pass --kubeconfig FILE, set $KUBECONFIG, or run in a cluster ' +
+      '(KUBERNETES_SERVICE_HOST and a service account token)',
+  );
 }
 
 export async function loadKubeClient(options: LoadKubeClientOptions = {}): Promise<KubeClient> {
-  const kc = loadKubeConfig(options);
-  const client = new HttpKubeClient(kc);
-  // Apply auth once now so a broken exec plugin or unreadable CA fails at start, clearly.
+  const transport = await loadTransport(options);
+  // Fetch the credential once now so a broken exec plugin or token file fails at start, clearly.
   try {
-    await client.prepare();
+    await transport.credentials.get();
   } catch (err) {
-    throw new CosmoletError(
-      ErrorCodes.KUBECONFIG_MISSING,
-      `kubeconfig: cannot set up TLS/auth: ${errorMessage(err)}`,
-      {
-        cause: err,
-      },
-    );
+    throw new CosmoletError(ErrorCodes.KUBECONFIG_MISSING, `kubernetes credentials: ${errorMessage(err)}`, {
+      cause: err,
+    });
   }
-  return client;
+  return new HttpKubeClient(transport);
 }
 
-export function kubeClientFromConfig(kc: KubeConfig): KubeClient {
-  return new HttpKubeClient(kc);
-}
-
-interface PreparedRequest {
-  options: https.RequestOptions;
-  mod: typeof http | typeof https;
+export function kubeClientFromTransport(transport: Transport): KubeClient {
+  return new HttpKubeClient(transport);
 }
 
 class HttpKubeClient implements KubeClient {
   readonly server: string;
   private readonly base: URL;
+  private readonly mod: typeof http | typeof https;
+  private readonly basePath: string;
 
-  constructor(private readonly kc: KubeConfig) {
-    const cluster = kc.getCurrentCluster();
-    this.server = (cluster?.server ?? '').replace(/\/+$/, '');
+  constructor(private readonly transport: Transport) {
+    this.server = transport.server.replace(/\/+$/, '');
     this.base = new URL(this.server);
+    this.mod = this.base.protocol === 'http:' ? http : https;
+    this.basePath = this.base.pathname.replace(/\/+$/, '');
   }
 
-  async prepare(): Promise<PreparedRequest> {
-    const options: https.RequestOptions = { headers: {} };
-    // Fresh per request: reads rotated token files, runs/caches exec plugins, builds the agent.
-    await this.kc.applyToHTTPSOptions(options);
-    const cluster = this.kc.getCurrentCluster();
-    if (cluster?.skipTLSVerify) options.rejectUnauthorized = false;
-    if (cluster?.tlsServerName) options.servername = cluster.tlsServerName;
-    return { options, mod: this.base.protocol === 'http:' ? http : https };
+  private async auth(): Promise<Auth> {
+    try {
+      return await this.transport.credentials.get();
+    } catch (err) {
+      if (err instanceof CosmoletError) throw err;
+      throw new CosmoletError(ErrorCodes.KUBE_AUTH, `kubernetes credentials: ${errorMessage(err)}`, {
+        cause: err,
+      });
+    }
   }
 
+  private send(
+    method: string,
+    path: string,
+    auth: Auth,
+    headers: Record<string, string>,
+    body: string | undefined,
+    signal: AbortSignal | undefined,
+    retried = false,
+  ): Promise<{ req: http.ClientRequest; res: http.IncomingMessage }> {
+    const tls = this.transport.tls;
+    const opts: https.RequestOptions = {
+      method,
+      protocol: this.base.protocol,
+      hostname: this.base.hostname.replace(/^\[|\]$/g, ''),
+      port: this.base.port || (this.base.protocol === 'http:' ? 80 : 443),
+      path: this.basePath + path,
+      headers: {
+        Accept: 'application/json',
+        ...(auth.authorization ? { Authorization: auth.authorization } : {}),
+        ...headers,
+      },
+    };
+    if (this.mod === https) {
+      opts.rejectUnauthorized = tls.rejectUnauthorized;
+      if (tls.ca) opts.ca = tls.ca;
+      if (tls.servername) opts.servername = tls.servername;
+      if (auth.cert && auth.key) {
+        opts.cert = auth.cert;
+        opts.key = auth.key;
+      }
+    }
+    if (signal?.aborted) return Promise.reject(unreachable(method, path, new Error('aborted')));
+    return new Promise((resolve, reject) => {
+      let req: http.ClientRequest;
+      try {
+        req = this.mod.request(opts, (res) => resolve({ req, res }));
+      } catch (err) {
+        // e.g. a header value the credential made invalid: never a crash
+        reject(unreachable(method, path, err instanceof Error ? err : new Error(String(err))));
+        return;
+      }
+      const onAbort = (): void => {
+        req.destroy(new Error('aborted'));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      req.on('close', () => signal?.removeEventListener('abort', onAbort));
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        // A kept-alive connection the server had already closed (it restarted, or timed the idle
+        // socket out): a GET is sent again once on a new connection, as Go's transport does.
+        const stale = req.reusedSocket && (err.code === 'ECONNRESET' || err.message === 'socket hang up');
+        if (stale && !retried && (method === 'GET' || method === 'HEAD') && !signal?.aborted) {
+          this.send(method, path, auth, headers, body, signal, true).then(resolve, reject);
+          return;
+        }
+        reject(unreachable(method, path, err));
+      });
+      if (body !== undefined) req.end(body);
+      else req.end();
+    });
+  }
+
+  /** Sends the request; on a 401, drops the credential, fetches a fresh one and sends it once more. */
   private async open(
     method: string,
     path: string,
@@ -189,40 +199,12 @@ class HttpKubeClient implements KubeClient {
     body: string | undefined,
     signal: AbortSignal | undefined,
   ): Promise<{ req: http.ClientRequest; res: http.IncomingMessage }> {
-    let prepared: PreparedRequest;
-    try {
-      prepared = await this.prepare();
-    } catch (err) {
-      throw new CosmoletError(ErrorCodes.KUBE_UNREACHABLE, `kubernetes auth failed: ${errorMessage(err)}`, {
-        cause: err,
-      });
-    }
-    const basePath = this.base.pathname.replace(/\/+$/, '');
-    const opts: https.RequestOptions = {
-      ...prepared.options,
-      method,
-      protocol: this.base.protocol,
-      hostname: this.base.hostname.replace(/^\[|\]$/g, ''),
-      port: this.base.port || (this.base.protocol === 'http:' ? 80 : 443),
-      path: basePath + path,
-      headers: {
-        ...(prepared.options.headers as Record<string, string>),
-        Accept: 'application/json',
-        ...headers,
-      },
-    };
-    if (signal?.aborted) throw unreachable(method, path, new Error('aborted'));
-    return await new Promise((resolve, reject) => {
-      const req = prepared.mod.request(opts, (res) => resolve({ req, res }));
-      const onAbort = (): void => {
-        req.destroy(new Error('aborted'));
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      req.on('close', () => signal?.removeEventListener('abort', onAbort));
-      req.on('error', (err) => reject(unreachable(method, path, err)));
-      if (body !== undefined) req.end(body);
-      else req.end();
-    });
+    const first = await this.send(method, path, await this.auth(), headers, body, signal);
+    if (first.res.statusCode !== 401) return first;
+    first.res.resume();
+    first.req.destroy();
+    this.transport.credentials.invalidate();
+    return this.send(method, path, await this.auth(), headers, body, signal);
   }
 
   async request(
@@ -242,11 +224,26 @@ class HttpKubeClient implements KubeClient {
     const { res } = await this.open(method, path, headers, payload, signal);
     return await new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
+      let size = 0;
       const onAbort = (): void => {
         res.destroy(new Error('aborted'));
       };
       signal.addEventListener('abort', onAbort, { once: true });
-      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (options.maxBytes !== undefined && size > options.maxBytes) {
+          signal.removeEventListener('abort', onAbort);
+          res.destroy();
+          reject(
+            new CosmoletError(
+              ErrorCodes.KUBE_API,
+              `${method} ${path}: the response is larger than ${options.maxBytes} bytes`,
+            ),
+          );
+          return;
+        }
+        chunks.push(c);
+      });
       res.on('error', (err) => {
         signal.removeEventListener('abort', onAbort);
         reject(unreachable(method, path, err));

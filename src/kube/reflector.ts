@@ -2,7 +2,8 @@
 // One loop per reflector: paginated LIST -> WATCH from the list's resourceVersion with bookmarks and a
 // random 300-600 s timeout -> on a clean close re-watch at once, on 410 relist, on other errors back
 // off (jittered exponential, 0.8 s to 30 s, at least Retry-After). An inactivity watchdog reconnects a
-// watch that has gone silent. A relist swaps the store atomically and reports only real differences.
+// watch that has gone silent: after several bookmark intervals once bookmarks have been seen, else
+// after the watch timeout plus a grace. A relist swaps the store atomically and reports only real differences.
 import { randomInt } from 'node:crypto';
 import { CosmoletError, ErrorCodes, KubeApiError, errorMessage } from '../errors.js';
 import type { Logger } from '../observe/log.js';
@@ -25,7 +26,7 @@ export type ReflectedResource = 'services' | 'endpointslices' | 'nodes';
 export type WatchRestartReason =
   | 'closed' // the server ended the watch cleanly (timeout): re-watch at once
   | 'gone' // 410: relist
-  | 'watchdog' // no bytes for too long
+  | 'watchdog' // no bytes for too long (several bookmark intervals, or past the watch timeout)
   | 'error'; // connection error or an HTTP/in-stream error other than 410
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
@@ -40,6 +41,8 @@ export interface ReflectorHooks {
   listed?(resource: ReflectedResource, objects: number): void;
   /** A watch request was answered 200 (events may still take a while). */
   watchOpened?(resource: ReflectedResource): void;
+  /** A list or watch failed and the loop backs off (the error says why: 401, unreachable...). */
+  failed?(resource: ReflectedResource, err: unknown): void;
 }
 
 export type ReflectorChange<T> =
@@ -57,8 +60,21 @@ export interface ReflectorTimers {
   watchdogGraceMs: number;
   /** A watch that closes sooner than this without delivering anything counts as a failure. */
   shortWatchMs: number;
+  /**
+   * Once bookmarks have been seen arriving at some interval, a watch silent for this many intervals
+   * (but at least minSilenceMs) is stalled: it is reopened (and relisted if its version is gone).
+   */
+  bookmarkSilenceFactor: number;
+  minSilenceMs: number;
   listTimeoutMs: number;
   pageSize: number;
+  /** A watch line longer than this ends the watch and forces a relist (etcd objects are <= ~1.5 MB). */
+  maxLineBytes: number;
+  /** A list page body larger than this fails the list. */
+  maxPageBytes: number;
+  /** A list with more objects or pages than this is a runaway (endless continue tokens): it fails. */
+  maxListObjects: number;
+  maxListPages: number;
 }
 
 export const DEFAULT_TIMERS: ReflectorTimers = {
@@ -68,8 +84,14 @@ export const DEFAULT_TIMERS: ReflectorTimers = {
   watchTimeoutMaxSeconds: 600,
   watchdogGraceMs: 30_000,
   shortWatchMs: 1_000,
+  bookmarkSilenceFactor: 3,
+  minSilenceMs: 5_000,
   listTimeoutMs: 60_000,
   pageSize: 500,
+  maxLineBytes: 16 << 20,
+  maxPageBytes: 64 << 20,
+  maxListObjects: 1_000_000,
+  maxListPages: 20_000,
 };
 
 export interface ReflectorOptions<T> {
@@ -115,6 +137,13 @@ class GoneError extends CosmoletError {
   }
 }
 
+/** The server sent more than a reflector accepts (a huge line, a runaway list): back off, then relist. */
+class OversizeError extends CosmoletError {
+  constructor(message: string) {
+    super(ErrorCodes.KUBE_API, message);
+  }
+}
+
 interface WatchEvent {
   type?: unknown;
   object?: unknown;
@@ -135,6 +164,9 @@ export class Reflector<T = KubeObject> {
   private failures = 0;
   private lastGoneAt = 0;
   private wakeUp: (() => void) | undefined;
+  /** Recent gaps between bookmarks within one watch: the server's bookmark interval. */
+  private bookmarkGaps: number[] = [];
+  private lastBookmarkAt: number | undefined;
   private readonly timers: ReflectorTimers;
   private readonly log: Logger;
   private readonly project: (raw: KubeObject) => T | undefined;
@@ -232,6 +264,9 @@ export class Reflector<T = KubeObject> {
           this.lastGoneAt = Date.now();
           continue;
         }
+        // Events may have been lost in an oversized line: the store is rebuilt from a list.
+        if (err instanceof OversizeError) needList = true;
+        this.hook('failed', err);
         this.hook('watchRestart', 'error');
         await this.backoff(err);
       }
@@ -285,12 +320,15 @@ export class Reflector<T = KubeObject> {
     let cont = '';
     let rv = '';
     let restarted = false;
+    let pages = 0;
+    const seen = new Set<string>();
     for (;;) {
       const extra: Record<string, string> = { limit: String(this.timers.pageSize) };
       if (cont) extra.continue = cont;
       const res = await this.options.client.request('GET', this.query(extra), undefined, {
         timeoutMs: this.timers.listTimeoutMs,
         signal: this.abort.signal,
+        maxBytes: this.timers.maxPageBytes,
       });
       this.progress();
       if (res.status === 410 && cont && !restarted) {
@@ -322,6 +360,16 @@ export class Reflector<T = KubeObject> {
       if (!rv && typeof page.metadata?.resourceVersion === 'string') rv = page.metadata.resourceVersion;
       cont = typeof page.metadata?.continue === 'string' ? page.metadata.continue : '';
       if (!cont) break;
+      // A server that never stops paging (or repeats a token) must not grow the store without bound.
+      pages += 1;
+      if (seen.has(cont) || pages >= this.timers.maxListPages || next.size > this.timers.maxListObjects) {
+        throw new OversizeError(
+          `list ${this.resource}: runaway list (${pages} pages, ${next.size} objects${
+            seen.has(cont) ? ', a continue token repeated' : ''
+          }); keeping the previous state`,
+        );
+      }
+      seen.add(cont);
     }
     this.replace(next, rv);
     this.failures = 0;
@@ -362,6 +410,25 @@ export class Reflector<T = KubeObject> {
     }
   }
 
+  /** The longest silence a watch is allowed: bookmark-based once the interval is known. */
+  private silenceLimitMs(watchdogMs: number): number {
+    if (this.bookmarkGaps.length === 0) return watchdogMs;
+    const interval = Math.max(...this.bookmarkGaps);
+    return Math.min(
+      watchdogMs,
+      Math.max(this.timers.minSilenceMs, interval * this.timers.bookmarkSilenceFactor),
+    );
+  }
+
+  private noteBookmark(): void {
+    const now = Date.now();
+    if (this.lastBookmarkAt !== undefined) {
+      this.bookmarkGaps.push(now - this.lastBookmarkAt);
+      if (this.bookmarkGaps.length > 5) this.bookmarkGaps.shift();
+    }
+    this.lastBookmarkAt = now;
+  }
+
   /** One watch; resolves with why it ended when it may simply be reopened, throws otherwise. */
   private async watch(): Promise<WatchRestartReason> {
     const t = this.timers;
@@ -384,14 +451,26 @@ export class Reflector<T = KubeObject> {
       );
     }
     this.current = stream;
-    this.hook('watchOpened');
+    // Gaps are measured within one watch: a new watch's first bookmark starts afresh.
+    this.lastBookmarkAt = undefined;
     let delivered = 0;
+    // "The API answers": on the first line, or after shortWatchMs open when no bookmark rhythm is
+    // known. A watch that opens with 200 and dies at once, or stays open but silent while bookmarks
+    // are expected, does not count (readiness must not stay green on it).
+    let answered = false;
+    const answer = (): void => {
+      if (answered) return;
+      answered = true;
+      this.hook('watchOpened');
+    };
+    const answeredTimer = setTimeout(() => {
+      if (this.bookmarkGaps.length === 0) answer();
+    }, t.shortWatchMs);
     try {
       const reason = await new Promise<WatchRestartReason>((resolve, reject) => {
-        let buffer = '';
         let settled = false;
         const watchdogMs = timeoutSeconds * 1000 + t.watchdogGraceMs;
-        let watchdog = setTimeout(fire, watchdogMs);
+        let watchdog = setTimeout(fire, this.silenceLimitMs(watchdogMs));
         function fire(): void {
           finish(() => resolve('watchdog'));
         }
@@ -402,24 +481,47 @@ export class Reflector<T = KubeObject> {
           stream.close();
           action();
         };
+        // The unfinished line, as chunks: each byte is scanned once (a newline-free stream of tens of
+        // MB was quadratic when the whole buffer was searched again for every chunk).
+        let pending: string[] = [];
+        let pendingLength = 0;
+        const tooLong = (): void =>
+          finish(() =>
+            reject(
+              new OversizeError(
+                `watch ${this.resource}: a line longer than ${t.maxLineBytes} bytes; relisting`,
+              ),
+            ),
+          );
         stream.stream.setEncoding('utf8');
         stream.stream.on('data', (chunk: string) => {
           if (settled) return;
           this.progress();
           clearTimeout(watchdog);
-          watchdog = setTimeout(fire, watchdogMs);
-          buffer += chunk;
+          watchdog = setTimeout(fire, this.silenceLimitMs(watchdogMs));
+          let start = 0;
           let nl: number;
-          while (!settled && (nl = buffer.indexOf('\n')) >= 0) {
-            const line = buffer.slice(0, nl).trim();
-            buffer = buffer.slice(nl + 1);
+          while (!settled && (nl = chunk.indexOf('\n', start)) >= 0) {
+            if (pendingLength + nl - start > t.maxLineBytes) return tooLong();
+            const piece = chunk.slice(start, nl);
+            const line = (pending.length > 0 ? pending.join('') + piece : piece).trim();
+            pending = [];
+            pendingLength = 0;
+            start = nl + 1;
             if (line === '') continue;
             try {
-              if (this.handleLine(line)) delivered += 1;
+              if (this.handleLine(line)) {
+                delivered += 1;
+                answer();
+              }
             } catch (err) {
               finish(() => reject(err instanceof Error ? err : new Error(String(err))));
             }
           }
+          if (settled || start === chunk.length) return;
+          pending.push(chunk.slice(start));
+          pendingLength += chunk.length - start;
+          if (pendingLength > t.maxLineBytes) tooLong();
         });
         stream.stream.on('end', () => finish(() => resolve('closed')));
         stream.stream.on('error', (err) =>
@@ -444,6 +546,7 @@ export class Reflector<T = KubeObject> {
       this.failures = 0;
       return reason;
     } finally {
+      clearTimeout(answeredTimer);
       this.current = undefined;
     }
   }
@@ -477,6 +580,7 @@ export class Reflector<T = KubeObject> {
     this.hook('event', type);
     const rv = obj.metadata?.resourceVersion;
     if (type === 'BOOKMARK') {
+      this.noteBookmark();
       if (typeof rv === 'string' && rv !== '') this.resourceVersion = rv;
       return true;
     }

@@ -14,7 +14,10 @@
 //   resourceVersion preconditions (409 Conflict), generateName, Status objects for every error;
 // - discovery (/version, /api, /api/v1, /apis, /apis/<group>, /apis/<group>/<version>) in the legacy
 //   (non-aggregated) form, which kubectl accepts; no OpenAPI;
-// - a bearer-token check (when a token is configured); /healthz, /readyz, /livez need none;
+// - a bearer-token check (when a token is configured); /healthz, /readyz, /livez need none; tokens
+//   can rotate (setToken) and more users can be added (addToken); TokenReview and
+//   SubjectAccessReview (non-resource URLs only: path + verb, granted with allow()), so delegated
+//   authentication and authorization of cosmolet's HTTP endpoints can be tested;
 // - fault injection (programmatic, and POST /_lab/faults): drop watches (clean or abrupt), stall
 //   watches, fail the next N requests with a status and Retry-After, compact the history, expire
 //   watches (in-stream 410), restart the listener with or without resourceVersion continuity;
@@ -312,8 +315,30 @@ function makeSelfSigned(host: string): { key: string; cert: string } {
   }
 }
 
+/** Who a token belongs to, as TokenReview reports it. */
+export interface DoubleUser {
+  username: string;
+  groups?: string[];
+}
+
+/** The identity of the double's first token: cosmolet's service account. */
+export const SERVICE_ACCOUNT_USER: DoubleUser = {
+  username: 'system:serviceaccount:kube-system:cosmolet',
+  groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'],
+};
+
+interface Grant {
+  subject: string;
+  verb: string;
+  path: string;
+}
+
 export class FakeApiServer {
-  readonly token: string | undefined;
+  private primaryToken: string | undefined;
+  private readonly tokens = new Map<string, DoubleUser>();
+  private readonly grants: Grant[] = [];
+  /** TokenReview and SubjectAccessReview requests answered (tests check caching). */
+  readonly reviews = { tokenReviews: 0, subjectAccessReviews: 0 };
   readonly host: string;
   private server: http.Server | https.Server | undefined;
   private portNumber = 0;
@@ -344,7 +369,7 @@ export class FakeApiServer {
   onRequest: ((entry: RequestLogEntry) => void) | undefined;
 
   private constructor(options: ApiServerOptions) {
-    this.token = options.token;
+    if (options.token !== undefined) this.setToken(options.token);
     this.host = options.host ?? '127.0.0.1';
     this.portNumber = options.port ?? 0;
     this.historyLimit = options.historyLimit ?? 100_000;
@@ -378,6 +403,32 @@ export class FakeApiServer {
 
   get activeWatches(): number {
     return this.watchers.size;
+  }
+
+  /** The token written in the kubeconfig (cosmolet's service account); undefined = no authentication. */
+  get token(): string | undefined {
+    return this.primaryToken;
+  }
+
+  /** Rotates the service account token: the previous one is refused from now on. */
+  setToken(token: string, options: { keepPrevious?: boolean } = {}): void {
+    if (this.primaryToken !== undefined && !options.keepPrevious) this.tokens.delete(this.primaryToken);
+    this.primaryToken = token;
+    this.tokens.set(token, SERVICE_ACCOUNT_USER);
+  }
+
+  /** Another user's token (a Prometheus service account, an operator). */
+  addToken(token: string, user: DoubleUser): void {
+    this.tokens.set(token, user);
+  }
+
+  revokeToken(token: string): void {
+    this.tokens.delete(token);
+  }
+
+  /** RBAC for non-resource URLs: `subject` (a user or group name) may `verb` on `path`. */
+  allow(subject: string, verb: string, path: string): void {
+    this.grants.push({ subject, verb, path });
   }
 
   private async listen(): Promise<void> {
@@ -800,8 +851,47 @@ export class FakeApiServer {
         res.end('ok');
         return;
       }
-      if (this.token !== undefined && req.headers.authorization !== `Bearer ${this.token}`) {
-        throw new HttpError(401, 'Unauthorized', 'Unauthorized');
+      if (this.primaryToken !== undefined) {
+        const auth = req.headers.authorization ?? '';
+        if (!auth.startsWith('Bearer ') || !this.tokens.has(auth.slice(7))) {
+          throw new HttpError(401, 'Unauthorized', 'Unauthorized');
+        }
+      }
+      if (method === 'POST' && path === '/apis/authentication.k8s.io/v1/tokenreviews') {
+        this.reviews.tokenReviews += 1;
+        const review = parseJson(body) as { spec?: { token?: unknown } };
+        const user = typeof review.spec?.token === 'string' ? this.tokens.get(review.spec.token) : undefined;
+        this.sendJson(res, 201, {
+          apiVersion: 'authentication.k8s.io/v1',
+          kind: 'TokenReview',
+          status: user
+            ? { authenticated: true, user: { username: user.username, groups: user.groups ?? [] } }
+            : { authenticated: false, error: 'invalid bearer token' },
+        });
+        return;
+      }
+      if (method === 'POST' && path === '/apis/authorization.k8s.io/v1/subjectaccessreviews') {
+        this.reviews.subjectAccessReviews += 1;
+        const review = parseJson(body) as {
+          spec?: {
+            user?: unknown;
+            groups?: unknown;
+            nonResourceAttributes?: { path?: unknown; verb?: unknown };
+          };
+        };
+        const spec = review.spec ?? {};
+        const groups: unknown[] = Array.isArray(spec.groups) ? (spec.groups as unknown[]) : [];
+        const subjects = new Set<unknown>([spec.user, ...groups]);
+        const nr = spec.nonResourceAttributes;
+        const allowed =
+          nr !== undefined &&
+          this.grants.some((g) => subjects.has(g.subject) && g.verb === nr.verb && g.path === nr.path);
+        this.sendJson(res, 201, {
+          apiVersion: 'authorization.k8s.io/v1',
+          kind: 'SubjectAccessReview',
+          status: allowed ? { allowed: true } : { allowed: false, reason: 'no RBAC rule allows it' },
+        });
+        return;
       }
       if (path.startsWith('/_lab/')) {
         this.handleLab(method, path, body, res);

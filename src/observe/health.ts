@@ -14,6 +14,8 @@ export interface ReadinessInput {
   reflectorsSynced: Record<string, boolean>;
   /** Set when the API server has been failing for a while (fail static meanwhile). */
   kubernetesProblem: string | undefined;
+  /** Set when the API server refuses cosmolet's credential (401/403) or none can be had. */
+  kubernetesAuthProblem?: string | undefined;
   nodeName: string;
   nodeFound: boolean;
   /** undefined before the first reconcile against the router. */
@@ -43,6 +45,11 @@ export function readiness(i: ReadinessInput): { ready: boolean; conditions: Cond
       name: 'kubernetes-reachable',
       ok: i.kubernetesProblem === undefined,
       message: i.kubernetesProblem ?? 'watches are running',
+    },
+    {
+      name: 'kubernetes-authorized',
+      ok: i.kubernetesAuthProblem === undefined,
+      message: i.kubernetesAuthProblem ?? 'the API server accepts the credential',
     },
     {
       name: 'node-found',

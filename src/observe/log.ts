@@ -13,9 +13,15 @@ function textLine(record: Record<string, unknown>): string {
   const level = String(record.level).toUpperCase();
   const fields = Object.entries(record)
     .filter(([k]) => !OMIT.has(k))
-    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
-  const msg = typeof record.msg === 'string' ? record.msg : '';
+    .map(([k, v]) => `${k}=${typeof v === 'string' && /^[\x21-\x7e]*$/.test(v) ? v : JSON.stringify(v)}`);
+  // A value from the cluster (a Service IP with a newline) must never forge a second log line.
+  const msg = typeof record.msg === 'string' ? escapeControls(record.msg) : '';
   return [time, level.padEnd(5), msg, ...fields].filter((s) => s !== '').join(' ') + '\n';
+}
+
+function escapeControls(s: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is escaped
+  return s.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => JSON.stringify(c).slice(1, -1));
 }
 
 function textDestination(out: NodeJS.WritableStream): DestinationStream {

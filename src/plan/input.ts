@@ -6,7 +6,7 @@
 // Objects are untrusted JSON: a field of the wrong type is dropped and reported, never misread.
 import type { EndpointSlice, KubeObject, Node, Service } from '../kube/types.js';
 import { Annotations, Labels } from '../kube/types.js';
-import { parseIP, type Family, type IP } from './ip.js';
+import { parseServiceIP, type Family, type IP } from './ip.js';
 import type { IPKind } from './types.js';
 
 /** One IP a Service carries through one kind; `ip` is undefined when the text does not parse. */
@@ -192,7 +192,7 @@ export function projectService(
   const add = (v: unknown, kind: IPKind, field: MalformedField): void => {
     if (v === undefined || v === null || v === '') return;
     if (typeof v !== 'string') return report?.(field);
-    const ip = parseIP(v);
+    const ip = parseServiceIP(v);
     // A valid IP is known by its canonical text; only a string that does not parse keeps its own.
     ips.push({ raw: ip ? ip.text : v, ip, kind });
   };

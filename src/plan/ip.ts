@@ -1,6 +1,7 @@
 // Strict IP address parsing and canonical forms. Only plain addresses are accepted: no leading
-// zeros in IPv4, no zone, no prefix length, no IPv4-mapped IPv6 (::ffff:0:0/96). Anything else is
-// `invalid-ip` in the plan and never reaches a command line.
+// zeros in IPv4, no zone, no prefix length, no IPv4-mapped IPv6 (::ffff:0:0/96). Anything else, and
+// any special-purpose address (parseServiceIP), is `invalid-ip` in the plan and never reaches a
+// command line.
 
 export type Family = 'ipv4' | 'ipv6';
 
@@ -99,6 +100,40 @@ export function parseIPv6(s: string): IPv6 | undefined {
 export function parseIP(s: string): IP | undefined {
   if (typeof s !== 'string') return undefined;
   return s.includes(':') ? parseIPv6(s) : parseIPv4(s);
+}
+
+/**
+ * Whether `ip` lies in a special-purpose range that is never a Service's to advertise (CONTRACT
+ * rule 2): this network, loopback, link-local, multicast, reserved and broadcast for IPv4; the
+ * unspecified and loopback addresses, IPv4-mapped and IPv4-translated, link-local and multicast for
+ * IPv6. The API server validates some of these for some kinds, never for load-balancer ingress.
+ */
+export function isSpecialPurpose(ip: IP): boolean {
+  if (ip.family === 'ipv4') {
+    const first = ip.value >>> 24;
+    return (
+      first === 0 || // 0.0.0.0/8
+      first === 127 || // 127.0.0.0/8
+      ip.value >>> 16 === 0xa9fe || // 169.254.0.0/16
+      first >= 224 // 224.0.0.0/4 multicast and 240.0.0.0/4 reserved, 255.255.255.255 included
+    );
+  }
+  const g = ip.groups;
+  const zeroUpTo = (n: number) => g.slice(0, n).every((x) => x === 0);
+  if (zeroUpTo(7) && ((g[7] ?? 0) === 0 || g[7] === 1)) return true; // ::/128 and ::1/128
+  if (zeroUpTo(5) && g[5] === 0xffff) return true; // ::ffff:0:0/96 (IPv4-mapped)
+  if (zeroUpTo(4) && g[4] === 0xffff && g[5] === 0) return true; // ::ffff:0:0:0/96 (IPv4-translated)
+  const g0 = g[0] ?? 0;
+  return (g0 & 0xffc0) === 0xfe80 || (g0 & 0xff00) === 0xff00; // fe80::/10, ff00::/8
+}
+
+/**
+ * A Service IP as the plan reads it: a plain address outside the special-purpose ranges, or
+ * undefined (`invalid-ip`).
+ */
+export function parseServiceIP(raw: string): IP | undefined {
+  const ip = parseIP(raw);
+  return ip && !isSpecialPurpose(ip) ? ip : undefined;
 }
 
 /** RFC 5952 text: lower case, no leading zeros, the longest run (>= 2) of zero groups as "::". */

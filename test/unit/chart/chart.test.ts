@@ -178,6 +178,7 @@ describe('helm chart', () => {
     assert.deepEqual(defaults.map((o) => o.kind).sort(), [
       'ClusterRole',
       'ClusterRoleBinding',
+      'ClusterRoleBinding',
       'ConfigMap',
       'DaemonSet',
       'Service',
@@ -381,6 +382,11 @@ describe('helm chart', () => {
     for (const b of objects.filter((o) => o.kind === 'ClusterRoleBinding' || o.kind === 'RoleBinding')) {
       assert.deepEqual(list(b, 'subjects'), [subject], 'bound to the chart ServiceAccount only');
       const ref = obj(b, 'roleRef');
+      // The standard role for delegated authentication (TokenReview, SubjectAccessReview).
+      if (ref.name === 'system:auth-delegator') {
+        out.push('cluster system:auth-delegator');
+        continue;
+      }
       const namespace = b.kind === 'RoleBinding' ? String(at(b, 'metadata', 'namespace')) : undefined;
       assert.equal(ref.kind, namespace === undefined ? 'ClusterRole' : 'Role');
       const role = objects.find(
@@ -403,7 +409,7 @@ describe('helm chart', () => {
     const bindings = objects.filter(
       (o) => o.kind === 'ClusterRoleBinding' || o.kind === 'RoleBinding',
     ).length;
-    assert.equal(roles, bindings, 'every role is bound, once');
+    assert.equal(roles, bindings - 1, 'every role is bound, once (and system:auth-delegator)');
     return out.sort();
   }
 
@@ -416,8 +422,11 @@ describe('helm chart', () => {
     ...watchVerbs(scope, 'discovery.k8s.io/endpointslices'),
   ];
 
-  test('RBAC: get/list/watch services, endpointslices and nodes, create/patch events; nothing else', () => {
-    assert.deepEqual(grants(defaults), [...namespaced('cluster'), ...watchVerbs('cluster', '/nodes')].sort());
+  test('RBAC: get/list/watch services, endpointslices and nodes, create/patch events, auth-delegator; nothing else', () => {
+    assert.deepEqual(
+      grants(defaults),
+      [...namespaced('cluster'), ...watchVerbs('cluster', '/nodes'), 'cluster system:auth-delegator'].sort(),
+    );
     assert.equal(
       at(only(defaults, 'DaemonSet'), 'spec', 'template', 'spec', 'serviceAccountName'),
       at(only(defaults, 'ServiceAccount'), 'metadata', 'name'),
@@ -427,6 +436,7 @@ describe('helm chart', () => {
   test('RBAC: with config.services.namespaces, only the Node is cluster-wide', () => {
     const want = [
       ...watchVerbs('cluster', '/nodes'),
+      'cluster system:auth-delegator',
       ...namespaced('ingress'),
       ...namespaced('payments'),
       ...namespaced('dns'),
@@ -521,6 +531,11 @@ describe('helm chart', () => {
     );
     assert.equal(at(sm, 'spec', 'endpoints', 0, 'port'), 'http');
     assert.equal(at(sm, 'spec', 'endpoints', 0, 'path'), '/metrics');
+    assert.equal(
+      at(sm, 'spec', 'endpoints', 0, 'bearerTokenFile'),
+      '/var/run/secrets/kubernetes.io/serviceaccount/token',
+      'Prometheus sends its token (cosmolet checks it off loopback)',
+    );
 
     const rule = only(production, 'PrometheusRule');
     const rules = list(rule, 'spec', 'groups', 0, 'rules') as Obj[];
@@ -576,6 +591,7 @@ describe('helm chart', () => {
     const objects = template('-f', PUBLISHED_VALUES);
     assert.deepEqual(objects.map((o) => o.kind).sort(), [
       'ClusterRole',
+      'ClusterRoleBinding',
       'ClusterRoleBinding',
       'ConfigMap',
       'DaemonSet',

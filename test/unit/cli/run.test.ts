@@ -136,3 +136,113 @@ test('no kubeconfig anywhere exits 2 with a clear message, never a localhost fal
   assert.equal(r.status, 2);
   assert.match(r.stderr, /kubeconfig|KUBECONFIG|in-cluster/i);
 });
+
+async function readyz(address: string): Promise<{ name: string; ok: boolean; message: string }[]> {
+  const res = await fetch(`http://${address}/readyz`);
+  const body = (await res.json()) as { conditions: { name: string; ok: boolean; message: string }[] };
+  return body.conditions;
+}
+
+async function until(what: string, cond: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await cond()) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('a rotated token-file is picked up; a refused credential is named kubernetes-unauthorized, not unreachable', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cosmolet-run-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const api = await FakeApiServer.start({ token: 'first' });
+  t.after(() => api.close());
+  api.create('nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1' } });
+  const tokenFile = join(dir, 'token');
+  // A trailing newline, as `kubectl create token > file` leaves it (regression: every request failed).
+  writeFileSync(tokenFile, 'first\n');
+  writeFileSync(
+    join(dir, 'kubeconfig'),
+    api.kubeconfig().replace(/token: first/, `token-file: ${tokenFile}`),
+  );
+  const address = `127.0.0.1:${await freePort()}`;
+  writeFileSync(
+    join(dir, 'config.yaml'),
+    `bgp:\n  enabled: false\nfrr:\n  socketDir: ${dir}/no-frr\n  commandTimeoutSeconds: 2\nhttp:\n  address: ${address}\n`,
+  );
+  const run = startRun(t, [
+    ...['--config', join(dir, 'config.yaml'), '--kubeconfig', join(dir, 'kubeconfig'), '--node-name', 'n1'],
+  ]);
+  const cond = async (name: string) => (await readyz(address)).find((c) => c.name === name);
+  await until('synced and authorized', async () => (await cond('kubernetes-synced'))?.ok === true);
+  assert.equal((await cond('kubernetes-authorized'))?.ok, true);
+  // The token is revoked and the file still holds it: every request is refused, even after a re-read.
+  api.setToken('second');
+  api.dropWatches({ clean: false });
+  await until('kubernetes-authorized fails', async () => (await cond('kubernetes-authorized'))?.ok === false);
+  assert.match(
+    (await cond('kubernetes-authorized'))?.message ?? '',
+    /kubernetes-unauthorized: .*401 Unauthorized/,
+  );
+  assert.equal(
+    (await cond('kubernetes-reachable'))?.ok,
+    true,
+    'a refused credential is not an unreachable API',
+  );
+  // The new token lands in the file: cosmolet recovers without a restart.
+  writeFileSync(tokenFile, 'second\n');
+  await until('authorized again', async () => (await cond('kubernetes-authorized'))?.ok === true);
+  run.kill('SIGTERM');
+  assert.equal((await run.exit).code, 0);
+});
+
+test('regression: /readyz reflects watches that stay open but silent while bookmarks are due', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cosmolet-run-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const api = await FakeApiServer.start({ token: 't', bookmarkIntervalMs: 1000 });
+  t.after(() => api.close());
+  api.create('nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1' } });
+  writeFileSync(join(dir, 'kubeconfig'), api.kubeconfig());
+  const address = `127.0.0.1:${await freePort()}`;
+  writeFileSync(
+    join(dir, 'config.yaml'),
+    `bgp:\n  enabled: false\nfrr:\n  socketDir: ${dir}/no-frr\n  commandTimeoutSeconds: 2\nhttp:\n  address: ${address}\n`,
+  );
+  const run = startRun(t, [
+    ...['--config', join(dir, 'config.yaml'), '--kubeconfig', join(dir, 'kubeconfig'), '--node-name', 'n1'],
+  ]);
+  const cond = async (name: string) => (await readyz(address)).find((c) => c.name === name);
+  await until('synced', async () => (await cond('kubernetes-synced'))?.ok === true);
+  // Let a few bookmarks set the rhythm, then every watch, old and new, goes silent.
+  const bookmarks = async (): Promise<number[]> => {
+    const text = await (await fetch(`http://${address}/metrics`)).text();
+    return ['services', 'endpointslices', 'nodes'].map((r) => {
+      const m =
+        new RegExp(
+          `cosmolet_reflector_events_total\\{[^}]*resource="${r}"[^}]*type="BOOKMARK"[^}]*\\} (\\d+)`,
+        ).exec(text) ??
+        new RegExp(
+          `cosmolet_reflector_events_total\\{[^}]*type="BOOKMARK"[^}]*resource="${r}"[^}]*\\} (\\d+)`,
+        ).exec(text);
+      return Number(m?.[1] ?? 0);
+    });
+  };
+  await until('bookmarks on every watch', async () => (await bookmarks()).every((n) => n >= 3));
+  api.stallWatches({ newWatches: true });
+  const stalledAt = Date.now();
+  await until(
+    'kubernetes-reachable fails',
+    async () => (await cond('kubernetes-reachable'))?.ok === false,
+    40_000,
+  );
+  // Silence limit max(5 s, 3 bookmark intervals) plus the 10 s outage grace.
+  assert.ok(Date.now() - stalledAt < 30_000);
+  api.unstallWatches();
+  await until('reachable again', async () => (await cond('kubernetes-reachable'))?.ok === true, 40_000);
+  run.kill('SIGTERM');
+  assert.equal((await run.exit).code, 0);
+});

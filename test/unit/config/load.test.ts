@@ -506,3 +506,40 @@ describe('limits of the config values', () => {
     assert.equal(e.key, 'frr.kernelProtocol');
   });
 });
+
+describe('hostile config files (issue: reliability)', () => {
+  test('regression: a YAML alias bomb exited 1; now a ConfigError naming the file', (t) => {
+    const levels = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 9; i++) {
+      const prev = String.fromCharCode(96 + i);
+      const cur = String.fromCharCode(97 + i);
+      levels.push(`${cur}: &${cur} [${Array(9).fill(`*${prev}`).join(', ')}]`);
+    }
+    const file = writeConfig(t, levels.join('\n') + '\n');
+    const err = configError(() => loadConfig({ file }));
+    assert.equal(err.key, '--config');
+    assert.match(err.message, /config\.yaml is not usable YAML: .*alias/i);
+  });
+
+  test('regression: a top-level __proto__ key was accepted silently; now an unknown key', (t) => {
+    const file = writeConfig(t, '__proto__:\n  loopIntervalSeconds: 5\n');
+    assert.match(configError(() => loadConfig({ file })).message, /unknown key "__proto__"/);
+    const nested = writeConfig(t, 'bgp:\n  __proto__: {enabled: false}\n', 'nested.yaml');
+    assert.match(configError(() => loadConfig({ file: nested })).message, /unknown key "bgp\.__proto__"/);
+    assert.equal(({} as Record<string, unknown>).loopIntervalSeconds, undefined, 'no prototype pollution');
+  });
+
+  test('regression: loopIntervalSeconds: 1e400 said "got number null"', (t) => {
+    const file = writeConfig(t, 'loopIntervalSeconds: 1e400\n');
+    const msg = configError(() => loadConfig({ file })).message;
+    assert.match(msg, /loopIntervalSeconds: .*Infinity \(out of range\)/);
+    assert.doesNotMatch(msg, /null/);
+  });
+
+  test('regression: a 133 KB garbage file was echoed whole on the error line', (t) => {
+    const file = writeConfig(t, 'x'.repeat(133_000) + '\n');
+    const msg = configError(() => loadConfig({ file })).message;
+    assert.ok(msg.length < 300, `${msg.length} characters`);
+    assert.match(msg, /\(133002 characters\)/);
+  });
+});

@@ -1,12 +1,17 @@
 // Client setup: where the API server comes from, TLS and auth applied freshly per request.
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
+import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { ErrorCodes, CosmoletError } from '../../../src/errors.js';
 import { loadKubeClient } from '../../../src/kube/client.js';
+import type { FakeApiServer } from '../../../src/lab/apiserver.js';
 import { startDouble, tempDir } from './helpers.js';
+
+const execFileAsync = promisify(execFile);
 
 async function rejectsWith(p: Promise<unknown>, code: string, re: RegExp): Promise<void> {
   await assert.rejects(p, (err: unknown) => {
@@ -83,30 +88,192 @@ void test('in-cluster: service account token and CA, over https', async (t) => {
   assert.equal((await client.request('GET', '/api/v1/nodes')).status, 200);
 });
 
-void test('an exec credential plugin runs per request, so a rotated token is used at once', async (t) => {
+/** A kubeconfig for the double whose user is `user` (YAML lines under `user:`) instead of the token. */
+function kubeconfigWithUser(server: FakeApiServer, user: string): string {
+  const kc = server.kubeconfig().replace(/user:\n\s+token: [^\n]+/, `user:\n${user}`);
+  assert.doesNotMatch(kc, /token: test-token/);
+  return kc;
+}
+
+function execPlugin(dir: string, tokenFile: string, extra = ''): { script: string; runs: () => number } {
+  const script = join(dir, 'cred.sh');
+  const counter = join(dir, 'runs');
+  writeFileSync(counter, '');
+  writeFileSync(
+    script,
+    `#!/bin/sh\necho x >> ${counter}\n${extra}printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"%s"}}' "$(cat ${tokenFile})"\n`,
+    { mode: 0o755 },
+  );
+  return { script, runs: () => readFileSync(counter, 'utf8').split('\n').filter(Boolean).length };
+}
+
+const EXEC_USER = (script: string) =>
+  `      exec:\n        apiVersion: client.authentication.k8s.io/v1\n        command: ${script}\n        interactiveMode: Never`;
+
+void test('an exec credential is cached, and re-fetched once when the server answers 401 (regression: 401 forever)', async (t) => {
   const { server } = await startDouble(t);
   const dir = tempDir(t);
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, 'test-token');
-  const script = join(dir, 'cred.sh');
-  writeFileSync(
-    script,
-    `#!/bin/sh\nprintf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"%s"}}' "$(cat ${tokenFile})"\n`,
-    { mode: 0o755 },
-  );
-  const kc = server
-    .kubeconfig()
-    .replace(
-      /user:\n\s+token: test-token/,
-      `user:\n      exec:\n        apiVersion: client.authentication.k8s.io/v1\n        command: ${script}\n        interactiveMode: Never`,
-    );
-  assert.match(kc, /exec:/);
+  const plugin = execPlugin(dir, tokenFile);
   const path = join(dir, 'kc');
-  writeFileSync(path, kc);
+  writeFileSync(path, kubeconfigWithUser(server, EXEC_USER(plugin.script)));
   const client = await loadKubeClient({ kubeconfigPath: path });
   assert.equal((await client.request('GET', '/api/v1/nodes')).status, 200);
-  writeFileSync(tokenFile, 'rotated-away');
+  assert.equal((await client.request('GET', '/api/v1/nodes')).status, 200);
+  assert.equal(plugin.runs(), 1, 'the credential is cached between requests');
+  // The credential rotates: the server refuses the old token, the plugin now gives the new one.
+  server.setToken('rotated');
+  writeFileSync(tokenFile, 'rotated');
+  assert.equal((await client.request('GET', '/api/v1/nodes')).status, 200);
+  assert.equal(plugin.runs(), 2);
+  // A watch (stream) refreshes the same way.
+  server.setToken('rotated-again');
+  writeFileSync(tokenFile, 'rotated-again');
+  const w = await client.stream('/api/v1/nodes?watch=1');
+  assert.equal(w.status, 200);
+  w.close();
+  // A credential the server keeps refusing: one refresh, then the caller sees the 401.
+  server.setToken('unknown-to-the-plugin');
   assert.equal((await client.request('GET', '/api/v1/nodes')).status, 401);
+  assert.equal(plugin.runs(), 4);
+});
+
+void test('a hanging exec plugin fails the start within its timeout, naming the plugin (regression: hung start)', async (t) => {
+  const { server } = await startDouble(t);
+  const dir = tempDir(t);
+  const tokenFile = join(dir, 'token');
+  writeFileSync(tokenFile, 'test-token');
+  const plugin = execPlugin(dir, tokenFile, 'sleep 60\n');
+  const path = join(dir, 'kc');
+  writeFileSync(path, kubeconfigWithUser(server, EXEC_USER(plugin.script)));
+  const started = Date.now();
+  await rejectsWith(
+    loadKubeClient({ kubeconfigPath: path, execTimeoutMs: 300 }),
+    ErrorCodes.KUBECONFIG_MISSING,
+    /cred\.sh did not answer within 0\.3 s/,
+  );
+  assert.ok(Date.now() - started < 5000);
+});
+
+void test('a failing exec plugin is a clear error at start, with its stderr', async (t) => {
+  const { server } = await startDouble(t);
+  const dir = tempDir(t);
+  const plugin = execPlugin(dir, join(dir, 'none'), 'echo "no cloud login" >&2; exit 3\n');
+  const path = join(dir, 'kc');
+  writeFileSync(path, kubeconfigWithUser(server, EXEC_USER(plugin.script)));
+  await rejectsWith(
+    loadKubeClient({ kubeconfigPath: path }),
+    ErrorCodes.KUBECONFIG_MISSING,
+    /exit 3.*no cloud login/,
+  );
+});
+
+void test('kubeconfig token-file: trimmed (regression: a trailing newline broke every request) and re-read as it rotates', async (t) => {
+  const { server } = await startDouble(t);
+  const dir = tempDir(t);
+  const tokenFile = join(dir, 'token');
+  writeFileSync(tokenFile, 'test-token\n');
+  const path = join(dir, 'kc');
+  writeFileSync(path, kubeconfigWithUser(server, `      token-file: ${tokenFile}`));
+  const client = await loadKubeClient({ kubeconfigPath: path, tokenReloadMs: 60_000 });
+  assert.equal((await client.request('GET', '/api/v1/nodes')).status, 200);
+  // Rotated (regression: read once, 401 forever): the 401 makes the client read the file again.
+  server.setToken('second');
+  writeFileSync(tokenFile, 'second\n');
+  assert.equal((await client.request('GET', '/api/v1/nodes')).status, 200);
+});
+
+function serviceAccountDir(t: TestContext, server: FakeApiServer, token: string): string {
+  const dir = join(tempDir(t), 'sa');
+  mkdirSync(dir);
+  const kc = parse(server.kubeconfig()) as {
+    clusters: { cluster: { 'certificate-authority-data': string } }[];
+  };
+  writeFileSync(
+    join(dir, 'ca.crt'),
+    Buffer.from(kc.clusters[0]?.cluster['certificate-authority-data'] ?? '', 'base64'),
+  );
+  writeFileSync(join(dir, 'token'), token);
+  return dir;
+}
+
+function inClusterEnv(server: FakeApiServer): NodeJS.ProcessEnv {
+  return { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(server.port) };
+}
+
+void test('in-cluster: a bound token is re-read before the old one expires, with no request refused', async (t) => {
+  const { server } = await startDouble(t);
+  const dir = serviceAccountDir(t, server, 'test-token\n');
+  const client = await loadKubeClient({
+    env: inClusterEnv(server),
+    serviceAccountDir: dir,
+    tokenReloadMs: 50,
+  });
+  assert.equal((await client.request('GET', '/api/v1/nodes')).status, 200);
+  // The kubelet writes the new token while the old one is still valid (at 80% of its life).
+  server.setToken('second', { keepPrevious: true });
+  writeFileSync(join(dir, 'token'), 'second');
+  const deadline = Date.now() + 5000;
+  // The old token expires once the client has had time to re-read the file.
+  await new Promise((r) => setTimeout(r, 100));
+  server.revokeToken('test-token');
+  const before = server.requests.length;
+  while (Date.now() < deadline) {
+    assert.equal((await client.request('GET', '/api/v1/nodes')).status, 200);
+    if (server.requests.length - before >= 3) break;
+  }
+  assert.deepEqual(
+    server.requests.slice(before).map((r) => r.status),
+    [200, 200, 200],
+    'no 401: the rotated token was already in use',
+  );
+});
+
+void test('in-cluster: a token revoked before the re-read is recovered on the 401 itself', async (t) => {
+  const { server } = await startDouble(t);
+  const dir = serviceAccountDir(t, server, 'test-token');
+  const client = await loadKubeClient({
+    env: inClusterEnv(server),
+    serviceAccountDir: dir,
+    tokenReloadMs: 3_600_000,
+  });
+  assert.equal((await client.request('GET', '/api/v1/nodes')).status, 200);
+  server.setToken('second');
+  writeFileSync(join(dir, 'token'), 'second');
+  assert.equal((await client.request('GET', '/api/v1/nodes')).status, 200);
+  // While the file is being replaced (empty or missing), the last good token keeps serving.
+  writeFileSync(join(dir, 'token'), '');
+  assert.equal((await client.request('GET', '/api/v1/nodes')).status, 200);
+});
+
+void test('in-cluster never loads @kubernetes/client-node; a kubeconfig does (issue 10: 70 MB of RSS)', async (t) => {
+  const { server, kubeconfig } = await startDouble(t);
+  const dir = serviceAccountDir(t, server, 'test-token');
+  const probe = async (options: string): Promise<string> => {
+    const code = `
+      import { createRequire } from 'node:module';
+      import { loadKubeClient } from ${JSON.stringify(new URL('../../../src/kube/client.ts', import.meta.url).pathname)};
+      const client = await loadKubeClient(${options});
+      const status = (await client.request('GET', '/api/v1/nodes')).status;
+      const loaded = Object.keys(createRequire(import.meta.url).cache).some((k) => k.includes('/node_modules/node-fetch/'));
+      console.log(JSON.stringify({ status, loaded }));`;
+    // Asynchronously: the double answers from this very process.
+    const r = await execFileAsync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+      encoding: 'utf8',
+    });
+    return r.stdout.trim();
+  };
+  assert.equal(
+    await probe(
+      `{ env: ${JSON.stringify(inClusterEnv(server))}, serviceAccountDir: ${JSON.stringify(dir)} }`,
+    ),
+    JSON.stringify({ status: 200, loaded: false }),
+  );
+  assert.equal(
+    await probe(`{ kubeconfigPath: ${JSON.stringify(kubeconfig)}, env: {} }`),
+    JSON.stringify({ status: 200, loaded: true }),
+  );
 });
 
 void test('an unreachable server is a KUBE_UNREACHABLE error', async (t) => {

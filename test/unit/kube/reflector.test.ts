@@ -180,6 +180,34 @@ void test('a stalled watch is detected by the watchdog and reconnected', async (
   assert.ok(rec.restarts.includes('watchdog'));
 });
 
+void test('regression: a watch silent for several bookmark intervals is reopened (it waited for the watch timeout)', async (t) => {
+  const { server, client } = await startDouble(t, { bookmarkIntervalMs: 100 });
+  // The default watchdog (300-600 s + 30 s) would never fire within this test.
+  const { r, rec } = reflect(t, { client, timers: { minSilenceMs: 50 } });
+  await waitFor('bookmarks arrive', () => r.synced && rec.events.filter((e) => e === 'BOOKMARK').length >= 3);
+  server.stallWatches();
+  server.create('services', svc('default', 'late'));
+  await waitFor('the silent watch is reopened and delivers', () => r.get('default/late') !== undefined, 5000);
+  assert.ok(rec.restarts.includes('watchdog'));
+  assert.ok(rec.relists >= 1);
+});
+
+void test('a watch silent while bookmarks are due does not count as the API answering', async (t) => {
+  const { server, client } = await startDouble(t, { bookmarkIntervalMs: 100 });
+  const { r, rec } = reflect(t, { client, timers: { minSilenceMs: 50, shortWatchMs: 200 } });
+  await waitFor('bookmarks arrive', () => r.synced && rec.events.filter((e) => e === 'BOOKMARK').length >= 3);
+  server.stallWatches({ newWatches: true });
+  const opened = rec.opened;
+  await waitFor(
+    'several silent watches',
+    () => rec.restarts.filter((x) => x === 'watchdog').length >= 3,
+    5000,
+  );
+  assert.equal(rec.opened, opened, 'silent watches were reported as answering');
+  server.unstallWatches();
+  await waitFor('answering again', () => rec.opened > opened, 5000);
+});
+
 void test('5xx errors back off exponentially; 429 honours Retry-After', async (t) => {
   const { server, client } = await startDouble(t);
   server.failNext(3, 503, { method: 'GET', watch: false });

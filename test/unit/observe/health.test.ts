@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { createLogger } from '../../../src/observe/log.js';
 import { liveness, readiness, type ReadinessInput } from '../../../src/observe/health.js';
 
 const ready: ReadinessInput = {
@@ -30,6 +32,7 @@ test('each condition fails by name with an actionable message', () => {
   const cases: [Partial<ReadinessInput>, string, RegExp][] = [
     [{ reflectorsSynced: { services: true, nodes: false } }, 'kubernetes-synced', /nodes/],
     [{ kubernetesProblem: 'kubernetes-unreachable: x' }, 'kubernetes-reachable', /unreachable/],
+    [{ kubernetesAuthProblem: 'kubernetes-unauthorized: 401' }, 'kubernetes-authorized', /unauthorized/],
     [{ nodeFound: false }, 'node-found', /advertising nothing/],
     [{ reconcileOk: undefined }, 'router-programmed', /no reconcile/],
     [{ reconcileOk: false, reconcileError: 'ip: exit 2' }, 'router-programmed', /ip: exit 2/],
@@ -84,4 +87,21 @@ test('liveness: a stuck reconcile, a dead loop and a stuck reflector are each re
     liveness({ ...ok, reflectorProgress: { services: now - 800_000 } }).problems.join(),
     /reflector services made no progress/,
   );
+});
+
+test('regression: in text logs a value with a newline forged a second line', () => {
+  const chunks: string[] = [];
+  const out = new Writable({
+    write(c: Buffer, _e, cb) {
+      chunks.push(c.toString());
+      cb();
+    },
+  });
+  const log = createLogger('info', 'text', out);
+  log.info({ ip: '10.0.0.1\n12:00:00.000 INFO  forged line' }, 'skipped 10.0.0.1\nfake');
+  log.flush();
+  const text = chunks.join('');
+  assert.equal(text.split('\n').filter((l) => l !== '').length, 1, text);
+  assert.match(text, /ip="10\.0\.0\.1\\n12:00:00\.000 INFO {2}forged line"/);
+  assert.match(text, /skipped 10\.0\.0\.1\\nfake/);
 });

@@ -6,10 +6,12 @@ import {
   compareIP,
   formatIPv6,
   hostPrefix,
+  isSpecialPurpose,
   parseCIDR,
   parseIP,
   parseIPv4,
   parseIPv6,
+  parseServiceIP,
   type CIDR,
   type IP,
 } from '../../../src/plan/ip.js';
@@ -239,5 +241,98 @@ describe('parseCIDR and cidrContains', () => {
     // Never across families.
     assert.ok(!cidrContains(cidr('0.0.0.0/0'), ip('::1')));
     assert.ok(!cidrContains(cidr('::/0'), ip('10.0.0.1')));
+  });
+});
+
+// CONTRACT rule 2: each special-purpose range, its first and last address and a neighbour just outside.
+describe('special-purpose ranges (regression: render planned 0.0.0.0/32, 127.0.0.1/32, ::1/128...)', () => {
+  const ranges: { range: string; inside: string[]; outside: string[] }[] = [
+    { range: '0.0.0.0/8', inside: ['0.0.0.0', '0.255.255.255'], outside: ['1.0.0.0'] },
+    {
+      range: '127.0.0.0/8',
+      inside: ['127.0.0.0', '127.0.0.1', '127.255.255.255'],
+      outside: ['126.255.255.255', '128.0.0.0'],
+    },
+    {
+      range: '169.254.0.0/16',
+      inside: ['169.254.0.0', '169.254.169.254', '169.254.255.255'],
+      outside: ['169.253.255.255', '169.255.0.0'],
+    },
+    {
+      range: '224.0.0.0/4',
+      inside: ['224.0.0.0', '224.0.0.1', '239.255.255.255'],
+      outside: ['223.255.255.255'],
+    },
+    {
+      range: '240.0.0.0/4',
+      inside: ['240.0.0.0', '250.1.2.3', '255.255.255.254', '255.255.255.255'],
+      outside: [],
+    },
+    { range: '::/128', inside: ['::', '0:0:0:0:0:0:0:0', '::0.0.0.0'], outside: ['::2'] },
+    { range: '::1/128', inside: ['::1', '0:0:0:0:0:0:0:1', '0000::0001'], outside: ['::1:0', '1::'] },
+    { range: '::ffff:0:0/96 (IPv4-mapped)', inside: [], outside: ['::fffe:ffff:ffff', '::1:0:0:0'] },
+    {
+      range: '::ffff:0:0:0/96 (IPv4-translated)',
+      inside: ['::ffff:0:a00:1', '::ffff:0:10.0.0.1', '0:0:0:0:FFFF:0:0:0', '::ffff:0:ffff:ffff'],
+      outside: ['::ffff:1:0:0', '::fffe:0:0:0', '0:0:0:1:ffff:0:0:0'],
+    },
+    {
+      range: 'fe80::/10',
+      inside: ['fe80::', 'fe80::1', 'FEBF:ffff:ffff:ffff:ffff:ffff:ffff:ffff'],
+      outside: ['fe7f::1', 'fec0::1'],
+    },
+    {
+      range: 'ff00::/8',
+      inside: ['ff00::', 'ff02::1', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'],
+      outside: ['feff::1'],
+    },
+  ];
+  for (const { range, inside, outside } of ranges) {
+    test(`${range}: inside is special and invalid as a Service IP, the neighbours are not`, () => {
+      for (const s of inside) {
+        assert.equal(isSpecialPurpose(ip(s)), true, s);
+        assert.equal(parseServiceIP(s), undefined, s);
+      }
+      for (const s of outside) {
+        assert.equal(isSpecialPurpose(ip(s)), false, s);
+        assert.deepEqual(parseServiceIP(s), ip(s), s);
+      }
+    });
+  }
+
+  test('IPv4-mapped addresses never parse at all, in any spelling', () => {
+    for (const s of [
+      '::ffff:10.0.0.1',
+      '::ffff:a00:1',
+      '0:0:0:0:0:ffff:a00:1',
+      '::FFFF:0.0.0.0',
+      '::ffff:ffff:ffff',
+    ]) {
+      assert.equal(parseIP(s), undefined, s);
+      assert.equal(parseServiceIP(s), undefined, s);
+    }
+    // Built from groups (as no parser gives them), they are still special-purpose.
+    const mapped: IP = { family: 'ipv6', groups: [0, 0, 0, 0, 0, 0xffff, 0x0a00, 1], text: '::ffff:a00:1' };
+    assert.equal(isSpecialPurpose(mapped), true);
+  });
+
+  test('ordinary Service addresses of both families stay valid', () => {
+    for (const s of [
+      '10.96.0.10',
+      '192.0.2.1',
+      '1.1.1.1',
+      '223.255.255.255',
+      'fd00::10',
+      '2001:db8::1',
+      '64:ff9b::192.0.2.1',
+      'fec0::1',
+    ]) {
+      assert.deepEqual(parseServiceIP(s), ip(s), s);
+    }
+  });
+
+  test('the CIDR and allowedCIDRs parsing is not affected (0.0.0.0/0 and ::/0 admit everything)', () => {
+    assert.equal(cidr('0.0.0.0/0').text, '0.0.0.0/0');
+    assert.equal(cidr('::/0').text, '::/0');
   });
 });

@@ -306,6 +306,39 @@ describe('rule 2: IP kinds, switches, allowed CIDRs, canonical form', () => {
     );
   });
 
+  test('regression: special-purpose addresses were planned as routes; now invalid-ip through every kind', () => {
+    const special = [
+      '0.0.0.0',
+      '127.0.0.1',
+      '169.254.169.254',
+      '224.0.0.1',
+      '255.255.255.255',
+      '::',
+      '::1',
+      'fe80::1',
+      'ff02::1',
+      '::ffff:0:a00:1',
+    ];
+    for (const kind of ['clusterIPs', 'externalIPs', 'ingress'] as const) {
+      const s = svc({ type: 'LoadBalancer', clusterIPs: [], [kind]: special });
+      const p = plan({ services: [s], slices: readyBoth() });
+      assert.deepEqual(p.routes, [], kind);
+      assert.deepEqual(
+        p.skipped.map((x) => [x.ip, x.reason]),
+        [...special].sort().map((ip) => [ip, 'invalid-ip']),
+        kind,
+      );
+    }
+  });
+
+  test('a special-purpose address is listed as written', () => {
+    const s = svc({ clusterIPs: ['0000:0000::0001', 'FE80::1'] });
+    assert.deepEqual(skips(plan({ services: [s], slices: readyBoth() })), [
+      ['default/web', '0000:0000::0001', 'invalid-ip'],
+      ['default/web', 'FE80::1', 'invalid-ip'],
+    ]);
+  });
+
   test('invalid-ip does not stop the Service valid IPs', () => {
     const s = svc({ clusterIPs: [V4, '::ffff:10.96.0.10'] });
     const p = plan({ services: [s], slices: readyBoth() });
@@ -654,7 +687,7 @@ describe('rule 6 and the output: shared prefixes, precedence, sort orders', () =
   });
 
   test('routes: IPv4 before IPv6, numerically not lexicographically', () => {
-    const ips = ['fd00::10', '10.0.0.10', 'fd00::9', '9.0.0.1', '10.0.0.9', '2001:db8::1', '10.0.1.0', '::1'];
+    const ips = ['fd00::10', '10.0.0.10', 'fd00::9', '9.0.0.1', '10.0.0.9', '2001:db8::1', '10.0.1.0', '::2'];
     const p = plan({ services: [svc({ externalIPs: ips, clusterIPs: [] })], slices: readyBoth() });
     assert.deepEqual(
       p.routes.map((r) => r.prefix),
@@ -663,7 +696,7 @@ describe('rule 6 and the output: shared prefixes, precedence, sort orders', () =
         '10.0.0.9/32',
         '10.0.0.10/32',
         '10.0.1.0/32',
-        '::1/128',
+        '::2/128',
         '2001:db8::1/128',
         'fd00::9/128',
         'fd00::10/128',
