@@ -38,7 +38,11 @@ export class Vtysh {
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const next = this.tail.then(fn, fn);
-    this.tail = next.catch(() => undefined);
+    // The queue keeps no result: a 100,000-route table would stay in memory until the next call.
+    this.tail = next.then(
+      () => undefined,
+      () => undefined,
+    );
     return next;
   }
 
