@@ -1,6 +1,6 @@
 // A Kubernetes API server test double that speaks the real HTTP protocol, for tests and `cosmolet lab`.
 //
-// Implements, for Services, EndpointSlices, Nodes, Events, Leases and Namespaces:
+// Implements, for Services, EndpointSlices, Nodes, Pods, Events, Leases and Namespaces:
 // - one global resourceVersion (etcd's revision); every write bumps it;
 // - LIST with labelSelector (=, ==, !=, exists, !exists, in, notin), fieldSelector (metadata.name,
 //   metadata.namespace), limit/continue (a continue token older than the compacted revision -> 410
@@ -72,6 +72,7 @@ export interface ResourceInfo {
 export const RESOURCES: readonly ResourceInfo[] = [
   { name: 'services', group: '', version: 'v1', kind: 'Service', namespaced: true, shortNames: ['svc'] },
   { name: 'nodes', group: '', version: 'v1', kind: 'Node', namespaced: false, shortNames: ['no'] },
+  { name: 'pods', group: '', version: 'v1', kind: 'Pod', namespaced: true, shortNames: ['po'] },
   { name: 'events', group: '', version: 'v1', kind: 'Event', namespaced: true, shortNames: ['ev'] },
   { name: 'namespaces', group: '', version: 'v1', kind: 'Namespace', namespaced: false, shortNames: ['ns'] },
   {
@@ -92,7 +93,8 @@ export const RESOURCES: readonly ResourceInfo[] = [
   },
 ];
 
-export type ResourceName = 'services' | 'nodes' | 'events' | 'namespaces' | 'endpointslices' | 'leases';
+export type ResourceName =
+  'services' | 'nodes' | 'pods' | 'events' | 'namespaces' | 'endpointslices' | 'leases';
 
 function resourceInfo(name: string): ResourceInfo {
   const r = RESOURCES.find((x) => x.name === name);

@@ -11,7 +11,9 @@ export interface FabricAddressing {
   nodeAsn: number;
   leafAsn: number;
   extAsn: number;
+  /** Also the leaf's loopback address, with leafLoopbackV6. */
   leafRouterId: string;
+  leafLoopbackV6: string;
   extRouterId: string;
   serviceRangesV4: string[];
   serviceRangesV6: string[];

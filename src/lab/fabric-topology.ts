@@ -69,6 +69,7 @@ export async function createTopology(
   prefix: string,
   nodes: FabricNodeName[],
   ns: { leaf: string; ext: string },
+  addressing: { leafRouterId: string; leafLoopbackV6: string; nodeNetworks: string[][] },
   created: (ns: string) => void,
 ): Promise<void> {
   const taken = namespacesWithPrefix(prefix);
@@ -103,11 +104,22 @@ export async function createTopology(
     }),
   );
   const batches = new Map<string, string[]>();
-  batches.set(ns.leaf, ['link set lo up', ...nodes.map((n) => `link set swp${n.index + 1} up`)]);
+  batches.set(ns.leaf, [
+    'link set lo up',
+    // The leaf's loopback: the source of a curl from the leaf, and the way back to it.
+    `addr add ${addressing.leafRouterId}/32 dev lo`,
+    `addr add ${addressing.leafLoopbackV6}/128 dev lo`,
+    ...nodes.map((n) => `link set swp${n.index + 1} up`),
+  ]);
   batches.set(ns.ext, ['link set lo up']);
   for (const n of nodes) {
     const a = nodeAddressing(n.index);
+    const own = new Set([`${a.routerId}/32`, `${a.loopbackV6}/128`]);
+    // A block a node originates must be in its RIB: the pods' host routes are more specific (as
+    // Calico does for its blocks); its loopback is on lo.
+    const blocks = (addressing.nodeNetworks[n.index] ?? []).filter((p) => !own.has(p));
     batches.set(n.ns, [
+      ...blocks.map((p) => `route add blackhole ${p}`),
       'link set lo up',
       `addr add ${a.routerId}/32 dev lo`,
       `addr add ${a.loopbackV6}/128 dev lo`,

@@ -96,6 +96,7 @@ export const DEFAULT_ADDRESSING: FabricAddressing = {
   leafAsn: 65101,
   extAsn: 65201,
   leafRouterId: '10.255.0.2',
+  leafLoopbackV6: 'fd00:255::2',
   extRouterId: '10.255.0.3',
   serviceRangesV4: ['10.96.0.0/12', '192.0.2.0/24'],
   serviceRangesV6: ['fd00:10:96::/108', '2001:db8:96::/64'],
@@ -239,7 +240,7 @@ export class Fabric {
     }
     const timeout = this.opts.startTimeoutMs ?? 60_000;
     try {
-      await createTopology(this.prefix, this.nodes, this.ns, (ns) => this.createdNs.add(ns));
+      await createTopology(this.prefix, this.nodes, this.ns, this.addressing, (ns) => this.createdNs.add(ns));
       this.writeConfigs();
       await Promise.all([...this.frrKeys.map((k) => this.startFrr(k, timeout)), this.startGobgp(timeout)]);
       await this.waitEstablished(timeout);
