@@ -75,6 +75,10 @@ export function labHealthy(state: LabState): { ok: boolean; problems: string[] }
   return { ok: problems.length === 0, problems };
 }
 
+function plural(n: number, what: string): string {
+  return `${n} ${what}${n === 1 ? '' : 's'}`;
+}
+
 function timed(started: number): string {
   return `${((Date.now() - started) / 1000).toFixed(1)} s`;
 }
@@ -153,7 +157,7 @@ async function startFabricStep(o: LabOptions, state: LabState): Promise<Fabric> 
     for (const p of fabric.processes()) record(`${p.role}/${p.name}`, p.pid);
   }
   o.progress(
-    `  BGP sessions up (${state.nodes.length} nodes to the leaf over IPv6 unnumbered, to GoBGP v4 and v6) in ${timed(t)}`,
+    `  BGP sessions up (${plural(state.nodes.length, 'node')} to the leaf over IPv6 unnumbered, to GoBGP v4 and v6) in ${timed(t)}`,
   );
   return fabric;
 }
@@ -204,7 +208,13 @@ async function startClusterStep(o: LabOptions, state: LabState): Promise<void> {
     `  ${clusterState.services.length} Services, ${clusterState.pods.length} pods with kube-proxy rules, in ${timed(t)}`,
   );
   for (const e of clusterState.manifests.errors) o.progress(`  manifest ${e.file}: ${e.message}`);
-  for (const w of clusterState.dataPath.warnings) o.progress(`  data path: ${w}`);
+  // With fewer nodes than the manifests name, say once where those pods went.
+  const elsewhere = clusterState.dataPath.warnings.filter((w) => w.includes('is not in the lab'));
+  if (elsewhere.length > 0)
+    o.progress(
+      `  ${elsewhere.length} pods name nodes this lab does not have; they run on ${state.nodes[0]?.name ?? ''}`,
+    );
+  for (const w of clusterState.dataPath.warnings) if (!elsewhere.includes(w)) o.progress(`  data path: ${w}`);
 }
 
 /** Step 3: cosmolet on every node, and the API in the leaf for `cosmolet status`. */
@@ -224,7 +234,7 @@ async function startNodesStep(o: LabOptions, state: LabState, fabric: Fabric): P
   );
   for (const node of state.nodes) startNodeProcesses(state, fabric, node);
   await Promise.all(state.nodes.map((n) => waitCosmoletReady(n)));
-  o.progress(`  cosmolet ready on ${state.nodes.length} nodes in ${timed(t)}`);
+  o.progress(`  cosmolet ready on ${plural(state.nodes.length, 'node')} in ${timed(t)}`);
 }
 
 /** Step 4: the leaf holds every advertised prefix with one next hop per advertising node. */

@@ -2,11 +2,13 @@
 // advertise it (or why each does not, from every node's /status), how many next hops the leaf's
 // kernel installed for it (ECMP: one per advertising node), and whether the GoBGP peer holds it.
 // `lab status` prints it once (or as JSON), `lab up` keeps it on screen and redraws it on change.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Service } from '../kube/types.js';
 import type { StatusDocument } from '../observe/status.js';
 import { cidrContains, hostPrefix, parseCIDR, parseIP, type CIDR } from '../plan/ip.js';
 import { DEFAULT_ADDRESSING, Fabric } from './fabric.js';
+import { fabricStateFile } from './fabric-state.js';
 import type { ManifestReport } from './lab-manifests.js';
 import { labToken } from './lab-node.js';
 import type { RunningPod } from './lab-pods.js';
@@ -152,8 +154,12 @@ export async function leafFib(fabric: Fabric): Promise<Map<string, number>> {
 }
 
 export function fabricHandle(state: LabState): Fabric {
-  // A handle only: no process is started, the queries go through vtysh and `ip netns exec`.
-  return Fabric.attach(join(state.dir, 'fabric'));
+  // A handle only: no process is started, the queries go through vtysh and `ip netns exec`. A lab
+  // whose start was cut short may have no fabric.json yet: a plain handle still reads what exists.
+  const dir = join(state.dir, 'fabric');
+  return existsSync(fabricStateFile(dir))
+    ? Fabric.attach(dir)
+    : new Fabric({ prefix: state.prefix, dir, persistent: true, nodes: state.nodes.length });
 }
 
 interface NodeRead {

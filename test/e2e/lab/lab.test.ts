@@ -31,7 +31,7 @@ test('lab up, status --json agrees with the leaf, down; twice in a row', { skip 
     const started = Date.now();
     const r = await up(lab, 1);
     t.diagnostic(`round ${round}: lab up took ${Date.now() - started} ms`);
-    assert.match(r.stdout, /kubectl --kubeconfig \S+ get svc -A/);
+    assert.match(r.stdout, /kubectl --kubeconfig \S+ get nodes,svc -A/);
     assert.match(r.stdout, /vtysh --vty_socket \S+ -c 'show bgp ipv4 unicast'/);
     assert.match(r.stdout, /lab down/);
     for (const role of ['node', 'leaf', 'ext'])
@@ -187,8 +187,8 @@ test(
       'kind: Service',
       'metadata: { name: extra, namespace: default }',
       'spec:',
-      '  clusterIP: 10.96.0.30',
-      '  clusterIPs: [10.96.0.30]',
+      '  clusterIP: 10.96.0.40',
+      '  clusterIPs: [10.96.0.40]',
       '  ports: [{ port: 80, targetPort: 9090 }]',
     ].join('\n');
     const slice = [
@@ -198,22 +198,22 @@ test(
       'addressType: IPv4',
       'ports: [{ port: 9090 }]',
       'endpoints:',
-      '  - addresses: [10.244.1.30]',
+      '  - addresses: [10.244.1.40]',
       '    conditions: { ready: true }',
       '    targetRef: { kind: Pod, name: extra-0, namespace: default }',
     ].join('\n');
     writeFileSync(extra, `${svc}\n---\n${slice}\n`);
-    await leafHas('10.96.0.30/32', true);
+    await leafHas('10.96.0.40/32', true);
     await waitFor(
-      'curl 10.96.0.30 from the leaf',
-      () => /pod default\/extra-0/.test(curlFromLeaf(lab, 'http://10.96.0.30/').body),
+      'curl 10.96.0.40 from the leaf',
+      () => /pod default\/extra-0/.test(curlFromLeaf(lab, 'http://10.96.0.40/').body),
       10_000,
       100,
     );
 
     // Remove an object from the file: the EndpointSlice is deleted -> no ready endpoints -> withdrawn.
     writeFileSync(extra, `${svc}\n`);
-    await leafHas('10.96.0.30/32', false);
+    await leafHas('10.96.0.40/32', false);
     // Remove the file: the Service is deleted too.
     rmSync(extra);
     await waitFor(
