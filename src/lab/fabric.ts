@@ -88,6 +88,11 @@ export interface FabricOptions {
   persistent?: boolean;
   /** Deadline for daemons and sessions to come up (default 60 s). */
   startTimeoutMs?: number;
+  /**
+   * Called once the namespaces, links and configs exist, while FRR and GoBGP start: what runs in
+   * the namespaces beside them (the lab's cluster and cosmolet) can start at the same time.
+   */
+  onTopology?: () => Promise<void>;
   logger?: Logger;
 }
 
@@ -242,7 +247,11 @@ export class Fabric {
     try {
       await createTopology(this.prefix, this.nodes, this.ns, this.addressing, (ns) => this.createdNs.add(ns));
       this.writeConfigs();
-      await Promise.all([...this.frrKeys.map((k) => this.startFrr(k, timeout)), this.startGobgp(timeout)]);
+      await Promise.all([
+        ...this.frrKeys.map((k) => this.startFrr(k, timeout)),
+        this.startGobgp(timeout),
+        ...(this.opts.onTopology ? [this.opts.onTopology()] : []),
+      ]);
       await this.waitEstablished(timeout);
       this.writeState();
     } catch (e) {
@@ -483,6 +492,11 @@ export class Fabric {
     for (const [k, d] of Object.entries(state.daemons)) f.procs.adopt(k, d.pid, d.argv);
     for (const ns of Object.values(f.ns)) f.createdNs.add(ns);
     return f;
+  }
+
+  /** The daemons this fabric started (`<router>/<daemon>` -> pid), running or not. */
+  daemonPids(): Map<string, number | undefined> {
+    return new Map([...this.procs.daemons].map(([k, t]) => [k, t.pid]));
   }
 
   /** Every process this fabric started (daemons and `spawn`ed ones) that is still running. */

@@ -60,6 +60,7 @@ export class PodManager {
   private readonly running = new Map<string, RunningPod>();
   private next = 0;
   private readonly lastNft = new Map<string, string>();
+  private readonly creating = new Set<string>();
 
   constructor(private readonly opts: PodManagerOptions) {}
 
@@ -87,15 +88,18 @@ export class PodManager {
         this.opts.logger.info({ pod: key }, 'pod removed');
       }
     }
-    for (const [key, spec] of want) {
-      if (this.running.has(key)) continue;
-      try {
-        this.running.set(key, await this.create(spec));
-        this.opts.logger.info({ pod: key, v4: spec.v4, v6: spec.v6, ports: spec.ports }, 'pod started');
-      } catch (err) {
-        this.opts.logger.error({ pod: key, err: String(err) }, 'pod could not be started');
-      }
-    }
+    // In parallel: each pod is a handful of `ip` calls, and a lab starts with several.
+    await Promise.all(
+      [...want].map(async ([key, spec]) => {
+        if (this.running.has(key)) return;
+        try {
+          this.running.set(key, await this.create(spec));
+          this.opts.logger.info({ pod: key, v4: spec.v4, v6: spec.v6, ports: spec.ports }, 'pod started');
+        } catch (err) {
+          this.opts.logger.error({ pod: key, err: String(err) }, 'pod could not be started');
+        }
+      }),
+    );
     for (const [node, nft] of dp.nft) {
       const ns = this.opts.nodeNs.get(node);
       if (ns === undefined || this.lastNft.get(node) === nft) continue;
@@ -113,10 +117,12 @@ export class PodManager {
       .slice(0, 40);
     const taken = new Set([...this.running.values()].map((p) => p.netns));
     const base = `${this.opts.prefix}-pod-${slug}`;
-    const netns = taken.has(base) ? `${base}-${n}` : base;
+    // Names are taken before the first await: pods are created in parallel.
+    const netns = taken.has(base) || this.creating.has(base) ? `${base}-${n}` : base;
     const veth = `pod${n}`;
     const node = this.opts.nodeNs.get(spec.node);
     if (node === undefined) throw new Error(`pod ${spec.key}: node ${spec.node} is not in the lab`);
+    this.creating.add(netns);
     await ip(['netns', 'add', netns]);
     try {
       await runCommand(
@@ -178,6 +184,8 @@ export class PodManager {
     } catch (err) {
       await deleteNamespace(netns);
       throw err;
+    } finally {
+      this.creating.delete(netns);
     }
   }
 }

@@ -131,8 +131,15 @@ function recorder(state: LabState): (name: string, pid: number | undefined) => v
   };
 }
 
-/** Step 1: the fabric (leaf, nodes, GoBGP) with the lab's addressing, and the leaf's API forwarder. */
-async function startFabricStep(o: LabOptions, state: LabState): Promise<Fabric> {
+/**
+ * The fabric (leaf, nodes, GoBGP) with the lab's addressing. Once its namespaces exist, and while
+ * FRR starts, `alongside` starts the cluster and cosmolet (they wait for FRR by themselves).
+ */
+async function startFabricStep(
+  o: LabOptions,
+  state: LabState,
+  alongside: (fabric: Fabric) => Promise<void>,
+): Promise<Fabric> {
   const t = Date.now();
   const names = state.nodes.map((n) => n.ns).join(', ');
   o.progress(
@@ -140,7 +147,7 @@ async function startFabricStep(o: LabOptions, state: LabState): Promise<Fabric> 
   );
   const fabricDir = join(state.dir, 'fabric');
   mkdirSync(fabricDir, { recursive: true });
-  const fabric = new Fabric({
+  const fabric: Fabric = new Fabric({
     prefix: state.prefix,
     dir: fabricDir,
     persistent: true,
@@ -149,23 +156,23 @@ async function startFabricStep(o: LabOptions, state: LabState): Promise<Fabric> 
     // Each node announces its loopback (its address) and its pod block, as Calico nodes do.
     nodeNetworks: state.nodes.map((n) => [`${n.v4}/32`, `${n.v6}/128`, n.podCidrV4, n.podCidrV6]),
     defaultToNodes: true,
+    onTopology: () => alongside(fabric),
   });
   const record = recorder(state);
   try {
     await fabric.start();
   } finally {
-    for (const p of fabric.processes()) record(`${p.role}/${p.name}`, p.pid);
+    for (const [name, pid] of fabric.daemonPids()) record(name, pid);
   }
   o.progress(
-    `  BGP sessions up (${plural(state.nodes.length, 'node')} to the leaf over IPv6 unnumbered, to GoBGP v4 and v6) in ${timed(t)}`,
+    `  FRR and GoBGP up, BGP sessions Established (${plural(state.nodes.length, 'node')} to the leaf over IPv6 unnumbered, to GoBGP v4 and v6) in ${timed(t)}`,
   );
   return fabric;
 }
 
-/** Step 2: the simulated cluster (API double, manifests, Nodes and cosmolet Pods, data path). */
+/** The simulated cluster (API double, manifests, Nodes and cosmolet Pods, data path). */
 async function startClusterStep(o: LabOptions, state: LabState): Promise<void> {
   const t = Date.now();
-  o.progress(`starting the simulated cluster from ${state.manifests}`);
   const clusterLog = join(state.dir, 'cluster.log');
   const fd = openSync(clusterLog, 'a');
   const cluster = spawn(
@@ -205,7 +212,7 @@ async function startClusterStep(o: LabOptions, state: LabState): Promise<void> {
     50,
   );
   o.progress(
-    `  ${clusterState.services.length} Services, ${clusterState.pods.length} pods with kube-proxy rules, in ${timed(t)}`,
+    `  simulated cluster from ${state.manifests}: ${clusterState.services.length} Services, ${clusterState.pods.length} pods with kube-proxy rules, in ${timed(t)}`,
   );
   for (const e of clusterState.manifests.errors) o.progress(`  manifest ${e.file}: ${e.message}`);
   // With fewer nodes than the manifests name, say once where those pods went.
@@ -217,10 +224,8 @@ async function startClusterStep(o: LabOptions, state: LabState): Promise<void> {
   for (const w of clusterState.dataPath.warnings) if (!elsewhere.includes(w)) o.progress(`  data path: ${w}`);
 }
 
-/** Step 3: cosmolet on every node, and the API in the leaf for `cosmolet status`. */
-async function startNodesStep(o: LabOptions, state: LabState, fabric: Fabric): Promise<void> {
-  const t = Date.now();
-  o.progress(`starting cosmolet run on ${state.nodes.map((n) => n.name).join(', ')}`);
+/** cosmolet on every node, and the API in the leaf for `cosmolet status`; started, not yet ready. */
+function startNodesStep(state: LabState, fabric: Fabric): void {
   recorder(state)(
     'leaf/forward',
     fabric.spawn('leaf', [
@@ -233,14 +238,11 @@ async function startNodesStep(o: LabOptions, state: LabState, fabric: Fabric): P
     ]).pid,
   );
   for (const node of state.nodes) startNodeProcesses(state, fabric, node);
-  await Promise.all(state.nodes.map((n) => waitCosmoletReady(n)));
-  o.progress(`  cosmolet ready on ${plural(state.nodes.length, 'node')} in ${timed(t)}`);
 }
 
-/** Step 4: the leaf holds every advertised prefix with one next hop per advertising node. */
+/** The leaf holds every advertised prefix with one next hop per advertising node. */
 async function waitLeafStep(o: LabOptions, state: LabState, fabric: Fabric): Promise<void> {
   const t = Date.now();
-  o.progress('waiting for the leaf (one next hop per advertising node) and GoBGP');
   const n = await waitFor(
     'the leaf and GoBGP to hold the advertised routes',
     async () => {
@@ -254,7 +256,7 @@ async function waitLeafStep(o: LabOptions, state: LabState, fabric: Fabric): Pro
     30_000,
     100,
   );
-  o.progress(`  ${n} prefixes at the leaf and GoBGP in ${timed(t)}`);
+  o.progress(`  ${n} prefixes at the leaf (one next hop per advertising node) and GoBGP in ${timed(t)}`);
 }
 
 export async function labUp(o: LabOptions): Promise<UpResult> {
@@ -288,9 +290,19 @@ export async function labUp(o: LabOptions): Promise<UpResult> {
   };
   writeState(state);
   try {
-    const fabric = await startFabricStep(o, state);
-    await startClusterStep(o, state);
-    await startNodesStep(o, state, fabric);
+    o.progress(
+      `starting the simulated cluster and cosmolet run on ${state.nodes.map((n) => n.name).join(', ')}`,
+    );
+    let cluster: Promise<void> = Promise.resolve();
+    const fabric = await startFabricStep(o, state, async (f) => {
+      cluster = startClusterStep(o, state);
+      startNodesStep(state, f);
+      await cluster;
+    });
+    await cluster;
+    const t = Date.now();
+    await Promise.all(state.nodes.map((n) => waitCosmoletReady(n)));
+    o.progress(`  cosmolet ready on ${plural(state.nodes.length, 'node')} (${timed(t)} after FRR)`);
     await waitLeafStep(o, state, fabric);
     state.status = 'up';
     writeState(state);
