@@ -85,7 +85,8 @@ export async function createTopology(
     all.map(async (name) => {
       await run(['ip', 'netns', 'add', name]);
       created(name);
-      // No DAD (addresses usable at once), forwarding on, no RAs learnt (no surprise default route).
+      // No DAD (addresses usable at once), forwarding on, no RAs learnt (no surprise default route);
+      // ECMP hashes on ports too, as a leaf switch does, so connections spread over the nodes.
       await run([
         'ip',
         'netns',
@@ -100,6 +101,8 @@ export async function createTopology(
         'net.ipv6.conf.default.accept_dad=0',
         'net.ipv6.conf.all.accept_ra=0',
         'net.ipv6.conf.default.accept_ra=0',
+        'net.ipv4.fib_multipath_hash_policy=1',
+        'net.ipv6.fib_multipath_hash_policy=1',
       ]);
     }),
   );
