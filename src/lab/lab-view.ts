@@ -266,7 +266,7 @@ export async function gatherView(state: LabState, fabric: Fabric): Promise<LabVi
       reason:
         r.readyz === undefined
           ? stopped
-            ? 'stopped (lab node stop)'
+            ? 'stopped with lab node stop'
             : 'cosmolet is not answering'
           : r.readyz.status === 200
             ? null
