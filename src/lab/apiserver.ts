@@ -21,7 +21,7 @@
 // - a request log (programmatic, and GET /_lab/requests), and a bulk upsert (POST /_lab/objects, YAML
 //   or JSON: one object, a List, or several documents);
 // - server-side printing (Table, as kubectl asks for it) with kubectl's usual columns for Services,
-//   EndpointSlices, Nodes and Events, also in watches.
+//   EndpointSlices, Nodes, Pods and Events, also in watches.
 // Not implemented: JSON patch, server-side apply, deleteCollection, dry-run, protobuf, subresources
 // (/status), field managers, finalizers and graceful deletion, admission/validation beyond name and
 // namespace, OpenAPI and aggregated discovery, the "too large resourceVersion" wait (a resourceVersion
@@ -1243,6 +1243,19 @@ const COLUMNS: Record<string, { names: string[]; cells: (o: Row & KubeObject) =>
       let status = ready ? (ready.status === 'True' ? 'Ready' : 'NotReady') : 'Unknown';
       if (((o.spec ?? {}) as Row).unschedulable === true) status += ',SchedulingDisabled';
       return [o.metadata?.name, status, age(o)];
+    },
+  },
+  pods: {
+    names: ['Name', 'Status', 'IP', 'Node', 'Age'],
+    cells: (o) => {
+      const status = (o.status ?? {}) as Row;
+      return [
+        o.metadata?.name,
+        str(status.phase ?? 'Pending'),
+        str(status.podIP ?? '') || '<none>',
+        str(((o.spec ?? {}) as Row).nodeName ?? '') || '<none>',
+        age(o),
+      ];
     },
   },
   events: {
