@@ -107,6 +107,12 @@ async function reuseOrClear(o: LabOptions, dir: string, manifests: string): Prom
     await labDown({ stateDir: dir, prefix: o.prefix });
     return undefined;
   }
+  if (existsSync(stateFile(dir)))
+    throw new LabError(
+      ErrorCodes.LAB_FAILED,
+      `${stateFile(dir)} is from another version of cosmolet lab; remove that lab first: ` +
+        `${o.command} lab down${o.labFlags ?? ''} --prefix <its prefix> --force`,
+    );
   if (existsSync(dir) && readdirSync(dir).length > 0)
     throw new LabError(
       ErrorCodes.LAB_FAILED,
