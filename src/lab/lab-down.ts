@@ -68,6 +68,21 @@ export async function labDown(o: { stateDir: string; prefix: string; force?: boo
     10_000,
     50,
   ).catch(() => undefined);
+  // An `ip netns add` the killed cluster process had in flight (pods are made in parallel) can
+  // still create a pod namespace after the first sweep: sweep until none is left for 500 ms.
+  let quietSince = Date.now();
+  await waitFor(
+    'no namespace of the lab to be left',
+    () => {
+      for (const ns of cleanupStale(prefix)) {
+        if (!namespaces.includes(ns)) namespaces.push(ns);
+        quietSince = Date.now();
+      }
+      return Date.now() - quietSince >= 500;
+    },
+    10_000,
+    100,
+  ).catch(() => undefined);
   if (state || existsSync(stateFile(dir))) rmSync(dir, { recursive: true, force: true });
   return { found: true, killed, namespaces };
 }
