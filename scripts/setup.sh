@@ -38,5 +38,13 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   say "installing npm dependencies (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error
 fi
-say "building"
-npm run --silent build
+# The build is skipped when it is current (same commit, no source newer than it): a second
+# `bash scripts/lab.sh` starts the lab in seconds instead of waiting for tsc.
+head=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+if [ -f dist/build-info.json ] && grep -q "\"commit\":\"$head\"" dist/build-info.json &&
+  [ -z "$(find src scripts/stamp-build-info.mjs tsconfig.json tsconfig.build.json package.json -newer dist/build-info.json -print -quit)" ]; then
+  say "build is current (commit $head)"
+else
+  say "building"
+  npm run --silent build
+fi

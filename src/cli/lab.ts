@@ -1,9 +1,19 @@
-// `cosmolet lab up | down | status`: a simulated cluster and a real FRR fabric on this machine.
+// `cosmolet lab up | down | status | node stop|start NAME`: a simulated cluster and a real FRR
+// fabric of N nodes on this machine.
 // See src/lab/lab-up.ts for what runs where, and docs/lab.md for the walkthrough.
 import { relative } from 'node:path';
 import { UsageError } from '../errors.js';
-import { DEFAULT_PREFIX, DEFAULT_STATE_DIR, readState, type LabState } from '../lab/lab-state.js';
-import { DEFAULT_MANIFESTS, labDown, labHealthy, labHints, labUp, type LabOptions } from '../lab/lab-up.js';
+import { MAX_NODES } from '../lab/fabric-topology.js';
+import { labHints } from '../lab/lab-hints.js';
+import { startNode, stopNode } from '../lab/lab-node.js';
+import {
+  DEFAULT_NODES,
+  DEFAULT_PREFIX,
+  DEFAULT_STATE_DIR,
+  readState,
+  type LabState,
+} from '../lab/lab-state.js';
+import { DEFAULT_MANIFESTS, labDown, labHealthy, labUp, type LabOptions } from '../lab/lab-up.js';
 import { fabricHandle, gatherView, renderView, type LabView } from '../lab/lab-view.js';
 import { helpText, parseFlags, type FlagSpecs } from './flags.js';
 import type { CommandIO } from './render.js';
@@ -14,6 +24,11 @@ const LAB_FLAGS: FlagSpecs = {
     arg: 'DIR',
     help: 'up: Kubernetes YAML kept in the simulated cluster, edits applied live (default examples/lab)',
   },
+  nodes: {
+    type: 'string',
+    arg: 'N',
+    help: `up: how many nodes, 1 to ${MAX_NODES} (default ${DEFAULT_NODES}), each with FRR and cosmolet run`,
+  },
   detach: { type: 'boolean', help: 'up: exit once the lab is ready instead of showing the live view' },
   bfd: {
     type: 'boolean',
@@ -21,7 +36,7 @@ const LAB_FLAGS: FlagSpecs = {
   },
   json: {
     type: 'boolean',
-    help: 'status: the view as JSON (services, IPs, state/reason, installed, leaf, gobgp)',
+    help: 'status: the view as JSON (nodes, prefixes with advertising nodes and leaf next hops, services)',
   },
   watch: { type: 'boolean', help: 'status: keep the view on screen, redrawn when something changes' },
   'state-dir': {
@@ -42,13 +57,14 @@ const LAB_FLAGS: FlagSpecs = {
 };
 
 const LAB_HELP = helpText(
-  'cosmolet lab up | down | status [flags]',
-  'A data center on this machine (root): FRR node and leaf (IPv6 unnumbered eBGP), a GoBGP peer, a\n' +
-    'simulated Kubernetes cluster loaded from a manifest directory, pods behind the node with nftables\n' +
-    'DNAT standing in for kube-proxy, and cosmolet run on the node.\n\n' +
-    '  up      start the lab (or reuse a running one) and show the live view; Ctrl-C leaves it running\n' +
-    '  status  print the view once (exit 3 when no lab runs)\n' +
-    '  down    stop every process the lab started and delete its namespaces; idempotent',
+  'cosmolet lab up | down | status | node stop|start NAME [flags]',
+  'A data center on this machine (root): N nodes with FRR and cosmolet run, a leaf (FRR, IPv6\n' +
+    'unnumbered eBGP to every node, ECMP), a GoBGP peer, a simulated Kubernetes cluster loaded from a\n' +
+    'manifest directory, and pods on the nodes with nftables DNAT standing in for kube-proxy.\n\n' +
+    '  up               start the lab (or reuse a running one) and show the live view; Ctrl-C leaves it running\n' +
+    '  status           print the view once (exit 3 when no lab runs)\n' +
+    "  node stop NAME   stop a node's FRR and cosmolet (a node that dies); node start NAME brings them back\n" +
+    '  down             stop every process the lab started and delete its namespaces; idempotent',
   LAB_FLAGS,
 );
 
@@ -124,7 +140,14 @@ export async function labCommand(argv: string[], io: CommandIO): Promise<number>
     outputClosed = true;
   });
   const [action, ...extra] = positionals;
-  if (extra.length > 0) throw new UsageError(`cosmolet lab: unexpected argument "${extra[0]}"`);
+  if (extra.length > 0 && action !== 'node')
+    throw new UsageError(`cosmolet lab: unexpected argument "${extra[0]}"`);
+  let nodes: number | undefined;
+  if (typeof values.nodes === 'string') {
+    nodes = Number(values.nodes);
+    if (!/^\d+$/.test(values.nodes) || nodes < 1 || nodes > MAX_NODES)
+      throw new UsageError(`cosmolet lab: --nodes must be 1 to ${MAX_NODES}: ${values.nodes}`);
+  }
   const prefix = typeof values.prefix === 'string' ? values.prefix : DEFAULT_PREFIX;
   if (!/^[a-z0-9]{1,12}$/.test(prefix))
     throw new UsageError(`cosmolet lab: --prefix must be [a-z0-9]{1,12}: ${prefix}`);
@@ -142,6 +165,7 @@ export async function labCommand(argv: string[], io: CommandIO): Promise<number>
     command,
     labFlags: flags,
     bfd: values.bfd === true,
+    ...(nodes !== undefined ? { nodes } : {}),
   };
   switch (action) {
     case 'up': {
@@ -204,11 +228,32 @@ export async function labCommand(argv: string[], io: CommandIO): Promise<number>
         );
       return 0;
     }
+    case 'node': {
+      const [verb, name, more] = extra;
+      if ((verb !== 'stop' && verb !== 'start') || !name || more !== undefined)
+        throw new UsageError('cosmolet lab node: stop NAME or start NAME (e.g. lab node stop lab-node-3)');
+      const state = readState(stateDir);
+      if (!state) {
+        io.stdout.write(`No lab in ${stateDir}. Start one with: ${command} lab up${flags}\n`);
+        return 3;
+      }
+      if (verb === 'stop') {
+        await stopNode(state, name);
+        io.stdout.write(
+          `${name}: FRR and cosmolet killed. Their BGP sessions close, so the leaf drops ${name}'s next hops at once\n` +
+            '(a node that loses power sends nothing: the leaf then waits for the hold time, or BFD).\n',
+        );
+      } else {
+        await startNode(state, name);
+        io.stdout.write(`${name}: FRR and cosmolet running again; its sessions come up within seconds.\n`);
+      }
+      return 0;
+    }
     case undefined:
       // Asked for nothing: the usage, as `cosmolet` alone prints its own (an error would go to stderr).
       io.stdout.write(LAB_HELP);
       return 0;
     default:
-      throw new UsageError(`cosmolet lab: unknown action "${action}" (up, down or status)`);
+      throw new UsageError(`cosmolet lab: unknown action "${action}" (up, down, status or node)`);
   }
 }

@@ -40,6 +40,8 @@ async function loadCommand(name: string): Promise<Command | undefined> {
       return (await import('./run.js')).runCommand;
     case 'lab':
       return (await import('./lab.js').catch(labMissing)).labCommand;
+    case 'status':
+      return (await import('./status.js')).statusCommand;
     default:
       return undefined;
   }

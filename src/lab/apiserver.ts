@@ -1,6 +1,6 @@
 // A Kubernetes API server test double that speaks the real HTTP protocol, for tests and `cosmolet lab`.
 //
-// Implements, for Services, EndpointSlices, Nodes, Events, Leases and Namespaces:
+// Implements, for Services, EndpointSlices, Nodes, Pods, Events, Leases and Namespaces:
 // - one global resourceVersion (etcd's revision); every write bumps it;
 // - LIST with labelSelector (=, ==, !=, exists, !exists, in, notin), fieldSelector (metadata.name,
 //   metadata.namespace), limit/continue (a continue token older than the compacted revision -> 410
@@ -24,7 +24,7 @@
 // - a request log (programmatic, and GET /_lab/requests), and a bulk upsert (POST /_lab/objects, YAML
 //   or JSON: one object, a List, or several documents);
 // - server-side printing (Table, as kubectl asks for it) with kubectl's usual columns for Services,
-//   EndpointSlices, Nodes and Events, also in watches.
+//   EndpointSlices, Nodes, Pods and Events, also in watches.
 // Not implemented: JSON patch, server-side apply, deleteCollection, dry-run, protobuf, subresources
 // (/status), field managers, finalizers and graceful deletion, admission/validation beyond name and
 // namespace, OpenAPI and aggregated discovery, the "too large resourceVersion" wait (a resourceVersion
@@ -75,6 +75,7 @@ export interface ResourceInfo {
 export const RESOURCES: readonly ResourceInfo[] = [
   { name: 'services', group: '', version: 'v1', kind: 'Service', namespaced: true, shortNames: ['svc'] },
   { name: 'nodes', group: '', version: 'v1', kind: 'Node', namespaced: false, shortNames: ['no'] },
+  { name: 'pods', group: '', version: 'v1', kind: 'Pod', namespaced: true, shortNames: ['po'] },
   { name: 'events', group: '', version: 'v1', kind: 'Event', namespaced: true, shortNames: ['ev'] },
   { name: 'namespaces', group: '', version: 'v1', kind: 'Namespace', namespaced: false, shortNames: ['ns'] },
   {
@@ -95,7 +96,8 @@ export const RESOURCES: readonly ResourceInfo[] = [
   },
 ];
 
-export type ResourceName = 'services' | 'nodes' | 'events' | 'namespaces' | 'endpointslices' | 'leases';
+export type ResourceName =
+  'services' | 'nodes' | 'pods' | 'events' | 'namespaces' | 'endpointslices' | 'leases';
 
 function resourceInfo(name: string): ResourceInfo {
   const r = RESOURCES.find((x) => x.name === name);
@@ -1419,6 +1421,19 @@ const COLUMNS: Record<string, { names: string[]; cells: (o: Row & KubeObject) =>
       let status = ready ? (ready.status === 'True' ? 'Ready' : 'NotReady') : 'Unknown';
       if (((o.spec ?? {}) as Row).unschedulable === true) status += ',SchedulingDisabled';
       return [o.metadata?.name, status, age(o)];
+    },
+  },
+  pods: {
+    names: ['Name', 'Status', 'IP', 'Node', 'Age'],
+    cells: (o) => {
+      const status = (o.status ?? {}) as Row;
+      return [
+        o.metadata?.name,
+        str(status.phase ?? 'Pending'),
+        str(status.podIP ?? '') || '<none>',
+        str(((o.spec ?? {}) as Row).nodeName ?? '') || '<none>',
+        age(o),
+      ];
     },
   },
   events: {

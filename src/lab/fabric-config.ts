@@ -1,19 +1,20 @@
 // Configuration text for the fabric lab's routers: the node's "operator" FRR config (exports
 // cosmolet's kernel routes and tagged static routes through prefix-lists for the service ranges),
 // the leaf's FRR config and gobgpd's TOML. Pure functions so `cosmolet lab` can print them.
+//
+// Every node has the same ASN (BGP to the host as RFC 7938 section 5.2.1 reuses ASNs, and as
+// Calico and MetalLB fabrics do): the leaf sees one AS path for a Service IP whichever node sends it,
+// so plain `maximum-paths` makes them ECMP, and a node never accepts another node's Service routes
+// back from the leaf (its own ASN is in the path), so each node only ever serves what it advertises.
 
 export interface FabricAddressing {
   nodeAsn: number;
   leafAsn: number;
   extAsn: number;
-  nodeRouterId: string;
+  /** Also the leaf's loopback address, with leafLoopbackV6. */
   leafRouterId: string;
+  leafLoopbackV6: string;
   extRouterId: string;
-  /** node <-> ext link addresses. */
-  nodeExtV4: string;
-  extNodeV4: string;
-  nodeExtV6: string;
-  extNodeV6: string;
   serviceRangesV4: string[];
   serviceRangesV6: string[];
   kernelProtocol: number;
@@ -24,6 +25,46 @@ export interface FabricAddressing {
   bfd: boolean;
   /** false: an IPv4-only node, whose FRR has no IPv6 unicast address family and no IPv6 peer. */
   ipv6Unicast: boolean;
+  /** How many nodes hang off the leaf (swp1..swpN at the leaf; each node's uplink is its swp1). */
+  nodeCount: number;
+  /** Prefixes the leaf originates (`network`), e.g. its loopback. */
+  leafNetworks: string[];
+  /** Prefixes each node originates, by node index (its loopback, its pod block). */
+  nodeNetworks: string[][];
+  /** The leaf sends each node a default route (the way to other nodes' pods and loopbacks). */
+  defaultToNodes: boolean;
+}
+
+/** The addresses of one node: its router id (= its loopback), and its link to the GoBGP peer. */
+export interface NodeAddressing {
+  index: number;
+  routerId: string;
+  loopbackV6: string;
+  /** node <-> ext link, node side and ext side. */
+  extV4: string;
+  extPeerV4: string;
+  extV6: string;
+  extPeerV6: string;
+}
+
+/** Node i (0-based): loopback 10.255.1.(i+1), link to ext 10.254.2.(4i+1)/30, fd00:254:2:i::1/64. */
+export function nodeAddressing(i: number): NodeAddressing {
+  return {
+    index: i,
+    routerId: `10.255.1.${i + 1}`,
+    loopbackV6: `fd00:255:1::${i + 1}`,
+    extV4: `10.254.2.${4 * i + 1}`,
+    extPeerV4: `10.254.2.${4 * i + 2}`,
+    extV6: i === 0 ? 'fd00:254:2::1' : `fd00:254:2:${i.toString(16)}::1`,
+    extPeerV6: i === 0 ? 'fd00:254:2::2' : `fd00:254:2:${i.toString(16)}::2`,
+  };
+}
+
+function networks(list: string[]): { v4: string[]; v6: string[] } {
+  return {
+    v4: list.filter((p) => !p.includes(':')).map((p) => `  network ${p}`),
+    v6: list.filter((p) => p.includes(':')).map((p) => `  network ${p}`),
+  };
 }
 
 function neighborPolicy(name: string): string[] {
@@ -35,7 +76,9 @@ function neighborPolicy(name: string): string[] {
   ];
 }
 
-export function nodeConfig(a: FabricAddressing): string {
+export function nodeConfig(a: FabricAddressing, index = 0): string {
+  const n = nodeAddressing(index);
+  const own = networks(a.nodeNetworks[index] ?? []);
   const v4 = a.serviceRangesV4.map(
     (r, i) => `ip prefix-list COSMOLET-V4 seq ${(i + 1) * 5} permit ${r} ge 32`,
   );
@@ -48,7 +91,7 @@ export function nodeConfig(a: FabricAddressing): string {
   ];
   return [
     'frr defaults traditional',
-    'hostname node',
+    `hostname node${a.nodeCount > 1 ? index + 1 : ''}`,
     'service integrated-vtysh-config',
     // Apply route-map changes at once: with the default 5 s delay the route-maps loaded at start are
     // processed just as the sessions come up, which triggers a route refresh racing the initial
@@ -76,29 +119,31 @@ export function nodeConfig(a: FabricAddressing): string {
     'exit',
     '!',
     `router bgp ${a.nodeAsn}`,
-    ` bgp router-id ${a.nodeRouterId}`,
+    ` bgp router-id ${n.routerId}`,
     ' no bgp default ipv4-unicast',
     ' neighbor swp1 interface remote-as external',
     ' neighbor swp1 timers connect 5',
     ...(a.bfd ? [' neighbor swp1 bfd'] : []),
-    ` neighbor ${a.extNodeV4} remote-as ${a.extAsn}`,
-    ` neighbor ${a.extNodeV4} timers connect 5`,
+    ` neighbor ${n.extPeerV4} remote-as ${a.extAsn}`,
+    ` neighbor ${n.extPeerV4} timers connect 5`,
     ...(a.ipv6Unicast
-      ? [` neighbor ${a.extNodeV6} remote-as ${a.extAsn}`, ` neighbor ${a.extNodeV6} timers connect 5`]
+      ? [` neighbor ${n.extPeerV6} remote-as ${a.extAsn}`, ` neighbor ${n.extPeerV6} timers connect 5`]
       : []),
     ' !',
     ' address-family ipv4 unicast',
+    ...own.v4,
     ...redistribute,
     ...neighborPolicy('swp1'),
-    ...neighborPolicy(a.extNodeV4),
+    ...neighborPolicy(n.extPeerV4),
     ' exit-address-family',
     ...(a.ipv6Unicast
       ? [
           ' !',
           ' address-family ipv6 unicast',
+          ...own.v6,
           ...redistribute,
           ...neighborPolicy('swp1'),
-          ...neighborPolicy(a.extNodeV6),
+          ...neighborPolicy(n.extPeerV6),
           ' exit-address-family',
         ]
       : []),
@@ -109,6 +154,19 @@ export function nodeConfig(a: FabricAddressing): string {
 }
 
 export function leafConfig(a: FabricAddressing): string {
+  const ports = Array.from({ length: a.nodeCount }, (_, i) => `swp${i + 1}`);
+  const own = networks(a.leafNetworks);
+  const family = (nets: string[]): string[] => [
+    ...nets,
+    // One path per node: with one ASN on every node the paths tie, and all of them are installed.
+    // Only with several nodes: with it, the one-node static e2e test of 10,000 routes timed out
+    // twice (vtysh apply > 40 s under load) where it passes without.
+    ...(a.nodeCount > 1 ? ['  maximum-paths 8'] : []),
+    ...ports.flatMap((p) => [
+      ...neighborPolicy(p),
+      ...(a.defaultToNodes ? [`  neighbor ${p} default-originate`] : []),
+    ]),
+  ];
   return [
     'frr defaults traditional',
     'hostname leaf',
@@ -124,16 +182,18 @@ export function leafConfig(a: FabricAddressing): string {
     `router bgp ${a.leafAsn}`,
     ` bgp router-id ${a.leafRouterId}`,
     ' no bgp default ipv4-unicast',
-    ' neighbor swp1 interface remote-as external',
-    ' neighbor swp1 timers connect 5',
-    ...(a.bfd ? [' neighbor swp1 bfd'] : []),
+    ...ports.flatMap((p) => [
+      ` neighbor ${p} interface remote-as external`,
+      ` neighbor ${p} timers connect 5`,
+      ...(a.bfd ? [` neighbor ${p} bfd`] : []),
+    ]),
     ' !',
     ' address-family ipv4 unicast',
-    ...neighborPolicy('swp1'),
+    ...family(own.v4),
     ' exit-address-family',
     ' !',
     ' address-family ipv6 unicast',
-    ...neighborPolicy('swp1'),
+    ...family(own.v6),
     ' exit-address-family',
     'exit',
     '!',
@@ -142,6 +202,7 @@ export function leafConfig(a: FabricAddressing): string {
 }
 
 export function gobgpConfig(a: FabricAddressing): string {
+  const nodes = Array.from({ length: a.nodeCount }, (_, i) => nodeAddressing(i));
   const neighbor = (addr: string, afi: string): string[] => [
     '[[neighbors]]',
     '  [neighbors.config]',
@@ -154,14 +215,14 @@ export function gobgpConfig(a: FabricAddressing): string {
     `      afi-safi-name = "${afi}"`,
     '',
   ];
+  const local = nodes.flatMap((n) => [`"${n.extPeerV4}"`, `"${n.extPeerV6}"`]).join(', ');
   return [
     '[global.config]',
     `  as = ${a.extAsn}`,
     `  router-id = "${a.extRouterId}"`,
     '  port = 179',
-    `  local-address-list = ["${a.extNodeV4}", "${a.extNodeV6}"]`,
+    `  local-address-list = [${local}]`,
     '',
-    ...neighbor(a.nodeExtV4, 'ipv4-unicast'),
-    ...neighbor(a.nodeExtV6, 'ipv6-unicast'),
+    ...nodes.flatMap((n) => [...neighbor(n.extV4, 'ipv4-unicast'), ...neighbor(n.extV6, 'ipv6-unicast')]),
   ].join('\n');
 }

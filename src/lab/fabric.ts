@@ -1,47 +1,67 @@
-// The fabric lab: a small data center on one machine. Three network namespaces joined by veth
-// pairs: `node` (FRR: zebra, staticd, bgpd; where cosmolet runs), `leaf` (FRR, IPv6 unnumbered eBGP
-// to the node over swp1 with extended next hop, IPv4 and IPv6 unicast) and `ext` (gobgpd, numbered
-// IPv4 and IPv6 sessions to the node). Used by the e2e tests, the benchmark and `cosmolet lab`.
+// The fabric lab: a small data center on one machine. A leaf (FRR), N nodes (FRR: zebra, staticd,
+// bgpd; where cosmolet runs), each peering with the leaf over IPv6 unnumbered eBGP with extended
+// next hop (IPv4 and IPv6 unicast), and `ext` (gobgpd, numbered IPv4 and IPv6 sessions to every
+// node). Used by the e2e tests, the benchmark and `cosmolet lab`. The shape is in
+// fabric-topology.ts, the router configs in fabric-config.ts, the processes in fabric-processes.ts.
 //
 // Everything a fabric starts is tracked by pid and lives in namespaces whose names carry a unique
 // prefix, so teardown (also on failure, SIGINT, SIGTERM and exit) removes exactly what it made.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import {
-  chmodSync,
-  closeSync,
-  existsSync,
-  openSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+// With one node (the default) the node is `node` (namespace `<prefix>-node`) as it always was.
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CosmoletError, ErrorCodes } from '../errors.js';
+import { ErrorCodes } from '../errors.js';
 import { silentLogger, type Logger } from '../observe/log.js';
 import { runCommand, type RunResult } from '../router/exec.js';
 import { bgpSummary, parseBgpRoutes, Vtysh, type BgpPeer, type BgpView } from '../router/frr.js';
 import { parseGobgpRib } from './gobgp.js';
-import { nodeConfig, leafConfig, gobgpConfig, type FabricAddressing } from './fabric-config.js';
+import {
+  gobgpConfig,
+  leafConfig,
+  nodeAddressing,
+  nodeConfig,
+  type FabricAddressing,
+  type NodeAddressing,
+} from './fabric-config.js';
+import {
+  exited,
+  FRR_DAEMONS,
+  FRR_DIR,
+  frrArgv,
+  ProcessTable,
+  type FrrDaemon,
+  type SpawnOptions,
+} from './fabric-processes.js';
+import { readFabricState, writeFabricState, type FabricState } from './fabric-state.js';
+import {
+  createTopology,
+  killNamespace,
+  MAX_NODES,
+  nodeNames,
+  type FabricNodeName,
+} from './fabric-topology.js';
+import { LabError } from './lab-error.js';
+import { waitFor } from './wait.js';
 
-export type Role = 'node' | 'leaf' | 'ext';
-export type FrrRole = 'node' | 'leaf';
+export { LabError } from './lab-error.js';
+export { waitFor } from './wait.js';
+export { alive, type SpawnOptions } from './fabric-processes.js';
+export { cleanupStale, namespacesWithPrefix } from './fabric-topology.js';
+export type { FabricState } from './fabric-state.js';
 
-export class LabError extends CosmoletError {
-  constructor(code: typeof ErrorCodes.LAB_PREREQUISITE | typeof ErrorCodes.LAB_FAILED, message: string) {
-    super(code, message);
-  }
-}
+/** `node` is the first node; `node1`..`nodeN` name nodes of a fabric with several. */
+export type Role = string;
+export type FrrRole = string;
 
 export interface FabricOptions {
   /** Namespace name prefix; default `cl` + 6 random hex digits. Namespaces are `<prefix>-node` etc. */
   prefix?: string;
   /** Working directory (configs, sockets, logs); default a fresh directory under the OS tmpdir. */
   dir?: string;
+  /** How many nodes (1 to 8, default 1). */
+  nodes?: number;
   nodeAsn?: number;
   leafAsn?: number;
   extAsn?: number;
@@ -57,6 +77,10 @@ export interface FabricOptions {
   bfd?: boolean;
   /** false: the node's FRR is IPv4-only (no IPv6 unicast address family, no IPv6 peer). */
   ipv6Unicast?: boolean;
+  /** Prefixes the leaf originates; prefixes each node originates (by index); default route to nodes. */
+  leafNetworks?: string[];
+  nodeNetworks?: string[][];
+  defaultToNodes?: boolean;
   /** Keep the working directory after teardown (logs). */
   keepDir?: boolean;
   /**
@@ -66,31 +90,21 @@ export interface FabricOptions {
   persistent?: boolean;
   /** Deadline for daemons and sessions to come up (default 60 s). */
   startTimeoutMs?: number;
+  /**
+   * Called once the namespaces, links and configs exist, while FRR and GoBGP start: what runs in
+   * the namespaces beside them (the lab's cluster and cosmolet) can start at the same time.
+   */
+  onTopology?: () => Promise<void>;
   logger?: Logger;
 }
-
-export interface SpawnOptions {
-  env?: NodeJS.ProcessEnv;
-  /** Where stdout/stderr go: a file path in the lab dir, or 'ignore' (default). */
-  logFile?: string;
-  cwd?: string;
-}
-
-const FRR_DIR = '/usr/lib/frr';
-const FRR_DAEMONS = ['zebra', 'staticd', 'bgpd'] as const;
-type FrrDaemon = (typeof FRR_DAEMONS)[number] | 'bfdd';
 
 export const DEFAULT_ADDRESSING: FabricAddressing = {
   nodeAsn: 65001,
   leafAsn: 65101,
   extAsn: 65201,
-  nodeRouterId: '10.255.0.1',
   leafRouterId: '10.255.0.2',
+  leafLoopbackV6: 'fd00:255::2',
   extRouterId: '10.255.0.3',
-  nodeExtV4: '10.254.2.1',
-  extNodeV4: '10.254.2.2',
-  nodeExtV6: 'fd00:254:2::1',
-  extNodeV6: 'fd00:254:2::2',
   serviceRangesV4: ['10.96.0.0/12', '192.0.2.0/24'],
   serviceRangesV6: ['fd00:10:96::/108', '2001:db8:96::/64'],
   kernelProtocol: 73,
@@ -99,31 +113,11 @@ export const DEFAULT_ADDRESSING: FabricAddressing = {
   exportStatic: true,
   bfd: false,
   ipv6Unicast: true,
+  nodeCount: 1,
+  leafNetworks: [],
+  nodeNetworks: [],
+  defaultToNodes: false,
 };
-
-/** Polls `check` until it returns a value other than undefined/false, or throws at the deadline. */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs: number,
-  intervalMs = 100,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      lastError = e;
-    }
-    if (Date.now() >= deadline) {
-      const why = lastError instanceof Error ? `: ${lastError.message}` : '';
-      throw new LabError(ErrorCodes.LAB_FAILED, `timed out after ${timeoutMs} ms waiting for ${what}${why}`);
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
 
 function run(argv: string[], timeoutMs = 15_000, input?: string): Promise<RunResult> {
   return runCommand(argv, { timeoutMs, ...(input !== undefined ? { input } : {}) });
@@ -145,80 +139,16 @@ export function checkPrerequisites(): void {
   if (missing.length > 0) throw new LabError(ErrorCodes.LAB_PREREQUISITE, `missing: ${missing.join(', ')}`);
 }
 
-/** Network namespaces named `<prefix>-*`. */
-export function namespacesWithPrefix(prefix: string): string[] {
-  const list = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' });
-  return (list.stdout ?? '')
-    .split('\n')
-    .map((l) => l.split(' ')[0] ?? '')
-    .filter((n) => n.startsWith(`${prefix}-`));
-}
-
-/** Deletes namespaces named `<prefix>-*` left by killed runs, killing the processes inside them. */
-export function cleanupStale(prefix: string): string[] {
-  if (!/^[a-z0-9]+$/.test(prefix)) throw new Error(`cleanupStale: bad prefix ${prefix}`);
-  const names = namespacesWithPrefix(prefix);
-  for (const ns of names) killNamespace(ns);
-  return names;
-}
-
-function killNamespace(ns: string): void {
-  // Every process in the namespace belongs to the run that created it (the prefix is unique).
-  const pids = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' });
-  for (const pid of (pids.stdout ?? '').split('\n').map(Number)) {
-    if (Number.isInteger(pid) && pid > 1) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-  }
-  spawnSync('ip', ['netns', 'del', ns]);
-}
-
-interface Tracked {
-  role: string;
-  name: string;
-  pid: number | undefined;
-  argv: string[];
-  /** Absent for daemons of an attached fabric (started by another process). */
-  child?: ChildProcess;
-}
-
-/** What `<dir>/fabric.json` holds for a persistent fabric. */
-export interface FabricState {
-  prefix: string;
-  dir: string;
-  ns: Record<Role, string>;
-  addressing: FabricAddressing;
-  daemons: Record<string, { pid: number | undefined; argv: string[] }>;
-}
-
-/** Whether a process with this pid exists (signal 0 checks without signalling). */
-export function alive(pid: number | undefined): boolean {
-  if (pid === undefined) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function exited(t: Tracked): boolean {
-  return t.child ? t.child.exitCode !== null || t.child.signalCode !== null : !alive(t.pid);
-}
-
 export class Fabric {
   readonly prefix: string;
   readonly dir: string;
-  readonly ns: Record<Role, string>;
+  /** `node` is the first node's namespace; every router's namespace is also under its key. */
+  readonly ns: Record<string, string> & { node: string; leaf: string; ext: string };
+  readonly nodes: FabricNodeName[];
   readonly addressing: FabricAddressing;
   readonly logger: Logger;
-  private readonly tracked = new Set<Tracked>();
-  private readonly daemons = new Map<string, Tracked>();
-  private readonly vtyshes: Record<FrrRole, Vtysh>;
+  private readonly procs: ProcessTable;
+  private readonly vtyshes = new Map<string, Vtysh>();
   private tornDown = false;
   /** Only namespaces this handle created (or, attached, the lab's own) are ever deleted. */
   private readonly createdNs = new Set<string>();
@@ -229,10 +159,17 @@ export class Fabric {
     this.prefix = opts.prefix ?? `cl${randomBytes(3).toString('hex')}`;
     if (!/^[a-z0-9]{1,12}$/.test(this.prefix))
       throw new Error(`fabric prefix must be [a-z0-9]{1,12}: ${this.prefix}`);
+    const count = opts.nodes ?? 1;
+    if (!Number.isInteger(count) || count < 1 || count > MAX_NODES)
+      throw new Error(`fabric nodes must be 1 to ${MAX_NODES}: ${count}`);
     this.dir = opts.dir ?? mkdtempSync(join(tmpdir(), `cosmolet-fabric-${this.prefix}-`));
-    this.ns = { node: `${this.prefix}-node`, leaf: `${this.prefix}-leaf`, ext: `${this.prefix}-ext` };
+    this.nodes = nodeNames(this.prefix, count);
+    const first = this.nodes[0]?.ns ?? `${this.prefix}-node`;
+    this.ns = { node: first, leaf: `${this.prefix}-leaf`, ext: `${this.prefix}-ext` };
+    for (const n of this.nodes) this.ns[n.key] = n.ns;
     this.addressing = {
       ...DEFAULT_ADDRESSING,
+      nodeCount: count,
       ...(opts.nodeAsn !== undefined ? { nodeAsn: opts.nodeAsn } : {}),
       ...(opts.leafAsn !== undefined ? { leafAsn: opts.leafAsn } : {}),
       ...(opts.extAsn !== undefined ? { extAsn: opts.extAsn } : {}),
@@ -244,12 +181,12 @@ export class Fabric {
       ...(opts.exportStatic !== undefined ? { exportStatic: opts.exportStatic } : {}),
       ...(opts.bfd !== undefined ? { bfd: opts.bfd } : {}),
       ...(opts.ipv6Unicast !== undefined ? { ipv6Unicast: opts.ipv6Unicast } : {}),
+      ...(opts.leafNetworks ? { leafNetworks: opts.leafNetworks } : {}),
+      ...(opts.nodeNetworks ? { nodeNetworks: opts.nodeNetworks } : {}),
+      ...(opts.defaultToNodes !== undefined ? { defaultToNodes: opts.defaultToNodes } : {}),
     };
     this.logger = (opts.logger ?? silentLogger()).child({ component: 'fabric', prefix: this.prefix });
-    this.vtyshes = {
-      node: new Vtysh({ vtyshPath: 'vtysh', socketDir: this.socketDir('node'), timeoutMs: 20_000 }),
-      leaf: new Vtysh({ vtyshPath: 'vtysh', socketDir: this.socketDir('leaf'), timeoutMs: 20_000 }),
-    };
+    this.procs = new ProcessTable(opts.persistent === true, this.logger);
     this.onSignal = (sig) => {
       this.teardownSync();
       process.kill(process.pid, sig);
@@ -257,17 +194,38 @@ export class Fabric {
     this.onExit = () => this.teardownSync();
   }
 
+  /** The router key of `role`: `node` means the first node. */
+  private key(role: string): string {
+    return role === 'node' ? (this.nodes[0]?.key ?? 'node') : role;
+  }
+
+  /** Keys of every FRR router: the nodes, then the leaf. */
+  private get frrKeys(): string[] {
+    return [...this.nodes.map((n) => n.key), 'leaf'];
+  }
+
+  /** Addresses of node `index` (loopback = router id, link to GoBGP). */
+  node(index = 0): NodeAddressing {
+    return nodeAddressing(index);
+  }
+
   /** FRR vty socket directory of a router (what cosmolet's frr.socketDir points at). */
   socketDir(role: FrrRole): string {
-    return join(this.dir, role, 'run');
+    return join(this.dir, this.key(role), 'run');
   }
 
   vtysh(role: FrrRole): Vtysh {
-    return this.vtyshes[role];
+    const key = this.key(role);
+    let v = this.vtyshes.get(key);
+    if (!v) {
+      v = new Vtysh({ vtyshPath: 'vtysh', socketDir: this.socketDir(key), timeoutMs: 20_000 });
+      this.vtyshes.set(key, v);
+    }
+    return v;
   }
 
   private nsName(ns: string): string {
-    return ns === 'node' || ns === 'leaf' || ns === 'ext' ? this.ns[ns] : ns;
+    return this.ns[this.key(ns)] ?? ns;
   }
 
   /** Runs a command inside a namespace (no shell) and returns its output; rejects on failure. */
@@ -277,38 +235,8 @@ export class Fabric {
 
   /** Starts a long-running process inside a namespace, tracked by pid and killed by teardown. */
   spawn(ns: string, argv: string[], opts: SpawnOptions = {}): ChildProcess {
-    return this.spawnTracked(
-      ns,
-      argv[0] ?? 'process',
-      ['ip', 'netns', 'exec', this.nsName(ns), ...argv],
-      opts,
-    ).child;
-  }
-
-  private spawnTracked(
-    role: string,
-    name: string,
-    argv: string[],
-    opts: SpawnOptions = {},
-  ): Tracked & { child: ChildProcess } {
-    const [file, ...args] = argv;
-    if (file === undefined) throw new Error('spawn: empty argv');
-    const fd = opts.logFile ? openSync(opts.logFile, 'a') : undefined;
-    const child = spawn(file, args, {
-      stdio: ['ignore', fd ?? 'ignore', fd ?? 'ignore'],
-      env: opts.env ?? process.env,
-      detached: this.opts.persistent === true,
-      ...(opts.cwd ? { cwd: opts.cwd } : {}),
-    });
-    // A persistent lab's daemons must not keep this process alive or die with it.
-    if (this.opts.persistent) child.unref();
-    // The child has its own copy of the descriptor.
-    if (fd !== undefined) closeSync(fd);
-    const t = { role, name, pid: child.pid, child, argv };
-    this.tracked.add(t);
-    child.on('exit', () => this.tracked.delete(t));
-    child.on('error', (e) => this.logger.warn({ err: e.message, name }, 'spawn failed'));
-    return t;
+    return this.procs.spawn(ns, argv[0] ?? 'process', ['ip', 'netns', 'exec', this.nsName(ns), ...argv], opts)
+      .child;
   }
 
   /** Starts everything and waits for all BGP sessions to be Established. */
@@ -321,12 +249,12 @@ export class Fabric {
     }
     const timeout = this.opts.startTimeoutMs ?? 60_000;
     try {
-      await this.createNetwork();
+      await createTopology(this.prefix, this.nodes, this.ns, this.addressing, (ns) => this.createdNs.add(ns));
       this.writeConfigs();
       await Promise.all([
-        this.startFrr('node', timeout),
-        this.startFrr('leaf', timeout),
+        ...this.frrKeys.map((k) => this.startFrr(k, timeout)),
         this.startGobgp(timeout),
+        ...(this.opts.onTopology ? [this.opts.onTopology()] : []),
       ]);
       await this.waitEstablished(timeout);
       this.writeState();
@@ -336,64 +264,15 @@ export class Fabric {
     }
   }
 
-  private async createNetwork(): Promise<void> {
-    const { node, leaf, ext } = this.ns;
-    const taken = namespacesWithPrefix(this.prefix);
-    if (taken.length > 0) {
-      // Never adopt (and later delete) namespaces this fabric did not create.
-      throw new LabError(
-        ErrorCodes.LAB_FAILED,
-        `namespaces ${taken.join(', ')} already exist: another lab uses prefix ${this.prefix} (cleanupStale removes leftovers)`,
-      );
-    }
-    for (const ns of [node, leaf, ext]) {
-      await run(['ip', 'netns', 'add', ns]);
-      this.createdNs.add(ns);
-      // No DAD (addresses usable at once), forwarding on, no RAs learnt (no surprise default route).
-      await this.exec(ns, [
-        'sysctl',
-        '-q',
-        '-w',
-        'net.ipv4.ip_forward=1',
-        'net.ipv6.conf.all.forwarding=1',
-        'net.ipv6.conf.all.accept_dad=0',
-        'net.ipv6.conf.default.accept_dad=0',
-        'net.ipv6.conf.all.accept_ra=0',
-        'net.ipv6.conf.default.accept_ra=0',
-      ]);
-    }
-    const a = this.addressing;
-    const batches: Record<string, string[]> = {
-      [node]: [
-        'link set lo up',
-        `link add swp1 type veth peer name swp1 netns ${leaf}`,
-        `link add ext0 type veth peer name eth0 netns ${ext}`,
-        'link set swp1 up',
-        'link set ext0 up',
-        `addr add ${a.nodeExtV4}/30 dev ext0`,
-        `addr add ${a.nodeExtV6}/64 dev ext0 nodad`,
-      ],
-      [leaf]: ['link set lo up', 'link set swp1 up'],
-      [ext]: [
-        'link set lo up',
-        'link set eth0 up',
-        `addr add ${a.extNodeV4}/30 dev eth0`,
-        `addr add ${a.extNodeV6}/64 dev eth0 nodad`,
-      ],
-    };
-    for (const [ns, lines] of Object.entries(batches)) {
-      await run(['ip', '-n', ns, '-batch', '-'], 15_000, lines.join('\n') + '\n');
-    }
-  }
-
   private writeConfigs(): void {
     chmodSync(this.dir, 0o755);
-    for (const role of ['node', 'leaf'] as const) {
-      const base = join(this.dir, role);
+    for (const key of this.frrKeys) {
+      const base = join(this.dir, key);
       for (const sub of ['run', 'log', 'etc', 'vartmp']) mkdirSync(join(base, sub), { recursive: true });
+      const index = this.nodes.find((n) => n.key === key)?.index;
       writeFileSync(
         join(base, 'etc', 'frr.conf'),
-        role === 'node' ? nodeConfig(this.addressing) : leafConfig(this.addressing),
+        index === undefined ? leafConfig(this.addressing) : nodeConfig(this.addressing, index),
       );
       writeFileSync(join(base, 'etc', 'vtysh.conf'), 'service integrated-vtysh-config\n');
       // FRR daemons drop to frr:frr; crash logs go to /var/tmp/frr, which we bind-mount per daemon.
@@ -404,56 +283,18 @@ export class Fabric {
     writeFileSync(join(this.dir, 'ext', 'gobgpd.toml'), gobgpConfig(this.addressing));
   }
 
-  private frrArgv(role: FrrRole, daemon: FrrDaemon): string[] {
-    const base = join(this.dir, role);
-    const run = join(base, 'run');
-    return [
-      'ip',
-      'netns',
-      'exec',
-      this.ns[role],
-      // A private /var/tmp per daemon: FRR writes crash logs to /var/tmp/frr. `ip netns exec` gives
-      // the process its own mount namespace, so the bind mount does not leak to the host.
-      'sh',
-      '-c',
-      'mount --bind "$1" /var/tmp && shift && exec "$@"',
-      'sh',
-      join(base, 'vartmp'),
-      join(FRR_DIR, daemon),
-      '-u',
-      'frr',
-      '-g',
-      'frr',
-      '-P',
-      '0',
-      '-f',
-      '/dev/null',
-      '--vty_socket',
-      run,
-      '-z',
-      join(run, 'zserv.api'),
-      '-i',
-      join(run, `${daemon}.pid`),
-      '--log',
-      `file:${join(base, 'log', `${daemon}.log`)}`,
-      ...(daemon === 'zebra' ? ['-s', '90000000'] : []),
-      // bfdd's control socket defaults to /var/run/frr/bfdd.sock, shared by every instance.
-      ...(daemon === 'bfdd' ? ['--bfdctl', join(run, 'bfdd.sock')] : []),
-    ];
-  }
-
-  private async startDaemon(role: FrrRole, daemon: FrrDaemon, timeoutMs: number): Promise<void> {
-    const vty = join(this.socketDir(role), `${daemon}.vty`);
+  private async startDaemon(key: string, daemon: FrrDaemon, timeoutMs: number): Promise<void> {
+    const vty = join(this.socketDir(key), `${daemon}.vty`);
     const before = existsSync(vty) ? statSync(vty).mtimeMs : undefined;
-    const t = this.spawnTracked(role, daemon, this.frrArgv(role, daemon));
-    this.daemons.set(`${role}/${daemon}`, t);
+    const t = this.procs.spawn(key, daemon, frrArgv(this.dir, key, this.nsName(key), daemon));
+    this.procs.daemons.set(`${key}/${daemon}`, t);
     await waitFor(
-      `${role} ${daemon} vty socket`,
+      `${key} ${daemon} vty socket`,
       () => {
         if (t.child.exitCode !== null || t.child.signalCode !== null) {
           throw new LabError(
             ErrorCodes.LAB_FAILED,
-            `${role} ${daemon} exited (${t.child.exitCode ?? t.child.signalCode})`,
+            `${key} ${daemon} exited (${t.child.exitCode ?? t.child.signalCode})`,
           );
         }
         return existsSync(vty) && statSync(vty).mtimeMs !== before;
@@ -463,25 +304,25 @@ export class Fabric {
     );
   }
 
-  private async startFrr(role: FrrRole, timeoutMs: number): Promise<void> {
-    await this.startDaemon(role, 'zebra', timeoutMs);
+  private async startFrr(key: string, timeoutMs: number): Promise<void> {
+    await this.startDaemon(key, 'zebra', timeoutMs);
     await Promise.all([
-      this.startDaemon(role, 'staticd', timeoutMs),
-      this.startDaemon(role, 'bgpd', timeoutMs),
-      ...(this.addressing.bfd ? [this.startDaemon(role, 'bfdd', timeoutMs)] : []),
+      this.startDaemon(key, 'staticd', timeoutMs),
+      this.startDaemon(key, 'bgpd', timeoutMs),
+      ...(this.addressing.bfd ? [this.startDaemon(key, 'bfdd', timeoutMs)] : []),
     ]);
-    await this.loadConfig(role);
+    await this.loadConfig(key);
   }
 
   /** What watchfrr does after starting a daemon in integrated-config mode: push frr.conf into it. */
-  private async loadConfig(role: FrrRole, daemon?: FrrDaemon): Promise<void> {
+  private async loadConfig(key: string, daemon?: FrrDaemon): Promise<void> {
     await run(
       [
         'vtysh',
         '--vty_socket',
-        this.socketDir(role),
+        this.socketDir(key),
         '--config_dir',
-        join(this.dir, role, 'etc'),
+        join(this.dir, key, 'etc'),
         '-b',
         ...(daemon ? ['-d', daemon] : []),
       ],
@@ -490,7 +331,7 @@ export class Fabric {
   }
 
   private async startGobgp(timeoutMs: number): Promise<void> {
-    const t = this.spawnTracked(
+    const t = this.procs.spawn(
       'ext',
       'gobgpd',
       [
@@ -509,7 +350,7 @@ export class Fabric {
       ],
       { logFile: join(this.dir, 'ext', 'gobgpd.log') },
     );
-    this.daemons.set('ext/gobgpd', t);
+    this.procs.daemons.set('ext/gobgpd', t);
     await waitFor(
       'gobgpd API',
       async () => {
@@ -523,25 +364,32 @@ export class Fabric {
     );
   }
 
-  /** BGP peers of the node as bgpd reports them. */
-  nodePeers(): Promise<BgpPeer[]> {
-    return bgpSummary(this.vtyshes.node);
+  /** BGP peers of a node (default the first) as its bgpd reports them. */
+  nodePeers(role: FrrRole = 'node'): Promise<BgpPeer[]> {
+    return bgpSummary(this.vtysh(role));
   }
 
-  /** Waits until every session of the node (leaf: v4+v6 over swp1; ext: v4 and v6) is Established. */
+  /** Whether a node's sessions (leaf: v4+v6 over swp1; ext: v4 and v6) are all Established. */
+  async nodeEstablished(role: FrrRole = 'node'): Promise<BgpPeer[] | undefined> {
+    const index = this.nodes.find((n) => n.key === this.key(role))?.index ?? 0;
+    const a = nodeAddressing(index);
+    const peers = await this.nodePeers(role);
+    const want = [
+      'ipv4:swp1',
+      `ipv4:${a.extPeerV4}`,
+      ...(this.addressing.ipv6Unicast ? ['ipv6:swp1', `ipv6:${a.extPeerV6}`] : []),
+    ];
+    const up = new Set(peers.filter((p) => p.established).map((p) => `${p.family}:${p.name}`));
+    return want.every((w) => up.has(w)) ? peers : undefined;
+  }
+
+  /** Waits until every session of every node is Established; returns the first node's peers. */
   async waitEstablished(timeoutMs = 60_000): Promise<BgpPeer[]> {
     return waitFor(
       'BGP sessions Established',
       async () => {
-        const peers = await this.nodePeers();
-        const a = this.addressing;
-        const want = [
-          'ipv4:swp1',
-          `ipv4:${a.extNodeV4}`,
-          ...(a.ipv6Unicast ? ['ipv6:swp1', `ipv6:${a.extNodeV6}`] : []),
-        ];
-        const up = new Set(peers.filter((p) => p.established).map((p) => `${p.family}:${p.name}`));
-        return want.every((w) => up.has(w)) ? peers : undefined;
+        const all = await Promise.all(this.nodes.map((n) => this.nodeEstablished(n.key)));
+        return all.every((p) => p !== undefined) ? all[0] : undefined;
       },
       timeoutMs,
       250,
@@ -550,7 +398,7 @@ export class Fabric {
 
   private async bgpRoutes(role: FrrRole): Promise<BgpView> {
     const view: BgpView = new Map();
-    const v = this.vtyshes[role];
+    const v = this.vtysh(role);
     parseBgpRoutes(await v.showJson('show bgp ipv4 unicast json', 'bgpd'), view);
     parseBgpRoutes(await v.showJson('show bgp ipv6 unicast json', 'bgpd'), view);
     return view;
@@ -562,9 +410,9 @@ export class Fabric {
     return new Set([...view].filter(([, s]) => s.valid).map(([p]) => p));
   }
 
-  /** The node's own BGP table. */
-  nodeBgp(): Promise<BgpView> {
-    return this.bgpRoutes('node');
+  /** A node's own BGP table (default the first node). */
+  nodeBgp(role: FrrRole = 'node'): Promise<BgpView> {
+    return this.bgpRoutes(role);
   }
 
   /** Prefixes gobgpd in `ext` holds in its global RIB (IPv4 and IPv6). */
@@ -574,19 +422,17 @@ export class Fabric {
       const r = await this.exec(
         'ext',
         ['gobgp', '-u', '127.0.0.1', '-p', '50051', 'global', 'rib', '-a', afi, '-j'],
-        {
-          timeoutMs: 30_000,
-        },
+        { timeoutMs: 30_000 },
       );
       for (const p of parseGobgpRib(r.stdout)) out.add(p);
     }
     return out;
   }
 
-  /** How many prefixes the leaf received from the node (IPv4 + IPv6); cheap enough to poll. */
+  /** How many prefixes the leaf received from the nodes (IPv4 + IPv6); cheap enough to poll. */
   async leafPrefixCount(): Promise<number> {
-    const peers = await bgpSummary(this.vtyshes.leaf);
-    return peers.filter((p) => p.name === 'swp1').reduce((n, p) => n + p.prefixesReceived, 0);
+    const peers = await bgpSummary(this.vtysh('leaf'));
+    return peers.filter((p) => p.name.startsWith('swp')).reduce((n, p) => n + p.prefixesReceived, 0);
   }
 
   /** How many destinations gobgpd holds (IPv4 + IPv6), from `gobgp global rib summary`. */
@@ -616,26 +462,26 @@ export class Fabric {
   /** The state a persistent fabric writes to `<dir>/fabric.json`. */
   state(): FabricState {
     const daemons: FabricState['daemons'] = {};
-    for (const [k, t] of this.daemons) daemons[k] = { pid: t.pid, argv: t.argv };
+    for (const [k, t] of this.procs.daemons) daemons[k] = { pid: t.pid, argv: t.argv };
     return { prefix: this.prefix, dir: this.dir, ns: this.ns, addressing: this.addressing, daemons };
   }
 
   private writeState(): void {
-    if (this.opts.persistent)
-      writeFileSync(join(this.dir, 'fabric.json'), JSON.stringify(this.state(), null, 2) + '\n');
+    if (this.opts.persistent) writeFabricState(this.state());
   }
 
   /**
-   * A handle on a persistent fabric started by another process (`cosmolet lab status|down`): every
-   * method works on it, including kill/restart of daemons and teardown.
+   * A handle on a persistent fabric started by another process (`cosmolet lab status|node|down`):
+   * every method works on it, including kill/restart of daemons and teardown.
    */
   static attach(dir: string, logger?: Logger): Fabric {
-    const state = JSON.parse(readFileSync(join(dir, 'fabric.json'), 'utf8')) as FabricState;
+    const state = readFabricState(dir);
     const a = state.addressing;
     const f = new Fabric({
       prefix: state.prefix,
       dir: state.dir,
       persistent: true,
+      nodes: a.nodeCount ?? 1,
       nodeAsn: a.nodeAsn,
       leafAsn: a.leafAsn,
       extAsn: a.extAsn,
@@ -648,34 +494,34 @@ export class Fabric {
       bfd: a.bfd,
       // State written before the option existed: a dual-stack node.
       ipv6Unicast: a.ipv6Unicast ?? true,
+      leafNetworks: a.leafNetworks ?? [],
+      nodeNetworks: a.nodeNetworks ?? [],
+      defaultToNodes: a.defaultToNodes ?? false,
       ...(logger ? { logger } : {}),
     });
-    for (const [k, d] of Object.entries(state.daemons)) {
-      const [role = '', name = ''] = k.split('/');
-      const t: Tracked = { role, name, pid: d.pid, argv: d.argv };
-      f.daemons.set(k, t);
-      f.tracked.add(t);
-    }
+    for (const [k, d] of Object.entries(state.daemons)) f.procs.adopt(k, d.pid, d.argv);
     for (const ns of Object.values(f.ns)) f.createdNs.add(ns);
     return f;
   }
 
+  /** The daemons this fabric started (`<router>/<daemon>` -> pid), running or not. */
+  daemonPids(): Map<string, number | undefined> {
+    return new Map([...this.procs.daemons].map(([k, t]) => [k, t.pid]));
+  }
+
   /** Every process this fabric started (daemons and `spawn`ed ones) that is still running. */
   processes(): { role: string; name: string; pid: number }[] {
-    const out: { role: string; name: string; pid: number }[] = [];
-    for (const t of this.tracked)
-      if (t.pid !== undefined && !exited(t)) out.push({ role: t.role, name: t.name, pid: t.pid });
-    return out;
+    return this.procs.running();
   }
 
   /** Pid of a daemon the fabric started (e.g. `bgpd` of `node`). */
   pid(role: Role, daemon: string): number | undefined {
-    return this.daemons.get(`${role}/${daemon}`)?.pid;
+    return this.procs.daemons.get(`${this.key(role)}/${daemon}`)?.pid;
   }
 
   /** True while the daemon the fabric started is alive (stopped counts as alive). */
   daemonRunning(role: Role, daemon: string): boolean {
-    const t = this.daemons.get(`${role}/${daemon}`);
+    const t = this.procs.daemons.get(`${this.key(role)}/${daemon}`);
     return t !== undefined && !exited(t);
   }
 
@@ -683,15 +529,8 @@ export class Fabric {
     return this.daemonRunning(role, 'bgpd');
   }
 
-  private async killDaemon(role: FrrRole, daemon: FrrDaemon): Promise<void> {
-    const t = this.daemons.get(`${role}/${daemon}`);
-    if (!t || exited(t)) return;
-    const child = t.child;
-    const gone = child
-      ? new Promise<void>((resolve) => child.once('exit', () => resolve()))
-      : waitFor(`${role} ${daemon} to exit`, () => !alive(t.pid), 10_000, 20).then(() => undefined);
-    if (t.pid !== undefined) process.kill(t.pid, 'SIGKILL');
-    await gone;
+  private killDaemon(role: FrrRole, daemon: FrrDaemon): Promise<void> {
+    return this.procs.kill(`${this.key(role)}/${daemon}`);
   }
 
   /** kill -9 bgpd (what a crash looks like to zebra and the peers). */
@@ -701,22 +540,33 @@ export class Fabric {
 
   /** Starts bgpd again with the same arguments and pushes the config into it, as watchfrr does. */
   async restartBgpd(role: FrrRole = 'node', timeoutMs = 30_000): Promise<void> {
-    await this.killDaemon(role, 'bgpd');
-    await this.startDaemon(role, 'bgpd', timeoutMs);
-    await this.loadConfig(role, 'bgpd');
-    this.writeState();
+    await this.restartDaemon(role, 'bgpd', timeoutMs);
   }
 
   /** kill -9 and restart any FRR daemon the same way (staticd loses every unsaved static route). */
   async restartDaemon(role: FrrRole, daemon: FrrDaemon, timeoutMs = 30_000): Promise<void> {
     await this.killDaemon(role, daemon);
-    await this.startDaemon(role, daemon, timeoutMs);
-    await this.loadConfig(role, daemon);
+    await this.startDaemon(this.key(role), daemon, timeoutMs);
+    await this.loadConfig(this.key(role), daemon);
+    this.writeState();
+  }
+
+  /** Stops a node's FRR (every daemon, kill -9: what a dead machine looks like to the leaf). */
+  async stopRouter(role: FrrRole): Promise<void> {
+    const key = this.key(role);
+    for (const d of ['bgpd', 'staticd', 'bfdd', 'zebra'] as const) await this.killDaemon(key, d);
+    this.writeState();
+  }
+
+  /** Starts a stopped node's FRR again with its config. */
+  async startRouter(role: FrrRole, timeoutMs = 30_000): Promise<void> {
+    const key = this.key(role);
+    await this.startFrr(key, timeoutMs);
     this.writeState();
   }
 
   private signalDaemon(role: FrrRole, daemon: FrrDaemon, sig: NodeJS.Signals): void {
-    const t = this.daemons.get(`${role}/${daemon}`);
+    const t = this.procs.daemons.get(`${this.key(role)}/${daemon}`);
     if (!t || t.pid === undefined)
       throw new LabError(ErrorCodes.LAB_FAILED, `${role} ${daemon} is not running`);
     process.kill(t.pid, sig);
@@ -737,32 +587,16 @@ export class Fabric {
     process.removeListener('SIGINT', this.onSignal);
     process.removeListener('SIGTERM', this.onSignal);
     process.removeListener('exit', this.onExit);
-    for (const t of this.tracked) {
-      if (t.pid === undefined || exited(t)) continue;
-      try {
-        // SIGCONT first, so that a stopped daemon is not left behind half dead.
-        process.kill(t.pid, 'SIGCONT');
-        process.kill(t.pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-    this.tracked.clear();
+    this.procs.killAllSync();
     for (const ns of this.createdNs) killNamespace(ns);
     this.createdNs.clear();
     if (!this.opts.keepDir && this.opts.dir === undefined) rmSync(this.dir, { recursive: true, force: true });
   }
 
   async teardown(): Promise<void> {
-    const waits = [...this.tracked].map((t) =>
-      exited(t)
-        ? Promise.resolve()
-        : t.child
-          ? new Promise<void>((resolve) => t.child?.once('exit', () => resolve()))
-          : waitFor('exit', () => !alive(t.pid), 5000, 20).catch(() => undefined),
-    );
+    const exits = this.procs.exitAll();
     this.teardownSync();
-    await Promise.race([Promise.all(waits), new Promise((r) => setTimeout(r, 5000))]);
+    await exits.wait();
   }
 }
 

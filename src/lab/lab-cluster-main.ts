@@ -1,8 +1,10 @@
 // The lab's simulated cluster, one detached process started by `cosmolet lab up` that outlives it:
-//   node dist/lab/lab-cluster-main.js --dir LABDIR --prefix P --manifests DIR --node-ns NS --token T
+//   node dist/lab/lab-cluster-main.js --dir LABDIR --prefix P --manifests DIR --token T
 // - the Kubernetes API double on 127.0.0.1:<free port> in the host namespace (kubectl works against
-//   LABDIR/kubeconfig) and a unix socket bridge LABDIR/api.sock to it, which a forwarder in the node
-//   namespace serves on 127.0.0.1:6443 for cosmolet (LABDIR/node-kubeconfig);
+//   LABDIR/kubeconfig) and a unix socket bridge LABDIR/api.sock to it, which a forwarder in each lab
+//   namespace serves on 127.0.0.1:6443 (LABDIR/node-kubeconfig: cosmolet, and `cosmolet status`);
+// - what kubelets and the DaemonSet would register: a Node per lab node (LABDIR/lab.json), with its
+//   address and pod block, and a cosmolet Pod on each (namespace cosmolet, hostNetwork, hostIP);
 // - the manifest directory, kept in the cluster (inotify plus a 1 s poll);
 // - the data path: pods and kube-proxy rules (lab-pods.ts) following the cluster's objects;
 // - a control socket LABDIR/ctl.sock (plain HTTP): GET /state for `lab status`.
@@ -12,23 +14,67 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { EXIT_USAGE, errorMessage } from '../errors.js';
-import type { EndpointSlice, Service } from '../kube/types.js';
+import type { EndpointSlice, KubeObject, Service } from '../kube/types.js';
 import { createLogger } from '../observe/log.js';
 import { FakeApiServer } from './apiserver.js';
 import { startForwarder } from './forward.js';
 import { fingerprint, ManifestSync } from './lab-manifests.js';
 import { dataPath, PodManager } from './lab-pods.js';
-import { NODE_API_PORT } from './lab-state.js';
+import { COSMOLET_NAMESPACE, NODE_API_PORT, NODE_HTTP_PORT, readState, type LabNode } from './lab-state.js';
+
+/** What the kubelets and the cosmolet DaemonSet would register: a Node and a cosmolet Pod per node. */
+function registerNodes(api: FakeApiServer, nodes: LabNode[]): void {
+  for (const n of nodes) {
+    // A Node already there (kubectl cordon, a manifest) is kept as it is.
+    if (api.get('nodes', undefined, n.name) === undefined)
+      api.upsert('nodes', {
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: { name: n.name, labels: { 'kubernetes.io/hostname': n.name, 'kubernetes.io/os': 'linux' } },
+        spec: { podCIDR: n.podCidrV4, podCIDRs: [n.podCidrV4, n.podCidrV6] },
+        status: {
+          addresses: [
+            { type: 'InternalIP', address: n.v4 },
+            { type: 'InternalIP', address: n.v6 },
+            { type: 'Hostname', address: n.name },
+          ],
+          conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady' }],
+        },
+      } as KubeObject);
+    api.upsert('pods', {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: `cosmolet-${n.name}`,
+        namespace: COSMOLET_NAMESPACE,
+        labels: { 'app.kubernetes.io/name': 'cosmolet', 'app.kubernetes.io/instance': 'cosmolet' },
+      },
+      spec: {
+        nodeName: n.name,
+        hostNetwork: true,
+        containers: [
+          { name: 'cosmolet', ports: [{ name: 'http', containerPort: NODE_HTTP_PORT, protocol: 'TCP' }] },
+        ],
+      },
+      status: {
+        phase: 'Running',
+        hostIP: n.v4,
+        hostIPs: [{ ip: n.v4 }, { ip: n.v6 }],
+        podIP: n.v4,
+        podIPs: [{ ip: n.v4 }, { ip: n.v6 }],
+      },
+    } as KubeObject);
+  }
+}
 
 async function main(): Promise<void> {
-  let values: { dir?: string; prefix?: string; manifests?: string; 'node-ns'?: string; token?: string };
+  let values: { dir?: string; prefix?: string; manifests?: string; token?: string };
   try {
     ({ values } = parseArgs({
       options: {
         dir: { type: 'string' },
         prefix: { type: 'string' },
         manifests: { type: 'string' },
-        'node-ns': { type: 'string' },
         token: { type: 'string' },
       },
       strict: true,
@@ -38,9 +84,13 @@ async function main(): Promise<void> {
     process.exit(EXIT_USAGE);
   }
   const { dir, prefix, manifests, token } = values;
-  const nodeNs = values['node-ns'];
-  if (!dir || !prefix || !manifests || !nodeNs || !token) {
-    process.stderr.write('lab-cluster: --dir, --prefix, --manifests, --node-ns and --token are required\n');
+  if (!dir || !prefix || !manifests || !token) {
+    process.stderr.write('lab-cluster: --dir, --prefix, --manifests and --token are required\n');
+    process.exit(EXIT_USAGE);
+  }
+  const nodes = readState(dir)?.nodes;
+  if (!nodes || nodes.length === 0) {
+    process.stderr.write(`lab-cluster: no lab nodes in ${dir}/lab.json\n`);
     process.exit(EXIT_USAGE);
   }
   const logger = createLogger('info', 'json');
@@ -53,6 +103,8 @@ async function main(): Promise<void> {
     { kind: 'unix', path: join(dir, 'api.sock') },
     { kind: 'tcp', host: '127.0.0.1', port: api.port },
   );
+
+  registerNodes(api, nodes);
 
   // The manifest directory.
   const sync = new ManifestSync(manifests, api);
@@ -102,7 +154,7 @@ async function main(): Promise<void> {
   // The data path follows the cluster (manifests and kubectl alike).
   const pods = new PodManager({
     prefix,
-    nodeNs,
+    nodeNs: new Map(nodes.map((n) => [n.name, n.ns])),
     dir,
     podMain: join(import.meta.dirname, 'pod-main.js'),
     logger,
@@ -117,7 +169,7 @@ async function main(): Promise<void> {
     busy = true;
     const rv = api.resourceVersion;
     try {
-      const dp = dataPath(api.list<Service>('services'), api.list<EndpointSlice>('endpointslices'));
+      const dp = dataPath(api.list<Service>('services'), api.list<EndpointSlice>('endpointslices'), nodes);
       warnings = dp.warnings;
       await pods.apply(dp);
       appliedRv = rv;

@@ -5,15 +5,54 @@
 // time (field 22 of /proc/<pid>/stat), so a recycled pid is never killed.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { nodeAddressing } from './fabric-config.js';
+import { nodeNames } from './fabric-topology.js';
 
 export const DEFAULT_STATE_DIR = '/run/cosmolet-lab';
 export const DEFAULT_PREFIX = 'cosmolab';
-export const LAB_NODE_NAME = 'lab-node';
-/** Where cosmolet in the node namespace reaches the API (the double's certificate names 127.0.0.1). */
+export const DEFAULT_NODES = 3;
+/** Where cosmolet in a lab namespace reaches the API (the double's certificate names 127.0.0.1). */
 export const NODE_API_PORT = 6443;
+/** cosmolet's HTTP port on every node (all addresses: the node's address and loopback). */
+export const NODE_HTTP_PORT = 8080;
+/** Where the lab's cosmolet pods are, as the chart installs them. */
+export const COSMOLET_NAMESPACE = 'cosmolet';
+export const COSMOLET_SELECTOR = 'app.kubernetes.io/name=cosmolet';
+
+/** A node of the lab: a Kubernetes node name, its namespace, address and pod block. */
+export interface LabNode {
+  name: string;
+  /** The fabric's router key (`node` or `node1`..`nodeN`). */
+  key: string;
+  ns: string;
+  /** Its address (a loopback the leaf learns by BGP): the Node's InternalIP and the pod's hostIP. */
+  v4: string;
+  v6: string;
+  podCidrV4: string;
+  podCidrV6: string;
+  /** Its files: cosmolet.yaml, cosmolet.log, http.sock. */
+  dir: string;
+}
+
+export function labNodes(prefix: string, dir: string, count: number): LabNode[] {
+  return nodeNames(prefix, count).map((n) => {
+    const a = nodeAddressing(n.index);
+    const name = `lab-node-${n.index + 1}`;
+    return {
+      name,
+      key: n.key,
+      ns: n.ns,
+      v4: a.routerId,
+      v6: a.loopbackV6,
+      podCidrV4: `10.244.${n.index + 1}.0/24`,
+      podCidrV6: `fd00:10:244:${n.index + 1}::/64`,
+      dir: join(dir, 'nodes', name),
+    };
+  });
+}
 
 export interface LabProcess {
-  /** What it is: `cluster`, `cosmolet`, `forward-api`, `node/bgpd`, ... */
+  /** What it is: `cluster`, `lab-node-1/cosmolet`, `lab-node-1/forward-api`, `node1/bgpd`, ... */
   name: string;
   pid: number;
   /** Start time in clock ticks since boot (/proc/<pid>/stat field 22); guards against pid reuse. */
@@ -21,7 +60,7 @@ export interface LabProcess {
 }
 
 export interface LabState {
-  version: 1;
+  version: 2;
   prefix: string;
   dir: string;
   manifests: string;
@@ -31,7 +70,9 @@ export interface LabState {
   upPid: number;
   processes: LabProcess[];
   kubeconfig: string;
-  nodeName: string;
+  nodes: LabNode[];
+  /** Nodes stopped with `lab node stop` (their FRR and cosmolet are not expected to run). */
+  stopped?: string[];
 }
 
 export function stateFile(dir: string): string {
@@ -43,7 +84,7 @@ export function readState(dir: string): LabState | undefined {
   if (!existsSync(file)) return undefined;
   try {
     const v = JSON.parse(readFileSync(file, 'utf8')) as LabState;
-    return v.version === 1 && typeof v.prefix === 'string' ? v : undefined;
+    return v.version === 2 && typeof v.prefix === 'string' && Array.isArray(v.nodes) ? v : undefined;
   } catch {
     return undefined;
   }

@@ -1,25 +1,38 @@
-// The lab's view: every Service of the simulated cluster, each of its IPs, whether cosmolet
-// advertises it (or why not, from cosmolet's /status), whether the node installed it, and whether
-// the FRR leaf and the GoBGP peer hold the route. `lab status` prints it once (or as JSON), `lab up`
-// keeps it on screen and redraws it when something changes.
-import http from 'node:http';
+// The lab's view: every Service of the simulated cluster, each of its IPs, which nodes' cosmolet
+// advertise it (or why each does not, from every node's /status), how many next hops the leaf's
+// kernel installed for it (ECMP: one per advertising node), and whether the GoBGP peer holds it.
+// `lab status` prints it once (or as JSON), `lab up` keeps it on screen and redraws it on change.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Service } from '../kube/types.js';
 import type { StatusDocument } from '../observe/status.js';
 import { cidrContains, hostPrefix, parseCIDR, parseIP, type CIDR } from '../plan/ip.js';
 import { DEFAULT_ADDRESSING, Fabric } from './fabric.js';
+import { fabricStateFile } from './fabric-state.js';
 import type { ManifestReport } from './lab-manifests.js';
+import { labToken } from './lab-node.js';
 import type { RunningPod } from './lab-pods.js';
-import type { LabState } from './lab-state.js';
+import type { LabNode, LabState } from './lab-state.js';
+import { getUnix } from './lab-unix.js';
+
+export { getUnix } from './lab-unix.js';
 
 export interface ViewIP {
   ip: string;
   prefix: string;
   kind: 'clusterIP' | 'loadBalancerIP' | 'externalIP';
-  /** advertised | skipped | unknown (cosmolet not answering) | not-considered. */
+  /** advertised (by at least one node) | skipped (by every node that answers) | unknown | not-considered. */
   state: 'advertised' | 'skipped' | 'unknown' | 'not-considered';
+  /** The skip reason when every answering node gives the same one. */
   reason: string | null;
-  installed: boolean;
+  /** Nodes whose cosmolet advertises it (in their plan). */
+  nodes: string[];
+  /** Nodes that installed it (the route cosmolet's FRR exports). */
+  installed: string[];
+  /** Nodes that skip it, with their reason. */
+  skipped: { node: string; reason: string }[];
+  /** Next hops of the prefix in the leaf's kernel FIB (0: no route). */
+  leafNextHops: number;
   leaf: boolean;
   gobgp: boolean;
 }
@@ -28,22 +41,42 @@ export interface ViewService {
   service: string;
   type: string;
   ips: ViewIP[];
-  /** Pods (lab namespaces) backing it, with their addresses. */
+  /** Pods (lab namespaces) backing it, with their node and addresses. */
   pods: string[];
+}
+
+export interface ViewNode {
+  name: string;
+  /** Its cosmolet answers /readyz with 200. */
+  ready: boolean;
+  reason: string | null;
+  /** Stopped with `lab node stop`. */
+  stopped: boolean;
+  address: string;
+}
+
+export interface ViewPrefix {
+  prefix: string;
+  services: string[];
+  nodes: string[];
+  leafNextHops: number;
+  gobgp: boolean;
 }
 
 export interface LabView {
   running: boolean;
   prefix: string;
-  nodeName: string;
   manifests: string;
-  cosmolet: { ready: boolean; reason: string | null };
+  nodes: ViewNode[];
   cluster: {
     reachable: boolean;
     manifestErrors: { file: string; message: string }[];
     dataPathError: string | null;
+    warnings: string[];
   };
   services: ViewService[];
+  /** Every Service prefix: the nodes advertising it, the leaf's next hops, GoBGP. */
+  prefixes: ViewPrefix[];
   /** Service prefixes held by the leaf / GoBGP that no Service in the view has (stale). */
   extraAtLeaf: string[];
   extraAtGobgp: string[];
@@ -70,55 +103,91 @@ function inServiceRanges(prefix: string): boolean {
   return ip !== undefined && SERVICE_RANGES.some((c) => cidrContains(c, ip));
 }
 
-/** GET over a unix socket; resolves with status and body, rejects when nothing answers. */
-export function getUnix(
-  socketPath: string,
-  path: string,
-  timeoutMs = 3000,
-): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ socketPath, path, timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`GET ${path}: timeout`)));
-    req.on('error', reject);
-  });
-}
-
 async function getJson<T>(
   socketPath: string,
   path: string,
+  headers: Record<string, string> = {},
 ): Promise<{ status: number; body: T } | undefined> {
   try {
-    const r = await getUnix(socketPath, path);
+    const r = await getUnix(socketPath, path, 3000, headers);
     return { status: r.status, body: JSON.parse(r.body) as T };
   } catch {
     return undefined;
   }
 }
 
+interface FibRoute {
+  dst?: string;
+  gateway?: string;
+  dev?: string;
+  nexthops?: unknown[];
+}
+
+/**
+ * Next hops per prefix from `ip -j route show` (IPv4 or IPv6): a multipath route lists them under
+ * `nexthops`, a single-path one has a gateway or device. Keys are host prefixes as cosmolet writes them.
+ */
+export function parseFibNextHops(json: string, family: 4 | 6): Map<string, number> {
+  const out = new Map<string, number>();
+  let routes: FibRoute[];
+  try {
+    routes = JSON.parse(json || '[]') as FibRoute[];
+  } catch {
+    return out;
+  }
+  for (const r of routes) {
+    if (!r.dst || r.dst === 'default') continue;
+    const dst = r.dst.includes('/') ? r.dst : `${r.dst}/${family === 4 ? 32 : 128}`;
+    const n = Array.isArray(r.nexthops) ? r.nexthops.length : r.gateway || r.dev ? 1 : 0;
+    out.set(dst, (out.get(dst) ?? 0) + n);
+  }
+  return out;
+}
+
+/** Next hops the leaf's kernel installed for BGP routes (IPv4 and IPv6). */
+export async function leafFib(fabric: Fabric): Promise<Map<string, number>> {
+  const [v4, v6] = await Promise.all([
+    fabric.exec('leaf', ['ip', '-j', '-4', 'route', 'show', 'proto', 'bgp'], { timeoutMs: 10_000 }),
+    fabric.exec('leaf', ['ip', '-j', '-6', 'route', 'show', 'proto', 'bgp'], { timeoutMs: 10_000 }),
+  ]);
+  return new Map([...parseFibNextHops(v4.stdout, 4), ...parseFibNextHops(v6.stdout, 6)]);
+}
+
 export function fabricHandle(state: LabState): Fabric {
-  // A handle only: no process is started, the queries go through vtysh and `ip netns exec`.
-  return new Fabric({ prefix: state.prefix, dir: join(state.dir, 'fabric'), persistent: true });
+  // A handle only: no process is started, the queries go through vtysh and `ip netns exec`. A lab
+  // whose start was cut short may have no fabric.json yet: a plain handle still reads what exists.
+  const dir = join(state.dir, 'fabric');
+  return existsSync(fabricStateFile(dir))
+    ? Fabric.attach(dir)
+    : new Fabric({ prefix: state.prefix, dir, persistent: true, nodes: state.nodes.length });
+}
+
+interface NodeRead {
+  node: LabNode;
+  status: StatusDocument | undefined;
+  readyz: { status: number; body: Readyz } | undefined;
+}
+
+async function readNode(node: LabNode, token: string | undefined): Promise<NodeRead> {
+  const sock = join(node.dir, 'http.sock');
+  const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+  const [status, readyz] = await Promise.all([
+    getJson<StatusDocument>(sock, '/status', headers),
+    getJson<Readyz>(sock, '/readyz', headers),
+  ]);
+  return { node, status: status?.status === 200 ? status.body : undefined, readyz };
 }
 
 export async function gatherView(state: LabState, fabric: Fabric): Promise<LabView> {
-  const [cluster, status, readyz, leaf, gobgp] = await Promise.all([
+  const token = labToken(state);
+  const [cluster, reads, fib, gobgp] = await Promise.all([
     getJson<ClusterState>(join(state.dir, 'ctl.sock'), '/state'),
-    getJson<StatusDocument>(join(state.dir, 'http.sock'), '/status'),
-    getJson<Readyz>(join(state.dir, 'http.sock'), '/readyz'),
-    fabric.leafRoutes().catch(() => new Set<string>()),
+    Promise.all(state.nodes.map((n) => readNode(n, token))),
+    leafFib(fabric).catch(() => new Map<string, number>()),
     fabric.gobgpRoutes().catch(() => new Set<string>()),
   ]);
-  const doc = status?.status === 200 ? status.body : undefined;
-  const routes = new Map((doc?.routes ?? []).map((r) => [r.prefix, r]));
-  const skipped = new Map((doc?.skipped ?? []).map((s) => [`${s.service} ${s.ip}`, s.reason]));
   const services: ViewService[] = [];
-  const known = new Set<string>();
+  const known = new Map<string, ViewPrefix>();
   for (const svc of cluster?.body.services ?? []) {
     const key = `${svc.metadata?.namespace ?? 'default'}/${svc.metadata?.name ?? ''}`;
     const type = svc.spec?.type ?? 'ClusterIP';
@@ -129,20 +198,53 @@ export async function gatherView(state: LabState, fabric: Fabric): Promise<LabVi
       const ip = parsed?.text ?? raw;
       const prefix = parsed ? hostPrefix(parsed) : raw;
       if (ips.some((x) => x.ip === ip)) return;
-      known.add(prefix);
-      const route = routes.get(prefix);
-      const reason = skipped.get(`${key} ${ip}`) ?? skipped.get(`${key} ${raw}`);
-      const advertised = route !== undefined && route.services.includes(key);
+      const nodes: string[] = [];
+      const installed: string[] = [];
+      const skipped: { node: string; reason: string }[] = [];
+      for (const r of reads) {
+        if (!r.status) continue;
+        const route = r.status.routes.find((x) => x.prefix === prefix && x.services.includes(key));
+        if (route) {
+          nodes.push(r.node.name);
+          if (route.installed) installed.push(r.node.name);
+          continue;
+        }
+        const s = r.status.skipped.find((x) => x.service === key && (x.ip === ip || x.ip === raw));
+        if (s) skipped.push({ node: r.node.name, reason: s.reason });
+      }
+      const answering = reads.filter((r) => r.status).length;
+      const reasons = [...new Set(skipped.map((s) => s.reason))];
+      const leafNextHops = fib.get(prefix) ?? 0;
       ips.push({
         ip,
         prefix,
         kind,
-        state: !doc ? 'unknown' : advertised ? 'advertised' : reason ? 'skipped' : 'not-considered',
-        reason: reason ?? null,
-        installed: route?.installed ?? false,
-        leaf: leaf.has(prefix),
+        state:
+          answering === 0
+            ? 'unknown'
+            : nodes.length > 0
+              ? 'advertised'
+              : skipped.length > 0
+                ? 'skipped'
+                : 'not-considered',
+        reason: nodes.length === 0 && reasons.length === 1 ? (reasons[0] ?? null) : null,
+        nodes,
+        installed,
+        skipped,
+        leafNextHops,
+        leaf: leafNextHops > 0,
         gobgp: gobgp.has(prefix),
       });
+      const p = known.get(prefix) ?? {
+        prefix,
+        services: [],
+        nodes: [],
+        leafNextHops,
+        gobgp: gobgp.has(prefix),
+      };
+      if (!p.services.includes(key)) p.services.push(key);
+      for (const n of nodes) if (!p.nodes.includes(n)) p.nodes.push(n);
+      known.set(prefix, p);
     };
     for (const ip of svc.spec?.clusterIPs ?? (svc.spec?.clusterIP ? [svc.spec.clusterIP] : []))
       add(ip, 'clusterIP');
@@ -151,64 +253,83 @@ export async function gatherView(state: LabState, fabric: Fabric): Promise<LabVi
     for (const ip of svc.spec?.externalIPs ?? []) add(ip, 'externalIP');
     const pods = (cluster?.body.pods ?? [])
       .filter((p) => p.services.includes(key))
-      .map((p) => `${p.name} ${[...p.v4, ...p.v6].join(' ')}`);
+      .map((p) => `${p.name} on ${p.node} ${[...p.v4, ...p.v6].join(' ')}`);
     services.push({ service: key, type, ips, pods });
   }
   services.sort((a, b) => (a.service < b.service ? -1 : 1));
-  const failing = readyz?.body.conditions?.find((c) => !c.ok);
+  const nodes: ViewNode[] = reads.map((r) => {
+    const failing = r.readyz?.body.conditions?.find((c) => !c.ok);
+    const stopped = (state.stopped ?? []).includes(r.node.name);
+    return {
+      name: r.node.name,
+      ready: r.readyz?.status === 200,
+      reason:
+        r.readyz === undefined
+          ? stopped
+            ? 'stopped with lab node stop'
+            : 'cosmolet is not answering'
+          : r.readyz.status === 200
+            ? null
+            : (failing?.message ?? 'not ready'),
+      stopped,
+      address: r.node.v4,
+    };
+  });
   return {
     running: true,
     prefix: state.prefix,
-    nodeName: state.nodeName,
     manifests: state.manifests,
-    cosmolet: {
-      ready: readyz?.status === 200,
-      reason:
-        readyz === undefined
-          ? 'cosmolet is not answering'
-          : readyz.status === 200
-            ? null
-            : (failing?.message ?? 'not ready'),
-    },
+    nodes,
     cluster: {
       reachable: cluster !== undefined,
       manifestErrors: cluster?.body.manifests.errors ?? [],
       dataPathError: cluster?.body.dataPath.error ?? null,
+      warnings: cluster?.body.dataPath.warnings ?? [],
     },
     services,
-    extraAtLeaf: [...leaf].filter((p) => inServiceRanges(p) && !known.has(p)).sort(),
+    prefixes: [...known.values()]
+      .map((p) => ({ ...p, nodes: p.nodes.sort() }))
+      .sort((a, b) => (a.prefix < b.prefix ? -1 : 1)),
+    extraAtLeaf: [...fib.keys()].filter((p) => inServiceRanges(p) && !known.has(p)).sort(),
     extraAtGobgp: [...gobgp].filter((p) => inServiceRanges(p) && !known.has(p)).sort(),
   };
 }
 
-function mark(b: boolean): string {
-  return b ? 'yes' : '-';
+/** `lab-node-2` -> `2`: the view's NODES column stays narrow. */
+function short(node: string): string {
+  const m = /^lab-node-(\d+)$/.exec(node);
+  return m?.[1] ?? node;
 }
 
 /** The view as text (no timestamp, so two renders of the same state compare equal). */
 export function renderView(v: LabView): string {
   const lines: string[] = [];
+  lines.push(`manifests: ${v.manifests}`);
   lines.push(
-    `cosmolet: ${v.cosmolet.ready ? 'ready' : `NOT READY (${v.cosmolet.reason ?? ''})`}    node: ${v.nodeName}    manifests: ${v.manifests}`,
+    `nodes: ${v.nodes.map((n) => `${n.name} ${n.ready ? 'ready' : `NOT READY (${n.reason ?? ''})`}`).join('   ')}`,
   );
   if (!v.cluster.reachable)
     lines.push('simulated cluster: NOT ANSWERING (see cluster.log in the lab directory)');
   for (const e of v.cluster.manifestErrors) lines.push(`manifest ${e.file}: ${e.message}`);
   if (v.cluster.dataPathError) lines.push(`data path: ${v.cluster.dataPathError}`);
   lines.push('');
-  const rows: string[][] = [['SERVICE', 'TYPE', 'IP', 'STATE', 'NODE', 'LEAF', 'GOBGP']];
+  const rows: string[][] = [['SERVICE', 'TYPE', 'IP', 'ADVERTISED BY', 'LEAF PATHS', 'GOBGP', 'SKIPPED']];
   for (const s of v.services) {
     if (s.ips.length === 0) rows.push([s.service, s.type, '(none)', '', '', '', '']);
     s.ips.forEach((ip, i) => {
-      const state = ip.state === 'skipped' ? `skipped: ${ip.reason ?? ''}` : ip.state;
+      const by =
+        ip.state === 'unknown' ? '?' : ip.nodes.length > 0 ? `node ${ip.nodes.map(short).join(',')}` : '-';
+      const reasons = new Map<string, string[]>();
+      for (const k of ip.skipped) reasons.set(k.reason, [...(reasons.get(k.reason) ?? []), short(k.node)]);
+      const skipped = [...reasons].map(([r, ns]) => `${ns.join(',')}: ${r}`).join('; ');
       rows.push([
         i === 0 ? s.service : '',
         i === 0 ? s.type : '',
         ip.ip,
-        state,
-        mark(ip.installed),
-        mark(ip.leaf),
-        mark(ip.gobgp),
+        by,
+        ip.leafNextHops > 0 ? String(ip.leafNextHops) : '-',
+        ip.gobgp ? 'yes' : '-',
+        skipped,
       ]);
     });
   }

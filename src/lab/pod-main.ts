@@ -1,18 +1,19 @@
 // A lab "pod": a tiny HTTP server that the lab starts inside the pod's own network namespace,
-//   node dist/lab/pod-main.js --name default/web-0 --service default/web --port 8080 [--port ...]
+//   node dist/lab/pod-main.js --name default/web-0 --service default/web --node lab-node-1 --port 8080 [--port ...]
 // It listens on every address of the namespace (IPv4 and IPv6) and answers every request with one
-// line naming itself and the client, so a curl from the leaf shows which pod answered and from where.
+// line naming itself, its node and the client, so a curl from the leaf shows which pod answered and from where.
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 import { EXIT_USAGE, errorMessage } from '../errors.js';
 
 function main(): void {
-  let values: { name?: string; service?: string; port?: string[] };
+  let values: { name?: string; service?: string; node?: string; port?: string[] };
   try {
     ({ values } = parseArgs({
       options: {
         name: { type: 'string' },
         service: { type: 'string' },
+        node: { type: 'string' },
         port: { type: 'string', multiple: true },
       },
       strict: true,
@@ -28,6 +29,7 @@ function main(): void {
   }
   const name = values.name ?? 'pod';
   const service = values.service ?? '';
+  const node = values.node ? ` on ${values.node}` : '';
   for (const port of ports) {
     const server = http.createServer((req, res) => {
       const from = (req.socket.remoteAddress ?? '?').replace(/^::ffff:/, '');
@@ -35,7 +37,7 @@ function main(): void {
       const local = addr.includes(':') ? `[${addr}]` : addr;
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.end(
-        `pod ${name}${service ? ` of ${service}` : ''} (${local}:${port}) answered ${req.method ?? 'GET'} ${req.url ?? '/'} from ${from}\n`,
+        `pod ${name}${service ? ` of ${service}` : ''}${node} (${local}:${port}) answered ${req.method ?? 'GET'} ${req.url ?? '/'} from ${from}\n`,
       );
     });
     server.on('error', (err) => {

@@ -202,7 +202,7 @@ void test(
   async (t) => {
     await resetState(fabric, router);
     // kube-proxy's part: OUTPUT DNAT from the ClusterIP to a local "endpoint".
-    const endpoint = fabric.addressing.nodeExtV4;
+    const endpoint = fabric.node(0).extV4;
     await fabric.exec('node', ['nft', '-f', '-'], {
       input: `table ip kp-e2e {\n chain out {\n  type nat hook output priority -100;\n  ip daddr 10.96.8.1 tcp dport 80 dnat to ${endpoint}:18080\n }\n}\n`,
     });

@@ -1,7 +1,7 @@
 // The lab's generated configs agree with cosmolet's own export check, and carry the options.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { gobgpConfig, leafConfig, nodeConfig } from '../../../src/lab/fabric-config.js';
+import { gobgpConfig, leafConfig, nodeAddressing, nodeConfig } from '../../../src/lab/fabric-config.js';
 import { DEFAULT_ADDRESSING } from '../../../src/lab/fabric.js';
 import { evaluateAsn, evaluateExport } from '../../../src/router/frr.js';
 
@@ -16,7 +16,7 @@ void test('node config exports kernel and static routes through the service pref
   assert.match(text, /ipv6 prefix-list COSMOLET-V6 seq 5 permit fd00:10:96::\/108 ge 128/);
   assert.match(text, /match tag 7300/);
   // ebgp-requires-policy: every neighbor has route-maps in both directions.
-  for (const n of ['swp1', DEFAULT_ADDRESSING.extNodeV4, DEFAULT_ADDRESSING.extNodeV6]) {
+  for (const n of ['swp1', nodeAddressing(0).extPeerV4, nodeAddressing(0).extPeerV6]) {
     assert.match(text, new RegExp(`neighbor ${n} route-map PERMIT-ALL out`));
   }
 });
@@ -43,4 +43,33 @@ void test('leaf and GoBGP configs', () => {
   assert.match(g, /neighbor-address = "10\.254\.2\.1"/);
   assert.match(g, /afi-safi-name = "ipv6-unicast"/);
   assert.match(g, /as = 65201/);
+});
+
+void test('three nodes: one ASN, ECMP at the leaf, GoBGP peers with every node, own networks', () => {
+  const a = {
+    ...DEFAULT_ADDRESSING,
+    nodeCount: 3,
+    leafNetworks: ['10.255.0.2/32', 'fd00:255::2/128'],
+    nodeNetworks: [['10.255.1.1/32'], ['10.255.1.2/32', 'fd00:10:244:2::/64'], []],
+    defaultToNodes: true,
+  };
+  const leaf = leafConfig(a);
+  for (const p of ['swp1', 'swp2', 'swp3']) {
+    assert.match(leaf, new RegExp(`neighbor ${p} interface remote-as external`));
+    assert.match(leaf, new RegExp(`neighbor ${p} default-originate`));
+  }
+  assert.equal(leaf.match(/maximum-paths 8/g)?.length, 2);
+  assert.match(leaf, /address-family ipv4 unicast\n {2}network 10\.255\.0\.2\/32/);
+  const n2 = nodeConfig(a, 1);
+  assert.match(n2, /hostname node2/);
+  assert.match(n2, /bgp router-id 10\.255\.1\.2/);
+  assert.match(n2, /router bgp 65001/);
+  assert.match(n2, /neighbor 10\.254\.2\.6 remote-as 65201/);
+  assert.match(n2, /neighbor fd00:254:2:1::2 remote-as 65201/);
+  assert.match(n2, /network fd00:10:244:2::\/64/);
+  assert.equal(evaluateExport(n2, 'kernel', ['ipv4', 'ipv6']).ok, true);
+  const g = gobgpConfig(a);
+  for (const addr of ['10.254.2.1', '10.254.2.5', '10.254.2.9', 'fd00:254:2:2::1'])
+    assert.match(g, new RegExp(`neighbor-address = "${addr}"`));
+  assert.match(g, /local-address-list = \["10\.254\.2\.2", "fd00:254:2::2", "10\.254\.2\.6"/);
 });

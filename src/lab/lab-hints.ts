@@ -1,0 +1,26 @@
+// The commands printed after `lab up` and by `lab status`, ready to paste.
+import { join } from 'node:path';
+import type { LabState } from './lab-state.js';
+
+export function labHints(state: LabState, command: string, labFlags = ''): string {
+  const leafNs = `${state.prefix}-leaf`;
+  const vty = join(state.dir, 'fabric', 'leaf', 'run');
+  const first = state.nodes[0];
+  const last = state.nodes[state.nodes.length - 1];
+  return [
+    `kubectl:  kubectl --kubeconfig ${state.kubeconfig} get nodes,svc -A`,
+    `leaf:     ip netns exec ${leafNs} ip route show proto bgp     (or: vtysh --vty_socket ${vty} -c 'show bgp ipv4 unicast')`,
+    `curl:     ip netns exec ${leafNs} curl -s http://10.96.0.10/     ip netns exec ${leafNs} curl -sg 'http://[fd00:10:96::a]/'`,
+    `status:   ip netns exec ${leafNs} ${command} status --kubeconfig ${join(state.dir, 'node-kubeconfig')}     (every node's /status)`,
+    ...(first
+      ? [`cosmolet: ip netns exec ${first.ns} curl -s 127.0.0.1:8080/readyz     (also /metrics)`]
+      : []),
+    ...(last && state.nodes.length > 1
+      ? [`fail:     ${command} lab node stop ${last.name}${labFlags}     (and: lab node start ${last.name})`]
+      : []),
+    `play:     edit the files in ${state.manifests} (applied when saved)`,
+    `logs:     ${state.dir}/nodes/<node>/cosmolet.log, cluster.log, fabric/`,
+    `view:     ${command} lab status${labFlags}     (--json for scripts)`,
+    `stop:     ${command} lab down${labFlags}`,
+  ].join('\n');
+}
