@@ -16,7 +16,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { EXIT_USAGE, errorMessage } from '../errors.js';
 import type { EndpointSlice, KubeObject, Service } from '../kube/types.js';
 import { createLogger } from '../observe/log.js';
-import { FakeApiServer } from './apiserver.js';
+import { FakeApiServer, SERVICE_ACCOUNT_USER } from './apiserver.js';
 import { startForwarder } from './forward.js';
 import { fingerprint, ManifestSync } from './lab-manifests.js';
 import { dataPath, PodManager } from './lab-pods.js';
@@ -95,6 +95,10 @@ async function main(): Promise<void> {
   }
   const logger = createLogger('info', 'json');
   const api = await FakeApiServer.start({ host: '127.0.0.1', port: 0, token });
+  // The lab's one token is the operator's too: RBAC lets it read every node's /status, /metrics and
+  // /readyz (cosmolet listens off loopback in the lab, so it checks the caller as in a cluster).
+  for (const path of ['/status', '/metrics', '/readyz'])
+    api.allow(SERVICE_ACCOUNT_USER.username, 'get', path);
   api.writeKubeconfig(join(dir, 'kubeconfig'));
   const kc = parseYaml(api.kubeconfig()) as { clusters: { cluster: { server: string } }[] };
   for (const c of kc.clusters) c.cluster.server = `https://127.0.0.1:${NODE_API_PORT}`;
