@@ -177,14 +177,19 @@ export class ControllerLab {
   }
 
   /** GET on cosmolet's HTTP server (through the unix socket bridge). */
-  get(path: string): Promise<HttpReply> {
+  /** GET on cosmolet's HTTP port; `token` is sent as a bearer token (needed off loopback). */
+  get(path: string, token?: string): Promise<HttpReply> {
+    const headers = token ? { authorization: `Bearer ${token}` } : {};
     return new Promise((resolve, reject) => {
-      const req = http.get({ socketPath: join(this.dir, 'http.sock'), path, timeout: 5000 }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      });
+      const req = http.get(
+        { socketPath: join(this.dir, 'http.sock'), path, headers, timeout: 5000 },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (body += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
       req.on('timeout', () => req.destroy(new Error(`GET ${path}: timeout`)));
       req.on('error', reject);
     });

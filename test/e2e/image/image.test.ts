@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { expectedRoutes, node, services, slices } from '../controller/cluster.js';
 import { ControllerLab } from '../controller/harness.js';
 import { IMAGE, ensureImage, runImage, startChartContainer, type CosmoletContainer } from './container.js';
+import { SERVICE_ACCOUNT_USER } from '../../../src/lab/apiserver.js';
 
 const skip = ensureImage();
 if (skip) console.log(`# skipping the image tests: ${skip}`);
@@ -52,6 +53,8 @@ for (const origination of ['kernel', 'static'] as const) {
       lab.api.create('nodes', node());
       for (const s of services) lab.api.create('services', structuredClone(s));
       for (const s of slices) lab.api.create('endpointslices', structuredClone(s));
+      // The chart listens on every address, so cosmolet checks callers: this one may read /status.
+      lab.api.allow(SERVICE_ACCOUNT_USER.username, 'get', '/status');
     });
     after(async () => {
       await container?.remove();
@@ -66,7 +69,9 @@ for (const origination of ['kernel', 'static'] as const) {
       };
       await lab.waitPeersHold(expectedRoutes, 60_000).catch(withLog);
       await lab.waitReady(30_000).catch(withLog);
-      const status = JSON.parse((await lab.get('/status')).body) as {
+      const reply = await lab.get('/status', lab.api.token);
+      assert.equal(reply.status, 200, reply.body);
+      const status = JSON.parse(reply.body) as {
         routes: { prefix: string; installed: boolean }[];
       };
       assert.deepEqual(status.routes.map((r) => r.prefix).sort(), expectedRoutes);
