@@ -87,8 +87,8 @@ export class FrrMonitor {
 
   /**
    * After an apply: asks bgpd shortly about just the prefixes that changed (one vtysh call), so
-   * /status catches up without bgpd serializing its whole table; a very large change (a cold
-   * start) reads the whole table once instead.
+   * /status catches up without bgpd serializing its whole table; after a very large change (a cold
+   * start) the next loop-interval check reads the whole table.
    */
   refreshSoon(prefixes: Iterable<string>, delayMs = 500): void {
     if (this.stopped) return;
@@ -104,7 +104,10 @@ export class FrrMonitor {
     const prefixes = [...this.refreshQueue];
     this.refreshQueue.clear();
     if (prefixes.length === 0) return Promise.resolve();
-    if (prefixes.length > (this.opts.maxPrefixRefresh ?? 256)) return this.check();
+    // A large change (a cold start): bgpd is busy sending those routes to its peers; serializing its
+    // whole table now would slow that down (measured: the cold start took 1.4x a bare `ip -batch`).
+    // The next loop-interval check reads it.
+    if (prefixes.length > (this.opts.maxPrefixRefresh ?? 256)) return Promise.resolve();
     // Never beside a full check: one reader at a time keeps the view and the counts consistent.
     this.running ??= this.refreshPrefixes(prefixes).finally(() => {
       this.running = undefined;
