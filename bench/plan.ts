@@ -111,6 +111,8 @@ const settings: PlanSettings = {
   allowedCIDRs: ['198.0.0.0/8', '192.0.0.0/8', '2001:db8::/32'],
   loadBalancerClass: '',
   withdrawOnCordon: true,
+  routeClasses: [],
+  defaultRouteClass: '',
 };
 
 const world = build();

@@ -50,6 +50,11 @@ export function configJsonSchema(): JsonObject {
   propertyAt(schema, ['frr', 'kernelProtocol']).not = {
     enum: [...ZEBRA_PROTOCOLS].sort((a, b) => a - b),
   };
+  // Route class names are DNS labels; distinct marks and the default's name are checked at start.
+  propertyAt(schema, ['routeClasses']).propertyNames = {
+    pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$',
+    maxLength: 63,
+  };
   propertyAt(schema, ['http', 'address']).pattern = '^(\\[[0-9A-Fa-f:.]+\\]|[^:\\[\\]]*):[0-9]{1,5}$';
   return schema;
 }

@@ -3,7 +3,9 @@
 import { loadConfig } from '../config/load.js';
 import { planSettings } from '../config/schema.js';
 import { UsageError } from '../errors.js';
-import { computePlan } from '../plan/plan.js';
+import { projectService } from '../plan/input.js';
+import { computePlan, unknownRouteClasses } from '../plan/plan.js';
+import { unknownClassMessage } from '../plan/route-class.js';
 import { readSnapshot } from './snapshot.js';
 import { COMMON_FLAGS, configOverrides, helpText, parseFlags, type FlagSpecs } from './flags.js';
 
@@ -63,14 +65,18 @@ export function renderCommand(argv: string[], io: CommandIO): number {
       `warning: node "${config.nodeName}" is not in ${snapshotFile}; treating it as schedulable and unlabelled\n`,
     );
   }
+  const settings = planSettings(config);
   const plan = computePlan({
     services: snapshot.services,
     endpointSlices: snapshot.endpointSlices,
     node,
     nodeName: config.nodeName,
-    settings: planSettings(config),
+    settings,
     missingNode: 'assume-schedulable',
   });
+  const projected = snapshot.services.map((s) => projectService(s)).filter((s) => s !== undefined);
+  for (const u of unknownRouteClasses(projected, settings))
+    io.stderr.write(`warning: ${unknownClassMessage(u)}\n`);
   io.stdout.write(JSON.stringify(plan, null, 2) + '\n');
   return 0;
 }

@@ -145,6 +145,13 @@ function issueMessage(issue: z.core.$ZodIssue, input: unknown, flagKeys: Set<str
       const what = issue.origin === 'string' ? 'must not be empty' : `must be ${bound}`;
       return new ConfigError(dotted, `config: ${label}: ${what}, got ${got}`);
     }
+    case 'invalid_key': {
+      // A map's key (a route class name): the issue's path ends with the key itself.
+      const name = issue.path[issue.path.length - 1];
+      const map = keyName(issue.path.slice(0, -1));
+      const why = issue.issues[0]?.message ?? issue.message;
+      return new ConfigError(dotted, `config: ${map}: key ${JSON.stringify(String(name))} ${why}`);
+    }
     default:
       return new ConfigError(
         dotted,

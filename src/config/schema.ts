@@ -61,6 +61,16 @@ export const configSchema = z
       .strict()
       .prefault({}),
     loopIntervalSeconds: int(1, 86400).default(30),
+    // Rule 7: a class name is a DNS label, its mark the kernel route's metric or the static route's tag.
+    routeClasses: z
+      .record(
+        z.string().refine((s) => DNS_LABEL.test(s) && s.length <= 63, {
+          message: 'is not a route class name (a lower-case DNS label of at most 63 characters)',
+        }),
+        z.object({ mark: int(1, 4294967295) }).strict(),
+      )
+      .default({}),
+    defaultRouteClass: z.string().default(''),
     withdrawOnExit: z.boolean().default(false),
     bgp: z
       .object({
@@ -103,7 +113,32 @@ export const configSchema = z
       .strict()
       .prefault({}),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    // The cross-key rules of rule 7, each reported at the key that breaks it.
+    const byMark = new Map<number, string>();
+    for (const [name, { mark }] of Object.entries(c.routeClasses)) {
+      const path = ['routeClasses', name, 'mark'];
+      const other = byMark.get(mark);
+      if (other !== undefined) {
+        ctx.addIssue({ code: 'custom', path, message: `is also the mark of route class "${other}"` });
+      } else if (mark === c.frr.staticTag) {
+        ctx.addIssue({
+          code: 'custom',
+          path,
+          message: 'equals frr.staticTag (the mark of unclassed routes)',
+        });
+      }
+      byMark.set(mark, name);
+    }
+    if (c.defaultRouteClass !== '' && !Object.hasOwn(c.routeClasses, c.defaultRouteClass)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['defaultRouteClass'],
+        message: 'names no class in routeClasses (use "" for none)',
+      });
+    }
+  });
 
 export type Config = z.infer<typeof configSchema>;
 
@@ -123,5 +158,7 @@ export function planSettings(config: Config): PlanSettings {
     allowedCIDRs: config.advertise.allowedCIDRs,
     loadBalancerClass: config.advertise.loadBalancerClass,
     withdrawOnCordon: config.advertise.withdrawOnCordon,
+    routeClasses: Object.keys(config.routeClasses),
+    defaultRouteClass: config.defaultRouteClass,
   };
 }

@@ -74,6 +74,7 @@ export const Labels = {
 
 export const Annotations = {
   advertise: 'cosmolet.io/advertise',
+  routeClass: 'cosmolet.io/route-class',
 } as const;
 
 /** `namespace/name`, the key used in stores, plans and logs. */

@@ -26,6 +26,7 @@ export interface ServiceReadiness {
 /** The settings, compiled once: the selector and CIDRs parsed. */
 export interface Compiled {
   namespaces: ReadonlySet<string> | undefined;
+  routeClasses: ReadonlySet<string>;
   selector: LabelSelector;
   allowed: CIDR[];
   settings: PlanSettings;
@@ -39,6 +40,7 @@ export function compileSettings(settings: PlanSettings): Compiled {
   }
   return {
     namespaces: settings.namespaces.length > 0 ? new Set(settings.namespaces) : undefined,
+    routeClasses: new Set(settings.routeClasses),
     selector: parseLabelSelector(settings.labelSelector),
     allowed,
     settings,
@@ -74,6 +76,24 @@ export function considered(svc: ServiceInfo, c: Compiled): boolean {
   return svc.eligible;
 }
 
+/**
+ * A Service's route class (rule 7): its annotation when that names a configured class, else the
+ * default ("" = none). `unknown` is the annotation when it names no configured class (reported).
+ */
+export function serviceClass(svc: ServiceInfo, c: Compiled): { routeClass: string; unknown?: string } {
+  const a = svc.routeClass;
+  if (a === undefined) return { routeClass: c.settings.defaultRouteClass };
+  if (c.routeClasses.has(a)) return { routeClass: a };
+  return { routeClass: c.settings.defaultRouteClass, unknown: a };
+}
+
+/** The class a prefix takes from its qualifying Services' classes: the first by name; a class beats none. */
+export function prefixClass(a: string, b: string): string {
+  if (a === '') return b;
+  if (b === '') return a;
+  return a < b ? a : b;
+}
+
 /** One IP of one Service: the kinds it qualifies through, or else the reason it does not. */
 export interface IPDecision {
   /** The canonical address text, or `raw:<text>` for a string that does not parse. */
@@ -85,6 +105,8 @@ export interface IPDecision {
   reason: SkipReason | undefined;
   /** A Local traffic policy scoped the decision: it is specific to this node. */
   local: boolean;
+  /** The Service's route class ("" = none): what its qualifying IPs lend their prefixes. */
+  routeClass: string;
 }
 
 /** The text an IP is reported under: canonical when it parses, as written otherwise. */
@@ -127,11 +149,12 @@ export function decideService(
   readiness: ServiceReadiness | undefined,
 ): IPDecision[] {
   const out: IPDecision[] = [];
+  const { routeClass } = serviceClass(svc, c);
   for (const cand of svc.ips) {
     const key = cand.ip ? cand.ip.text : `raw:${cand.raw}`;
     let entry = out.find((e) => e.key === key);
     if (!entry) {
-      entry = { key, ip: cand.ip, raw: cand.raw, kinds: [], reason: undefined, local: false };
+      entry = { key, ip: cand.ip, raw: cand.raw, kinds: [], reason: undefined, local: false, routeClass };
       out.push(entry);
     }
     const local = cand.kind === 'clusterIP' ? svc.internalLocal : svc.externalLocal;

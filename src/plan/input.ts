@@ -36,6 +36,8 @@ export interface ServiceInfo {
   externalLocal: boolean;
   /** spec.loadBalancerClass; "" without one (the default implementation's Services). */
   loadBalancerClass: string;
+  /** The annotation cosmolet.io/route-class as written; undefined without it. */
+  routeClass: string | undefined;
   ips: ServiceIP[];
 }
 
@@ -234,6 +236,7 @@ export function projectService(
     internalLocal: spec.internalTrafficPolicy === 'Local',
     externalLocal: spec.externalTrafficPolicy === 'Local',
     loadBalancerClass: optString(spec.loadBalancerClass, 'service.spec.loadBalancerClass', report) ?? '',
+    routeClass: annotations?.[Annotations.routeClass],
     ips,
   };
 }
@@ -369,6 +372,7 @@ export function sameService(a: ServiceInfo, b: ServiceInfo): boolean {
     a.internalLocal === b.internalLocal &&
     a.externalLocal === b.externalLocal &&
     a.loadBalancerClass === b.loadBalancerClass &&
+    a.routeClass === b.routeClass &&
     sameIPs(a.ips, b.ips) &&
     sameLabels(a.labels, b.labels)
   );

@@ -9,6 +9,8 @@ import {
   considered,
   decideService,
   nodeBlockReason,
+  prefixClass,
+  serviceClass,
   type ServiceReadiness,
 } from './decide.js';
 import {
@@ -19,7 +21,15 @@ import {
   type ServiceInfo,
   type SliceInfo,
 } from './input.js';
-import type { IPKind, Plan, PlannedRoute, PlanSettings, SkippedIP, SkipReason } from './types.js';
+import type {
+  IPKind,
+  Plan,
+  PlannedRoute,
+  PlanSettings,
+  SkippedIP,
+  SkipReason,
+  UnknownRouteClass,
+} from './types.js';
 
 export interface PlanInput {
   services: Iterable<Service>;
@@ -50,6 +60,8 @@ interface RouteAcc {
   /** Each Service adds itself once per prefix, so a list is enough. */
   services: string[];
   kinds: IPKind[];
+  /** "" = none. */
+  routeClass: string;
 }
 
 interface SkipAcc {
@@ -105,8 +117,10 @@ export function computeProjectedPlan(input: ProjectedPlanInput): Plan {
     for (const entry of decideService(svc, c, nodeBlock, readiness.get(svc.key))) {
       if (entry.kinds.length > 0 && entry.ip) {
         let route = routes.get(entry.key);
-        if (!route) routes.set(entry.key, (route = { ip: entry.ip, services: [], kinds: [] }));
+        if (!route)
+          routes.set(entry.key, (route = { ip: entry.ip, services: [], kinds: [], routeClass: '' }));
         route.services.push(svc.key);
+        route.routeClass = prefixClass(route.routeClass, entry.routeClass);
         for (const k of entry.kinds) if (!route.kinds.includes(k)) route.kinds.push(k);
       } else if (entry.reason) {
         skips.push({ service: svc.key, raw: entry.raw, ip: entry.ip, reason: entry.reason });
@@ -121,6 +135,7 @@ export function computeProjectedPlan(input: ProjectedPlanInput): Plan {
       family: r.ip.family,
       services: r.services.length > 1 ? r.services.sort() : r.services,
       kinds: r.kinds.length > 1 ? r.kinds.sort() : r.kinds,
+      class: r.routeClass === '' ? null : r.routeClass,
     }));
 
   const skipped: SkippedIP[] = skips
@@ -129,6 +144,34 @@ export function computeProjectedPlan(input: ProjectedPlanInput): Plan {
     .map((s) => ({ service: s.service, ip: s.ip ? s.ip.text : s.raw, reason: s.reason }));
 
   return { node: input.nodeName, routes: routeList, skipped };
+}
+
+/**
+ * The considered Services (not opted out) whose route-class annotation names no configured class (rule 7: they
+ * advertise with the default class, and the operator is told), sorted by Service.
+ */
+export function unknownRouteClasses(
+  services: Iterable<ServiceInfo>,
+  settings: PlanSettings,
+): UnknownRouteClass[] {
+  const c = compileSettings(settings);
+  const out = new Map<string, UnknownRouteClass>();
+  const seen = new Set<string>();
+  for (const svc of services) {
+    // As in the plan: the first copy of a Service listed twice counts.
+    if (seen.has(svc.key) || !considered(svc, c)) continue;
+    seen.add(svc.key);
+    // An opted-out Service advertises nothing, so its class does not matter.
+    if (svc.optedOut) continue;
+    const { routeClass, unknown } = serviceClass(svc, c);
+    if (unknown !== undefined)
+      out.set(svc.key, {
+        service: svc.key,
+        annotated: unknown,
+        class: routeClass === '' ? null : routeClass,
+      });
+  }
+  return [...out.values()].sort((a, b) => (a.service < b.service ? -1 : 1));
 }
 
 /** By Service, then IPv4 before IPv6 numerically, then invalid strings (no family) by text. */

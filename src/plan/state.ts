@@ -9,6 +9,8 @@ import {
   considered,
   decideService,
   nodeBlockReason,
+  prefixClass,
+  serviceClass,
   shownIP,
   type Compiled,
   type IPDecision,
@@ -25,6 +27,7 @@ import type {
   PlanSettings,
   SkippedIP,
   SkipReason,
+  UnknownRouteClass,
 } from './types.js';
 
 export interface PlanStateOptions {
@@ -37,6 +40,13 @@ export interface PlanStateOptions {
 export interface PlanUpdate {
   /** Host prefixes that became advertised or stopped being advertised, sorted. */
   flipped: string[];
+  /** Advertised prefixes, before and after, whose route class changed, sorted. */
+  reclassed: string[];
+  /**
+   * Services whose route-class annotation names no configured class, found in this update: each
+   * once when it appears or changes (not again at every resync).
+   */
+  unknownRouteClasses: UnknownRouteClass[];
   /** Per (Service, IP): the decision as a reader of the plan sees it, before and after. */
   changes: DecisionChange[];
   /** How many Services were decided again. */
@@ -48,8 +58,15 @@ export interface PlanUpdate {
 interface Route {
   ip: IP;
   prefix: string;
-  /** The Services that qualify and their kinds: usually one, so a list (smaller than a Map). */
-  services: { service: string; kinds: IPKind[] }[];
+  /** The Services that qualify, their kinds and classes: usually one, so a list (smaller than a Map). */
+  services: { service: string; kinds: IPKind[]; routeClass: string }[];
+}
+
+/** A route's class (rule 7; "" = none): the first by name among its Services' classes. */
+function routeClassOf(route: Route): string {
+  let c = '';
+  for (const q of route.services) c = prefixClass(c, q.routeClass);
+  return c;
 }
 
 /** A decided IP with what the plan shows for it (undefined: hidden behind another Service's route). */
@@ -76,6 +93,10 @@ export class PlanState {
   private cached: Plan | undefined;
   private readonly advertisedCount = { ipv4: 0, ipv6: 0 };
   private readonly skippedCount = new Map<SkipReason, number>();
+  /** Advertised prefixes per route class ("" = none). */
+  private readonly classCount = new Map<string, number>();
+  /** Services whose annotation names no configured class -> that annotation (reported once). */
+  private readonly unknownClass = new Map<string, string>();
 
   constructor(private readonly opts: PlanStateOptions) {
     this.compiled = compileSettings(opts.settings);
@@ -158,6 +179,17 @@ export class PlanState {
     return this.routes.has(prefix);
   }
 
+  /** An advertised prefix's route class ("" = none); undefined when it is not advertised. */
+  classOf(prefix: string): string | undefined {
+    const route = this.routes.get(prefix);
+    return route ? routeClassOf(route) : undefined;
+  }
+
+  /** Advertised prefixes per route class ("" = none; a class that had prefixes stays, at 0). */
+  advertisedByClass(): ReadonlyMap<string, number> {
+    return this.classCount;
+  }
+
   /** The Services behind an advertised prefix. */
   servicesOf(prefix: string): string[] {
     return (this.routes.get(prefix)?.services ?? []).map((q) => q.service).sort();
@@ -182,12 +214,14 @@ export class PlanState {
    */
   update(): PlanUpdate {
     const keys = this.allDirty ? new Set([...this.services.keys(), ...this.decided.keys()]) : this.dirty;
-    const before = new Map<string, boolean>();
+    /** prefix -> its class before this update ("" = none), undefined when it was not advertised. */
+    const before = new Map<string, string | undefined>();
     /** Services whose shown decisions may have changed -> their entries before this update. */
     const affected = new Map<string, readonly Entry[]>();
     const touch = (prefix: string): void => {
-      if (!before.has(prefix)) before.set(prefix, this.routes.has(prefix));
+      if (!before.has(prefix)) before.set(prefix, this.classOf(prefix));
     };
+    const unknownRouteClasses: UnknownRouteClass[] = [];
     let decided = 0;
     const examined = keys.size;
     for (const key of keys) {
@@ -197,6 +231,7 @@ export class PlanState {
         svc && considered(svc, this.compiled)
           ? decideService(svc, this.compiled, this.nodeBlock, this.readiness(key))
           : undefined;
+      this.noteUnknownClass(key, svc && entries && !svc.optedOut ? svc : undefined, unknownRouteClasses);
       // Decided as before (most Services at a resync): nothing to re-index, nothing to report.
       if (old && entries && sameDecisions(old, entries)) continue;
       decided++;
@@ -213,9 +248,17 @@ export class PlanState {
     this.allDirty = false;
 
     const flipped: string[] = [];
-    for (const [prefix, was] of before) {
-      const now = this.routes.has(prefix);
-      if (now === was) continue;
+    const reclassed: string[] = [];
+    for (const [prefix, wasClass] of before) {
+      const nowClass = this.classOf(prefix);
+      if (nowClass === wasClass) continue;
+      if (wasClass !== undefined) this.classCount.set(wasClass, (this.classCount.get(wasClass) ?? 0) - 1);
+      if (nowClass !== undefined) this.classCount.set(nowClass, (this.classCount.get(nowClass) ?? 0) + 1);
+      const now = nowClass !== undefined;
+      if (now === (wasClass !== undefined)) {
+        reclassed.push(prefix);
+        continue;
+      }
       flipped.push(prefix);
       this.advertisedCount[prefix.includes(':') ? 'ipv6' : 'ipv4'] += now ? 1 : -1;
       // Another Service's skipped entry for this IP shows only while nobody advertises it.
@@ -223,11 +266,35 @@ export class PlanState {
         if (!affected.has(s)) affected.set(s, this.decided.get(s) ?? []);
     }
     if (before.size > 0 || decided > 0) this.cached = undefined;
+    unknownRouteClasses.sort((a, b) => (a.service < b.service ? -1 : 1));
 
     const changes: DecisionChange[] = [];
     for (const [key, old] of affected) this.revisit(key, old, changes);
     changes.sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : a.ip < b.ip ? -1 : 1));
-    return { flipped: flipped.sort(), changes, examined, decided };
+    return {
+      flipped: flipped.sort(),
+      reclassed: reclassed.sort(),
+      unknownRouteClasses,
+      changes,
+      examined,
+      decided,
+    };
+  }
+
+  /** Records a considered Service's unknown class annotation; reports it when new or changed. */
+  private noteUnknownClass(key: string, svc: ServiceInfo | undefined, out: UnknownRouteClass[]): void {
+    const found = svc ? serviceClass(svc, this.compiled) : undefined;
+    if (found?.unknown === undefined) {
+      this.unknownClass.delete(key);
+      return;
+    }
+    if (this.unknownClass.get(key) === found.unknown) return;
+    this.unknownClass.set(key, found.unknown);
+    out.push({
+      service: key,
+      annotated: found.unknown,
+      class: found.routeClass === '' ? null : found.routeClass,
+    });
   }
 
   /** The whole plan in render's shape; built on demand and kept until the next change. */
@@ -254,7 +321,7 @@ export class PlanState {
       touch(prefix);
       let route = this.routes.get(prefix);
       if (!route) this.routes.set(prefix, (route = { ip: e.ip, prefix, services: [] }));
-      route.services.push({ service, kinds: e.kinds });
+      route.services.push({ service, kinds: e.kinds, routeClass: e.routeClass });
     } else {
       let set = this.skippers.get(prefix);
       if (!set) this.skippers.set(prefix, (set = new Set()));
@@ -323,6 +390,7 @@ export class PlanState {
           family: r.ip.family,
           services: r.services.map((q) => q.service).sort(),
           kinds: [...kinds].sort(),
+          class: routeClassOf(r) || null,
         };
       });
     const skips: { service: string; e: IPDecision }[] = [];
@@ -355,6 +423,7 @@ function sameDecisions(a: readonly IPDecision[], b: readonly IPDecision[]): bool
     const x = a[i];
     const y = b[i];
     if (!x || !y || x.key !== y.key || x.reason !== y.reason || x.local !== y.local) return false;
+    if (x.routeClass !== y.routeClass) return false;
     if (x.kinds.length !== y.kinds.length || x.kinds.some((k, j) => k !== y.kinds[j])) return false;
   }
   return true;

@@ -28,6 +28,8 @@ export interface PlannedRoute {
   services: string[];
   /** The kinds through which it qualifies, sorted. */
   kinds: IPKind[];
+  /** Its route class (rule 7): the first by name among its qualifying Services' classes; null: none. */
+  class: string | null;
 }
 
 export interface SkippedIP {
@@ -53,6 +55,19 @@ export interface PlanSettings {
   /** Ingress IPs count only on Services of this spec.loadBalancerClass ("" = without a class). */
   loadBalancerClass: string;
   withdrawOnCordon: boolean;
+  /** The configured route class names (routeClasses' keys). */
+  routeClasses: readonly string[];
+  /** The class of a Service without the annotation ("" = none); "" or one of `routeClasses`. */
+  defaultRouteClass: string;
+}
+
+/** A considered Service whose `cosmolet.io/route-class` names no configured class (rule 7). */
+export interface UnknownRouteClass {
+  service: string;
+  /** The annotation's value. */
+  annotated: string;
+  /** The class it is advertised with instead; null: none. */
+  class: string | null;
 }
 
 /** What the plan shows for one (Service, IP): advertised, or the reason it is not. */

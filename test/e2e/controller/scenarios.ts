@@ -83,6 +83,8 @@ export function controllerSuite(origination: 'kernel' | 'static'): void {
         allowedCIDRs: ['192.0.2.0/24', '2001:db8:96::/64'],
         loadBalancerClass: '',
         withdrawOnCordon: true,
+        routeClasses: [],
+        defaultRouteClass: '',
       },
       missingNode: 'advertise-nothing',
     });

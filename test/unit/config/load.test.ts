@@ -60,6 +60,8 @@ describe('defaults', () => {
         withdrawOnCordon: true,
       },
       loopIntervalSeconds: 30,
+      routeClasses: {},
+      defaultRouteClass: '',
       withdrawOnExit: false,
       bgp: { enabled: true, asn: 0 },
       frr: {
@@ -148,6 +150,8 @@ logging:
         loadBalancerClass: 'cosmolet.io/bgp',
         withdrawOnCordon: false,
       },
+      routeClasses: { gold: { mark: 1001 }, bronze: { mark: 1003 } },
+      defaultRouteClass: 'bronze',
     });
     assert.deepEqual(planSettings(c), {
       namespaces: ['a'],
@@ -158,6 +162,8 @@ logging:
       allowedCIDRs: ['10.0.0.0/8'],
       loadBalancerClass: 'cosmolet.io/bgp',
       withdrawOnCordon: false,
+      routeClasses: ['gold', 'bronze'],
+      defaultRouteClass: 'bronze',
     });
   });
 });
@@ -504,6 +510,104 @@ describe('limits of the config values', () => {
     const e = configError(() => loadConfig({ file, env: NO_ENV }));
     assert.match(e.message, /^config: frr\.kernelProtocol: 186/);
     assert.equal(e.key, 'frr.kernelProtocol');
+  });
+});
+
+describe('route classes (rule 7): every validation error exits 2 naming the key', () => {
+  const classes = (routeClasses: unknown, more: Record<string, unknown> = {}) => ({ routeClasses, ...more });
+
+  test('valid classes and a default', () => {
+    valid(classes({}));
+    valid(classes({ gold: { mark: 1 }, 'tenant-a': { mark: 4294967295 }, ['a'.repeat(63)]: { mark: 7 } }));
+    valid(classes({ gold: { mark: 1001 } }, { defaultRouteClass: 'gold' }));
+    valid(classes({ gold: { mark: 1001 } }, { defaultRouteClass: '' }));
+    // staticTag is the unclassed routes' mark: a class may take 7300 once staticTag moves away.
+    valid(classes({ gold: { mark: 7300 } }, { frr: { staticTag: 7301 } }));
+    const c = validateConfig(classes({ gold: { mark: 1001 } }, { defaultRouteClass: 'gold' }));
+    assert.deepEqual(c.routeClasses, { gold: { mark: 1001 } });
+    assert.equal(c.defaultRouteClass, 'gold');
+  });
+
+  test('class names must be DNS labels of at most 63 characters', () => {
+    for (const name of ['Gold', 'gold_1', '-gold', 'gold-', 'a.b', 'a'.repeat(64), '']) {
+      const msg = invalid(classes({ [name]: { mark: 5 } }));
+      assert.ok(
+        msg.startsWith(`config: routeClasses: key ${JSON.stringify(name)} is not a route class name`),
+        msg,
+      );
+      assert.equal(
+        configError(() => validateConfig(classes({ [name]: { mark: 5 } }))).key,
+        `routeClasses.${name}`,
+      );
+    }
+  });
+
+  test('marks are integers 1 to 4294967295', () => {
+    for (const mark of [0, -1, 4294967296]) {
+      assert.match(
+        invalid(classes({ gold: { mark } })),
+        /^config: routeClasses\.gold\.mark: must be at (least 1|most 4294967295), got number/,
+      );
+    }
+    assert.match(
+      invalid(classes({ gold: { mark: 1.5 } })),
+      /^config: routeClasses\.gold\.mark: expected int/,
+    );
+    assert.match(
+      invalid(classes({ gold: { mark: '1001' } })),
+      /^config: routeClasses\.gold\.mark: expected number, got string "1001"/,
+    );
+    assert.match(
+      invalid(classes({ gold: {} })),
+      /^config: routeClasses\.gold\.mark: expected number, got nothing/,
+    );
+    assert.match(
+      invalid(classes({ gold: 1001 })),
+      /^config: routeClasses\.gold: expected object, got number 1001/,
+    );
+    assert.match(invalid(classes({ gold: { mark: 1, tag: 2 } })), /unknown key "routeClasses\.gold\.tag"/);
+    assert.match(invalid(classes(['gold'])), /^config: routeClasses: expected record, got a list/);
+  });
+
+  test('marks are distinct', () => {
+    const err = configError(() => validateConfig(classes({ gold: { mark: 1001 }, silver: { mark: 1001 } })));
+    assert.equal(err.key, 'routeClasses.silver.mark');
+    assert.equal(
+      err.message,
+      'config: routeClasses.silver.mark: 1001 is also the mark of route class "gold"',
+    );
+  });
+
+  test('no mark equals frr.staticTag', () => {
+    assert.equal(
+      invalid(classes({ gold: { mark: 7300 } })),
+      'config: routeClasses.gold.mark: 7300 equals frr.staticTag (the mark of unclassed routes)',
+    );
+    assert.match(
+      invalid(classes({ gold: { mark: 42 } }, { frr: { staticTag: 42 } })),
+      /routeClasses\.gold\.mark: 42 equals frr\.staticTag/,
+    );
+  });
+
+  test('defaultRouteClass is "" or a configured name', () => {
+    assert.equal(
+      invalid({ defaultRouteClass: 'gold' }),
+      'config: defaultRouteClass: "gold" names no class in routeClasses (use "" for none)',
+    );
+    assert.match(
+      invalid(classes({ gold: { mark: 1 } }, { defaultRouteClass: 'Gold' })),
+      /^config: defaultRouteClass: "Gold" names no class/,
+    );
+    assert.match(
+      invalid({ defaultRouteClass: 5 }),
+      /^config: defaultRouteClass: expected string, got number 5/,
+    );
+  });
+
+  test('the same checks on a file, through loadConfig', (t) => {
+    const file = writeConfig(t, 'routeClasses:\n  gold:\n    mark: 1001\ndefaultRouteClass: silver\n');
+    const err = configError(() => loadConfig({ file, env: NO_ENV }));
+    assert.equal(err.key, 'defaultRouteClass');
   });
 });
 

@@ -6,8 +6,14 @@ import type { Plan } from '../../../src/plan/types.js';
 const base: Plan = {
   node: 'n',
   routes: [
-    { prefix: '10.96.0.10/32', family: 'ipv4', services: ['default/a', 'default/b'], kinds: ['clusterIP'] },
-    { prefix: 'fd00::a/128', family: 'ipv6', services: ['default/a'], kinds: ['clusterIP'] },
+    {
+      prefix: '10.96.0.10/32',
+      family: 'ipv4',
+      services: ['default/a', 'default/b'],
+      kinds: ['clusterIP'],
+      class: null,
+    },
+    { prefix: 'fd00::a/128', family: 'ipv6', services: ['default/a'], kinds: ['clusterIP'], class: null },
   ],
   skipped: [{ service: 'default/c', ip: '10.96.0.12', reason: 'no-ready-endpoints' }],
 };
@@ -20,8 +26,8 @@ test('one change per (Service, IP) that changed state, both directions', () => {
   const next: Plan = {
     node: 'n',
     routes: [
-      { prefix: '10.96.0.10/32', family: 'ipv4', services: ['default/a'], kinds: ['clusterIP'] },
-      { prefix: '10.96.0.12/32', family: 'ipv4', services: ['default/c'], kinds: ['clusterIP'] },
+      { prefix: '10.96.0.10/32', family: 'ipv4', services: ['default/a'], kinds: ['clusterIP'], class: null },
+      { prefix: '10.96.0.12/32', family: 'ipv4', services: ['default/c'], kinds: ['clusterIP'], class: null },
     ],
     skipped: [{ service: 'default/a', ip: 'fd00::a', reason: 'no-ready-endpoints' }],
   };

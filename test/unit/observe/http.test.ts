@@ -40,8 +40,14 @@ test('status joins the plan with what is installed and what bgpd holds', () => {
     plan: {
       node: 'n1',
       routes: [
-        { prefix: '10.96.0.10/32', family: 'ipv4', services: ['default/a'], kinds: ['clusterIP'] },
-        { prefix: 'fd00::a/128', family: 'ipv6', services: ['default/a'], kinds: ['clusterIP'] },
+        {
+          prefix: '10.96.0.10/32',
+          family: 'ipv4',
+          services: ['default/a'],
+          kinds: ['clusterIP'],
+          class: null,
+        },
+        { prefix: 'fd00::a/128', family: 'ipv6', services: ['default/a'], kinds: ['clusterIP'], class: null },
       ],
       skipped: [],
     },

@@ -16,6 +16,8 @@ export const ALL: PlanSettings = {
   allowedCIDRs: ['0.0.0.0/0', '::/0'],
   loadBalancerClass: '',
   withdrawOnCordon: true,
+  routeClasses: [],
+  defaultRouteClass: '',
 };
 
 /** The contract's defaults. */
@@ -28,6 +30,8 @@ export const DEFAULTS: PlanSettings = {
   allowedCIDRs: [],
   loadBalancerClass: '',
   withdrawOnCordon: true,
+  routeClasses: [],
+  defaultRouteClass: '',
 };
 
 export interface SvcOpts {

@@ -28,6 +28,8 @@ const SETTINGS: PlanSettings = {
   allowedCIDRs: ['198.51.100.0/24', '2001:db8:100::/56'],
   loadBalancerClass: '',
   withdrawOnCordon: true,
+  routeClasses: [],
+  defaultRouteClass: '',
 };
 
 interface LbOpts {

@@ -248,7 +248,15 @@ describe('rule 2: IP kinds, switches, allowed CIDRs, canonical form', () => {
     s.status = { loadBalancer: { ingress: [{ hostname: 'lb.example.com' }, { ip: '198.51.100.7' }] } };
     assert.deepEqual(
       plan({ services: [s], slices: readyBoth() }).routes.filter((r) => r.kinds.includes('loadBalancerIP')),
-      [{ prefix: '198.51.100.7/32', family: 'ipv4', services: ['default/web'], kinds: ['loadBalancerIP'] }],
+      [
+        {
+          prefix: '198.51.100.7/32',
+          family: 'ipv4',
+          services: ['default/web'],
+          kinds: ['loadBalancerIP'],
+          class: null,
+        },
+      ],
     );
   });
 
@@ -264,7 +272,13 @@ describe('rule 2: IP kinds, switches, allowed CIDRs, canonical form', () => {
   test('IPv6 is advertised as a /128 in canonical form; family is set', () => {
     const s = svc({ clusterIPs: ['FD00:0096:0000:0000:0000:0000:0000:0010'] });
     assert.deepEqual(plan({ services: [s], slices: readyBoth() }).routes, [
-      { prefix: 'fd00:96::10/128', family: 'ipv6', services: ['default/web'], kinds: ['clusterIP'] },
+      {
+        prefix: 'fd00:96::10/128',
+        family: 'ipv6',
+        services: ['default/web'],
+        kinds: ['clusterIP'],
+        class: null,
+      },
     ]);
     const t = svc({ clusterIPs: ['2001:DB8:0:0:1:0:0:1'] });
     assert.equal(plan({ services: [t], slices: readyBoth() }).routes[0]?.prefix, '2001:db8::1:0:0:1/128');

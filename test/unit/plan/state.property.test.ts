@@ -1,15 +1,16 @@
 // The incremental PlanState against the reference computePlan, step by step: seeded random sequences
 // of creates, updates and deletes of Services, EndpointSlices and the Node (IPs shared between
 // Services, Services changing type and family, slices moving between Services, malformed fields,
-// repeated identical updates, full resets). After every step the incremental plan, its decision
-// changes, its flipped prefixes and its counters must equal what a from-scratch plan says.
+// repeated identical updates, full resets, route-class annotations naming configured classes or
+// none). After every step the incremental plan, its decision changes, its flipped and reclassed
+// prefixes, its counters and its unknown-class findings must equal what a from-scratch plan says.
 // A failure prints the seed and step; COSMOLET_PROPERTY_SEED=<n> replays that one sequence.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decisionsOf, diffDecisions } from '../../../src/controller/decisions.js';
 import type { EndpointSlice, Node, Service } from '../../../src/kube/types.js';
 import { projectNode, projectService, projectSlice } from '../../../src/plan/input.js';
-import { computePlan } from '../../../src/plan/plan.js';
+import { computePlan, unknownRouteClasses } from '../../../src/plan/plan.js';
 import { PlanState } from '../../../src/plan/state.js';
 import type { DecisionChange, Plan, PlanSettings } from '../../../src/plan/types.js';
 
@@ -62,6 +63,9 @@ const IPS = [
   'bogus',
   'FD00::1',
 ];
+// Route classes: some configured in a sequence, some not (typos fall back to the default).
+const CLASS_NAMES = ['gold', 'silver', 'bronze'];
+const ANNOTATED_CLASSES = ['gold', 'silver', 'bronze', 'Gold', 'platinum', ''];
 const TYPES = [
   'ClusterIP',
   'ClusterIP',
@@ -83,7 +87,13 @@ function randomSettings(g: Gen): PlanSettings {
     allowedCIDRs: g.chance(0.8) ? ['192.0.2.0/24', '2001:db8::/32'] : ['0.0.0.0/0', '::/0'],
     loadBalancerClass: g.chance(0.8) ? '' : 'example.com/lb',
     withdrawOnCordon: g.chance(0.8),
+    ...randomClasses(g),
   };
+}
+
+function randomClasses(g: Gen): Pick<PlanSettings, 'routeClasses' | 'defaultRouteClass'> {
+  const routeClasses = CLASS_NAMES.filter(() => g.chance(0.6));
+  return { routeClasses, defaultRouteClass: g.chance(0.5) ? '' : g.pick(['', ...routeClasses]) };
 }
 
 function randomService(g: Gen, ns: string, name: string, rv: number): Service {
@@ -110,6 +120,11 @@ function randomService(g: Gen, ns: string, name: string, rv: number): Service {
     },
   };
   if (g.chance(0.1)) svc.metadata!.annotations = { 'cosmolet.io/advertise': g.pick(['false', 'true']) };
+  if (g.chance(0.5))
+    svc.metadata!.annotations = {
+      ...svc.metadata!.annotations,
+      'cosmolet.io/route-class': g.pick(ANNOTATED_CLASSES),
+    };
   if (g.chance(0.05)) svc.metadata!.labels = { 'service.kubernetes.io/service-proxy-name': 'other' };
   if (g.chance(0.5))
     svc.status = {
@@ -170,6 +185,10 @@ function prefixes(p: Plan): Set<string> {
   return new Set(p.routes.map((r) => r.prefix));
 }
 
+function classes(p: Plan): Map<string, string> {
+  return new Map(p.routes.map((r) => [r.prefix, r.class ?? '']));
+}
+
 function runSequence(seed: number, steps: number): void {
   const g = new Gen(rng(seed));
   const settings = randomSettings(g);
@@ -180,6 +199,8 @@ function runSequence(seed: number, steps: number): void {
   state.setNode(projectNode(node));
   let rv = 1;
   let previous: Plan = { node: NODE, routes: [], skipped: [] };
+  /** Unknown class annotations reported so far: service -> annotation. */
+  let unknownBefore = new Map<string, string>();
   for (let step = 0; step < steps; step++) {
     const ops = 1 + g.int(3);
     for (let i = 0; i < ops; i++) {
@@ -199,10 +220,23 @@ function runSequence(seed: number, steps: number): void {
         const obj = randomSlice(g, ns, key.split('/')[1]!, rv++);
         slices.set(key, obj);
         state.setSlice(key, projectSlice(obj, NODE));
-      } else if (roll < 85) {
+      } else if (roll < 82) {
         const key = `${ns}/${g.pick(SLICES)}`;
         slices.delete(key);
         state.setSlice(key, undefined);
+      } else if (roll < 87) {
+        // Only the route-class annotation changes (a reclassification): the decisions stay.
+        const key = g.pick([...services.keys()]);
+        const old = key === undefined ? undefined : services.get(key);
+        if (key && old) {
+          const obj = structuredClone(old);
+          obj.metadata!.annotations = {
+            ...obj.metadata!.annotations,
+            'cosmolet.io/route-class': g.pick(ANNOTATED_CLASSES),
+          };
+          services.set(key, obj);
+          state.setService(key, projectService(obj));
+        }
       } else if (roll < 90) {
         // The same object again (a relist, a no-op update).
         const key = g.pick([...services.keys(), ...slices.keys()]);
@@ -241,6 +275,26 @@ function runSequence(seed: number, steps: number): void {
     const after = prefixes(expected);
     const flipped = [...new Set([...before, ...after])].filter((p) => before.has(p) !== after.has(p)).sort();
     assert.deepEqual(upd.flipped, flipped, `flipped prefixes differ at ${where}`);
+    const was = classes(previous);
+    const now = classes(expected);
+    const reclassed = [...now].filter(([p, c]) => was.has(p) && was.get(p) !== c).map(([p]) => p);
+    assert.deepEqual(upd.reclassed, reclassed.sort(), `reclassed prefixes differ at ${where}`);
+    for (const [p, c] of now) assert.equal(state.classOf(p), c, `classOf(${p}) at ${where}`);
+    const perClass = new Map<string, number>();
+    for (const c of now.values()) perClass.set(c, (perClass.get(c) ?? 0) + 1);
+    const countedClasses = [...state.advertisedByClass()].filter(([, n]) => n !== 0);
+    assert.deepEqual(new Map(countedClasses), perClass, `per-class counts at ${where}`);
+    const unknown = unknownRouteClasses(
+      [...services.values()].map((s) => projectService(s)).filter((s) => s !== undefined),
+      settings,
+    );
+    const unknownNow = new Map(unknown.map((u) => [u.service, u.annotated]));
+    assert.deepEqual(
+      upd.unknownRouteClasses,
+      unknown.filter((u) => unknownBefore.get(u.service) !== u.annotated),
+      `unknown route classes reported at ${where}`,
+    );
+    unknownBefore = unknownNow;
     for (const p of after) assert.ok(state.advertises(p), `advertises(${p}) at ${where}`);
     const fam = { ipv4: 0, ipv6: 0 };
     for (const r of expected.routes) fam[r.family]++;
