@@ -2,7 +2,7 @@
 // device of cosmolet's own that drops what it is given (`cosmolet0`, a dummy interface), one
 // `ip -batch -` per apply, read back with `ip -json route show proto N`.
 //
-// Why not blackhole routes (as DESIGN.md first had it): for traffic that is forwarded both forms are
+// Why not blackhole routes (the first design, see docs/design.md): for traffic that is forwarded both forms are
 // the same (kube-proxy's PREROUTING DNAT catches served traffic before routing, the rest is
 // dropped). But a socket on the node itself looks the route up at connect(), before kube-proxy's
 // OUTPUT DNAT: a blackhole makes connect() fail with EINVAL, so host-network pods, the node's own
