@@ -60,7 +60,8 @@ import {
   type LabelSelector,
 } from '../kube/selector.js';
 import type { KubeObject } from '../kube/types.js';
-import { silentLogger, type Logger } from '../observe/log.js';
+import type { Logger } from '../logger.js';
+import { silentLogger } from '../observe/log.js';
 
 export interface ResourceInfo {
   /** Plural name used in URLs. */

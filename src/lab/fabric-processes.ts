@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Logger } from '../observe/log.js';
+import type { Logger } from '../logger.js';
 import { waitFor } from './wait.js';
 
 export const FRR_DIR = '/usr/lib/frr';
