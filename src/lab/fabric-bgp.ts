@@ -1,7 +1,8 @@
 // What the fabric's BGP speakers hold: FRR's tables through vtysh, GoBGP's RIB through its CLI.
 import { ErrorCodes } from '../errors.js';
 import type { RunResult } from '../router/exec.js';
-import { parseBgpRoutes, type BgpPeer, type BgpView, type Vtysh } from '../router/frr.js';
+import { parseBgpRoutes, type BgpPeer, type BgpView } from '../router/frr/parse.js';
+import type { Vtysh } from '../router/frr/vtysh.js';
 import type { NodeAddressing } from './fabric-config.js';
 import { parseGobgpRib } from './gobgp.js';
 import { LabError } from './lab-error.js';

@@ -17,7 +17,9 @@ import { join } from 'node:path';
 import { ErrorCodes } from '../errors.js';
 import { silentLogger, type Logger } from '../observe/log.js';
 import { runCommand, type RunResult } from '../router/exec.js';
-import { bgpSummary, Vtysh, type BgpPeer, type BgpView } from '../router/frr.js';
+import { bgpSummary } from '../router/frr/bgpd.js';
+import type { BgpPeer, BgpView } from '../router/frr/parse.js';
+import { Vtysh } from '../router/frr/vtysh.js';
 import { bgpTable, gobgpDestinations, gobgpRib, nodeSessionsUp, prefixesFromNodes } from './fabric-bgp.js';
 import { nodeAddressing, type FabricAddressing, type NodeAddressing } from './fabric-config.js';
 import {
