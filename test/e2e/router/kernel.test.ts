@@ -3,7 +3,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitFor, type Fabric } from '../../../src/lab/fabric.js';
-import { assertOwned, KERNEL_PROTOCOL, makePrefixes, reconcile, resetState, waitHeld } from './harness.js';
+import { bgpTable } from '../../../src/router/frr/bgpd.js';
+import {
+  assertOwned,
+  KERNEL_PROTOCOL,
+  makePrefixes,
+  reconcile,
+  resetState,
+  vtyshFor,
+  waitHeld,
+} from './harness.js';
 import { routerSuite, type BackendOps } from './scenarios.js';
 
 async function ipIn(fabric: Fabric, ...args: string[]): Promise<string> {
@@ -76,7 +85,7 @@ void test(
     // No apply: zebra hands the kernel routes to the new bgpd.
     const ms = await waitHeld(fabric, want);
     await assertOwned(router, want);
-    const view = await router.verify();
+    const view = await bgpTable(vtyshFor(fabric));
     for (const p of want) assert.equal(view.get(p)?.best, true, p);
     assert.ok(ms >= 0);
   },

@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Fabric } from '../../../src/lab/fabric.js';
 import { ErrorCodes } from '../../../src/errors.js';
+import { bgpTable } from '../../../src/router/frr/bgpd.js';
 import type { Router } from '../../../src/router/router.js';
 import {
   assertOwned,
@@ -15,6 +16,7 @@ import {
   reconcile,
   resetState,
   routerFor,
+  vtyshFor,
   waitHeld,
 } from './harness.js';
 
@@ -124,7 +126,7 @@ export function routerSuite(
   );
 
   void test(
-    `${origination}: with bgpd stopped, verify times out, read/apply still work, nothing is lost`,
+    `${origination}: with bgpd stopped, reading bgpd times out, read/apply still work, nothing is lost`,
     { skip },
     async (t) => {
       const { fabric, router } = suite;
@@ -132,12 +134,14 @@ export function routerSuite(
       const want = makePrefixes(20);
       await reconcile(router, want);
       await waitHeld(fabric, want);
-      const fast = routerFor(fabric, origination, 1);
+      // One FRR client for the table read and the router, as in `cosmolet run`.
+      const fastVtysh = vtyshFor(fabric, 1);
+      const fast = routerFor(fabric, origination, 1, fastVtysh);
       fabric.stopBgpd('node');
       t.after(() => fabric.contBgpd('node'));
       const started = Date.now();
-      await assert.rejects(fast.verify(), { code: ErrorCodes.COMMAND_TIMEOUT });
-      assert.ok(Date.now() - started < 5_000, 'verify did not give up in time');
+      await assert.rejects(bgpTable(fastVtysh), { code: ErrorCodes.COMMAND_TIMEOUT });
+      assert.ok(Date.now() - started < 5_000, 'reading bgpd did not give up in time');
       // Programming routes never needs bgpd: the kernel directly, static routes through staticd alone.
       await assertOwned(fast, want);
       const more = [...want, ...makePrefixes(5, 1000)];

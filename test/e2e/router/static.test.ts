@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitFor, type Fabric } from '../../../src/lab/fabric.js';
-import { FrrWatcher, parseStaticRoutes } from '../../../src/router/frr.js';
+import { parseStaticRoutes } from '../../../src/router/frr/parse.js';
+import { FrrWatcher } from '../../../src/router/frr/watcher.js';
 import { assertOwned, makePrefixes, reconcile, resetState, STATIC_TAG, waitHeld } from './harness.js';
 import { routerSuite, type BackendOps } from './scenarios.js';
 
