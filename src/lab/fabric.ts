@@ -15,7 +15,9 @@ import { join } from 'node:path';
 import { ErrorCodes } from '../errors.js';
 import { silentLogger, type Logger } from '../observe/log.js';
 import { runCommand, type RunResult } from '../router/exec.js';
-import { bgpSummary, parseBgpRoutes, Vtysh, type BgpPeer, type BgpView } from '../router/frr.js';
+import { bgpSummary } from '../router/frr/bgpd.js';
+import { parseBgpRoutes, type BgpPeer, type BgpView } from '../router/frr/parse.js';
+import { Vtysh } from '../router/frr/vtysh.js';
 import { parseGobgpRib } from './gobgp.js';
 import {
   gobgpConfig,
