@@ -15,11 +15,12 @@ import type { DecisionChange } from '../controller/decisions.js';
 import { explain, hostPrefixOf } from '../controller/decisions.js';
 import { liveness, readiness } from '../observe/health.js';
 import { startHttpServer, type HttpRoutes } from '../observe/http.js';
-import { createLogger, type Logger } from '../observe/log.js';
+import type { Logger } from '../logger.js';
+import { createLogger } from '../observe/log.js';
 import { Metrics } from '../observe/metrics.js';
 import { statusDocument } from '../observe/status.js';
-import { Vtysh } from '../router/frr.js';
-import { createRouter } from '../router/router.js';
+import { createRouter } from '../router/create.js';
+import { Vtysh } from '../router/frr/vtysh.js';
 import type { Family } from '../plan/ip.js';
 import { buildInfo } from '../version.js';
 import { COMMON_FLAGS, configOverrides, helpText, parseFlags, type FlagSpecs } from './flags.js';
@@ -101,13 +102,13 @@ class Controller {
     private readonly log: Logger,
   ) {
     const frr = config.frr;
-    const router = createRouter({ ...frr, logger: log.child({ component: 'router' }) });
+    // One FRR client for the process: vtysh calls run one at a time, router and monitor alike.
     const vtysh = new Vtysh({
       vtyshPath: frr.vtyshPath,
       socketDir: frr.socketDir,
       timeoutMs: frr.commandTimeoutSeconds * 1000,
-      logger: log,
     });
+    const router = createRouter({ ...frr, logger: log.child({ component: 'router' }) }, vtysh);
     this.events = new EventRecorder({
       client,
       nodeName: config.nodeName,
@@ -148,7 +149,6 @@ class Controller {
       onDecisionChanges: (changes) => this.recordRefusals(changes),
     });
     this.monitor = new FrrMonitor({
-      router,
       vtysh,
       origination: frr.origination,
       socketDir: frr.socketDir,

@@ -7,7 +7,7 @@
 // Fail static: until every reflector has listed once, nothing is planned or applied, and a broken
 // API server leaves the stores (and so the routes) as they were.
 import { errorMessage, CosmoletError } from '../errors.js';
-import type { Logger } from '../observe/log.js';
+import type { Logger } from '../logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { NodeInfo, ServiceInfo, SliceInfo } from '../plan/input.js';
 import { familyOf } from '../plan/plan.js';
@@ -57,6 +57,8 @@ export interface ReconcilerOptions {
   settleMs?: number;
   /** Longest a pending event waits, however many follow it. */
   maxDelayMs?: number;
+  /** Least time between two reconciles: a flapping endpoint is applied at most 4 times a second. */
+  minIntervalMs?: number;
   /** Retry backoff after a failed reconcile: doubles from `retryMinMs` up to `retryMaxMs`. */
   retryMinMs?: number;
   retryMaxMs?: number;
@@ -118,6 +120,7 @@ export class Reconciler {
       // Short: a reconcile costs what changed, so coalescing only needs to catch a burst in flight.
       settleMs: opts.settleMs ?? 5,
       maxDelayMs: opts.maxDelayMs ?? 200,
+      minIntervalMs: opts.minIntervalMs ?? 250,
       run: () => this.reconcile(),
     });
   }

@@ -1,4 +1,4 @@
-// Our own list/watch reflector (client-node 1.4.0's informer cannot be trusted, see DESIGN.md).
+// Our own list/watch reflector (client-node 1.4.0's informer cannot be trusted, see docs/design.md).
 // One loop per reflector: paginated LIST -> WATCH from the list's resourceVersion with bookmarks and a
 // random 300-600 s timeout -> on a clean close re-watch at once, on 410 relist, on other errors back
 // off (jittered exponential, 0.8 s to 30 s, at least Retry-After). An inactivity watchdog reconnects a
@@ -6,7 +6,7 @@
 // after the watch timeout plus a grace. A relist swaps the store atomically and reports only real differences.
 import { randomInt } from 'node:crypto';
 import { CosmoletError, ErrorCodes, KubeApiError, errorMessage } from '../errors.js';
-import type { Logger } from '../observe/log.js';
+import type { Logger } from '../logger.js';
 import { retryAfterSeconds, statusMessage, type KubeClient, type KubeStream } from './client.js';
 import {
   projectNode,

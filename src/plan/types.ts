@@ -1,9 +1,9 @@
-// The plan's result, in the shape `cosmolet render` prints (CONTRACT.md "render output").
+// The plan's result, in the shape `cosmolet render` prints (docs/decisions.md "render").
 import type { Family } from './ip.js';
 
 export type IPKind = 'clusterIP' | 'externalIP' | 'loadBalancerIP';
 
-/** Why a (Service, IP) is not advertised; the order is the contract's precedence. */
+/** Why a (Service, IP) is not advertised; the order is the precedence of docs/decisions.md. */
 export const SKIP_REASONS = [
   'invalid-ip',
   'opted-out',

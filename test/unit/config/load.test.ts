@@ -1,4 +1,4 @@
-// The configuration: defaults, the YAML file, flags and NODE_NAME merged as CONTRACT.md says,
+// The configuration: defaults, the YAML file, flags and NODE_NAME merged as docs/decisions.md says,
 // and every error (one line naming the key) and every limit of "Limits of the config values".
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -46,7 +46,7 @@ function valid(input: unknown): void {
 const NO_ENV: NodeJS.ProcessEnv = {};
 
 describe('defaults', () => {
-  test('an absent config gives the contract defaults', () => {
+  test('an absent config gives the documented defaults', () => {
     const c = loadConfig({ env: NO_ENV });
     assert.deepEqual(c, {
       nodeName: '',
@@ -110,7 +110,7 @@ describe('defaults', () => {
     assert.equal(c.frr.kernelProtocol, 73);
   });
 
-  test('the contract example file loads as written', (t) => {
+  test('the documented example file loads as written', (t) => {
     const text = `nodeName: ""
 services:
   namespaces: []

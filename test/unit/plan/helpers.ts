@@ -20,7 +20,7 @@ export const ALL: PlanSettings = {
   defaultRouteClass: '',
 };
 
-/** The contract's defaults. */
+/** The configuration's defaults (docs/decisions.md). */
 export const DEFAULTS: PlanSettings = {
   namespaces: [],
   labelSelector: '',

@@ -1,4 +1,4 @@
-// The decision rules of CONTRACT.md, one describe block per rule, each with positive and negative
+// The decision rules of docs/decisions.md, one describe block per rule, each with positive and negative
 // cases for IPv4, IPv6 and dual-stack Services.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -174,7 +174,7 @@ describe('rule 2: IP kinds, switches, allowed CIDRs, canonical form', () => {
     assert.equal(fate(p3, 'default/web', V4), 'advertised');
   });
 
-  test('the contract defaults: only ClusterIPs, LB and external IPs kind-disabled', () => {
+  test('the defaults: only ClusterIPs, LB and external IPs kind-disabled', () => {
     const p = computePlan({
       services: [lb()],
       endpointSlices: readyBoth(),
