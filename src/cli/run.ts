@@ -12,6 +12,8 @@ import { ReflectorSet, type ReflectorHooks } from '../kube/reflector.js';
 import type { AppliedChanges } from '../controller/reconciler.js';
 import { isReporter } from '../controller/reporters.js';
 import type { DecisionChange } from '../controller/decisions.js';
+import { unknownClassMessage } from '../plan/route-class.js';
+import type { UnknownRouteClass } from '../plan/types.js';
 import { explain, hostPrefixOf } from '../controller/decisions.js';
 import { liveness, readiness } from '../observe/health.js';
 import { startHttpServer, type HttpRoutes } from '../observe/http.js';
@@ -147,6 +149,7 @@ class Controller {
         this.recordAppliedEvents(applied);
       },
       onDecisionChanges: (changes) => this.recordRefusals(changes),
+      onUnknownRouteClasses: (found) => this.recordUnknownClasses(found),
     });
     this.monitor = new FrrMonitor({
       vtysh,
@@ -188,6 +191,16 @@ class Controller {
         const svc = state.serviceInfo(key);
         if (svc) this.events.conflict(svc, prefix);
       }
+    }
+  }
+
+  /** An unknown route class is the same on every node: only the Service's reporter nodes record it. */
+  private recordUnknownClasses(found: UnknownRouteClass[]): void {
+    const state = this.reconciler.state;
+    for (const u of found) {
+      if (!isReporter(u.service, this.config.nodeName, state.knownNodes())) continue;
+      const svc = state.serviceInfo(u.service);
+      if (svc) this.events.unknownRouteClass(svc, unknownClassMessage(u));
     }
   }
 

@@ -12,7 +12,8 @@ import type { Metrics } from '../observe/metrics.js';
 import type { NodeInfo, ServiceInfo, SliceInfo } from '../plan/input.js';
 import { familyOf } from '../plan/plan.js';
 import { PlanState } from '../plan/state.js';
-import type { DecisionChange, Plan, PlanSettings, SkipReason } from '../plan/types.js';
+import { unknownClassMessage } from '../plan/route-class.js';
+import type { DecisionChange, Plan, PlanSettings, SkipReason, UnknownRouteClass } from '../plan/types.js';
 import { diffPrefixes, type PrefixDiff, type Router } from '../router/router.js';
 import { describeChange, hostPrefixOf } from './decisions.js';
 import { CoalescingTrigger } from './trigger.js';
@@ -51,6 +52,8 @@ export interface ReconcilerOptions {
   metrics: Metrics;
   /** Called with the decision changes of each plan update. Must not throw. */
   onDecisionChanges?: (changes: DecisionChange[], first: boolean) => void;
+  /** Called with Services whose route-class annotation names no configured class, once per change. */
+  onUnknownRouteClasses?: (found: UnknownRouteClass[]) => void;
   /** Called after an apply changed the router's routes. Must not throw. */
   onAppliedChanges?: (applied: AppliedChanges) => void;
   /** Quiet time after the last event before a reconcile starts. */
@@ -199,6 +202,8 @@ export class Reconciler {
       this.takeQueued();
       const update = this.state.update();
       for (const p of update.flipped) this.pendingPrefixes.add(p);
+      for (const p of update.reclassed) this.pendingPrefixes.add(p);
+      this.reportUnknownClasses(update.unknownRouteClasses);
       const first = !this.planned;
       this.planned = true;
       if (update.decided > 0 || first) this.planVersion++;
@@ -326,6 +331,18 @@ export class Reconciler {
     );
   }
 
+  /** Rule 7: a class annotation naming no configured class is a log line and (by the handler) an Event. */
+  private reportUnknownClasses(found: UnknownRouteClass[]): void {
+    if (found.length === 0) return;
+    for (const u of found)
+      this.log.warn({ service: u.service, routeClass: u.annotated }, unknownClassMessage(u));
+    try {
+      this.opts.onUnknownRouteClasses?.(found);
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err) }, 'unknown route class handler failed');
+    }
+  }
+
   /** Metrics, log lines and the change handler for one plan update. */
   private report(changes: DecisionChange[], first: boolean): void {
     const { metrics } = this.opts;
@@ -333,6 +350,7 @@ export class Reconciler {
     metrics.advertisedPrefixes.set({ family: 'ipv4' }, fam.ipv4);
     metrics.advertisedPrefixes.set({ family: 'ipv6' }, fam.ipv6);
     for (const [reason, n] of this.state.skippedByReason()) metrics.skippedIPs.set({ reason }, n);
+    for (const [cls, n] of this.state.advertisedByClass()) metrics.advertisedByClass.set({ class: cls }, n);
     const byState = new Map<string, number>();
     for (const c of changes) {
       const to = c.to ?? 'gone';

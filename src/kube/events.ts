@@ -24,6 +24,7 @@ export const EventReasons = {
   invalidIP: 'InvalidIP',
   outsideAllowedCIDRs: 'OutsideAllowedCIDRs',
   routeConflict: 'RouteConflict',
+  unknownRouteClass: 'UnknownRouteClass',
 } as const;
 
 export type EventDropReason = 'queue-full' | 'rate-limited' | 'api-error' | 'closed';
@@ -134,6 +135,11 @@ export class EventRecorder {
         `Not advertising ${ip}: outside advertise.allowedCIDRs`,
       );
     }
+  }
+
+  /** Rule 7: the Service's route-class annotation names no configured class (it takes the default). */
+  unknownRouteClass(service: ServiceRef, message: string): void {
+    this.record(service, 'Warning', EventReasons.unknownRouteClass, message);
   }
 
   /** A prefix this node should advertise is held by a route that is not cosmolet's. */

@@ -48,6 +48,11 @@ export class Metrics {
   readonly advertisedPrefixes = this.gauge('cosmolet_advertised_prefixes', 'Prefixes the plan advertises', [
     'family',
   ]);
+  readonly advertisedByClass = this.gauge(
+    'cosmolet_advertised_prefixes_by_class',
+    'Prefixes the plan advertises, by route class (class="" for routes without one)',
+    ['class'],
+  );
   readonly installedPrefixes = this.gauge(
     'cosmolet_installed_prefixes',
     'Prefixes installed by cosmolet (kernel routes or FRR static routes), by family',
