@@ -144,6 +144,12 @@ for (const origination of ['kernel', 'static'] as const) {
       () => 'did not reach the leaf within 10 s (bgpd is not told by the new zebra)',
     );
     t.diagnostic(`a change after the zebra restart: ${atLeaf}`);
+    // What cosmolet reports meanwhile (recorded in docs/reliability.md; not asserted).
+    const ready = await lab.get('/readyz');
+    const route = (
+      JSON.parse((await lab.get('/status')).body) as { routes: { prefix: string; bgp?: unknown }[] }
+    ).routes.find((r) => r.prefix === '10.96.0.11/32');
+    t.diagnostic(`meanwhile /readyz ${ready.status}; /status for 10.96.0.11/32: ${JSON.stringify(route)}`);
     // The FRR way to recover: restart bgpd (what watchfrr does); then the leaf is exact.
     await lab.fabric.restartBgpd('node');
     await lab.fabric.waitEstablished(60_000);
