@@ -2,7 +2,7 @@
 // the configured one, what does bgpd hold (for /status), how are the peers, and did a daemon
 // restart (then the reconciler reads back and re-applies: a restarted staticd has lost its routes).
 import { errorMessage } from '../errors.js';
-import type { Logger } from '../observe/log.js';
+import type { Logger } from '../logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import { familyOf } from '../plan/plan.js';
 import { bgpdRunningConfig, bgpPrefixes, bgpSummary, bgpTable } from '../router/frr/bgpd.js';

@@ -7,7 +7,7 @@
 // Fail static: until every reflector has listed once, nothing is planned or applied, and a broken
 // API server leaves the stores (and so the routes) as they were.
 import { errorMessage, CosmoletError } from '../errors.js';
-import type { Logger } from '../observe/log.js';
+import type { Logger } from '../logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { NodeInfo, ServiceInfo, SliceInfo } from '../plan/input.js';
 import { familyOf } from '../plan/plan.js';

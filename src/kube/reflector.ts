@@ -6,7 +6,7 @@
 // after the watch timeout plus a grace. A relist swaps the store atomically and reports only real differences.
 import { randomInt } from 'node:crypto';
 import { CosmoletError, ErrorCodes, KubeApiError, errorMessage } from '../errors.js';
-import type { Logger } from '../observe/log.js';
+import type { Logger } from '../logger.js';
 import { retryAfterSeconds, statusMessage, type KubeClient, type KubeStream } from './client.js';
 import {
   projectNode,

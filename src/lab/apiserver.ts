@@ -1,4 +1,6 @@
 // A Kubernetes API server test double that speaks the real HTTP protocol, for tests and `cosmolet lab`.
+// This file is its public API and routes requests; each job is a file in ./apiserver/ (store.ts,
+// watch.ts, routes.ts, discovery.ts, auth.ts, faults.ts, lab-endpoints.ts, tables.ts, certs.ts).
 //
 // Implements, for Services, EndpointSlices, Nodes, Pods, Events, Leases and Namespaces:
 // - one global resourceVersion (etcd's revision); every write bumps it;
@@ -47,13 +49,15 @@ import { writeFileSync } from 'node:fs';
 import { stringify as yamlStringify } from 'yaml';
 import { SelectorError } from '../kube/selector.js';
 import type { KubeObject } from '../kube/types.js';
-import { silentLogger, type Logger } from '../observe/log.js';
+import type { Logger } from '../logger.js';
+import { silentLogger } from '../observe/log.js';
 import { Auth, type DoubleUser } from './apiserver/auth.js';
 import { makeSelfSigned, type TlsMaterial } from './apiserver/certs.js';
 import { discoveryDocument } from './apiserver/discovery.js';
-import { applyFault, FailRules, type FailRule } from './apiserver/faults.js';
-import { HttpError, parseJson, readBody, sendJson, sendStatus } from './apiserver/http.js';
-import { parseObjects } from './apiserver/objects.js';
+import { FailRules, type FailRule } from './apiserver/faults.js';
+import { HttpError, readBody, sendJson, sendStatus } from './apiserver/http.js';
+import { serveLabEndpoint } from './apiserver/lab-endpoints.js';
+import { RequestLog, type RequestLogEntry } from './apiserver/request-log.js';
 import type { ResourceName } from './apiserver/resources.js';
 import { parseResourcePath, serveResource } from './apiserver/routes.js';
 import { ObjectStore } from './apiserver/store.js';
@@ -62,16 +66,8 @@ import { Watches } from './apiserver/watch.js';
 export { SERVICE_ACCOUNT_USER, type DoubleUser } from './apiserver/auth.js';
 export type { FailRule } from './apiserver/faults.js';
 export { mergePatch, parseObjects } from './apiserver/objects.js';
+export type { RequestLogEntry } from './apiserver/request-log.js';
 export { RESOURCES, resourceForKind, type ResourceInfo, type ResourceName } from './apiserver/resources.js';
-
-export interface RequestLogEntry {
-  time: number;
-  method: string;
-  path: string;
-  query: Record<string, string>;
-  status: number;
-  watch: boolean;
-}
 
 export interface ApiServerOptions {
   host?: string;
@@ -106,8 +102,7 @@ export class FakeApiServer {
   private readonly watches: Watches;
   private readonly failRules = new FailRules();
   private readonly sockets = new Set<Socket>();
-  private readonly log: RequestLogEntry[] = [];
-  private readonly requestLogLimit: number;
+  private readonly log: RequestLog;
   private readonly logger: Logger;
   /** Called for every request before it is served (tests inject faults at exact moments). */
   onRequest: ((entry: RequestLogEntry) => void) | undefined;
@@ -121,7 +116,7 @@ export class FakeApiServer {
       bookmarkIntervalMs: options.bookmarkIntervalMs ?? 60_000,
       goneMode: options.goneMode ?? 'stream',
     });
-    this.requestLogLimit = options.requestLogLimit ?? 100_000;
+    this.log = new RequestLog(options.requestLogLimit ?? 100_000);
     this.logger = options.logger ?? silentLogger();
     this.tlsMaterial = (options.tls ?? true) ? makeSelfSigned(this.host) : undefined;
   }
@@ -351,16 +346,11 @@ export class FakeApiServer {
   // ---- request log ----
 
   get requests(): readonly RequestLogEntry[] {
-    return this.log;
+    return this.log.entries;
   }
 
   clearRequestLog(): void {
-    this.log.length = 0;
-  }
-
-  private logRequest(entry: RequestLogEntry): void {
-    this.log.push(entry);
-    if (this.log.length > this.requestLogLimit) this.log.splice(0, this.log.length - this.requestLogLimit);
+    this.log.clear();
   }
 
   // ---- HTTP ----
@@ -378,7 +368,7 @@ export class FakeApiServer {
       status: 0,
       watch: isWatch,
     };
-    this.logRequest(entry);
+    this.log.add(entry);
     this.onRequest?.(entry);
     res.on('finish', () => {
       if (entry.status === 0) entry.status = res.statusCode;
@@ -403,7 +393,7 @@ export class FakeApiServer {
         return;
       }
       if (path.startsWith('/_lab/')) {
-        this.handleLab(method, path, body, res);
+        serveLabEndpoint(this, this.logger, method, path, body, res);
         return;
       }
       const failure = this.failRules.take(method, isWatch, url.pathname);
@@ -428,46 +418,5 @@ export class FakeApiServer {
         throw err;
       }
     }
-  }
-
-  /** The lab's endpoints: the request log, a bulk upsert, and fault injection. */
-  private handleLab(method: string, path: string, body: string, res: http.ServerResponse): void {
-    if (path === '/_lab/requests' && method === 'GET') {
-      sendJson(res, 200, { requests: this.log });
-      return;
-    }
-    if (path === '/_lab/objects' && method === 'POST') {
-      // Bulk upsert for the lab: YAML or JSON, one object, a List or several documents.
-      let objects: KubeObject[];
-      try {
-        objects = parseObjects(body, 'body');
-      } catch (err) {
-        throw new HttpError(400, 'BadRequest', err instanceof Error ? err.message : String(err));
-      }
-      const { loaded, skipped } = this.load(objects, { owned: true });
-      sendJson(res, 200, {
-        loaded,
-        skipped: skipped.map((o) => `${String(o.kind)}/${o.metadata?.name ?? ''}`),
-      });
-      return;
-    }
-    if (path === '/_lab/faults' && method === 'POST') {
-      const f = parseJson(body) as Record<string, unknown>;
-      if (f.action === 'restart') {
-        // Answer first: the restart closes this very connection.
-        sendJson(res, 202, { ok: true });
-        setImmediate(() => {
-          this.restart({
-            keepResourceVersion: f.keepResourceVersion !== false,
-            downMs: typeof f.downMs === 'number' ? f.downMs : 0,
-          }).catch((err: unknown) => this.logger.error({ err }, 'apiserver double: restart failed'));
-        });
-        return;
-      }
-      const result = applyFault(this, f);
-      sendJson(res, 200, { ok: true, result, resourceVersion: this.resourceVersion });
-      return;
-    }
-    throw new HttpError(404, 'NotFound', `no lab endpoint ${method} ${path}`);
   }
 }
