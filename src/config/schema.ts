@@ -1,7 +1,7 @@
 // The configuration file's schema (CONTRACT.md "Configuration file"): every key, its type, default
 // and allowed range. Objects are strict, so an unknown key is an error that names it.
 import { z } from 'zod';
-import { parseCIDR } from '../plan/ip.js';
+import { parseCIDR } from '../net/ip.js';
 import { parseLabelSelector } from '../kube/selector.js';
 import { parseHttpAddress } from './http-address.js';
 import type { PlanSettings } from '../plan/types.js';

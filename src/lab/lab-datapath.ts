@@ -10,7 +10,7 @@
 // back through this node's conntrack; one to a local pod keeps the client's address.
 import type { EndpointSlice, Service } from '../kube/types.js';
 import { Labels } from '../kube/types.js';
-import { cidrContains, hostPrefix, parseCIDR, parseIP, type CIDR, type IP } from '../plan/ip.js';
+import { cidrContains, hostPrefix, parseCIDR, parseIP, type CIDR, type IP } from '../net/ip.js';
 
 /** A node of the lab as the data path sees it. */
 export interface DataPathNode {

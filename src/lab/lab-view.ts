@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Service } from '../kube/types.js';
 import type { StatusDocument } from '../observe/status.js';
-import { cidrContains, hostPrefix, parseCIDR, parseIP, type CIDR } from '../plan/ip.js';
+import { cidrContains, hostPrefix, parseCIDR, parseIP, type CIDR } from '../net/ip.js';
 import { DEFAULT_ADDRESSING, Fabric } from './fabric.js';
 import { fabricStateFile } from './fabric-state.js';
 import type { ManifestReport } from './lab-manifests.js';

@@ -6,7 +6,7 @@
 // Objects are untrusted JSON: a field of the wrong type is dropped and reported, never misread.
 import type { EndpointSlice, KubeObject, Node, Service } from '../kube/types.js';
 import { Annotations, Labels } from '../kube/types.js';
-import { parseServiceIP, type Family, type IP } from './ip.js';
+import { parseServiceIP, type Family, type IP } from '../net/ip.js';
 import type { IPKind } from './types.js';
 
 /** One IP a Service carries through one kind; `ip` is undefined when the text does not parse. */

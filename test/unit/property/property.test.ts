@@ -14,7 +14,7 @@ import { loadConfig } from '../../../src/config/load.js';
 import { ConfigError, SnapshotError } from '../../../src/errors.js';
 import type { EndpointSlice, Node, Service } from '../../../src/kube/types.js';
 import { computePlan } from '../../../src/plan/plan.js';
-import { parseServiceIP } from '../../../src/plan/ip.js';
+import { parseServiceIP } from '../../../src/net/ip.js';
 import { ALL, NODE } from '../plan/helpers.js';
 
 const RUNS = { numRuns: 300 };
