@@ -2,7 +2,7 @@
 // and allowed range. Objects are strict, so an unknown key is an error that names it.
 import { z } from 'zod';
 import { parseCIDR } from '../net/ip.js';
-import { parseLabelSelector } from '../kube/selector.js';
+import { parseLabelSelector } from '../model/selector.js';
 import { parseHttpAddress } from './http-address.js';
 import type { PlanSettings } from '../plan/types.js';
 

@@ -49,17 +49,16 @@ import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify as yamlStringify } from 'yaml';
-import { CosmoletError, ErrorCodes } from '../errors.js';
+import { CosmoletError, ErrorCodes, SelectorError } from '../errors.js';
 import {
   matchesFields,
   matchesLabels,
   parseFieldSelector,
   parseLabelSelector,
-  SelectorError,
   type FieldRequirement,
   type LabelSelector,
-} from '../kube/selector.js';
-import type { KubeObject } from '../kube/types.js';
+} from '../model/selector.js';
+import type { KubeObject } from '../model/objects.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../observe/log.js';
 

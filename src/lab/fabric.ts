@@ -12,7 +12,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeF
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ErrorCodes } from '../errors.js';
+import { ErrorCodes, LabError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../observe/log.js';
 import { runCommand, type RunResult } from '../router/exec.js';
@@ -45,10 +45,8 @@ import {
   nodeNames,
   type FabricNodeName,
 } from './fabric-topology.js';
-import { LabError } from './lab-error.js';
 import { waitFor } from './wait.js';
 
-export { LabError } from './lab-error.js';
 export { waitFor } from './wait.js';
 export { alive, type SpawnOptions } from './fabric-processes.js';
 export { cleanupStale, namespacesWithPrefix } from './fabric-topology.js';

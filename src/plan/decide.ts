@@ -3,7 +3,7 @@
 // and for every other IP the reason with the highest precedence.
 import { cidrContains, parseCIDR, type CIDR, type IP } from '../net/ip.js';
 import type { NodeInfo, ServiceInfo, SliceInfo } from './input.js';
-import { matchesLabels, parseLabelSelector, type LabelSelector } from '../kube/selector.js';
+import { matchesLabels, parseLabelSelector, type LabelSelector } from '../model/selector.js';
 import type { IPKind, PlanSettings, SkipReason } from './types.js';
 import { SKIP_REASONS } from './types.js';
 

@@ -4,8 +4,8 @@
 // objects, so a store costs a fraction of the objects' size and an update that changes nothing the
 // plan reads is recognised at once (`sameSlice`) and costs no reconcile.
 // Objects are untrusted JSON: a field of the wrong type is dropped and reported, never misread.
-import type { EndpointSlice, KubeObject, Node, Service } from '../kube/types.js';
-import { Annotations, Labels } from '../kube/types.js';
+import type { EndpointSlice, KubeObject, Node, Service } from '../model/objects.js';
+import { Annotations, Labels } from '../model/objects.js';
 import { parseServiceIP, type Family, type IP } from '../net/ip.js';
 import type { IPKind } from './types.js';
 
