@@ -39,7 +39,7 @@ async function loadCommand(name: string): Promise<Command | undefined> {
     case 'run':
       return (await import('./run.js')).runCommand;
     case 'lab':
-      return (await import('./lab.js').catch(labMissing)).labCommand;
+      return (await import('../lab/command.js').catch(labMissing)).labCommand;
     case 'status':
       return (await import('./status.js')).statusCommand;
     default:

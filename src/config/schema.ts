@@ -1,10 +1,9 @@
 // The configuration file's schema (docs/decisions.md "Configuration"): every key, its type, default
 // and allowed range. Objects are strict, so an unknown key is an error that names it.
 import { z } from 'zod';
-import { parseCIDR } from '../plan/ip.js';
-import { parseLabelSelector } from '../kube/selector.js';
+import { parseCIDR } from '../net/ip.js';
+import { parseLabelSelector } from '../model/selector.js';
 import { parseHttpAddress } from './http-address.js';
-import type { PlanSettings } from '../plan/types.js';
 
 /** Route protocol numbers zebra owns and deletes at start: cosmolet must never use them. */
 export const ZEBRA_PROTOCOLS: ReadonlySet<number> = new Set([
@@ -147,8 +146,11 @@ export function defaultConfig(): Config {
   return configSchema.parse({});
 }
 
-/** The keys the plan reads, taken from a validated config. */
-export function planSettings(config: Config): PlanSettings {
+/**
+ * The keys the plan reads, taken from a validated config: the plan's PlanSettings, checked where it
+ * is passed to the plan (the config layer does not import the plan).
+ */
+export function planSettings(config: Config) {
   return {
     namespaces: config.services.namespaces,
     labelSelector: config.services.labelSelector,

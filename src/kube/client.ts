@@ -7,7 +7,8 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { CosmoletError, ErrorCodes, errorMessage } from '../errors.js';
-import type { Auth, Credentials } from './credentials.js';
+import type { Auth } from './credentials.js';
+import { missing, type LoadKubeClientOptions, type Transport } from './transport.js';
 
 export interface KubeResponse {
   status: number;
@@ -41,31 +42,7 @@ export interface KubeClient {
   stream(path: string, options?: { signal?: AbortSignal }): Promise<KubeStream>;
 }
 
-export interface LoadKubeClientOptions {
-  kubeconfigPath?: string;
-  env?: NodeJS.ProcessEnv;
-  /** Where the in-cluster service account lives (tests point it elsewhere). */
-  serviceAccountDir?: string;
-  /** How long an exec credential plugin may run. Default 10 s. */
-  execTimeoutMs?: number;
-  /** How long a token read from a file is used before the file is read again. Default 10 s. */
-  tokenReloadMs?: number;
-}
-
-/** Where and how to reach the API server: what a kubeconfig or the service account gives. */
-export interface Transport {
-  /** Base URL, e.g. https://10.96.0.1:443. */
-  server: string;
-  /** TLS trust and identity of the server (unused for http://). */
-  tls: { ca?: Buffer | string; rejectUnauthorized: boolean; servername?: string };
-  credentials: Credentials;
-}
-
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
-
-export function missing(message: string): CosmoletError {
-  return new CosmoletError(ErrorCodes.KUBECONFIG_MISSING, message);
-}
 
 /**
  * Finds the API server: `kubeconfigPath` (--kubeconfig), then $KUBECONFIG, then in-cluster

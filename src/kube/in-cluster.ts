@@ -3,7 +3,7 @@
 // expires (an hour by default): it is re-read every few seconds and at once after a 401.
 import { existsSync, readFileSync } from 'node:fs';
 import { errorMessage } from '../errors.js';
-import { missing, type Transport } from './client.js';
+import { missing, type Transport } from './transport.js';
 import { TokenFileCredentials } from './credentials.js';
 
 export function inClusterTransport(env: NodeJS.ProcessEnv, dir: string, tokenReloadMs?: number): Transport {

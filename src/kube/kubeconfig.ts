@@ -8,7 +8,7 @@ import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
 import { CosmoletError, ErrorCodes, errorMessage } from '../errors.js';
-import { missing, type LoadKubeClientOptions, type Transport } from './client.js';
+import { missing, type LoadKubeClientOptions, type Transport } from './transport.js';
 import {
   ExecCredentials,
   StaticCredentials,

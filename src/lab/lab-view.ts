@@ -4,9 +4,9 @@
 // `lab status` prints it once (or as JSON), `lab up` keeps it on screen and redraws it on change.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Service } from '../kube/types.js';
+import type { Service } from '../model/objects.js';
 import type { StatusDocument } from '../observe/status.js';
-import { cidrContains, hostPrefix, parseCIDR, parseIP, type CIDR } from '../plan/ip.js';
+import { cidrContains, hostPrefix, parseCIDR, parseIP, type CIDR } from '../net/ip.js';
 import { DEFAULT_ADDRESSING, Fabric } from './fabric.js';
 import { fabricStateFile } from './fabric-state.js';
 import type { ManifestReport } from './lab-manifests.js';
@@ -178,6 +178,77 @@ async function readNode(node: LabNode, token: string | undefined): Promise<NodeR
   return { node, status: status?.status === 200 ? status.body : undefined, readyz };
 }
 
+/** What the nodes, the leaf and GoBGP say about one IP of Service `key`. */
+function viewIP(
+  raw: string,
+  kind: ViewIP['kind'],
+  key: string,
+  reads: NodeRead[],
+  fib: Map<string, number>,
+  gobgp: Set<string>,
+): ViewIP {
+  const parsed = parseIP(raw);
+  const ip = parsed?.text ?? raw;
+  const prefix = parsed ? hostPrefix(parsed) : raw;
+  const nodes: string[] = [];
+  const installed: string[] = [];
+  const skipped: { node: string; reason: string }[] = [];
+  for (const r of reads) {
+    if (!r.status) continue;
+    const route = r.status.routes.find((x) => x.prefix === prefix && x.services.includes(key));
+    if (route) {
+      nodes.push(r.node.name);
+      if (route.installed) installed.push(r.node.name);
+      continue;
+    }
+    const s = r.status.skipped.find((x) => x.service === key && (x.ip === ip || x.ip === raw));
+    if (s) skipped.push({ node: r.node.name, reason: s.reason });
+  }
+  const answering = reads.filter((r) => r.status).length;
+  const reasons = [...new Set(skipped.map((s) => s.reason))];
+  const leafNextHops = fib.get(prefix) ?? 0;
+  return {
+    ip,
+    prefix,
+    kind,
+    state:
+      answering === 0
+        ? 'unknown'
+        : nodes.length > 0
+          ? 'advertised'
+          : skipped.length > 0
+            ? 'skipped'
+            : 'not-considered',
+    reason: nodes.length === 0 && reasons.length === 1 ? (reasons[0] ?? null) : null,
+    nodes,
+    installed,
+    skipped,
+    leafNextHops,
+    leaf: leafNextHops > 0,
+    gobgp: gobgp.has(prefix),
+  };
+}
+
+/** A node's line: ready or why not. */
+function viewNode(state: LabState, r: NodeRead): ViewNode {
+  const failing = r.readyz?.body.conditions?.find((c) => !c.ok);
+  const stopped = (state.stopped ?? []).includes(r.node.name);
+  return {
+    name: r.node.name,
+    ready: r.readyz?.status === 200,
+    reason:
+      r.readyz === undefined
+        ? stopped
+          ? 'stopped with lab node stop'
+          : 'cosmolet is not answering'
+        : r.readyz.status === 200
+          ? null
+          : (failing?.message ?? 'not ready'),
+    stopped,
+    address: r.node.v4,
+  };
+}
+
 export async function gatherView(state: LabState, fabric: Fabric): Promise<LabView> {
   const token = labToken(state);
   const [cluster, reads, fib, gobgp] = await Promise.all([
@@ -194,57 +265,19 @@ export async function gatherView(state: LabState, fabric: Fabric): Promise<LabVi
     const ips: ViewIP[] = [];
     const add = (raw: string | undefined, kind: ViewIP['kind']): void => {
       if (!raw || raw === 'None') return;
-      const parsed = parseIP(raw);
-      const ip = parsed?.text ?? raw;
-      const prefix = parsed ? hostPrefix(parsed) : raw;
-      if (ips.some((x) => x.ip === ip)) return;
-      const nodes: string[] = [];
-      const installed: string[] = [];
-      const skipped: { node: string; reason: string }[] = [];
-      for (const r of reads) {
-        if (!r.status) continue;
-        const route = r.status.routes.find((x) => x.prefix === prefix && x.services.includes(key));
-        if (route) {
-          nodes.push(r.node.name);
-          if (route.installed) installed.push(r.node.name);
-          continue;
-        }
-        const s = r.status.skipped.find((x) => x.service === key && (x.ip === ip || x.ip === raw));
-        if (s) skipped.push({ node: r.node.name, reason: s.reason });
-      }
-      const answering = reads.filter((r) => r.status).length;
-      const reasons = [...new Set(skipped.map((s) => s.reason))];
-      const leafNextHops = fib.get(prefix) ?? 0;
-      ips.push({
-        ip,
-        prefix,
-        kind,
-        state:
-          answering === 0
-            ? 'unknown'
-            : nodes.length > 0
-              ? 'advertised'
-              : skipped.length > 0
-                ? 'skipped'
-                : 'not-considered',
-        reason: nodes.length === 0 && reasons.length === 1 ? (reasons[0] ?? null) : null,
-        nodes,
-        installed,
-        skipped,
-        leafNextHops,
-        leaf: leafNextHops > 0,
-        gobgp: gobgp.has(prefix),
-      });
-      const p = known.get(prefix) ?? {
-        prefix,
+      const v = viewIP(raw, kind, key, reads, fib, gobgp);
+      if (ips.some((x) => x.ip === v.ip)) return;
+      ips.push(v);
+      const p = known.get(v.prefix) ?? {
+        prefix: v.prefix,
         services: [],
         nodes: [],
-        leafNextHops,
-        gobgp: gobgp.has(prefix),
+        leafNextHops: v.leafNextHops,
+        gobgp: v.gobgp,
       };
       if (!p.services.includes(key)) p.services.push(key);
-      for (const n of nodes) if (!p.nodes.includes(n)) p.nodes.push(n);
-      known.set(prefix, p);
+      for (const n of v.nodes) if (!p.nodes.includes(n)) p.nodes.push(n);
+      known.set(v.prefix, p);
     };
     for (const ip of svc.spec?.clusterIPs ?? (svc.spec?.clusterIP ? [svc.spec.clusterIP] : []))
       add(ip, 'clusterIP');
@@ -257,29 +290,11 @@ export async function gatherView(state: LabState, fabric: Fabric): Promise<LabVi
     services.push({ service: key, type, ips, pods });
   }
   services.sort((a, b) => (a.service < b.service ? -1 : 1));
-  const nodes: ViewNode[] = reads.map((r) => {
-    const failing = r.readyz?.body.conditions?.find((c) => !c.ok);
-    const stopped = (state.stopped ?? []).includes(r.node.name);
-    return {
-      name: r.node.name,
-      ready: r.readyz?.status === 200,
-      reason:
-        r.readyz === undefined
-          ? stopped
-            ? 'stopped with lab node stop'
-            : 'cosmolet is not answering'
-          : r.readyz.status === 200
-            ? null
-            : (failing?.message ?? 'not ready'),
-      stopped,
-      address: r.node.v4,
-    };
-  });
   return {
     running: true,
     prefix: state.prefix,
     manifests: state.manifests,
-    nodes,
+    nodes: reads.map((r) => viewNode(state, r)),
     cluster: {
       reachable: cluster !== undefined,
       manifestErrors: cluster?.body.manifests.errors ?? [],

@@ -1,7 +1,12 @@
 // /status: the current plan in render's shape, each route with whether cosmolet installed it and
 // what bgpd holds for it. Read from the reconciler and the FRR monitor; never written back.
 import type { Plan } from '../plan/types.js';
-import type { BgpView } from '../router/frr/parse.js';
+
+/** What bgpd holds for a prefix: any path valid, any path best. */
+export interface BgpHeld {
+  valid: boolean;
+  best: boolean;
+}
 
 export interface StatusRoute {
   prefix: string;
@@ -9,7 +14,7 @@ export interface StatusRoute {
   services: string[];
   kinds: string[];
   installed: boolean;
-  bgp: { valid: boolean; best: boolean };
+  bgp: BgpHeld;
 }
 
 export interface StatusDocument {
@@ -28,7 +33,8 @@ export interface StatusInput {
   nodeName: string;
   plan: Plan | undefined;
   installed: ReadonlySet<string>;
-  bgp: BgpView | undefined;
+  /** prefix -> what bgpd holds (the FRR monitor's last read). */
+  bgp: ReadonlyMap<string, BgpHeld> | undefined;
   bgpCheckedAt: number | undefined;
   bgpError: string | undefined;
   reconciledAt: number | undefined;

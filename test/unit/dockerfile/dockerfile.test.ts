@@ -229,7 +229,7 @@ describe('Dockerfile', () => {
       [],
       'no lab module on the runtime path',
     );
-    assert.deepEqual(guarded, [join(ROOT, 'src', 'cli', 'lab.ts')], 'only cosmolet lab is guarded');
+    assert.deepEqual(guarded, [join(ROOT, 'src', 'lab', 'command.ts')], 'only cosmolet lab is guarded');
     for (const f of seen) assert.ok(existsSync(f), `${f} exists`);
   });
 

@@ -1,22 +1,17 @@
 // `cosmolet lab up | down | status | node stop|start NAME`: a simulated cluster and a real FRR
 // fabric of N nodes on this machine.
-// See src/lab/lab-up.ts for what runs where, and docs/lab.md for the walkthrough.
+// See src/lab/lab-up.ts for what runs where, and docs/lab.md for the walkthrough. Part of the lab:
+// cli/main.ts loads it on demand, and the container image leaves it out with the rest of dist/lab.
 import { relative } from 'node:path';
 import { UsageError } from '../errors.js';
-import { MAX_NODES } from '../lab/fabric-topology.js';
-import { labHints } from '../lab/lab-hints.js';
-import { startNode, stopNode } from '../lab/lab-node.js';
-import {
-  DEFAULT_NODES,
-  DEFAULT_PREFIX,
-  DEFAULT_STATE_DIR,
-  readState,
-  type LabState,
-} from '../lab/lab-state.js';
-import { DEFAULT_MANIFESTS, labDown, labHealthy, labUp, type LabOptions } from '../lab/lab-up.js';
-import { fabricHandle, gatherView, renderView, type LabView } from '../lab/lab-view.js';
-import { helpText, parseFlags, type FlagSpecs } from './flags.js';
-import type { CommandIO } from './render.js';
+import { MAX_NODES } from './fabric-topology.js';
+import { labHints } from './lab-hints.js';
+import { startNode, stopNode } from './lab-node.js';
+import { DEFAULT_NODES, DEFAULT_PREFIX, DEFAULT_STATE_DIR, readState, type LabState } from './lab-state.js';
+import { DEFAULT_MANIFESTS, labDown, labHealthy, labUp, type LabOptions } from './lab-up.js';
+import { fabricHandle, gatherView, renderView, type LabView } from './lab-view.js';
+import { helpText, parseFlags, type FlagSpecs } from '../cli/flags.js';
+import type { CommandIO } from '../cli/render.js';
 
 const LAB_FLAGS: FlagSpecs = {
   manifests: {
