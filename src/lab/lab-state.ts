@@ -3,7 +3,7 @@
 // before anything is created and after every process is started, so a killed `up` leaves a state
 // that `lab down` (or the next `up`) can clean up. Processes are identified by pid AND their start
 // time (field 22 of /proc/<pid>/stat), so a recycled pid is never killed.
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { nodeAddressing } from './fabric-config.js';
 import { nodeNames } from './fabric-topology.js';
@@ -127,23 +127,6 @@ export function isAlive(p: LabProcess): boolean {
 
 export function labProcess(name: string, pid: number): LabProcess {
   return { name, pid, startTime: processStartTime(pid) };
-}
-
-/** Pids of processes whose command line contains `needle` (the lab's unique directory). */
-export function pidsWithArgument(needle: string): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    if (pid === process.pid) continue;
-    try {
-      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (args.some((a) => a === needle || a.startsWith(`${needle}/`))) out.push(pid);
-    } catch {
-      // gone
-    }
-  }
-  return out;
 }
 
 /** SIGKILL (after SIGCONT) a recorded process if it is still the same process. */
