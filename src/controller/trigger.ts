@@ -2,23 +2,29 @@
 // last signal, but never later than `maxDelayMs` after the first unhandled one, so a burst of
 // 1,000 events is one run and a constant stream of events cannot starve reconciles. Runs never
 // overlap: a signal during a run schedules one more run after it.
+import { realClock, type Clock, type Timer } from '../clock.js';
 
 export interface TriggerOptions {
   settleMs: number;
   maxDelayMs: number;
   /** The work; its rejection is the caller's to handle inside `run` (it is caught and ignored here). */
   run: () => Promise<void>;
+  /** Default: the real clock. */
+  clock?: Clock;
 }
 
 export class CoalescingTrigger {
-  private timer: NodeJS.Timeout | undefined;
+  private readonly clock: Clock;
+  private timer: Timer | undefined;
   private firstPendingAt: number | undefined;
   private running = false;
   private rerun = false;
   private stopped = false;
   private idleWaiters: (() => void)[] = [];
 
-  constructor(private readonly opts: TriggerOptions) {}
+  constructor(private readonly opts: TriggerOptions) {
+    this.clock = opts.clock ?? realClock;
+  }
 
   /** Marks dirty; `immediate` skips the settle window (a retry or a resync). */
   fire(immediate = false): void {
@@ -27,12 +33,12 @@ export class CoalescingTrigger {
       this.rerun = true;
       return;
     }
-    const now = Date.now();
+    const now = this.clock.now();
     this.firstPendingAt ??= now;
     const deadline = this.firstPendingAt + this.opts.maxDelayMs;
     const at = immediate ? now : Math.min(now + this.opts.settleMs, deadline);
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.execute(), Math.max(0, at - now));
+    this.timer?.cancel();
+    this.timer = this.clock.setTimeout(() => void this.execute(), Math.max(0, at - now));
   }
 
   get busy(): boolean {
@@ -61,7 +67,7 @@ export class CoalescingTrigger {
   /** Stops scheduling and resolves when no run is in progress. */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
     if (!this.running) return;
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
