@@ -123,6 +123,13 @@ export class MemoryVtysh extends Vtysh {
   }
 }
 
+type KubeEvent = KubeObject & {
+  reason?: string;
+  message?: string;
+  count?: number;
+  involvedObject?: { name?: string };
+};
+
 export interface Rig {
   daemon: Daemon;
   api: FakeApiServer;
@@ -141,7 +148,7 @@ export interface Rig {
   ): Promise<void>;
   /** GET on the daemon's HTTP endpoint. */
   get(path: string): Promise<{ status: number; body: string }>;
-  /** The Events the daemon posted, as `Reason name: message`. */
+  /** The Events the daemon posted, as `Reason name: message`, with ` (xN)` for a repeated one. */
   events(): string[];
 }
 
@@ -165,7 +172,7 @@ export async function startRig(t: TestContext, options: RigOptions = {}): Promis
   const client = await loadKubeClient({ kubeconfigPath: kubeconfig, env: {} });
   const config = validateConfig({
     nodeName: NODE,
-    advertise: { loadBalancerIP: true, externalIPs: true },
+    advertise: { loadBalancerIP: true, externalIPs: true, allowedCIDRs: ['192.0.2.0/24'] },
     frr: { socketDir: join(dir, 'frr') },
     http: { address: '127.0.0.1:1' },
     ...options.config,
@@ -202,10 +209,11 @@ export async function startRig(t: TestContext, options: RigOptions = {}): Promis
     },
     events() {
       return api
-        .list<KubeObject & { reason?: string; message?: string; involvedObject?: { name?: string } }>(
-          'events',
-        )
-        .map((e) => `${e.reason ?? ''} ${e.involvedObject?.name ?? ''}: ${e.message ?? ''}`)
+        .list<KubeEvent>('events')
+        .map((e) => {
+          const times = (e.count ?? 1) > 1 ? ` (x${e.count})` : '';
+          return `${e.reason ?? ''} ${e.involvedObject?.name ?? ''}: ${e.message ?? ''}${times}`;
+        })
         .sort();
     },
   };
