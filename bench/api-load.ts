@@ -9,8 +9,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { waitFor } from '../src/lab/fabric.js';
 import { isReporter } from '../src/controller/reporters.js';
-import { ControllerLab } from '../test/e2e/controller/harness.js';
 import { NODE, OTHER, node, service, slice } from '../test/e2e/controller/cluster.js';
+import { inControllerLab } from './controller-lab.js';
 
 const SERVICES = Number(process.argv[2] ?? 1000);
 const FLIPS = 50;
@@ -20,10 +20,7 @@ function ipv4(i: number): string {
 }
 
 async function main(): Promise<void> {
-  const lab = new ControllerLab({ origination: 'kernel' });
-  await lab.start();
-  const cosmolets: { kill(s: NodeJS.Signals): void }[] = [];
-  try {
+  await inControllerLab(async (lab, startCosmolet) => {
     lab.api.create('nodes', node());
     for (let i = 0; i < SERVICES; i++) {
       const local = i % 10 === 0;
@@ -44,8 +41,7 @@ async function main(): Promise<void> {
       );
     }
     const startAt = lab.api.requests.length;
-    const c = lab.startCosmolet({ logging: { level: 'warn' }, advertise: { loadBalancerIP: true } });
-    cosmolets.push(c);
+    startCosmolet({ logging: { level: 'warn' }, advertise: { loadBalancerIP: true } });
     await lab.waitReady(120_000);
     const startup = lab.api.requests.slice(startAt);
     const lists = startup.filter((r) => r.method === 'GET' && !r.watch).length;
@@ -146,10 +142,7 @@ async function main(): Promise<void> {
     );
     mkdirSync('bench/results', { recursive: true });
     writeFileSync('bench/results/api-load.json', JSON.stringify(result, null, 2) + '\n');
-  } finally {
-    for (const c of cosmolets) c.kill('SIGKILL');
-    await lab.teardown();
-  }
+  });
 }
 
 main().catch((err: unknown) => {

@@ -6,8 +6,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { waitFor } from '../src/lab/fabric.js';
-import { ControllerLab } from '../test/e2e/controller/harness.js';
 import { node, service, services, slice, slices } from '../test/e2e/controller/cluster.js';
+import { inControllerLab } from './controller-lab.js';
+import { metric } from './prometheus-text.js';
 
 const FLIPS = Number(process.argv[2] ?? 50);
 const SERVICES = 10_000;
@@ -19,21 +20,12 @@ function stats(xs: number[]): { median: number; p90: number; worst: number; best
   return { median: at(0.5), p90: at(0.9), worst: s[s.length - 1] ?? NaN, best: s[0] ?? NaN };
 }
 
-function metric(text: string, name: string): number | undefined {
-  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text);
-  return m ? Number(m[1]) : undefined;
-}
-
 async function main(): Promise<void> {
-  const lab = new ControllerLab({ origination: 'kernel' });
-  await lab.start();
-  const cosmolets: { kill(s: NodeJS.Signals): void }[] = [];
-  try {
+  await inControllerLab(async (lab, startCosmolet) => {
     lab.api.create('nodes', node());
     for (const s of services) lab.api.create('services', structuredClone(s));
     for (const s of slices) lab.api.create('endpointslices', structuredClone(s));
-    const c = lab.startCosmolet({ logging: { level: 'info' } });
-    cosmolets.push(c);
+    startCosmolet({ logging: { level: 'info' } });
     await lab.waitReady(60_000);
 
     // 1. Endpoint flips: time from the API write to the leaf's FIB.
@@ -119,10 +111,7 @@ async function main(): Promise<void> {
       new URL('./results/controller.json', import.meta.url),
       JSON.stringify(result, null, 2) + '\n',
     );
-  } finally {
-    for (const c of cosmolets) c.kill('SIGKILL');
-    await lab.teardown();
-  }
+  });
 }
 
 await main();

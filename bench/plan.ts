@@ -10,6 +10,7 @@ import { cpus, loadavg } from 'node:os';
 import type { Endpoint, EndpointSlice, Node, Service } from '../src/kube/types.js';
 import { computePlan } from '../src/plan/plan.js';
 import type { PlanSettings } from '../src/plan/types.js';
+import { seededRandom } from '../test/unit/plan/seeded-random.js';
 
 const SERVICES = 10_000;
 const ENDPOINTS = 50_000;
@@ -18,19 +19,8 @@ const NODE_NAME = 'node-0';
 const RUNS = Math.max(3, Number(process.argv[2] ?? 15));
 const WARMUP = 3;
 
-/** A small deterministic PRNG (mulberry32), so every run plans the same cluster. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const rand = prng(7300);
+// Seeded, so every run plans the same cluster.
+const rand = seededRandom(7300);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
 
 const v4 = (i: number, base: number): string => `${base}.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;

@@ -11,10 +11,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startFabric, waitFor, type Fabric } from '../src/lab/fabric.js';
 import { runCommand } from '../src/router/exec.js';
-import { diffPrefixes, type Router } from '../src/router/router.js';
+import { diffPrefixes, type Origination, type Router } from '../src/router/router.js';
 import { routerFor } from '../test/e2e/router/harness.js';
 import { parsePrefix } from '../src/router/prefix.js';
-import type { Origination } from '../src/router/frr.js';
 
 const KERNEL_PROTOCOL = 73;
 const STATIC_TAG = 7300;

@@ -28,6 +28,7 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { KubeObject } from '../src/kube/types.js';
 import { runCommand } from '../src/router/exec.js';
+import { metric } from './prometheus-text.js';
 import { ScaleLab } from './scale/lab.js';
 import { fibCount, LeafMonitor, type FibCount, type RouteChange } from './scale/leaf.js';
 import { commandName, cpuSeconds, memoryMB } from './scale/proc.js';
@@ -80,11 +81,6 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 function log(msg: string): void {
   console.log(`[${new Date().toISOString().slice(11, 19)}] ${msg}`);
-}
-
-function metric(text: string, name: string): number | undefined {
-  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text);
-  return m ? Number(m[1]) : undefined;
 }
 
 /**

@@ -40,7 +40,8 @@ function propertyAt(schema: JsonObject, path: string[]): JsonObject {
 export function configJsonSchema(): JsonObject {
   const generated = z.toJSONSchema(configSchema, { io: 'input', target: 'draft-7' }) as JsonObject;
   const { $schema: _ignored, ...schema } = generated;
-  schema.description = 'The cosmolet configuration file (CONTRACT.md); rendered as-is into the ConfigMap.';
+  schema.description =
+    'The cosmolet configuration file (docs/decisions.md); rendered as-is into the ConfigMap.';
   // Refinements that JSON Schema can state.
   const namespaces = propertyAt(schema, ['services', 'namespaces']);
   if (isObject(namespaces.items)) {

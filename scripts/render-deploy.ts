@@ -194,7 +194,7 @@ export function renderDeploy(): Map<string, string> {
       `# cosmolet plain manifests: ${v.title}.`,
       '# GENERATED from charts/cosmolet by `node --import tsx scripts/render-deploy.ts`; do not edit by hand',
       `# (a test fails when this file differs from the chart). Apply with: kubectl apply -f deploy/${v.file}`,
-      '# Edit the ConfigMap "cosmolet" below to change the configuration (CONTRACT.md keys), then',
+      '# Edit the ConfigMap "cosmolet" below to change the configuration (docs/decisions.md keys), then',
       `# restart the pods: kubectl -n ${DEPLOY_NAMESPACE} rollout restart daemonset/cosmolet`,
       '---',
     ].join('\n');

@@ -93,6 +93,31 @@ export class CommandError extends CosmoletError {
   }
 }
 
+/** Output of ip or vtysh that could not be understood. */
+export class RouterParseError extends CosmoletError {
+  constructor(message: string) {
+    super(ErrorCodes.ROUTER_PARSE, message);
+  }
+}
+
+/** A prefix that is not canonical reached the gate in front of a command line. */
+export class InvalidPrefixError extends CosmoletError {
+  readonly prefix: string;
+  constructor(prefix: string) {
+    super(ErrorCodes.ROUTER_PARSE, `refusing prefix ${JSON.stringify(prefix)}: not a canonical IP prefix`);
+    this.prefix = prefix;
+  }
+}
+
+export class RouterApplyError extends CosmoletError {
+  /** Prefixes whose state after the apply is not what was asked (at most the first 100). */
+  readonly prefixes: string[];
+  constructor(message: string, prefixes: string[], options?: { cause?: unknown }) {
+    super(ErrorCodes.ROUTER_APPLY, message, options);
+    this.prefixes = prefixes.slice(0, 100);
+  }
+}
+
 /** Exit status for errors the user must fix in their input (config, flags, snapshot). */
 export const EXIT_USAGE = 2;
 

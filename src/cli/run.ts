@@ -6,8 +6,8 @@ import { UsageError } from '../errors.js';
 import { Daemon } from '../controller/daemon.js';
 import { loadKubeClient } from '../kube/client.js';
 import { createLogger } from '../observe/log.js';
-import { Vtysh } from '../router/frr.js';
-import { createRouter } from '../router/router.js';
+import { createRouter } from '../router/create.js';
+import { Vtysh } from '../router/frr/vtysh.js';
 import { COMMON_FLAGS, configOverrides, helpText, parseFlags, type FlagSpecs } from './flags.js';
 import type { CommandIO } from './render.js';
 
@@ -67,13 +67,13 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   const client = await loadKubeClient({ ...(kubeconfig ? { kubeconfigPath: kubeconfig } : {}), env: io.env });
   const log = createLogger(config.logging.level, config.logging.format, io.stdout);
   const frr = config.frr;
-  const router = createRouter({ ...frr, logger: log.child({ component: 'router' }) });
+  // One FRR client for the process: vtysh calls run one at a time, router and monitor alike.
   const vtysh = new Vtysh({
     vtyshPath: frr.vtyshPath,
     socketDir: frr.socketDir,
     timeoutMs: frr.commandTimeoutSeconds * 1000,
-    logger: log,
   });
+  const router = createRouter({ ...frr, logger: log.child({ component: 'router' }) }, vtysh);
   const daemon = new Daemon({ config, client, router, vtysh, logger: log });
   await daemon.start();
 

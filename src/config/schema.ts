@@ -1,4 +1,4 @@
-// The configuration file's schema (CONTRACT.md "Configuration file"): every key, its type, default
+// The configuration file's schema (docs/decisions.md "Configuration"): every key, its type, default
 // and allowed range. Objects are strict, so an unknown key is an error that names it.
 import { z } from 'zod';
 import { parseCIDR } from '../plan/ip.js';

@@ -15,7 +15,7 @@ import type { Logger } from '../observe/log.js';
 import { Metrics } from '../observe/metrics.js';
 import { statusDocument } from '../observe/status.js';
 import type { Family } from '../plan/ip.js';
-import type { Vtysh } from '../router/frr.js';
+import type { Vtysh } from '../router/frr/vtysh.js';
 import type { Router } from '../router/router.js';
 import { buildInfo } from '../version.js';
 import { FrrMonitor } from './frr-monitor.js';
@@ -28,7 +28,7 @@ export interface DaemonDeps {
   /** The API client: the reflectors, the Events and the HTTP authorizer use it. */
   client: KubeClient;
   router: Router;
-  /** The FRR client the monitor reads bgpd through. */
+  /** The process's one FRR client: the monitor reads bgpd through it, the router (static) programs it. */
   vtysh: Vtysh;
   logger: Logger;
   /** Default: the real clock. */
@@ -115,7 +115,6 @@ export class Daemon {
         recordRefusals(this.events, this.reconciler.state, config.nodeName, changes),
     });
     this.monitor = new FrrMonitor({
-      router,
       vtysh: deps.vtysh,
       origination: config.frr.origination,
       socketDir: config.frr.socketDir,

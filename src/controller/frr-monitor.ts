@@ -6,24 +6,16 @@ import { errorMessage } from '../errors.js';
 import type { Logger } from '../observe/log.js';
 import type { Metrics } from '../observe/metrics.js';
 import { familyOf } from '../plan/plan.js';
-import {
-  bgpPrefixes,
-  bgpSummary,
-  bgpdRunningConfig,
-  checkAsn,
-  evaluateExport,
-  FrrWatcher,
-  type BgpPeer,
-  type BgpView,
-  type Check,
-  type Origination,
-  type Vtysh,
-} from '../router/frr.js';
+import { bgpdRunningConfig, bgpPrefixes, bgpSummary, bgpTable } from '../router/frr/bgpd.js';
+import { evaluateAsn, evaluateExport, type Check } from '../router/frr/checks.js';
+import type { BgpPeer, BgpView } from '../router/frr/parse.js';
+import type { Vtysh } from '../router/frr/vtysh.js';
+import { FrrWatcher } from '../router/frr/watcher.js';
 import type { Family } from '../router/prefix.js';
-import type { Router } from '../router/router.js';
+import type { Origination } from '../router/router.js';
 
 export interface FrrMonitorOptions {
-  router: Router;
+  /** The process's one FRR client, shared with the router. */
   vtysh: Vtysh;
   origination: Origination;
   socketDir: string;
@@ -186,13 +178,15 @@ export class FrrMonitor {
       this.state.bgpdConfigError = `cannot read FRR's running-config: ${errorMessage(err)}`;
     }
     if (this.opts.asn !== 0) {
-      this.state.asnCheck = await checkAsn(vtysh, this.opts.asn).catch((err: unknown) => ({
-        ok: false,
-        message: `cannot read FRR's running-config: ${errorMessage(err)}`,
-      }));
+      // The same read serves both checks: one vtysh call instead of two.
+      const { bgpdConfig, bgpdConfigError } = this.state;
+      this.state.asnCheck =
+        bgpdConfig !== undefined
+          ? evaluateAsn(bgpdConfig, this.opts.asn)
+          : { ok: false, message: bgpdConfigError ?? "cannot read FRR's running-config" };
     }
     try {
-      const bgp = await this.opts.router.verify();
+      const bgp = await bgpTable(vtysh);
       this.state.bgp = bgp;
       this.state.viewVersion++;
       this.state.bgpError = undefined;

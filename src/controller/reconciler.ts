@@ -58,6 +58,8 @@ export interface ReconcilerOptions {
   settleMs?: number;
   /** Longest a pending event waits, however many follow it. */
   maxDelayMs?: number;
+  /** Least time between two reconciles: a flapping endpoint is applied at most 4 times a second. */
+  minIntervalMs?: number;
   /** Retry backoff after a failed reconcile: doubles from `retryMinMs` up to `retryMaxMs`. */
   retryMinMs?: number;
   retryMaxMs?: number;
@@ -124,6 +126,7 @@ export class Reconciler {
       // Short: a reconcile costs what changed, so coalescing only needs to catch a burst in flight.
       settleMs: opts.settleMs ?? 5,
       maxDelayMs: opts.maxDelayMs ?? 200,
+      minIntervalMs: opts.minIntervalMs ?? 250,
       run: () => this.reconcile(),
       clock: this.clock,
     });

@@ -1,12 +1,17 @@
 // Coalesces "something changed" signals into reconcile runs: a run starts `settleMs` after the
 // last signal, but never later than `maxDelayMs` after the first unhandled one, so a burst of
 // 1,000 events is one run and a constant stream of events cannot starve reconciles. Runs never
-// overlap: a signal during a run schedules one more run after it.
+// overlap: a signal during a run schedules one more run after it. Runs start at least
+// `minIntervalMs` apart, so a source that changes faster (an endpoint flapping every 100 ms) is
+// applied at a bounded rate, each run taking the state as it is then; an isolated signal after a
+// quiet time is not delayed by it.
 import { realClock, type Clock, type Timer } from '../clock.js';
 
 export interface TriggerOptions {
   settleMs: number;
   maxDelayMs: number;
+  /** Least time between the starts of two runs (a rate bound); 0 for none. */
+  minIntervalMs?: number;
   /** The work; its rejection is the caller's to handle inside `run` (it is caught and ignored here). */
   run: () => Promise<void>;
   /** Default: the real clock. */
@@ -17,6 +22,7 @@ export class CoalescingTrigger {
   private readonly clock: Clock;
   private timer: Timer | undefined;
   private firstPendingAt: number | undefined;
+  private lastStartAt = -Infinity;
   private running = false;
   private rerun = false;
   private stopped = false;
@@ -36,7 +42,10 @@ export class CoalescingTrigger {
     const now = this.clock.now();
     this.firstPendingAt ??= now;
     const deadline = this.firstPendingAt + this.opts.maxDelayMs;
-    const at = immediate ? now : Math.min(now + this.opts.settleMs, deadline);
+    const at = Math.max(
+      immediate ? now : Math.min(now + this.opts.settleMs, deadline),
+      this.lastStartAt + (this.opts.minIntervalMs ?? 0),
+    );
     this.timer?.cancel();
     this.timer = this.clock.setTimeout(() => void this.execute(), Math.max(0, at - now));
   }
@@ -49,6 +58,7 @@ export class CoalescingTrigger {
     this.timer = undefined;
     this.firstPendingAt = undefined;
     this.running = true;
+    this.lastStartAt = this.clock.now();
     try {
       await this.opts.run();
     } catch {

@@ -1,4 +1,4 @@
-// Our own list/watch reflector (client-node 1.4.0's informer cannot be trusted, see DESIGN.md).
+// Our own list/watch reflector (client-node 1.4.0's informer cannot be trusted, see docs/design.md).
 // One loop per reflector: paginated LIST -> WATCH from the list's resourceVersion with bookmarks and a
 // random 300-600 s timeout -> on a clean close re-watch at once, on 410 relist, on other errors back
 // off (jittered exponential, 0.8 s to 30 s, at least Retry-After). An inactivity watchdog reconnects a

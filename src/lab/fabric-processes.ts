@@ -1,10 +1,12 @@
 // The fabric's processes: every daemon and helper a fabric starts, tracked by pid (and by child
 // handle when this process started it), so that kill, restart and teardown act on exactly those.
-// Also how an FRR daemon is started inside a namespace.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+// Also how FRR's daemons and gobgpd are started inside a namespace, and the files they run from.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../observe/log.js';
+import { gobgpConfig, leafConfig, nodeConfig, type FabricAddressing } from './fabric-config.js';
+import type { FabricNodeName } from './fabric-topology.js';
 import { waitFor } from './wait.js';
 
 export const FRR_DIR = '/usr/lib/frr';
@@ -177,4 +179,42 @@ export function frrArgv(dir: string, key: string, ns: string, daemon: FrrDaemon)
     // bfdd's control socket defaults to /var/run/frr/bfdd.sock, shared by every instance.
     ...(daemon === 'bfdd' ? ['--bfdctl', join(run, 'bfdd.sock')] : []),
   ];
+}
+
+/** How gobgpd runs in namespace `ns` with its config under `<dir>/ext`. */
+export function gobgpdArgv(dir: string, ns: string): string[] {
+  return [
+    'ip',
+    'netns',
+    'exec',
+    ns,
+    'gobgpd',
+    '-f',
+    join(dir, 'ext', 'gobgpd.toml'),
+    '--api-hosts',
+    '127.0.0.1:50051',
+    '--pprof-disable',
+    '-l',
+    'warn',
+  ];
+}
+
+/** Each router's working directory under `dir` (run, log, etc, vartmp) with its config files. */
+export function writeRouterFiles(dir: string, addressing: FabricAddressing, nodes: FabricNodeName[]): void {
+  chmodSync(dir, 0o755);
+  for (const key of [...nodes.map((n) => n.key), 'leaf']) {
+    const base = join(dir, key);
+    for (const sub of ['run', 'log', 'etc', 'vartmp']) mkdirSync(join(base, sub), { recursive: true });
+    const index = nodes.find((n) => n.key === key)?.index;
+    writeFileSync(
+      join(base, 'etc', 'frr.conf'),
+      index === undefined ? leafConfig(addressing) : nodeConfig(addressing, index),
+    );
+    writeFileSync(join(base, 'etc', 'vtysh.conf'), 'service integrated-vtysh-config\n');
+    // FRR daemons drop to frr:frr; crash logs go to /var/tmp/frr, which we bind-mount per daemon.
+    spawnSync('chown', ['-R', 'frr:frr', base]);
+    chmodSync(join(base, 'vartmp'), 0o1777);
+  }
+  mkdirSync(join(dir, 'ext'), { recursive: true });
+  writeFileSync(join(dir, 'ext', 'gobgpd.toml'), gobgpConfig(addressing));
 }

@@ -2,38 +2,37 @@
 // bgpd; where cosmolet runs), each peering with the leaf over IPv6 unnumbered eBGP with extended
 // next hop (IPv4 and IPv6 unicast), and `ext` (gobgpd, numbered IPv4 and IPv6 sessions to every
 // node). Used by the e2e tests, the benchmark and `cosmolet lab`. The shape is in
-// fabric-topology.ts, the router configs in fabric-config.ts, the processes in fabric-processes.ts.
+// fabric-topology.ts, the router configs in fabric-config.ts, the processes and their files in
+// fabric-processes.ts, the options in fabric-options.ts, the BGP read-outs in fabric-bgp.ts; this
+// file is the handle that starts, inspects, breaks and tears down one fabric.
 //
 // Everything a fabric starts is tracked by pid and lives in namespaces whose names carry a unique
 // prefix, so teardown (also on failure, SIGINT, SIGTERM and exit) removes exactly what it made.
 // With one node (the default) the node is `node` (namespace `<prefix>-node`) as it always was.
-import { spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCodes } from '../errors.js';
 import { silentLogger, type Logger } from '../observe/log.js';
 import { runCommand, type RunResult } from '../router/exec.js';
-import { bgpSummary, parseBgpRoutes, Vtysh, type BgpPeer, type BgpView } from '../router/frr.js';
-import { parseGobgpRib } from './gobgp.js';
-import {
-  gobgpConfig,
-  leafConfig,
-  nodeAddressing,
-  nodeConfig,
-  type FabricAddressing,
-  type NodeAddressing,
-} from './fabric-config.js';
+import { bgpSummary } from '../router/frr/bgpd.js';
+import type { BgpPeer, BgpView } from '../router/frr/parse.js';
+import { Vtysh } from '../router/frr/vtysh.js';
+import { bgpTable, gobgpDestinations, gobgpRib, nodeSessionsUp, prefixesFromNodes } from './fabric-bgp.js';
+import { nodeAddressing, type FabricAddressing, type NodeAddressing } from './fabric-config.js';
 import {
   exited,
-  FRR_DAEMONS,
-  FRR_DIR,
   frrArgv,
+  gobgpdArgv,
+  writeRouterFiles,
   ProcessTable,
   type FrrDaemon,
   type SpawnOptions,
 } from './fabric-processes.js';
+import { addressingFromOptions, optionsFromState, type FabricOptions } from './fabric-options.js';
+import { checkPrerequisites } from './fabric-prereq.js';
 import { readFabricState, writeFabricState, type FabricState } from './fabric-state.js';
 import {
   createTopology,
@@ -50,93 +49,15 @@ export { waitFor } from './wait.js';
 export { alive, type SpawnOptions } from './fabric-processes.js';
 export { cleanupStale, namespacesWithPrefix } from './fabric-topology.js';
 export type { FabricState } from './fabric-state.js';
+export { DEFAULT_ADDRESSING, type FabricOptions } from './fabric-options.js';
+export { checkPrerequisites } from './fabric-prereq.js';
 
 /** `node` is the first node; `node1`..`nodeN` name nodes of a fabric with several. */
 export type Role = string;
 export type FrrRole = string;
 
-export interface FabricOptions {
-  /** Namespace name prefix; default `cl` + 6 random hex digits. Namespaces are `<prefix>-node` etc. */
-  prefix?: string;
-  /** Working directory (configs, sockets, logs); default a fresh directory under the OS tmpdir. */
-  dir?: string;
-  /** How many nodes (1 to 8, default 1). */
-  nodes?: number;
-  nodeAsn?: number;
-  leafAsn?: number;
-  extAsn?: number;
-  /** Service ranges the node's export prefix-lists admit (host routes inside them). */
-  serviceRangesV4?: string[];
-  serviceRangesV6?: string[];
-  kernelProtocol?: number;
-  staticTag?: number;
-  /** Which cosmolet origination the node's config exports (default both). */
-  exportKernel?: boolean;
-  exportStatic?: boolean;
-  /** BFD on the node-leaf session (bfdd on both): a dead peer is detected in about 1 s, not 10. */
-  bfd?: boolean;
-  /** false: the node's FRR is IPv4-only (no IPv6 unicast address family, no IPv6 peer). */
-  ipv6Unicast?: boolean;
-  /** Prefixes the leaf originates; prefixes each node originates (by index); default route to nodes. */
-  leafNetworks?: string[];
-  nodeNetworks?: string[][];
-  defaultToNodes?: boolean;
-  /** Keep the working directory after teardown (logs). */
-  keepDir?: boolean;
-  /**
-   * For `cosmolet lab up`: the daemons outlive this process (detached, no exit/signal hooks), and
-   * the state is written to `<dir>/fabric.json` so another process can `Fabric.attach(dir)` later.
-   */
-  persistent?: boolean;
-  /** Deadline for daemons and sessions to come up (default 60 s). */
-  startTimeoutMs?: number;
-  /**
-   * Called once the namespaces, links and configs exist, while FRR and GoBGP start: what runs in
-   * the namespaces beside them (the lab's cluster and cosmolet) can start at the same time.
-   */
-  onTopology?: () => Promise<void>;
-  logger?: Logger;
-}
-
-export const DEFAULT_ADDRESSING: FabricAddressing = {
-  nodeAsn: 65001,
-  leafAsn: 65101,
-  extAsn: 65201,
-  leafRouterId: '10.255.0.2',
-  leafLoopbackV6: 'fd00:255::2',
-  extRouterId: '10.255.0.3',
-  serviceRangesV4: ['10.96.0.0/12', '192.0.2.0/24'],
-  serviceRangesV6: ['fd00:10:96::/108', '2001:db8:96::/64'],
-  kernelProtocol: 73,
-  staticTag: 7300,
-  exportKernel: true,
-  exportStatic: true,
-  bfd: false,
-  ipv6Unicast: true,
-  nodeCount: 1,
-  leafNetworks: [],
-  nodeNetworks: [],
-  defaultToNodes: false,
-};
-
 function run(argv: string[], timeoutMs = 15_000, input?: string): Promise<RunResult> {
   return runCommand(argv, { timeoutMs, ...(input !== undefined ? { input } : {}) });
-}
-
-function which(bin: string): boolean {
-  return ['/usr/sbin', '/usr/bin', '/sbin', '/bin', FRR_DIR].some((d) => existsSync(join(d, bin)));
-}
-
-/** Throws LAB_PREREQUISITE with the exact thing missing. */
-export function checkPrerequisites(): void {
-  if (process.getuid?.() !== 0) throw new LabError(ErrorCodes.LAB_PREREQUISITE, 'the fabric lab needs root');
-  const missing: string[] = [];
-  if (!which('ip')) missing.push('ip (apt install iproute2)');
-  for (const d of FRR_DAEMONS)
-    if (!existsSync(join(FRR_DIR, d))) missing.push(`${FRR_DIR}/${d} (apt install frr)`);
-  if (!which('vtysh')) missing.push('vtysh (apt install frr)');
-  if (!which('gobgpd') || !which('gobgp')) missing.push('gobgpd, gobgp (apt install gobgpd)');
-  if (missing.length > 0) throw new LabError(ErrorCodes.LAB_PREREQUISITE, `missing: ${missing.join(', ')}`);
 }
 
 export class Fabric {
@@ -167,24 +88,7 @@ export class Fabric {
     const first = this.nodes[0]?.ns ?? `${this.prefix}-node`;
     this.ns = { node: first, leaf: `${this.prefix}-leaf`, ext: `${this.prefix}-ext` };
     for (const n of this.nodes) this.ns[n.key] = n.ns;
-    this.addressing = {
-      ...DEFAULT_ADDRESSING,
-      nodeCount: count,
-      ...(opts.nodeAsn !== undefined ? { nodeAsn: opts.nodeAsn } : {}),
-      ...(opts.leafAsn !== undefined ? { leafAsn: opts.leafAsn } : {}),
-      ...(opts.extAsn !== undefined ? { extAsn: opts.extAsn } : {}),
-      ...(opts.serviceRangesV4 ? { serviceRangesV4: opts.serviceRangesV4 } : {}),
-      ...(opts.serviceRangesV6 ? { serviceRangesV6: opts.serviceRangesV6 } : {}),
-      ...(opts.kernelProtocol !== undefined ? { kernelProtocol: opts.kernelProtocol } : {}),
-      ...(opts.staticTag !== undefined ? { staticTag: opts.staticTag } : {}),
-      ...(opts.exportKernel !== undefined ? { exportKernel: opts.exportKernel } : {}),
-      ...(opts.exportStatic !== undefined ? { exportStatic: opts.exportStatic } : {}),
-      ...(opts.bfd !== undefined ? { bfd: opts.bfd } : {}),
-      ...(opts.ipv6Unicast !== undefined ? { ipv6Unicast: opts.ipv6Unicast } : {}),
-      ...(opts.leafNetworks ? { leafNetworks: opts.leafNetworks } : {}),
-      ...(opts.nodeNetworks ? { nodeNetworks: opts.nodeNetworks } : {}),
-      ...(opts.defaultToNodes !== undefined ? { defaultToNodes: opts.defaultToNodes } : {}),
-    };
+    this.addressing = addressingFromOptions(opts, count);
     this.logger = (opts.logger ?? silentLogger()).child({ component: 'fabric', prefix: this.prefix });
     this.procs = new ProcessTable(opts.persistent === true, this.logger);
     this.onSignal = (sig) => {
@@ -250,7 +154,7 @@ export class Fabric {
     const timeout = this.opts.startTimeoutMs ?? 60_000;
     try {
       await createTopology(this.prefix, this.nodes, this.ns, this.addressing, (ns) => this.createdNs.add(ns));
-      this.writeConfigs();
+      writeRouterFiles(this.dir, this.addressing, this.nodes);
       await Promise.all([
         ...this.frrKeys.map((k) => this.startFrr(k, timeout)),
         this.startGobgp(timeout),
@@ -262,25 +166,6 @@ export class Fabric {
       await this.teardown();
       throw e;
     }
-  }
-
-  private writeConfigs(): void {
-    chmodSync(this.dir, 0o755);
-    for (const key of this.frrKeys) {
-      const base = join(this.dir, key);
-      for (const sub of ['run', 'log', 'etc', 'vartmp']) mkdirSync(join(base, sub), { recursive: true });
-      const index = this.nodes.find((n) => n.key === key)?.index;
-      writeFileSync(
-        join(base, 'etc', 'frr.conf'),
-        index === undefined ? leafConfig(this.addressing) : nodeConfig(this.addressing, index),
-      );
-      writeFileSync(join(base, 'etc', 'vtysh.conf'), 'service integrated-vtysh-config\n');
-      // FRR daemons drop to frr:frr; crash logs go to /var/tmp/frr, which we bind-mount per daemon.
-      spawnSync('chown', ['-R', 'frr:frr', base]);
-      chmodSync(join(base, 'vartmp'), 0o1777);
-    }
-    mkdirSync(join(this.dir, 'ext'), { recursive: true });
-    writeFileSync(join(this.dir, 'ext', 'gobgpd.toml'), gobgpConfig(this.addressing));
   }
 
   private async startDaemon(key: string, daemon: FrrDaemon, timeoutMs: number): Promise<void> {
@@ -331,25 +216,9 @@ export class Fabric {
   }
 
   private async startGobgp(timeoutMs: number): Promise<void> {
-    const t = this.procs.spawn(
-      'ext',
-      'gobgpd',
-      [
-        'ip',
-        'netns',
-        'exec',
-        this.ns.ext,
-        'gobgpd',
-        '-f',
-        join(this.dir, 'ext', 'gobgpd.toml'),
-        '--api-hosts',
-        '127.0.0.1:50051',
-        '--pprof-disable',
-        '-l',
-        'warn',
-      ],
-      { logFile: join(this.dir, 'ext', 'gobgpd.log') },
-    );
+    const t = this.procs.spawn('ext', 'gobgpd', gobgpdArgv(this.dir, this.ns.ext), {
+      logFile: join(this.dir, 'ext', 'gobgpd.log'),
+    });
     this.procs.daemons.set('ext/gobgpd', t);
     await waitFor(
       'gobgpd API',
@@ -372,15 +241,8 @@ export class Fabric {
   /** Whether a node's sessions (leaf: v4+v6 over swp1; ext: v4 and v6) are all Established. */
   async nodeEstablished(role: FrrRole = 'node'): Promise<BgpPeer[] | undefined> {
     const index = this.nodes.find((n) => n.key === this.key(role))?.index ?? 0;
-    const a = nodeAddressing(index);
     const peers = await this.nodePeers(role);
-    const want = [
-      'ipv4:swp1',
-      `ipv4:${a.extPeerV4}`,
-      ...(this.addressing.ipv6Unicast ? ['ipv6:swp1', `ipv6:${a.extPeerV6}`] : []),
-    ];
-    const up = new Set(peers.filter((p) => p.established).map((p) => `${p.family}:${p.name}`));
-    return want.every((w) => up.has(w)) ? peers : undefined;
+    return nodeSessionsUp(peers, nodeAddressing(index), this.addressing.ipv6Unicast) ? peers : undefined;
   }
 
   /** Waits until every session of every node is Established; returns the first node's peers. */
@@ -396,67 +258,30 @@ export class Fabric {
     );
   }
 
-  private async bgpRoutes(role: FrrRole): Promise<BgpView> {
-    const view: BgpView = new Map();
-    const v = this.vtysh(role);
-    parseBgpRoutes(await v.showJson('show bgp ipv4 unicast json', 'bgpd'), view);
-    parseBgpRoutes(await v.showJson('show bgp ipv6 unicast json', 'bgpd'), view);
-    return view;
-  }
-
   /** Prefixes the leaf holds a valid path for (IPv4 and IPv6 unicast). */
   async leafRoutes(): Promise<Set<string>> {
-    const view = await this.bgpRoutes('leaf');
+    const view = await bgpTable(this.vtysh('leaf'));
     return new Set([...view].filter(([, s]) => s.valid).map(([p]) => p));
   }
 
   /** A node's own BGP table (default the first node). */
   nodeBgp(role: FrrRole = 'node'): Promise<BgpView> {
-    return this.bgpRoutes(role);
+    return bgpTable(this.vtysh(role));
   }
 
   /** Prefixes gobgpd in `ext` holds in its global RIB (IPv4 and IPv6). */
-  async gobgpRoutes(): Promise<Set<string>> {
-    const out = new Set<string>();
-    for (const afi of ['ipv4', 'ipv6']) {
-      const r = await this.exec(
-        'ext',
-        ['gobgp', '-u', '127.0.0.1', '-p', '50051', 'global', 'rib', '-a', afi, '-j'],
-        { timeoutMs: 30_000 },
-      );
-      for (const p of parseGobgpRib(r.stdout)) out.add(p);
-    }
-    return out;
+  gobgpRoutes(): Promise<Set<string>> {
+    return gobgpRib((argv, opts) => this.exec('ext', argv, opts));
   }
 
   /** How many prefixes the leaf received from the nodes (IPv4 + IPv6); cheap enough to poll. */
   async leafPrefixCount(): Promise<number> {
-    const peers = await bgpSummary(this.vtysh('leaf'));
-    return peers.filter((p) => p.name.startsWith('swp')).reduce((n, p) => n + p.prefixesReceived, 0);
+    return prefixesFromNodes(await bgpSummary(this.vtysh('leaf')));
   }
 
   /** How many destinations gobgpd holds (IPv4 + IPv6), from `gobgp global rib summary`. */
-  async gobgpPrefixCount(): Promise<number> {
-    let n = 0;
-    for (const afi of ['ipv4', 'ipv6']) {
-      const r = await this.exec('ext', [
-        'gobgp',
-        '-u',
-        '127.0.0.1',
-        '-p',
-        '50051',
-        'global',
-        'rib',
-        'summary',
-        '-a',
-        afi,
-      ]);
-      const m = /Destination:\s*(\d+)/.exec(r.stdout);
-      if (m?.[1] === undefined)
-        throw new LabError(ErrorCodes.LAB_FAILED, `gobgp rib summary: ${r.stdout.trim()}`);
-      n += Number(m[1]);
-    }
-    return n;
+  gobgpPrefixCount(): Promise<number> {
+    return gobgpDestinations((argv, opts) => this.exec('ext', argv, opts));
   }
 
   /** The state a persistent fabric writes to `<dir>/fabric.json`. */
@@ -476,29 +301,7 @@ export class Fabric {
    */
   static attach(dir: string, logger?: Logger): Fabric {
     const state = readFabricState(dir);
-    const a = state.addressing;
-    const f = new Fabric({
-      prefix: state.prefix,
-      dir: state.dir,
-      persistent: true,
-      nodes: a.nodeCount ?? 1,
-      nodeAsn: a.nodeAsn,
-      leafAsn: a.leafAsn,
-      extAsn: a.extAsn,
-      serviceRangesV4: a.serviceRangesV4,
-      serviceRangesV6: a.serviceRangesV6,
-      kernelProtocol: a.kernelProtocol,
-      staticTag: a.staticTag,
-      exportKernel: a.exportKernel,
-      exportStatic: a.exportStatic,
-      bfd: a.bfd,
-      // State written before the option existed: a dual-stack node.
-      ipv6Unicast: a.ipv6Unicast ?? true,
-      leafNetworks: a.leafNetworks ?? [],
-      nodeNetworks: a.nodeNetworks ?? [],
-      defaultToNodes: a.defaultToNodes ?? false,
-      ...(logger ? { logger } : {}),
-    });
+    const f = new Fabric(optionsFromState(state, logger));
     for (const [k, d] of Object.entries(state.daemons)) f.procs.adopt(k, d.pid, d.argv);
     for (const ns of Object.values(f.ns)) f.createdNs.add(ns);
     return f;

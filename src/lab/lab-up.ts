@@ -272,21 +272,8 @@ async function waitLeafStep(o: LabOptions, state: LabState, fabric: Fabric): Pro
   o.progress(`  ${n} prefixes at the leaf (one next hop per advertising node) and GoBGP in ${timed(t)}`);
 }
 
-export async function labUp(o: LabOptions): Promise<UpResult> {
-  const t0 = Date.now();
-  const dir = resolve(o.stateDir);
-  const manifests = resolve(o.manifests);
-  const count = o.nodes ?? DEFAULT_NODES;
-  if (!Number.isInteger(count) || count < 1 || count > MAX_NODES)
-    throw new LabError(ErrorCodes.LAB_FAILED, `--nodes must be 1 to ${MAX_NODES}: ${count}`);
-  o.progress('checking prerequisites (root, network namespaces, FRR, GoBGP, nftables)');
-  checkLabPrerequisites(o.command);
-  const existing = await reuseOrClear(o, dir, manifests);
-  if (existing) return { state: existing, reused: true, seconds: (Date.now() - t0) / 1000 };
-  if (!existsSync(manifests))
-    throw new LabError(ErrorCodes.LAB_FAILED, `the manifest directory ${manifests} does not exist`);
-  probeNetns(o.prefix);
-
+/** A new lab's state, written before anything is created so `lab down` can always remove it. */
+function newLabState(o: LabOptions, dir: string, manifests: string, count: number): LabState {
   mkdirSync(dir, { recursive: true, mode: 0o755 });
   checkTraversable(dir);
   const state: LabState = {
@@ -302,23 +289,46 @@ export async function labUp(o: LabOptions): Promise<UpResult> {
     nodes: labNodes(o.prefix, dir, count),
   };
   writeState(state);
-  try {
-    o.progress(
-      `starting the simulated cluster and cosmolet run on ${state.nodes.map((n) => n.name).join(', ')}`,
-    );
-    let cluster: Promise<void> = Promise.resolve();
-    const fabric = await startFabricStep(o, state, async (f) => {
-      cluster = startClusterStep(o, state);
-      startNodesStep(state, f);
-      await cluster;
-    });
+  return state;
+}
+
+/** Everything, in order: the fabric (and, beside FRR, the cluster and cosmolet), then readiness. */
+async function startLab(o: LabOptions, state: LabState): Promise<void> {
+  o.progress(
+    `starting the simulated cluster and cosmolet run on ${state.nodes.map((n) => n.name).join(', ')}`,
+  );
+  let cluster: Promise<void> = Promise.resolve();
+  const fabric = await startFabricStep(o, state, async (f) => {
+    cluster = startClusterStep(o, state);
+    startNodesStep(state, f);
     await cluster;
-    const t = Date.now();
-    await Promise.all(state.nodes.map((n) => waitCosmoletReady(n)));
-    o.progress(`  cosmolet ready on ${plural(state.nodes.length, 'node')} (${timed(t)} after FRR)`);
-    await waitLeafStep(o, state, fabric);
-    state.status = 'up';
-    writeState(state);
+  });
+  await cluster;
+  const t = Date.now();
+  await Promise.all(state.nodes.map((n) => waitCosmoletReady(n)));
+  o.progress(`  cosmolet ready on ${plural(state.nodes.length, 'node')} (${timed(t)} after FRR)`);
+  await waitLeafStep(o, state, fabric);
+  state.status = 'up';
+  writeState(state);
+}
+
+export async function labUp(o: LabOptions): Promise<UpResult> {
+  const t0 = Date.now();
+  const dir = resolve(o.stateDir);
+  const manifests = resolve(o.manifests);
+  const count = o.nodes ?? DEFAULT_NODES;
+  if (!Number.isInteger(count) || count < 1 || count > MAX_NODES)
+    throw new LabError(ErrorCodes.LAB_FAILED, `--nodes must be 1 to ${MAX_NODES}: ${count}`);
+  o.progress('checking prerequisites (root, network namespaces, FRR, GoBGP, nftables)');
+  checkLabPrerequisites(o.command);
+  const existing = await reuseOrClear(o, dir, manifests);
+  if (existing) return { state: existing, reused: true, seconds: (Date.now() - t0) / 1000 };
+  if (!existsSync(manifests))
+    throw new LabError(ErrorCodes.LAB_FAILED, `the manifest directory ${manifests} does not exist`);
+  probeNetns(o.prefix);
+  const state = newLabState(o, dir, manifests, count);
+  try {
+    await startLab(o, state);
     return { state, reused: false, seconds: (Date.now() - t0) / 1000 };
   } catch (err) {
     o.progress('start failed; removing what was created');

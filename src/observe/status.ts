@@ -1,7 +1,7 @@
 // /status: the current plan in render's shape, each route with whether cosmolet installed it and
 // what bgpd holds for it. Read from the reconciler and the FRR monitor; never written back.
 import type { Plan } from '../plan/types.js';
-import type { BgpView } from '../router/frr.js';
+import type { BgpView } from '../router/frr/parse.js';
 
 export interface StatusRoute {
   prefix: string;

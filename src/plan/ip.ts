@@ -103,7 +103,7 @@ export function parseIP(s: string): IP | undefined {
 }
 
 /**
- * Whether `ip` lies in a special-purpose range that is never a Service's to advertise (CONTRACT
+ * Whether `ip` lies in a special-purpose range that is never a Service's to advertise (docs/decisions.md
  * rule 2): this network, loopback, link-local, multicast, reserved and broadcast for IPv4; the
  * unspecified and loopback addresses, IPv4-mapped and IPv4-translated, link-local and multicast for
  * IPv6. The API server validates some of these for some kinds, never for load-balancer ingress.

@@ -1,4 +1,4 @@
-// The pure decision (CONTRACT.md "The decision rules"): from the Services, EndpointSlices and this
+// The pure decision (docs/decisions.md, rule by rule): from the Services, EndpointSlices and this
 // Node to the prefixes this node advertises and, for every IP it does not, the reason why.
 // No I/O, no clock, no randomness: `render` and `run` call the same function.
 import type { EndpointSlice, Node, Service } from '../kube/types.js';

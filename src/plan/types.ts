@@ -1,4 +1,4 @@
-// The plan's result, in the shape `cosmolet render` prints (CONTRACT.md "render output").
+// The plan's result, in the shape `cosmolet render` prints (docs/decisions.md "render").
 import type { Family } from './ip.js';
 
 export type IPKind = 'clusterIP' | 'externalIP' | 'loadBalancerIP';

@@ -2,7 +2,7 @@
 // device of cosmolet's own that drops what it is given (`cosmolet0`, a dummy interface), one
 // `ip -batch -` per apply, read back with `ip -json route show proto N`.
 //
-// Why not blackhole routes (as DESIGN.md first had it): for traffic that is forwarded both forms are
+// Why not blackhole routes (the first design, see docs/design.md): for traffic that is forwarded both forms are
 // the same (kube-proxy's PREROUTING DNAT catches served traffic before routing, the rest is
 // dropped). But a socket on the node itself looks the route up at connect(), before kube-proxy's
 // OUTPUT DNAT: a blackhole makes connect() fail with EINVAL, so host-network pods, the node's own
@@ -10,14 +10,12 @@
 // ClusterIP. A route through a dummy device is an ordinary route at connect(), the OUTPUT DNAT then
 // sends the packet to the real endpoint, and anything nobody serves is dropped by the device.
 import { ZEBRA_PROTOCOLS } from '../config/schema.js';
-import { CosmoletError, ErrorCodes } from '../errors.js';
+import { CosmoletError, ErrorCodes, RouterApplyError, RouterParseError } from '../errors.js';
 import type { Logger } from '../observe/log.js';
 import { runCommand } from './exec.js';
-import { bgpTable, RouterParseError, type BgpView, type Vtysh } from './frr.js';
 import { parsePrefix, requireCanonicalPrefix } from './prefix.js';
 import {
   batchTimeoutMs,
-  RouterApplyError,
   type ApplyResult,
   type PrefixDiff,
   type Router,
@@ -102,10 +100,7 @@ export class KernelRouter implements Router {
   /** Prefixes of ours in an older form, as of the last read. */
   private outdated: string[] = [];
   private deviceReady = false;
-  constructor(
-    private readonly opts: RouterOptions,
-    private readonly vtysh: Vtysh,
-  ) {
+  constructor(private readonly opts: RouterOptions) {
     if (!validKernelProtocol(opts.kernelProtocol)) {
       throw new CosmoletError(
         ErrorCodes.CONFIG_INVALID,
@@ -260,9 +255,5 @@ export class KernelRouter implements Router {
       'applied',
     );
     return result;
-  }
-
-  verify(): Promise<BgpView> {
-    return bgpTable(this.vtysh);
   }
 }

@@ -1,7 +1,7 @@
 // Validation of the prefixes that reach `ip` and `vtysh` command lines. The plan already produces
 // canonical host prefixes; the router checks again so that no string from the cluster can ever be
 // interpolated into a command (defence in depth).
-import { CosmoletError, ErrorCodes } from '../errors.js';
+import { InvalidPrefixError } from '../errors.js';
 import { parseCIDR, type Family } from '../plan/ip.js';
 
 export type { Family };
@@ -25,14 +25,6 @@ export function parsePrefix(text: string): ParsedPrefix | undefined {
   const cidr = parseCIDR(withLength);
   if (typeof cidr === 'string') return undefined;
   return { prefix: cidr.text, address: cidr.network.text, length: cidr.bits, family: cidr.family };
-}
-
-export class InvalidPrefixError extends CosmoletError {
-  readonly prefix: string;
-  constructor(prefix: string) {
-    super(ErrorCodes.ROUTER_PARSE, `refusing prefix ${JSON.stringify(prefix)}: not a canonical IP prefix`);
-    this.prefix = prefix;
-  }
 }
 
 /**

@@ -1,19 +1,14 @@
 // The router: what the controller uses to make the node's routes equal to the plan. Two backends,
-// chosen by frr.origination: kernel blackhole routes with cosmolet's protocol number (zebra imports
-// them), or FRR static routes with cosmolet's tag. Both read the actual state back from the system.
-import { CosmoletError, ErrorCodes } from '../errors.js';
+// chosen by frr.origination: kernel routes with cosmolet's protocol number (zebra imports them), or
+// FRR static routes with cosmolet's tag. Both read the actual state back from the system. This
+// module holds the interface only; `create.ts` picks the backend.
 import type { Logger } from '../observe/log.js';
-import type { BgpView, Origination } from './frr.js';
-import { Vtysh } from './frr.js';
-import { KernelRouter } from './kernel.js';
-import { StaticRouter } from './static.js';
 
-export type { BgpView, BgpRouteState, Origination } from './frr.js';
+export type Origination = 'kernel' | 'static';
 
 export interface RouterOptions {
   origination: Origination;
   socketDir: string;
-  vtyshPath: string;
   kernelProtocol: number;
   staticTag: number;
   commandTimeoutSeconds: number;
@@ -46,22 +41,11 @@ export interface Router {
   read(): Promise<Set<string>>;
   /** Applies one batch; throws a CosmoletError when the read-back disagrees afterwards. */
   apply(diff: PrefixDiff): Promise<ApplyResult>;
-  /** What bgpd holds (IPv4 and IPv6 unicast): prefix -> {valid, best}. */
-  verify(): Promise<BgpView>;
   /**
    * Brings routes of ours that the last read found in an outdated form up to date, in place,
    * without withdrawing them. Returns how many it changed. Only called when changes are allowed.
    */
   repair?(): Promise<number>;
-}
-
-export class RouterApplyError extends CosmoletError {
-  /** Prefixes whose state after the apply is not what was asked (at most the first 100). */
-  readonly prefixes: string[];
-  constructor(message: string, prefixes: string[], options?: { cause?: unknown }) {
-    super(ErrorCodes.ROUTER_APPLY, message, options);
-    this.prefixes = prefixes.slice(0, 100);
-  }
 }
 
 /** desired minus actual to add, actual minus desired to remove; both sorted for stable batches. */
@@ -79,14 +63,4 @@ export function diffPrefixes(desired: ReadonlySet<string>, actual: ReadonlySet<s
  */
 export function batchTimeoutMs(commandTimeoutSeconds: number, changes: number): number {
   return commandTimeoutSeconds * 1000 + 3 * changes;
-}
-
-export function createRouter(opts: RouterOptions): Router {
-  const vtysh = new Vtysh({
-    vtyshPath: opts.vtyshPath,
-    socketDir: opts.socketDir,
-    timeoutMs: opts.commandTimeoutSeconds * 1000,
-    logger: opts.logger,
-  });
-  return opts.origination === 'kernel' ? new KernelRouter(opts, vtysh) : new StaticRouter(opts, vtysh);
 }

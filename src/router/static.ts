@@ -3,11 +3,12 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../observe/log.js';
-import { bgpTable, parseStaticRoutes, type BgpView, type StaticRouteLine, type Vtysh } from './frr.js';
+import { RouterApplyError } from '../errors.js';
+import { parseStaticRoutes, type StaticRouteLine } from './frr/parse.js';
+import type { Vtysh } from './frr/vtysh.js';
 import { requireCanonicalPrefix } from './prefix.js';
 import {
   batchTimeoutMs,
-  RouterApplyError,
   type ApplyResult,
   type PrefixDiff,
   type Router,
@@ -133,9 +134,5 @@ export class StaticRouter implements Router {
       'applied',
     );
     return result;
-  }
-
-  verify(): Promise<BgpView> {
-    return bgpTable(this.vtysh);
   }
 }

@@ -3,8 +3,9 @@
 import assert from 'node:assert/strict';
 import { silentLogger } from '../../../src/observe/log.js';
 import { Fabric, startFabric, waitFor } from '../../../src/lab/fabric.js';
-import { createRouter, diffPrefixes, type ApplyResult, type Router } from '../../../src/router/router.js';
-import type { Origination } from '../../../src/router/frr.js';
+import { createRouter } from '../../../src/router/create.js';
+import { Vtysh } from '../../../src/router/frr/vtysh.js';
+import { diffPrefixes, type ApplyResult, type Origination, type Router } from '../../../src/router/router.js';
 
 export const KERNEL_PROTOCOL = 73;
 export const STATIC_TAG = 7300;
@@ -18,17 +19,33 @@ export async function fabricFor(): Promise<Fabric> {
   return startFabric({ kernelProtocol: KERNEL_PROTOCOL, staticTag: STATIC_TAG, startTimeoutMs: 90_000 });
 }
 
-export function routerFor(fabric: Fabric, origination: Origination, commandTimeoutSeconds = 10): Router {
-  return createRouter({
-    origination,
-    socketDir: fabric.socketDir('node'),
+/** The node's FRR client, as `cosmolet run` builds it: one per process, shared by every reader. */
+export function vtyshFor(fabric: Fabric, commandTimeoutSeconds = 10): Vtysh {
+  return new Vtysh({
     vtyshPath: 'vtysh',
-    kernelProtocol: KERNEL_PROTOCOL,
-    staticTag: STATIC_TAG,
-    commandTimeoutSeconds,
-    netns: fabric.ns.node,
-    logger: silentLogger(),
+    socketDir: fabric.socketDir('node'),
+    timeoutMs: commandTimeoutSeconds * 1000,
   });
+}
+
+export function routerFor(
+  fabric: Fabric,
+  origination: Origination,
+  commandTimeoutSeconds = 10,
+  vtysh: Vtysh = vtyshFor(fabric, commandTimeoutSeconds),
+): Router {
+  return createRouter(
+    {
+      origination,
+      socketDir: fabric.socketDir('node'),
+      kernelProtocol: KERNEL_PROTOCOL,
+      staticTag: STATIC_TAG,
+      commandTimeoutSeconds,
+      netns: fabric.ns.node,
+      logger: silentLogger(),
+    },
+    vtysh,
+  );
 }
 
 /**

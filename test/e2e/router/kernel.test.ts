@@ -1,92 +1,77 @@
-// kernel origination against real FRR (node, leaf) and GoBGP (ext) in network namespaces.
-import { after, before, test } from 'node:test';
+// kernel origination against real FRR (node, leaf) and GoBGP (ext) in network namespaces: the
+// scenarios both backends share (scenarios.ts), then what only kernel routes do.
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Fabric } from '../../../src/lab/fabric.js';
-import { waitFor } from '../../../src/lab/fabric.js';
-import { ErrorCodes } from '../../../src/errors.js';
-import type { Router } from '../../../src/router/router.js';
+import { waitFor, type Fabric } from '../../../src/lab/fabric.js';
+import { bgpTable } from '../../../src/router/frr/bgpd.js';
 import {
   assertOwned,
-  canRun,
-  fabricFor,
   KERNEL_PROTOCOL,
   makePrefixes,
   reconcile,
   resetState,
-  routerFor,
+  vtyshFor,
   waitHeld,
 } from './harness.js';
+import { routerSuite, type BackendOps } from './scenarios.js';
 
-const skip = canRun();
-let fabric: Fabric;
-let router: Router;
-
-before(async () => {
-  if (skip) return;
-  fabric = await fabricFor();
-  router = routerFor(fabric, 'kernel');
-});
-
-after(async () => {
-  if (fabric) await fabric.teardown();
-});
-
-async function ip(...args: string[]): Promise<string> {
+async function ipIn(fabric: Fabric, ...args: string[]): Promise<string> {
   return (await fabric.exec('node', ['ip', ...args])).stdout;
 }
 
-void test('kernel: 1 and 100 prefixes reach the leaf and GoBGP exactly', { skip }, async () => {
-  await resetState(fabric, router);
-  for (const n of [1, 100]) {
-    const want = makePrefixes(n);
-    const r = await reconcile(router, want);
-    assert.deepEqual(r.conflicts, []);
-    await assertOwned(router, want);
-    await waitHeld(fabric, want);
-  }
-});
+const family = (prefix: string): string => (prefix.includes(':') ? '-6' : '-4');
 
-void test('kernel: 10,000 prefixes, then withdraw half', { skip, timeout: 180_000 }, async () => {
-  await resetState(fabric, router);
-  const want = makePrefixes(10_000);
-  const r = await reconcile(router, want);
-  assert.equal(r.added, 10_000);
-  await assertOwned(router, want);
-  await waitHeld(fabric, want, 120_000);
-  const half = want.filter((_, i) => i % 2 === 0);
-  const w = await reconcile(router, half);
-  assert.equal(w.removed, 5_000);
-  assert.equal(w.added, 0);
-  await assertOwned(router, half);
-  await waitHeld(fabric, half, 120_000);
-});
+function kernelOps(fabric: Fabric): BackendOps {
+  const ip = (...args: string[]) => ipIn(fabric, ...args);
+  return {
+    async damage(deleted, leftovers) {
+      for (const p of deleted) await ip(family(p), 'route', 'del', p, 'proto', String(KERNEL_PROTOCOL));
+      // An earlier cosmolet's blackhole form: still cosmolet's by its protocol number.
+      for (const p of leftovers)
+        await ip(family(p), 'route', 'add', 'blackhole', p, 'proto', String(KERNEL_PROTOCOL));
+    },
+    async addForeign() {
+      const foreign: [string, string][] = [
+        ['198.51.100.7/32', '74'],
+        ['10.96.200.1/32', 'static'],
+        ['fd00:10:96::ff:1/128', '74'],
+        ['2001:db8:ffff::1/128', 'boot'],
+      ];
+      for (const [p, proto] of foreign) await ip(family(p), 'route', 'add', 'blackhole', p, 'proto', proto);
+      return {
+        conflicting: ['10.96.200.1/32', 'fd00:10:96::ff:1/128'],
+        state: async () =>
+          JSON.stringify([
+            await ip('-4', '-json', 'route', 'show'),
+            await ip('-6', '-json', 'route', 'show', 'type', 'blackhole'),
+          ]),
+        async assertIntact() {
+          for (const [p, proto] of foreign) {
+            const out = await ip(family(p), 'route', 'show', p, 'proto', proto);
+            assert.match(out, /blackhole/, `${p} proto ${proto} is gone`);
+          }
+        },
+        async remove() {
+          for (const [p, proto] of foreign)
+            await ip(family(p), 'route', 'del', p, 'proto', proto).catch(() => undefined);
+        },
+      };
+    },
+  };
+}
 
-void test('kernel: a hand deletion and a leftover of a previous run are repaired', { skip }, async () => {
-  await resetState(fabric, router);
-  const want = makePrefixes(100);
-  await reconcile(router, want);
-  await waitHeld(fabric, want);
-  const deleted = want[10] ?? '';
-  const deleted6 = want[11] ?? '';
-  await ip('route', 'del', deleted, 'proto', String(KERNEL_PROTOCOL));
-  await ip('-6', 'route', 'del', deleted6, 'proto', String(KERNEL_PROTOCOL));
-  await ip('route', 'add', 'blackhole', '10.100.9.9/32', 'proto', String(KERNEL_PROTOCOL));
-  await ip('-6', 'route', 'add', 'blackhole', 'fd00:10:96::9:9/128', 'proto', String(KERNEL_PROTOCOL));
-  const r = await reconcile(router, want);
-  assert.equal(r.added, 2);
-  assert.equal(r.removed, 2);
-  await assertOwned(router, want);
-  await waitHeld(fabric, want);
-  // Removing routes that are already gone (a stale baseline) is done, not an error.
-  const again = await router.apply({ add: [], remove: ['10.100.9.9/32', '10.96.77.77/32'] });
-  assert.deepEqual(again.conflicts, []);
-  await assertOwned(router, want);
-});
+const suite = routerSuite('kernel', kernelOps);
+const { skip } = suite;
+
+async function ip(...args: string[]): Promise<string> {
+  return ipIn(suite.fabric, ...args);
+}
 
 void test(
   'kernel: routes survive kill -9 bgpd and come back after a restart by themselves',
   { skip },
   async () => {
+    const { fabric, router } = suite;
     await resetState(fabric, router);
     const want = makePrefixes(100);
     await reconcile(router, want);
@@ -100,72 +85,9 @@ void test(
     // No apply: zebra hands the kernel routes to the new bgpd.
     const ms = await waitHeld(fabric, want);
     await assertOwned(router, want);
-    const view = await router.verify();
+    const view = await bgpTable(vtyshFor(fabric));
     for (const p of want) assert.equal(view.get(p)?.best, true, p);
     assert.ok(ms >= 0);
-  },
-);
-
-void test(
-  'kernel: with bgpd stopped, verify times out, read/apply still work, nothing is lost',
-  { skip },
-  async (t) => {
-    await resetState(fabric, router);
-    const want = makePrefixes(20);
-    await reconcile(router, want);
-    await waitHeld(fabric, want);
-    const fast = routerFor(fabric, 'kernel', 1);
-    fabric.stopBgpd('node');
-    t.after(() => fabric.contBgpd('node'));
-    const started = Date.now();
-    await assert.rejects(fast.verify(), { code: ErrorCodes.COMMAND_TIMEOUT });
-    assert.ok(Date.now() - started < 5_000, 'verify did not give up in time');
-    // The kernel backend never needs bgpd to program routes.
-    await assertOwned(fast, want);
-    const more = [...want, ...makePrefixes(5, 1000)];
-    await reconcile(fast, more);
-    await assertOwned(fast, more);
-    fabric.contBgpd('node');
-    await waitHeld(fabric, more);
-  },
-);
-
-void test(
-  'kernel: routes of other protocols are never touched, same-prefix ones are conflicts',
-  { skip },
-  async (t) => {
-    await resetState(fabric, router);
-    const foreign: [string, string, string][] = [
-      ['-4', '198.51.100.7/32', '74'],
-      ['-4', '10.96.200.1/32', 'static'],
-      ['-6', 'fd00:10:96::ff:1/128', '74'],
-      ['-6', '2001:db8:ffff::1/128', 'boot'],
-    ];
-    for (const [fam, p, proto] of foreign) await ip(fam, 'route', 'add', 'blackhole', p, 'proto', proto);
-    t.after(async () => {
-      for (const [fam, p, proto] of foreign)
-        await ip(fam, 'route', 'del', p, 'proto', proto).catch(() => undefined);
-    });
-    const snapshot = async (): Promise<string> =>
-      JSON.stringify([
-        await ip('-4', '-json', 'route', 'show'),
-        await ip('-6', '-json', 'route', 'show', 'type', 'blackhole'),
-      ]);
-    const want = [...makePrefixes(50), '10.96.200.1/32', 'fd00:10:96::ff:1/128'];
-    const r = await reconcile(router, want);
-    assert.deepEqual(r.conflicts.sort(), ['10.96.200.1/32', 'fd00:10:96::ff:1/128']);
-    const owned = await router.read();
-    assert.equal(owned.has('10.96.200.1/32'), false);
-    await reconcile(router, []);
-    await assertOwned(router, []);
-    const before = await snapshot();
-    await reconcile(router, makePrefixes(10));
-    await reconcile(router, []);
-    assert.equal(await snapshot(), before);
-    for (const [fam, p, proto] of foreign) {
-      const out = await ip(fam, 'route', 'show', p, 'proto', proto);
-      assert.match(out, /blackhole/, `${p} proto ${proto} is gone`);
-    }
   },
 );
 
@@ -173,6 +95,7 @@ void test(
   'kernel: blackhole routes of an earlier version are adopted and converted in place with replace',
   { skip },
   async () => {
+    const { fabric, router } = suite;
     await resetState(fabric, router);
     const want = ['10.96.7.1/32', 'fd00:10:96::7:1/128'];
     // What an earlier cosmolet (blackhole routes) left behind.
@@ -200,6 +123,7 @@ void test(
   'kernel: a connection from the node itself to an advertised ClusterIP reaches the DNAT (blackholes broke connect())',
   { skip },
   async (t) => {
+    const { fabric, router } = suite;
     await resetState(fabric, router);
     // kube-proxy's part: OUTPUT DNAT from the ClusterIP to a local "endpoint".
     const endpoint = fabric.node(0).extV4;
@@ -228,6 +152,7 @@ void test(
   'kernel: read() creates nothing, not even the device (bgp.enabled false touches nothing)',
   { skip },
   async () => {
+    const { fabric, router } = suite;
     await resetState(fabric, router);
     await fabric.exec('node', ['ip', 'link', 'del', 'cosmolet0']).catch(() => undefined);
     assert.deepEqual([...(await router.read())], []);

@@ -1,104 +1,62 @@
-// static origination (FRR static routes with cosmolet's tag) against real FRR and GoBGP.
-import { after, before, test } from 'node:test';
+// static origination (FRR static routes with cosmolet's tag) against real FRR and GoBGP: the
+// scenarios both backends share (scenarios.ts), then what only static routes do.
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Fabric } from '../../../src/lab/fabric.js';
-import { waitFor } from '../../../src/lab/fabric.js';
-import { ErrorCodes } from '../../../src/errors.js';
-import { FrrWatcher, parseStaticRoutes } from '../../../src/router/frr.js';
-import type { Router } from '../../../src/router/router.js';
-import {
-  assertOwned,
-  canRun,
-  fabricFor,
-  makePrefixes,
-  reconcile,
-  resetState,
-  routerFor,
-  STATIC_TAG,
-  waitHeld,
-} from './harness.js';
-
-const skip = canRun();
-let fabric: Fabric;
-let router: Router;
-
-before(async () => {
-  if (skip) return;
-  fabric = await fabricFor();
-  router = routerFor(fabric, 'static');
-});
-
-after(async () => {
-  if (fabric) await fabric.teardown();
-});
+import { waitFor, type Fabric } from '../../../src/lab/fabric.js';
+import { parseStaticRoutes } from '../../../src/router/frr/parse.js';
+import { FrrWatcher } from '../../../src/router/frr/watcher.js';
+import { assertOwned, makePrefixes, reconcile, resetState, STATIC_TAG, waitHeld } from './harness.js';
+import { routerSuite, type BackendOps } from './scenarios.js';
 
 /** Config lines through vtysh as an operator would type them (staticd only). */
-async function configure(...lines: string[]): Promise<void> {
+async function configure(fabric: Fabric, ...lines: string[]): Promise<void> {
   await fabric.vtysh('node').applyConfig(lines, 20_000, 'staticd');
 }
 
-async function staticLines(): Promise<string[]> {
+async function staticLines(fabric: Fabric): Promise<string[]> {
   const text = await fabric.vtysh('node').show('show running-config', 'staticd');
   return parseStaticRoutes(text).map((r) => r.line);
 }
 
-void test('static: 1 and 100 prefixes reach the leaf and GoBGP exactly', { skip }, async () => {
-  await resetState(fabric, router);
-  for (const n of [1, 100]) {
-    const want = makePrefixes(n);
-    const r = await reconcile(router, want);
-    assert.deepEqual(r.conflicts, []);
-    await assertOwned(router, want);
-    await waitHeld(fabric, want);
-  }
-});
+const route = (prefix: string): string => `${prefix.includes(':') ? 'ipv6' : 'ip'} route ${prefix} blackhole`;
 
-void test('static: 10,000 prefixes, then withdraw half', { skip, timeout: 240_000 }, async () => {
-  await resetState(fabric, router);
-  const want = makePrefixes(10_000);
-  const r = await reconcile(router, want);
-  assert.equal(r.added, 10_000);
-  await assertOwned(router, want);
-  await waitHeld(fabric, want, 120_000);
-  const half = want.filter((_, i) => i % 2 === 0);
-  const w = await reconcile(router, half);
-  assert.equal(w.removed, 5_000);
-  assert.equal(w.added, 0);
-  await assertOwned(router, half);
-  await waitHeld(fabric, half, 120_000);
-});
+function staticOps(fabric: Fabric): BackendOps {
+  return {
+    async damage(deleted, leftovers) {
+      await configure(
+        fabric,
+        ...deleted.map((p) => `no ${route(p)} tag ${STATIC_TAG}`),
+        ...leftovers.map((p) => `${route(p)} tag ${STATIC_TAG}`),
+      );
+    },
+    async addForeign() {
+      const foreign = [
+        route('198.51.100.7/32'),
+        `${route('10.96.200.1/32')} tag 99`,
+        `${route('fd00:10:96::ff:1/128')} tag ${STATIC_TAG + 1}`,
+        route('2001:db8:ffff::1/128'),
+      ];
+      await configure(fabric, ...foreign);
+      return {
+        conflicting: ['10.96.200.1/32', 'fd00:10:96::ff:1/128'],
+        state: async () => JSON.stringify((await staticLines(fabric)).sort()),
+        async assertIntact() {
+          assert.deepEqual((await staticLines(fabric)).sort(), [...foreign].sort());
+        },
+        remove: () => configure(fabric, ...foreign.map((l) => `no ${l}`)),
+      };
+    },
+  };
+}
 
-void test('static: a hand deletion and a leftover of a previous run are repaired', { skip }, async () => {
-  await resetState(fabric, router);
-  const want = makePrefixes(100);
-  await reconcile(router, want);
-  await waitHeld(fabric, want);
-  await configure(
-    `no ip route ${want[10] ?? ''} blackhole tag ${STATIC_TAG}`,
-    `no ipv6 route ${want[11] ?? ''} blackhole tag ${STATIC_TAG}`,
-    `ip route 10.100.9.9/32 blackhole tag ${STATIC_TAG}`,
-    `ipv6 route fd00:10:96::9:9/128 blackhole tag ${STATIC_TAG}`,
-  );
-  await assertOwned(router, [
-    ...want.filter((_, i) => i !== 10 && i !== 11),
-    '10.100.9.9/32',
-    'fd00:10:96::9:9/128',
-  ]);
-  const r = await reconcile(router, want);
-  assert.equal(r.added, 2);
-  assert.equal(r.removed, 2);
-  await assertOwned(router, want);
-  await waitHeld(fabric, want);
-  // Removing routes that are already gone (a stale baseline) is done, not an error.
-  const again = await router.apply({ add: [], remove: ['10.100.9.9/32', '10.96.77.77/32'] });
-  assert.deepEqual(again.conflicts, []);
-  await assertOwned(router, want);
-});
+const suite = routerSuite('static', staticOps);
+const { skip } = suite;
 
 void test(
   'static: kill -9 bgpd, restart detected, full re-apply; a staticd restart too',
   { skip },
   async () => {
+    const { fabric, router } = suite;
     await resetState(fabric, router);
     const want = makePrefixes(100);
     await reconcile(router, want);
@@ -124,54 +82,5 @@ void test(
     const r = await reconcile(router, want);
     assert.equal(r.added, want.length);
     await waitHeld(fabric, want);
-  },
-);
-
-void test(
-  'static: with bgpd stopped, verify times out, read/apply still work, nothing is lost',
-  { skip },
-  async (t) => {
-    await resetState(fabric, router);
-    const want = makePrefixes(20);
-    await reconcile(router, want);
-    await waitHeld(fabric, want);
-    const fast = routerFor(fabric, 'static', 1);
-    fabric.stopBgpd('node');
-    t.after(() => fabric.contBgpd('node'));
-    const started = Date.now();
-    await assert.rejects(fast.verify(), { code: ErrorCodes.COMMAND_TIMEOUT });
-    assert.ok(Date.now() - started < 5_000, 'verify did not give up in time');
-    // Reads and applies talk to staticd only, so a stopped bgpd does not block them.
-    await assertOwned(fast, want);
-    const more = [...want, ...makePrefixes(5, 1000)];
-    await reconcile(fast, more);
-    await assertOwned(fast, more);
-    fabric.contBgpd('node');
-    await waitHeld(fabric, more);
-  },
-);
-
-void test(
-  'static: routes of other tags are never touched, same-prefix ones are conflicts',
-  { skip },
-  async (t) => {
-    await resetState(fabric, router);
-    const foreign = [
-      'ip route 198.51.100.7/32 blackhole',
-      'ip route 10.96.200.1/32 blackhole tag 99',
-      `ipv6 route fd00:10:96::ff:1/128 blackhole tag ${STATIC_TAG + 1}`,
-      'ipv6 route 2001:db8:ffff::1/128 blackhole',
-    ];
-    await configure(...foreign);
-    t.after(async () => {
-      await configure(...foreign.map((l) => `no ${l}`)).catch(() => undefined);
-    });
-    const want = [...makePrefixes(50), '10.96.200.1/32', 'fd00:10:96::ff:1/128'];
-    const r = await reconcile(router, want);
-    assert.deepEqual(r.conflicts.sort(), ['10.96.200.1/32', 'fd00:10:96::ff:1/128']);
-    await assertOwned(router, makePrefixes(50));
-    await reconcile(router, []);
-    await assertOwned(router, []);
-    assert.deepEqual((await staticLines()).sort(), [...foreign].sort());
   },
 );

@@ -1,5 +1,5 @@
 // The API double against another independent client: @kubernetes/client-node 1.4.0's own informer
-// (which cosmolet itself does not use, see DESIGN.md).
+// (which cosmolet itself does not use, see docs/design.md).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CoreV1Api, KubeConfig, makeInformer, type V1Service } from '@kubernetes/client-node';

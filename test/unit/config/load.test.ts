@@ -1,4 +1,4 @@
-// The configuration: defaults, the YAML file, flags and NODE_NAME merged as CONTRACT.md says,
+// The configuration: defaults, the YAML file, flags and NODE_NAME merged as docs/decisions.md says,
 // and every error (one line naming the key) and every limit of "Limits of the config values".
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';

@@ -10,15 +10,14 @@ import { parse as parseYaml } from 'yaml';
 import { validateConfig } from '../../../src/config/load.js';
 import type { Config } from '../../../src/config/schema.js';
 import { Daemon } from '../../../src/controller/daemon.js';
-import { CosmoletError, ErrorCodes } from '../../../src/errors.js';
+import { CosmoletError, ErrorCodes, RouterApplyError } from '../../../src/errors.js';
 import { loadKubeClient, type KubeClient } from '../../../src/kube/client.js';
 import type { EndpointSlice, KubeObject, Node, Service } from '../../../src/kube/types.js';
 import { FakeApiServer } from '../../../src/lab/apiserver.js';
 import { silentLogger } from '../../../src/observe/log.js';
-import { Vtysh } from '../../../src/router/frr.js';
+import { Vtysh } from '../../../src/router/frr/vtysh.js';
 import type { RunResult } from '../../../src/router/exec.js';
-import type { ApplyResult, BgpView, PrefixDiff, Router } from '../../../src/router/router.js';
-import { RouterApplyError } from '../../../src/router/router.js';
+import type { ApplyResult, PrefixDiff, Router } from '../../../src/router/router.js';
 import { ManualClock } from '../manual-clock.js';
 
 export const NODE = 'node-a';
@@ -50,10 +49,6 @@ export class MemoryRouter implements Router {
       conflicts,
       durationMs: 0,
     });
-  }
-
-  verify(): Promise<BgpView> {
-    return Promise.resolve(new Map([...this.routes].map((p) => [p, { valid: true, best: true }])));
   }
 
   /** Every prefix ever withdrawn. */

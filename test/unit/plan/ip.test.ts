@@ -244,7 +244,7 @@ describe('parseCIDR and cidrContains', () => {
   });
 });
 
-// CONTRACT rule 2: each special-purpose range, its first and last address and a neighbour just outside.
+// docs/decisions.md rule 2: each special-purpose range, its first and last address and a neighbour just outside.
 describe('special-purpose ranges (regression: render planned 0.0.0.0/32, 127.0.0.1/32, ::1/128...)', () => {
   const ranges: { range: string; inside: string[]; outside: string[] }[] = [
     { range: '0.0.0.0/8', inside: ['0.0.0.0', '0.255.255.255'], outside: ['1.0.0.0'] },

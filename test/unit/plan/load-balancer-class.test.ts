@@ -1,4 +1,4 @@
-// CONTRACT.md rule 2, the parts about other load-balancer implementations: ingress IPs count only
+// docs/decisions.md rule 2, the parts about other load-balancer implementations: ingress IPs count only
 // on Services of `advertise.loadBalancerClass` (reason `other-load-balancer-class`, after
 // `kind-disabled` and before `outside-allowed-cidrs`), and an ingress entry with `ipMode: Proxy` is
 // not one of the Service's IPs. Written against computePlan and the `render` CLI only.

@@ -1,4 +1,4 @@
-// The decision rules of CONTRACT.md, one describe block per rule, each with positive and negative
+// The decision rules of docs/decisions.md, one describe block per rule, each with positive and negative
 // cases for IPv4, IPv6 and dual-stack Services.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -12,20 +12,9 @@ import { projectNode, projectService, projectSlice } from '../../../src/plan/inp
 import { computePlan } from '../../../src/plan/plan.js';
 import { PlanState } from '../../../src/plan/state.js';
 import type { DecisionChange, Plan, PlanSettings } from '../../../src/plan/types.js';
+import { seededRandom } from './seeded-random.js';
 
 const NODE = 'node-a';
-
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Gen {
   constructor(readonly r: () => number) {}
@@ -171,7 +160,7 @@ function prefixes(p: Plan): Set<string> {
 }
 
 function runSequence(seed: number, steps: number): void {
-  const g = new Gen(rng(seed));
+  const g = new Gen(seededRandom(seed));
   const settings = randomSettings(g);
   const services = new Map<string, Service>();
   const slices = new Map<string, EndpointSlice>();
@@ -260,7 +249,7 @@ test('the incremental plan equals computePlan after every step of 2,000 random s
 });
 
 test('a change that touches no decision re-decides one Service and flips nothing', () => {
-  const settings = randomSettings(new Gen(rng(7)));
+  const settings = randomSettings(new Gen(seededRandom(7)));
   const state = new PlanState({
     nodeName: NODE,
     settings: { ...settings, namespaces: [], labelSelector: '', clusterIP: true },

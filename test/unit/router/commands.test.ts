@@ -10,7 +10,7 @@ import {
   validKernelProtocol,
 } from '../../../src/router/kernel.js';
 import { staticConfigDaemon, staticPlan, staticRouteLine } from '../../../src/router/static.js';
-import { FrrWatcher, readFrrIdentity } from '../../../src/router/frr.js';
+import { FrrWatcher, readFrrIdentity } from '../../../src/router/frr/watcher.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

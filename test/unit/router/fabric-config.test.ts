@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gobgpConfig, leafConfig, nodeAddressing, nodeConfig } from '../../../src/lab/fabric-config.js';
 import { DEFAULT_ADDRESSING } from '../../../src/lab/fabric.js';
-import { evaluateAsn, evaluateExport } from '../../../src/router/frr.js';
+import { evaluateAsn, evaluateExport } from '../../../src/router/frr/checks.js';
 
 const BOTH = ['ipv4', 'ipv6'] as const;
 

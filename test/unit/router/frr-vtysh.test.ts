@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Vtysh } from '../../../src/router/frr.js';
+import { Vtysh } from '../../../src/router/frr/vtysh.js';
 import { ErrorCodes } from '../../../src/errors.js';
 
 function fakeVtysh(dir: string): string {

@@ -2,9 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { evaluateAsn, evaluateExport } from '../../../src/router/frr/checks.js';
 import {
-  evaluateAsn,
-  evaluateExport,
   parseBgpPrefixes,
   parseBgpRoutes,
   parseBgpSummary,
@@ -12,7 +11,7 @@ import {
   parseStaticRoutes,
   scanBgpRoutes,
   splitJsonObjects,
-} from '../../../src/router/frr.js';
+} from '../../../src/router/frr/parse.js';
 import { parseIpRoutes } from '../../../src/router/kernel.js';
 import { parseGobgpRib } from '../../../src/lab/gobgp.js';
 import { CosmoletError } from '../../../src/errors.js';

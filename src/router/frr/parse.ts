@@ -1,0 +1,304 @@
+// Parsers for what FRR prints: bgpd's JSON (routes, single prefixes, the summary) and the
+// running-config (router bgp, static routes). Pure, so they are tested against captured output.
+import { RouterParseError } from '../../errors.js';
+import { parsePrefix, type Family } from '../prefix.js';
+
+export interface BgpRouteState {
+  valid: boolean;
+  best: boolean;
+}
+export type BgpView = Map<string, BgpRouteState>;
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** FRR 8.x prints `bestpath: true`; the `json detail` form of 9.1+ prints `bestpath: {overall: true}`. */
+function isBest(path: Record<string, unknown>): boolean {
+  const b = path.bestpath;
+  if (b === true) return true;
+  if (isRecord(b)) return b.overall === true;
+  return false;
+}
+
+/** Parses `show bgp <afi> unicast json` into prefix -> {valid, best} (any path valid / best). */
+export function parseBgpRoutes(json: unknown, into: BgpView = new Map()): BgpView {
+  if (!isRecord(json)) throw new RouterParseError('show bgp json: not an object');
+  const routes = json.routes;
+  // bgpd answers `{}` (or a warning object) when there is no BGP instance: nothing held.
+  if (routes === undefined) return into;
+  if (!isRecord(routes)) throw new RouterParseError('show bgp json: "routes" is not an object');
+  for (const [key, paths] of Object.entries(routes)) {
+    const p = parsePrefix(key);
+    if (p === undefined) throw new RouterParseError(`show bgp json: bad prefix ${JSON.stringify(key)}`);
+    const list = Array.isArray(paths)
+      ? paths
+      : isRecord(paths) && Array.isArray(paths.paths)
+        ? paths.paths
+        : [];
+    let valid = false;
+    let best = false;
+    for (const path of list as unknown[]) {
+      if (!isRecord(path)) continue;
+      if (path.valid === true) valid = true;
+      if (isBest(path)) best = true;
+    }
+    into.set(p.prefix, { valid, best });
+  }
+  return into;
+}
+
+/**
+ * Splits vtysh's output of several `... json` commands, printed one after another, into the JSON
+ * texts (a linear scan that tracks strings, so braces inside them do not count).
+ */
+export function splitJsonObjects(text: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let start = -1;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92 /* \\ */) i++;
+      else if (c === 34 /* " */) inString = false;
+      continue;
+    }
+    if (c === 34) inString = true;
+    else if (c === 123 /* { */) {
+      if (depth === 0) start = i;
+      depth++;
+    } else if (c === 125 /* } */ && depth > 0) {
+      depth--;
+      if (depth === 0) out.push(text.slice(start, i + 1));
+    }
+  }
+  if (depth !== 0 || inString) throw new RouterParseError('vtysh printed truncated JSON');
+  return out;
+}
+
+/**
+ * Parses the answers to `show bgp <afi> unicast <prefix> json`, one per asked prefix in order:
+ * a prefix bgpd does not hold answers `{}`.
+ */
+export function parseBgpPrefixes(prefixes: readonly string[], text: string): BgpView {
+  const objects = splitJsonObjects(text);
+  if (objects.length !== prefixes.length) {
+    throw new RouterParseError(
+      `show bgp <prefix> json: ${objects.length} answers for ${prefixes.length} prefixes`,
+    );
+  }
+  const view: BgpView = new Map();
+  prefixes.forEach((prefix, i) => {
+    let json: unknown;
+    try {
+      json = JSON.parse(objects[i] ?? '');
+    } catch {
+      throw new RouterParseError(`show bgp ${prefix} json: not JSON`);
+    }
+    if (!isRecord(json)) throw new RouterParseError(`show bgp ${prefix} json: not an object`);
+    let valid = false;
+    let best = false;
+    if (json.prefix !== undefined && json.prefix !== prefix) {
+      throw new RouterParseError(`show bgp ${prefix} json: answered for ${JSON.stringify(json.prefix)}`);
+    }
+    for (const path of Array.isArray(json.paths) ? (json.paths as unknown[]) : []) {
+      if (!isRecord(path)) continue;
+      if (path.valid === true) valid = true;
+      if (isBest(path)) best = true;
+    }
+    view.set(prefix, { valid, best });
+  });
+  return view;
+}
+
+function skipSpace(text: string, i: number): number {
+  while (i < text.length && /\s/.test(text.charAt(i))) i++;
+  return i;
+}
+
+/** The index just past the JSON value (object, array, string or literal) that starts at `i`. */
+function endOfValue(text: string, i: number): number {
+  let depth = 0;
+  let inString = false;
+  for (let j = i; j < text.length; j++) {
+    const c = text.charCodeAt(j);
+    if (inString) {
+      if (c === 92) j++;
+      else if (c === 34) {
+        inString = false;
+        if (depth === 0) return j + 1;
+      }
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) depth++;
+    else if (c === 125 || c === 93) {
+      depth--;
+      if (depth === 0) return j + 1;
+      if (depth < 0) return j;
+    } else if (depth === 0 && (c === 44 || c === 10)) return j;
+  }
+  throw new RouterParseError('show bgp json: truncated');
+}
+
+const VALID = /"valid"\s*:\s*true/;
+const BEST = /"bestpath"\s*:\s*(?:true|\{[^{}]*"overall"\s*:\s*true)/;
+
+/**
+ * Reads `show bgp <afi> unicast json` without building its object graph: one linear scan finds each
+ * prefix under "routes" and whether any of its paths is valid / best. JSON.parse of a 100,000-route
+ * table holds some hundred MB of objects at once (and the process keeps that memory); this holds
+ * none. Gives what `parseBgpRoutes` gives for the parsed text.
+ */
+export function scanBgpRoutes(text: string, into: BgpView = new Map()): BgpView {
+  const head = /"routes"\s*:\s*/g;
+  const m = head.exec(text);
+  if (!m) {
+    // bgpd answers `{}` (or a warning object) when there is no BGP instance: nothing held.
+    if (text.trimStart().startsWith('{')) return into;
+    throw new RouterParseError('show bgp json: not an object');
+  }
+  let i = m.index + m[0].length;
+  if (text.charAt(i) !== '{') throw new RouterParseError('show bgp json: "routes" is not an object');
+  i++;
+  for (;;) {
+    i = skipSpace(text, i);
+    const c = text.charAt(i);
+    if (c === '}') return into;
+    if (c === ',') {
+      i++;
+      continue;
+    }
+    if (c !== '"') throw new RouterParseError(`show bgp json: unexpected ${JSON.stringify(c)} in "routes"`);
+    const keyEnd = endOfValue(text, i);
+    const key = JSON.parse(text.slice(i, keyEnd)) as string;
+    i = skipSpace(text, keyEnd);
+    if (text.charAt(i) !== ':') throw new RouterParseError('show bgp json: expected ":"');
+    i = skipSpace(text, i + 1);
+    const end = endOfValue(text, i);
+    const p = parsePrefix(key);
+    if (p === undefined) throw new RouterParseError(`show bgp json: bad prefix ${JSON.stringify(key)}`);
+    const value = text.slice(i, end);
+    into.set(p.prefix, { valid: VALID.test(value), best: BEST.test(value) });
+    i = end;
+  }
+}
+
+export interface BgpPeer {
+  /** The peer's address, or the interface name for an unnumbered peer. */
+  name: string;
+  /** Set for unnumbered (`neighbor IFACE interface`) peers. */
+  interface?: string;
+  hostname?: string;
+  family: Family;
+  remoteAs?: number;
+  state: string;
+  established: boolean;
+  prefixesReceived: number;
+  prefixesSent: number;
+  /** Time in the current state (Established: session uptime), in milliseconds. */
+  uptimeMs: number;
+}
+
+const AF_KEYS: Record<string, Family> = { ipv4Unicast: 'ipv4', ipv6Unicast: 'ipv6' };
+
+function num(v: unknown): number {
+  return typeof v === 'number' && Number.isFinite(v) ? v : 0;
+}
+
+export function parseBgpSummary(json: unknown): BgpPeer[] {
+  if (!isRecord(json)) throw new RouterParseError('show bgp summary json: not an object');
+  const peers: BgpPeer[] = [];
+  for (const [afKey, family] of Object.entries(AF_KEYS)) {
+    const af = json[afKey];
+    if (!isRecord(af) || !isRecord(af.peers)) continue;
+    for (const [name, raw] of Object.entries(af.peers)) {
+      if (!isRecord(raw)) continue;
+      const state = typeof raw.state === 'string' ? raw.state : 'Unknown';
+      const peer: BgpPeer = {
+        name,
+        family,
+        state,
+        established: state === 'Established',
+        prefixesReceived: num(raw.pfxRcd),
+        prefixesSent: num(raw.pfxSnt),
+        uptimeMs: num(raw.peerUptimeMsec),
+      };
+      if (raw.idType === 'interface') peer.interface = name;
+      if (typeof raw.hostname === 'string') peer.hostname = raw.hostname;
+      if (typeof raw.remoteAs === 'number') peer.remoteAs = raw.remoteAs;
+      peers.push(peer);
+    }
+  }
+  return peers;
+}
+
+export interface RouterBgpConfig {
+  asn: number;
+  /** Lines (trimmed) outside any address-family block. */
+  global: string[];
+  /** `ipv4 unicast` -> trimmed lines inside that block. */
+  addressFamilies: Map<string, string[]>;
+}
+
+/** The default-VRF `router bgp` instance of a running-config, or undefined when there is none. */
+export function parseRouterBgp(text: string): RouterBgpConfig | undefined {
+  let current: RouterBgpConfig | undefined;
+  let result: RouterBgpConfig | undefined;
+  let af: string[] | undefined;
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/\s+$/, '');
+    const top = line.length > 0 && !/^\s/.test(line);
+    if (current === undefined) {
+      const m = /^router bgp (\d+)(\s+vrf\s+\S+)?/.exec(line);
+      if (m?.[1] !== undefined && m[2] === undefined) {
+        current = { asn: Number(m[1]), global: [], addressFamilies: new Map() };
+        result = current;
+      }
+      continue;
+    }
+    if (top && line !== '!') {
+      // `exit` or any other top-level statement closes the block.
+      break;
+    }
+    const t = line.trim();
+    if (t === '' || t === '!') continue;
+    const afm = /^address-family (\S+ \S+)/.exec(t);
+    if (afm?.[1] !== undefined) {
+      af = [];
+      current.addressFamilies.set(afm[1], af);
+      continue;
+    }
+    if (t === 'exit-address-family') {
+      af = undefined;
+      continue;
+    }
+    (af ?? current.global).push(t);
+  }
+  return result;
+}
+
+export interface StaticRouteLine {
+  prefix: string;
+  tag: number | undefined;
+  /** The configuration line as FRR prints it, used verbatim to remove the route. */
+  line: string;
+}
+
+/** Static routes (default VRF, top level) of a running-config: `ip route ...` / `ipv6 route ...`. */
+export function parseStaticRoutes(text: string): StaticRouteLine[] {
+  const out: StaticRouteLine[] = [];
+  for (const raw of text.split('\n')) {
+    // Indented lines belong to `vrf X` blocks: not ours.
+    const m = /^(ip|ipv6) route (\S+)(?: .*)?$/.exec(raw.trimEnd());
+    if (m?.[2] === undefined) continue;
+    const p = parsePrefix(m[2]);
+    if (p === undefined || (m[1] === 'ip') !== (p.family === 'ipv4')) continue;
+    const tag = / tag (\d+)(?: |$)/.exec(raw);
+    out.push({
+      prefix: p.prefix,
+      tag: tag?.[1] !== undefined ? Number(tag[1]) : undefined,
+      line: raw.trimEnd(),
+    });
+  }
+  return out;
+}

@@ -1,0 +1,178 @@
+// The router scenarios both origination backends must pass, against real FRR (node, leaf) and GoBGP
+// (ext) in network namespaces. Each backend's test file runs them on a fabric of its own and adds
+// what only that backend does; what differs between backends (how a hand edit or a foreign route is
+// made, what "untouched" means) comes in through `BackendOps`.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Fabric } from '../../../src/lab/fabric.js';
+import { ErrorCodes } from '../../../src/errors.js';
+import { bgpTable } from '../../../src/router/frr/bgpd.js';
+import type { Router } from '../../../src/router/router.js';
+import {
+  assertOwned,
+  canRun,
+  fabricFor,
+  makePrefixes,
+  reconcile,
+  resetState,
+  routerFor,
+  vtyshFor,
+  waitHeld,
+} from './harness.js';
+
+export interface ForeignRoutes {
+  /** The prefixes cosmolet will want that these routes already hold: conflicts, never taken over. */
+  conflicting: string[];
+  /** The foreign routes as text, compared before and after cosmolet's applies. */
+  state(): Promise<string>;
+  /** Asserts every foreign route is still there as it was made. */
+  assertIntact(): Promise<void>;
+  remove(): Promise<void>;
+}
+
+export interface BackendOps {
+  /** What a hand edit or an earlier run leaves: `deleted` gone, `leftovers` added with cosmolet's mark. */
+  damage(deleted: string[], leftovers: string[]): Promise<void>;
+  /** Adds routes that are not cosmolet's (other protocol / other tag or none). */
+  addForeign(): Promise<ForeignRoutes>;
+}
+
+export interface RouterSuite {
+  readonly fabric: Fabric;
+  readonly router: Router;
+  /** The skip reason shared by every test of the file (not root). */
+  readonly skip: string | undefined;
+}
+
+export function routerSuite(
+  origination: 'kernel' | 'static',
+  backendOps: (fabric: Fabric) => BackendOps,
+): RouterSuite {
+  const skip = canRun();
+  let fabric: Fabric | undefined;
+  let router: Router | undefined;
+  const suite: RouterSuite = {
+    get fabric() {
+      assert.ok(fabric, 'fabric not started');
+      return fabric;
+    },
+    get router() {
+      assert.ok(router, 'router not created');
+      return router;
+    },
+    skip,
+  };
+
+  before(async () => {
+    if (skip) return;
+    fabric = await fabricFor();
+    router = routerFor(fabric, origination);
+  });
+  after(async () => {
+    if (fabric) await fabric.teardown();
+  });
+
+  void test(`${origination}: 1 and 100 prefixes reach the leaf and GoBGP exactly`, { skip }, async () => {
+    const { fabric, router } = suite;
+    await resetState(fabric, router);
+    for (const n of [1, 100]) {
+      const want = makePrefixes(n);
+      const r = await reconcile(router, want);
+      assert.deepEqual(r.conflicts, []);
+      await assertOwned(router, want);
+      await waitHeld(fabric, want);
+    }
+  });
+
+  void test(`${origination}: 10,000 prefixes, then withdraw half`, { skip, timeout: 240_000 }, async () => {
+    const { fabric, router } = suite;
+    await resetState(fabric, router);
+    const want = makePrefixes(10_000);
+    const r = await reconcile(router, want);
+    assert.equal(r.added, 10_000);
+    await assertOwned(router, want);
+    await waitHeld(fabric, want, 120_000);
+    const half = want.filter((_, i) => i % 2 === 0);
+    const w = await reconcile(router, half);
+    assert.equal(w.removed, 5_000);
+    assert.equal(w.added, 0);
+    await assertOwned(router, half);
+    await waitHeld(fabric, half, 120_000);
+  });
+
+  void test(
+    `${origination}: a hand deletion and a leftover of a previous run are repaired`,
+    { skip },
+    async () => {
+      const { fabric, router } = suite;
+      await resetState(fabric, router);
+      const want = makePrefixes(100);
+      await reconcile(router, want);
+      await waitHeld(fabric, want);
+      const deleted = [want[10] ?? '', want[11] ?? ''];
+      const leftovers = ['10.100.9.9/32', 'fd00:10:96::9:9/128'];
+      await backendOps(fabric).damage(deleted, leftovers);
+      await assertOwned(router, [...want.filter((p) => !deleted.includes(p)), ...leftovers]);
+      const r = await reconcile(router, want);
+      assert.equal(r.added, 2);
+      assert.equal(r.removed, 2);
+      await assertOwned(router, want);
+      await waitHeld(fabric, want);
+      // Removing routes that are already gone (a stale baseline) is done, not an error.
+      const again = await router.apply({ add: [], remove: ['10.100.9.9/32', '10.96.77.77/32'] });
+      assert.deepEqual(again.conflicts, []);
+      await assertOwned(router, want);
+    },
+  );
+
+  void test(
+    `${origination}: with bgpd stopped, reading bgpd times out, read/apply still work, nothing is lost`,
+    { skip },
+    async (t) => {
+      const { fabric, router } = suite;
+      await resetState(fabric, router);
+      const want = makePrefixes(20);
+      await reconcile(router, want);
+      await waitHeld(fabric, want);
+      // One FRR client for the table read and the router, as in `cosmolet run`.
+      const fastVtysh = vtyshFor(fabric, 1);
+      const fast = routerFor(fabric, origination, 1, fastVtysh);
+      fabric.stopBgpd('node');
+      t.after(() => fabric.contBgpd('node'));
+      const started = Date.now();
+      await assert.rejects(bgpTable(fastVtysh), { code: ErrorCodes.COMMAND_TIMEOUT });
+      assert.ok(Date.now() - started < 5_000, 'reading bgpd did not give up in time');
+      // Programming routes never needs bgpd: the kernel directly, static routes through staticd alone.
+      await assertOwned(fast, want);
+      const more = [...want, ...makePrefixes(5, 1000)];
+      await reconcile(fast, more);
+      await assertOwned(fast, more);
+      fabric.contBgpd('node');
+      await waitHeld(fabric, more);
+    },
+  );
+
+  void test(
+    `${origination}: routes that are not cosmolet's are never touched, same-prefix ones are conflicts`,
+    { skip },
+    async (t) => {
+      const { fabric, router } = suite;
+      await resetState(fabric, router);
+      const foreign = await backendOps(fabric).addForeign();
+      t.after(() => foreign.remove().catch(() => undefined));
+      const ours = makePrefixes(50);
+      const r = await reconcile(router, [...ours, ...foreign.conflicting]);
+      assert.deepEqual(r.conflicts.sort(), [...foreign.conflicting].sort());
+      await assertOwned(router, ours);
+      await reconcile(router, []);
+      await assertOwned(router, []);
+      const before = await foreign.state();
+      await reconcile(router, makePrefixes(10));
+      await reconcile(router, []);
+      assert.equal(await foreign.state(), before);
+      await foreign.assertIntact();
+    },
+  );
+
+  return suite;
+}
