@@ -35,6 +35,31 @@ void test('a failing router: not ready with the error, retried with backoff in f
   assert.deepEqual(rig.router.withdrawn(), []);
 });
 
+void test('a reconcile stuck in the router: /healthz 503 after four command timeouts and 30 s, not before', async (t) => {
+  const rig = await startRig(t, { objects: [node(), ...clusterService('web', '10.96.0.10')] });
+  await rig.until('ready', () => rig.daemon.readiness().ready);
+  assert.equal((await rig.get('/healthz')).status, 200);
+  let release = (): void => undefined;
+  rig.router.hang = new Promise((r) => (release = r));
+  t.after(() => release());
+  for (const o of clusterService('api', '10.96.0.11')) rig.api.load([o]);
+  await rig.until(
+    'a reconcile in the router',
+    () => rig.daemon.reconciler.status().runningSince !== undefined,
+  );
+  const since = rig.daemon.reconciler.status().runningSince ?? 0;
+  const limit = rig.config.frr.commandTimeoutSeconds * 1000 * 4 + 30_000;
+  await rig.clock.advance(since + limit - rig.clock.now());
+  assert.equal((await rig.get('/healthz')).status, 200, 'at the limit: still alive');
+  await rig.clock.advance(1000);
+  const reply = await rig.get('/healthz');
+  assert.equal(reply.status, 503);
+  assert.match(reply.body, /^stuck: a reconcile has been running for 71 s/);
+  release();
+  await rig.until('the route installed', () => rig.router.routes.has('10.96.0.11/32'));
+  assert.equal((await rig.get('/healthz')).status, 200);
+});
+
 void test('stop leaves the routes installed and closes the watches and the HTTP port', async (t) => {
   const rig = await startRig(t, { objects: [node(), ...clusterService('web', '10.96.0.10')] });
   await rig.until('ready', () => rig.daemon.readiness().ready);

@@ -31,24 +31,27 @@ export class MemoryRouter implements Router {
   readonly applies: PrefixDiff[] = [];
   /** Set: read and apply fail with this message (an unprogrammable router). */
   broken: string | undefined;
+  /** Set: apply waits until this promise settles (a router that does not answer). */
+  hang: Promise<void> | undefined;
 
   read(): Promise<Set<string>> {
     if (this.broken) return Promise.reject(new RouterApplyError(this.broken, []));
     return Promise.resolve(new Set(this.routes));
   }
 
-  apply(diff: PrefixDiff): Promise<ApplyResult> {
-    if (this.broken) return Promise.reject(new RouterApplyError(this.broken, diff.add));
+  async apply(diff: PrefixDiff): Promise<ApplyResult> {
+    await this.hang;
+    if (this.broken) throw new RouterApplyError(this.broken, diff.add);
     this.applies.push({ add: [...diff.add], remove: [...diff.remove] });
     const conflicts = diff.add.filter((p) => this.foreign.has(p));
     for (const p of diff.add) if (!this.foreign.has(p)) this.routes.add(p);
     for (const p of diff.remove) this.routes.delete(p);
-    return Promise.resolve({
+    return {
       added: diff.add.length - conflicts.length,
       removed: diff.remove.length,
       conflicts,
       durationMs: 0,
-    });
+    };
   }
 
   /** Every prefix ever withdrawn. */
