@@ -2,22 +2,21 @@
 // loopback HTTPS with the real kube client (configured as in a pod); a router and an FRR client that keep their state in
 // memory (the real ones need FRR, which the e2e tests cover); and a manual clock, so outage and
 // health thresholds are crossed by moving time, not by waiting.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { parse as parseYaml } from 'yaml';
 import { validateConfig } from '../../../src/config/load.js';
 import type { Config } from '../../../src/config/schema.js';
 import { Daemon } from '../../../src/controller/daemon.js';
 import { CosmoletError, ErrorCodes, RouterApplyError } from '../../../src/errors.js';
-import { loadKubeClient, type KubeClient } from '../../../src/kube/client.js';
 import type { EndpointSlice, KubeObject, Node, Service } from '../../../src/kube/types.js';
 import { FakeApiServer } from '../../../src/lab/apiserver.js';
 import { silentLogger } from '../../../src/observe/log.js';
 import { Vtysh } from '../../../src/router/frr/vtysh.js';
 import type { RunResult } from '../../../src/router/exec.js';
 import type { ApplyResult, PrefixDiff, Router } from '../../../src/router/router.js';
+import { inClusterClient } from '../kube/helpers.js';
 import { ManualClock } from '../manual-clock.js';
 
 export const NODE = 'node-a';
@@ -157,23 +156,6 @@ export interface RigOptions {
   objects?: KubeObject[];
   /** Do not start the daemon (the test starts it). */
   noStart?: boolean;
-}
-
-/**
- * A client as the DaemonSet's pod makes it: KUBERNETES_SERVICE_HOST/PORT and the service account's
- * token and CA files (and no @kubernetes/client-node, which a kubeconfig would load: seconds per process).
- */
-async function inClusterClient(api: FakeApiServer, dir: string): Promise<KubeClient> {
-  const cluster = (parseYaml(api.kubeconfig()) as { clusters: { cluster: Record<string, string> }[] })
-    .clusters[0]?.cluster;
-  mkdirSync(dir);
-  writeFileSync(join(dir, 'token'), api.token ?? '');
-  writeFileSync(join(dir, 'ca.crt'), Buffer.from(cluster?.['certificate-authority-data'] ?? '', 'base64'));
-  const { hostname, port } = new URL(api.url);
-  return loadKubeClient({
-    env: { KUBERNETES_SERVICE_HOST: hostname, KUBERNETES_SERVICE_PORT: port },
-    serviceAccountDir: dir,
-  });
 }
 
 /** Starts the API double with `objects`, and the daemon against it; everything stops after the test. */

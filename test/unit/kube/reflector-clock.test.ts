@@ -1,6 +1,7 @@
 // The reflector's timers run on the injected clock: the watchdog of a silent watch fires after the
 // watch timeout plus the grace of fake time, and never before.
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import {
   DEFAULT_TIMERS,
@@ -8,12 +9,15 @@ import {
   stallLimitMs,
   type WatchRestartReason,
 } from '../../../src/kube/reflector.js';
+import { FakeApiServer } from '../../../src/lab/apiserver.js';
 import { silentLogger } from '../../../src/observe/log.js';
 import { ManualClock } from '../manual-clock.js';
-import { startDouble, svc, waitFor } from './helpers.js';
+import { inClusterClient, svc, tempDir, waitFor } from './helpers.js';
 
 void test('a silent watch is reopened by the watchdog after timeout + grace on the injected clock', async (t) => {
-  const { server, client } = await startDouble(t);
+  const server = await FakeApiServer.start({ token: 'test-token' });
+  t.after(() => server.close());
+  const client = await inClusterClient(server, join(tempDir(t), 'serviceaccount'));
   server.create('services', svc('default', 'a'));
   const clock = new ManualClock();
   const restarts: WatchRestartReason[] = [];
