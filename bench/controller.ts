@@ -42,9 +42,16 @@ async function main(): Promise<void> {
       );
       return performance.now() - started;
     };
+    // Isolated flips: reconciles start at least 250 ms apart (the reconciler's rate bound), so a
+    // flip written sooner after the previous one's reconcile would measure that wait, not latency.
+    const spaced = async (ready: boolean) => {
+      const ms = await flip(ready);
+      await new Promise((r) => setTimeout(r, 300));
+      return ms;
+    };
     for (let i = 0; i < FLIPS; i++) {
-      up.push(await flip(true));
-      down.push(await flip(false));
+      up.push(await spaced(true));
+      down.push(await spaced(false));
     }
 
     // 2. Scale: 10,000 Services with 5 endpoints each, created at once.

@@ -16,6 +16,11 @@ const BENCHES: { file: string; needsLab: boolean; what: string }[] = [
   { file: 'controller.ts', needsLab: true, what: 'cosmolet run: event-to-leaf latency, 10,000 Services' },
   { file: 'api-load.ts', needsLab: true, what: 'what one node asks of the API server, per kind of change' },
   {
+    file: 'http-load.ts',
+    needsLab: true,
+    what: '/healthz and a new Service while 20 clients read /status, cosmolet at 200m CPU, 5,000 Services',
+  },
+  {
     file: 'scale.ts',
     needsLab: true,
     what: 'cosmolet run at 1k, 10k and 50k dual-stack Services: flips, updates, memory, cold start',

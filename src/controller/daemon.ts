@@ -11,7 +11,7 @@ import { DEFAULT_TIMERS, ReflectorSet, stallLimitMs, type ReflectorTimers } from
 import { DelegatingAuthorizer, isLoopbackOnly } from '../observe/auth.js';
 import { liveness, readiness, type Condition } from '../observe/health.js';
 import { startHttpServer, type HttpRoutes, type RunningHttpServer } from '../observe/http.js';
-import type { Logger } from '../observe/log.js';
+import type { Logger } from '../logger.js';
 import { Metrics } from '../observe/metrics.js';
 import { statusDocument } from '../observe/status.js';
 import type { Family } from '../plan/ip.js';

@@ -3,7 +3,7 @@
 // restart (then the reconciler reads back and re-applies: a restarted staticd has lost its routes).
 import { realClock, type Clock, type Timer } from '../clock.js';
 import { errorMessage } from '../errors.js';
-import type { Logger } from '../observe/log.js';
+import type { Logger } from '../logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import { familyOf } from '../plan/plan.js';
 import { bgpdRunningConfig, bgpPrefixes, bgpSummary, bgpTable } from '../router/frr/bgpd.js';

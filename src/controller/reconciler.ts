@@ -8,7 +8,7 @@
 // API server leaves the stores (and so the routes) as they were.
 import { realClock, type Clock, type Timer } from '../clock.js';
 import { errorMessage, CosmoletError } from '../errors.js';
-import type { Logger } from '../observe/log.js';
+import type { Logger } from '../logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { NodeInfo, ServiceInfo, SliceInfo } from '../plan/input.js';
 import { familyOf } from '../plan/plan.js';

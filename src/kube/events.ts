@@ -5,7 +5,7 @@
 // - a bounded queue drained by one background sender: record() never blocks and never throws.
 // Everything dropped (queue full, rate-limited, refused by the API) is reported through a hook.
 import { errorMessage } from '../errors.js';
-import type { Logger } from '../observe/log.js';
+import type { Logger } from '../logger.js';
 import { statusMessage, type KubeClient } from './client.js';
 
 /** The Service an Event is about (a store's projection carries these). */

@@ -7,7 +7,7 @@
 import { randomInt } from 'node:crypto';
 import { realClock, type Clock, type Timer } from '../clock.js';
 import { CosmoletError, ErrorCodes, KubeApiError, errorMessage } from '../errors.js';
-import type { Logger } from '../observe/log.js';
+import type { Logger } from '../logger.js';
 import { retryAfterSeconds, statusMessage, type KubeClient, type KubeStream } from './client.js';
 import {
   projectNode,

@@ -1,6 +1,6 @@
 // What a fabric is asked to be: its options, the default addressing, the addressing that options
 // make, and the options that rebuild a persistent fabric's handle from its state file.
-import type { Logger } from '../observe/log.js';
+import type { Logger } from '../logger.js';
 import type { FabricAddressing } from './fabric-config.js';
 import type { FabricState } from './fabric-state.js';
 

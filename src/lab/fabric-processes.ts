@@ -4,7 +4,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Logger } from '../observe/log.js';
+import type { Logger } from '../logger.js';
 import { gobgpConfig, leafConfig, nodeConfig, type FabricAddressing } from './fabric-config.js';
 import type { FabricNodeName } from './fabric-topology.js';
 import { waitFor } from './wait.js';

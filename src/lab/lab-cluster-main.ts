@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { EXIT_USAGE, errorMessage } from '../errors.js';
 import type { EndpointSlice, KubeObject, Service } from '../kube/types.js';
+import type { Logger } from '../logger.js';
 import { createLogger } from '../observe/log.js';
 import { FakeApiServer, SERVICE_ACCOUNT_USER } from './apiserver.js';
 import { startForwarder } from './forward.js';
@@ -67,7 +68,16 @@ function registerNodes(api: FakeApiServer, nodes: LabNode[]): void {
   }
 }
 
-async function main(): Promise<void> {
+interface ClusterArgs {
+  dir: string;
+  prefix: string;
+  manifests: string;
+  token: string;
+  nodes: LabNode[];
+}
+
+/** The flags, and the nodes from LABDIR/lab.json; exits 2 when something is missing. */
+function clusterArgs(): ClusterArgs {
   let values: { dir?: string; prefix?: string; manifests?: string; token?: string };
   try {
     ({ values } = parseArgs({
@@ -93,7 +103,11 @@ async function main(): Promise<void> {
     process.stderr.write(`lab-cluster: no lab nodes in ${dir}/lab.json\n`);
     process.exit(EXIT_USAGE);
   }
-  const logger = createLogger('info', 'json');
+  return { dir, prefix, manifests, token, nodes };
+}
+
+/** The API double, its kubeconfigs (host and node namespaces) and the unix socket bridge to it. */
+async function startApi(dir: string, token: string): Promise<FakeApiServer> {
   const api = await FakeApiServer.start({ host: '127.0.0.1', port: 0, token });
   // The lab's one token is the operator's too: RBAC lets it read every node's /status, /metrics and
   // /readyz (cosmolet listens off loopback in the lab, so it checks the caller as in a cluster).
@@ -107,10 +121,11 @@ async function main(): Promise<void> {
     { kind: 'unix', path: join(dir, 'api.sock') },
     { kind: 'tcp', host: '127.0.0.1', port: api.port },
   );
+  return api;
+}
 
-  registerNodes(api, nodes);
-
-  // The manifest directory.
+/** Keeps the manifest directory in the cluster: applied now, then on inotify and a 1 s poll. */
+function followManifests(manifests: string, api: FakeApiServer, logger: Logger): ManifestSync {
   const sync = new ManifestSync(manifests, api);
   let lastPrint = fingerprint(manifests);
   const applyManifests = (why: string): void => {
@@ -154,8 +169,22 @@ async function main(): Promise<void> {
     if (!watcher) rewatch();
     applyManifests('poll');
   }, 1000);
+  return sync;
+}
 
-  // The data path follows the cluster (manifests and kubectl alike).
+interface DataPathReport {
+  synced: boolean;
+  error: string | null;
+  warnings: string[];
+}
+
+/** Pods and kube-proxy rules that follow the cluster (manifests and kubectl alike), every 200 ms. */
+async function followDataPath(
+  args: ClusterArgs,
+  api: FakeApiServer,
+  logger: Logger,
+): Promise<{ pods: PodManager; report: () => DataPathReport }> {
+  const { prefix, dir, nodes } = args;
   const pods = new PodManager({
     prefix,
     nodeNs: new Map(nodes.map((n) => [n.name, n.ns])),
@@ -187,26 +216,21 @@ async function main(): Promise<void> {
   };
   await reconcile();
   setInterval(() => void reconcile(), 200);
+  return {
+    pods,
+    report: () => ({ synced: appliedRv === api.resourceVersion, error: dataPathError ?? null, warnings }),
+  };
+}
 
+/** The control socket LABDIR/ctl.sock: GET /state answers with `state()`. */
+async function serveControl(dir: string, state: () => unknown): Promise<void> {
   const ctl = http.createServer((req, res) => {
     if (req.url !== '/state') {
       res.writeHead(404).end();
       return;
     }
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(
-      JSON.stringify({
-        ready: true,
-        pid: process.pid,
-        apiUrl: api.url,
-        manifests: sync.report(),
-        dataPath: { synced: appliedRv === api.resourceVersion, error: dataPathError ?? null, warnings },
-        pods: pods.pods,
-        services: api.list('services'),
-        endpointslices: api.list('endpointslices'),
-        nodes: api.list('nodes'),
-      }),
-    );
+    res.end(JSON.stringify(state()));
   });
   const ctlPath = join(dir, 'ctl.sock');
   rmSync(ctlPath, { force: true });
@@ -214,7 +238,27 @@ async function main(): Promise<void> {
     ctl.once('error', reject);
     ctl.listen(ctlPath, () => resolve());
   });
-  logger.info({ api: api.url, manifests }, 'lab cluster ready');
+}
+
+async function main(): Promise<void> {
+  const args = clusterArgs();
+  const logger = createLogger('info', 'json');
+  const api = await startApi(args.dir, args.token);
+  registerNodes(api, args.nodes);
+  const sync = followManifests(args.manifests, api, logger);
+  const dp = await followDataPath(args, api, logger);
+  await serveControl(args.dir, () => ({
+    ready: true,
+    pid: process.pid,
+    apiUrl: api.url,
+    manifests: sync.report(),
+    dataPath: dp.report(),
+    pods: dp.pods.pods,
+    services: api.list('services'),
+    endpointslices: api.list('endpointslices'),
+    nodes: api.list('nodes'),
+  }));
+  logger.info({ api: api.url, manifests: args.manifests }, 'lab cluster ready');
   const stop = (): void => process.exit(0);
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);

@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Logger } from '../observe/log.js';
+import type { Logger } from '../logger.js';
 import { runCommand } from '../router/exec.js';
 import type { DataPath, PodSpec } from './lab-datapath.js';
 

@@ -11,7 +11,7 @@ import { gzip as gzipCallback } from 'node:zlib';
 import { parseHttpAddress } from '../config/http-address.js';
 import { ConfigError, errorMessage } from '../errors.js';
 import type { RequestAuthorizer } from './auth.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../logger.js';
 
 const gzip = promisify(gzipCallback);
 

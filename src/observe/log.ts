@@ -1,8 +1,8 @@
 // Structured logs with pino. `json` writes pino's JSON lines; `text` writes one readable line per
 // record ("12:00:00.123 INFO advertising 10.96.0.10/32 ... key=value"), without extra dependencies.
-import { pino, type Logger, type DestinationStream } from 'pino';
+import { pino, type DestinationStream } from 'pino';
+import type { Logger } from '../logger.js';
 
-export type { Logger };
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFormat = 'json' | 'text';
 

@@ -3,7 +3,7 @@ import type { Family } from './ip.js';
 
 export type IPKind = 'clusterIP' | 'externalIP' | 'loadBalancerIP';
 
-/** Why a (Service, IP) is not advertised; the order is the contract's precedence. */
+/** Why a (Service, IP) is not advertised; the order is the precedence of docs/decisions.md. */
 export const SKIP_REASONS = [
   'invalid-ip',
   'opted-out',

@@ -11,7 +11,7 @@
 // sends the packet to the real endpoint, and anything nobody serves is dropped by the device.
 import { ZEBRA_PROTOCOLS } from '../config/schema.js';
 import { CosmoletError, ErrorCodes, RouterApplyError, RouterParseError } from '../errors.js';
-import type { Logger } from '../observe/log.js';
+import type { Logger } from '../logger.js';
 import { runCommand } from './exec.js';
 import { parsePrefix, requireCanonicalPrefix } from './prefix.js';
 import {

@@ -2,7 +2,7 @@
 // chosen by frr.origination: kernel routes with cosmolet's protocol number (zebra imports them), or
 // FRR static routes with cosmolet's tag. Both read the actual state back from the system. This
 // module holds the interface only; `create.ts` picks the backend.
-import type { Logger } from '../observe/log.js';
+import type { Logger } from '../logger.js';
 
 export type Origination = 'kernel' | 'static';
 

@@ -2,7 +2,7 @@
 // back from the running-config. Only lines carrying cosmolet's tag are ever removed.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Logger } from '../observe/log.js';
+import type { Logger } from '../logger.js';
 import { RouterApplyError } from '../errors.js';
 import { parseStaticRoutes, type StaticRouteLine } from './frr/parse.js';
 import type { Vtysh } from './frr/vtysh.js';

@@ -2,7 +2,7 @@
 // another process: the request log, a bulk upsert, and fault injection.
 import type http from 'node:http';
 import type { KubeObject } from '../../kube/types.js';
-import type { Logger } from '../../observe/log.js';
+import type { Logger } from '../../logger.js';
 import { applyFault, type FaultTarget } from './faults.js';
 import { HttpError, parseJson, sendJson } from './http.js';
 import { parseObjects } from './objects.js';

@@ -44,7 +44,7 @@ async function brokenThenRepaired(
       },
       30_000,
     );
-    t.diagnostic(`/readyz while broken: ${r.body.replace(/\s+/g, ' ').slice(0, 500)}`);
+    t.diagnostic(`/readyz while broken: ${r.body.replace(/\s+/g, ' ').slice(0, 1500)}`);
     const seen = failuresInLog();
     await waitFor('two more failed attempts in the log', () => failuresInLog() >= seen + 2, 60_000);
     assert.ok(c.running, `cosmolet exited:\n${c.log().slice(-2000)}`);

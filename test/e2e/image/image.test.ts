@@ -19,6 +19,13 @@ test(`${IMAGE}: cosmolet version reports Node.js 24`, { skip }, () => {
   assert.match(r.stdout, /^cosmolet \S+ \(commit \S+, built \S+, node v24\.\d+\.\d+\)$/m);
 });
 
+test(`${IMAGE}: cosmolet lab says the lab is not in this build (dist/lab is left out)`, { skip }, () => {
+  const r = runImage(['lab', 'status']);
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /cosmolet lab is not part of this build/);
+  assert.doesNotMatch(r.stderr, /ERR_MODULE_NOT_FOUND|at .*\.js:\d+/, 'one line, no stack trace');
+});
+
 test(`${IMAGE}: the SBOM is in the image, production dependencies only`, { skip }, () => {
   // Read through node, which the image has anyway (the entrypoint is cosmolet).
   const r = runImage(

@@ -165,7 +165,7 @@ describe('render on the fixtures', () => {
     });
   }
 
-  test('across the fixtures every reason of the contract is produced', () => {
+  test('across the fixtures every render skip reason but other-load-balancer-class (load-balancer-class.test.ts) is produced', () => {
     const reasons = new Set(FIXTURES.flatMap((f) => readExpected(f.expected).skipped.map((s) => s.reason)));
     for (const r of [
       'invalid-ip',
@@ -325,7 +325,7 @@ describe('render: user errors exit 2 with one line', () => {
 });
 
 describe('version and help', () => {
-  test('cosmolet version prints the contract one-line format', async () => {
+  test('cosmolet version prints the documented one-line format', async () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
     const r = await cli(['version']);
     assert.equal(r.status, 0);
@@ -348,7 +348,7 @@ describe('version and help', () => {
     for (const name of ['snapshot', 'config', 'node-name']) assert.ok(name in RENDER_FLAGS, name);
   });
 
-  test('run --help lists the contract flags; a bad --http-address names the flag (exit 2, one line)', async () => {
+  test('run --help lists the documented flags; a bad --http-address names the flag (exit 2, one line)', async () => {
     const [help, bad] = await Promise.all([
       cli(['run', '--help']),
       cli(['run', '--http-address', '[::1]:65536', '--node-name', 'n']),

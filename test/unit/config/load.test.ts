@@ -46,7 +46,7 @@ function valid(input: unknown): void {
 const NO_ENV: NodeJS.ProcessEnv = {};
 
 describe('defaults', () => {
-  test('an absent config gives the contract defaults', () => {
+  test('an absent config gives the documented defaults', () => {
     const c = loadConfig({ env: NO_ENV });
     assert.deepEqual(c, {
       nodeName: '',
@@ -108,7 +108,7 @@ describe('defaults', () => {
     assert.equal(c.frr.kernelProtocol, 73);
   });
 
-  test('the contract example file loads as written', (t) => {
+  test('the documented example file loads as written', (t) => {
     const text = `nodeName: ""
 services:
   namespaces: []

@@ -199,6 +199,40 @@ describe('Dockerfile', () => {
     assert.ok(runs(build).some((r) => /npm run build/.test(r) && /rm -rf dist\/lab\b/.test(r)));
   });
 
+  test('cosmolet in the image never loads a lab module (only `cosmolet lab`, which says it is missing)', () => {
+    // The runtime import graph of the bin entry point (import type is erased; dynamic imports count),
+    // except the one import that is guarded by labMissing in src/cli/main.ts.
+    const entry = join(ROOT, 'src', 'cli.ts');
+    const guarded: string[] = [];
+    const seen = new Set<string>();
+    const queue = [entry];
+    while (queue.length > 0) {
+      const file = queue.pop() as string;
+      if (seen.has(file)) continue;
+      seen.add(file);
+      const text = readFileSync(file, 'utf8');
+      const specs: string[] = [];
+      for (const m of text.matchAll(/^\s*(?:import|export)(?!\s+type\b)[^;'"]*?from\s*'(\.[^']+)'/gm))
+        specs.push(m[1] ?? '');
+      for (const m of text.matchAll(/^\s*import\s*'(\.[^']+)'/gm)) specs.push(m[1] ?? '');
+      for (const m of text.matchAll(/import\(\s*'(\.[^']+)'\s*\)(\.catch\(labMissing\))?/g)) {
+        const target = resolve(dirname(file), (m[1] ?? '').replace(/\.js$/, '.ts'));
+        if (m[2] !== undefined) guarded.push(target);
+        else specs.push(m[1] ?? '');
+      }
+      for (const spec of specs) queue.push(resolve(dirname(file), spec.replace(/\.js$/, '.ts')));
+    }
+    const lab = join(ROOT, 'src', 'lab') + '/';
+    assert.ok(seen.size > 20, `the walk found the program (${seen.size} files)`);
+    assert.deepEqual(
+      [...seen].filter((f) => f.startsWith(lab)).map((f) => f.slice(ROOT.length + 1)),
+      [],
+      'no lab module on the runtime path',
+    );
+    assert.deepEqual(guarded, [join(ROOT, 'src', 'cli', 'lab.ts')], 'only cosmolet lab is guarded');
+    for (const f of seen) assert.ok(existsSync(f), `${f} exists`);
+  });
+
   test('only production dependencies reach the final image', () => {
     const fin = final as Stage;
     // No dependency install in the final stage itself.

@@ -18,7 +18,7 @@ export const ALL: PlanSettings = {
   withdrawOnCordon: true,
 };
 
-/** The contract's defaults. */
+/** The configuration's defaults (docs/decisions.md). */
 export const DEFAULTS: PlanSettings = {
   namespaces: [],
   labelSelector: '',

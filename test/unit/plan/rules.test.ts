@@ -174,7 +174,7 @@ describe('rule 2: IP kinds, switches, allowed CIDRs, canonical form', () => {
     assert.equal(fate(p3, 'default/web', V4), 'advertised');
   });
 
-  test('the contract defaults: only ClusterIPs, LB and external IPs kind-disabled', () => {
+  test('the defaults: only ClusterIPs, LB and external IPs kind-disabled', () => {
     const p = computePlan({
       services: [lb()],
       endpointSlices: readyBoth(),
