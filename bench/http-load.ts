@@ -16,7 +16,7 @@ import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'n
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { KubeObject } from '../src/kube/types.js';
+import type { KubeObject } from '../src/model/objects.js';
 import { waitFor } from '../src/lab/fabric.js';
 import { runCommand } from '../src/router/exec.js';
 import { ScaleLab } from './scale/lab.js';

@@ -18,7 +18,7 @@ import { runInNewContext } from 'node:vm';
 import { loadKubeClient } from '../src/kube/client.js';
 import { Reflector } from '../src/kube/reflector.js';
 import type { KubeClient } from '../src/kube/client.js';
-import type { EndpointSlice, Service } from '../src/kube/types.js';
+import type { EndpointSlice, Service } from '../src/model/objects.js';
 import { projectService, projectSlice, sameService, sameSlice } from '../src/plan/input.js';
 import { silentLogger } from '../src/observe/log.js';
 

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { cpus, loadavg } from 'node:os';
-import type { Endpoint, EndpointSlice, Node, Service } from '../src/kube/types.js';
+import type { Endpoint, EndpointSlice, Node, Service } from '../src/model/objects.js';
 import { computePlan } from '../src/plan/plan.js';
 import type { PlanSettings } from '../src/plan/types.js';
 import { seededRandom } from '../test/unit/plan/seeded-random.js';

@@ -13,7 +13,7 @@ import { startFabric, waitFor, type Fabric } from '../src/lab/fabric.js';
 import { runCommand } from '../src/router/exec.js';
 import { diffPrefixes, type Origination, type Router } from '../src/router/router.js';
 import { routerFor } from '../test/e2e/router/harness.js';
-import { parsePrefix } from '../src/router/prefix.js';
+import { parsePrefix } from '../src/net/prefix.js';
 
 const KERNEL_PROTOCOL = 73;
 const STATIC_TAG = 7300;

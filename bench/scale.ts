@@ -26,7 +26,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync }
 import { cpus, loadavg } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { KubeObject } from '../src/kube/types.js';
+import type { KubeObject } from '../src/model/objects.js';
 import { runCommand } from '../src/router/exec.js';
 import { metric } from './prometheus-text.js';
 import { ScaleLab } from './scale/lab.js';

@@ -75,6 +75,27 @@ export class KubeApiError extends CosmoletError {
   }
 }
 
+/** A malformed label or field selector: the API answers 400 BadRequest for it; the config refuses it. */
+export class SelectorError extends CosmoletError {
+  constructor(message: string) {
+    super(ErrorCodes.KUBE_API, message);
+  }
+}
+
+/** A watch reported its resourceVersion too old (an in-stream ERROR 410): relist. */
+export class GoneError extends CosmoletError {
+  constructor(message: string) {
+    super(ErrorCodes.KUBE_GONE, message);
+  }
+}
+
+/** The server sent more than a reflector accepts (a huge line, a runaway list): back off, then relist. */
+export class OversizeError extends CosmoletError {
+  constructor(message: string) {
+    super(ErrorCodes.KUBE_API, message);
+  }
+}
+
 export class CommandError extends CosmoletError {
   readonly command: string;
   readonly exitCode: number | null;
@@ -115,6 +136,13 @@ export class RouterApplyError extends CosmoletError {
   constructor(message: string, prefixes: string[], options?: { cause?: unknown }) {
     super(ErrorCodes.ROUTER_APPLY, message, options);
     this.prefixes = prefixes.slice(0, 100);
+  }
+}
+
+/** The lab (fabric, `cosmolet lab`): a prerequisite missing, or a step that failed. */
+export class LabError extends CosmoletError {
+  constructor(code: typeof ErrorCodes.LAB_PREREQUISITE | typeof ErrorCodes.LAB_FAILED, message: string) {
+    super(code, message);
   }
 }
 

@@ -10,7 +10,7 @@ import https from 'node:https';
 import { join } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { startFabric, waitFor, type Fabric } from '../../src/lab/fabric.js';
-import type { KubeObject } from '../../src/kube/types.js';
+import type { KubeObject } from '../../src/model/objects.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const CLI = join(ROOT, 'dist', 'cli.js');

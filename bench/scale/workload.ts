@@ -2,7 +2,7 @@
 // an IPv6 EndpointSlice of 5 endpoints, one of them on this node and four elsewhere. Pure and
 // deterministic: the benchmark regenerates an object from its index and state instead of keeping
 // 100,000 slices in memory.
-import type { EndpointSlice, Node, Service } from '../../src/kube/types.js';
+import type { EndpointSlice, Node, Service } from '../../src/model/objects.js';
 
 export const NODE_NAME = 'node-a';
 export const ENDPOINTS_PER_SLICE = 5;

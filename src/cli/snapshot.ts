@@ -4,7 +4,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
 import { LineCounter, parseAllDocuments } from 'yaml';
 import { SnapshotError, errorMessage } from '../errors.js';
-import type { EndpointSlice, KubeObject, Node, Service } from '../kube/types.js';
+import type { EndpointSlice, KubeObject, Node, Service } from '../model/objects.js';
 import { parseKubectlYaml, Unsupported } from './kubectl-yaml.js';
 
 export interface Snapshot {

@@ -1,8 +1,8 @@
 // The configuration file's schema (docs/decisions.md "Configuration"): every key, its type, default
 // and allowed range. Objects are strict, so an unknown key is an error that names it.
 import { z } from 'zod';
-import { parseCIDR } from '../plan/ip.js';
-import { parseLabelSelector } from '../kube/selector.js';
+import { parseCIDR } from '../net/ip.js';
+import { parseLabelSelector } from '../model/selector.js';
 import { parseHttpAddress } from './http-address.js';
 import type { PlanSettings } from '../plan/types.js';
 

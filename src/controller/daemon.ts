@@ -14,7 +14,7 @@ import { startHttpServer, type HttpRoutes, type RunningHttpServer } from '../obs
 import type { Logger } from '../logger.js';
 import { Metrics } from '../observe/metrics.js';
 import { statusDocument } from '../observe/status.js';
-import type { Family } from '../plan/ip.js';
+import type { Family } from '../net/ip.js';
 import type { Vtysh } from '../router/frr/vtysh.js';
 import type { Router } from '../router/router.js';
 import { buildInfo } from '../version.js';

@@ -1,6 +1,7 @@
 // What changed between two plans, per (Service, IP): the unit of log lines and Kubernetes Events.
 // A reconcile that changes nothing produces nothing, so logs say what happened, not that a loop ran.
 import type { DecisionChange, DecisionState, Plan, SkipReason } from '../plan/types.js';
+import { hostPrefixOf } from '../net/prefix.js';
 
 export type { DecisionChange, DecisionState } from '../plan/types.js';
 
@@ -50,10 +51,6 @@ const EXPLAIN: Record<SkipReason, string> = {
 
 export function explain(state: DecisionState): string {
   return state === 'advertised' ? 'endpoints ready' : EXPLAIN[state];
-}
-
-export function hostPrefixOf(ip: string): string {
-  return ip.includes(':') ? `${ip}/128` : `${ip}/32`;
 }
 
 /** One readable line per change, e.g. "advertising 10.96.0.10/32 for default/web: endpoints ready". */

@@ -5,13 +5,12 @@ import { realClock, type Clock, type Timer } from '../clock.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../observe/metrics.js';
-import { familyOf } from '../plan/plan.js';
+import { familyOf, type Family } from '../net/ip.js';
 import { bgpdRunningConfig, bgpPrefixes, bgpSummary, bgpTable } from '../router/frr/bgpd.js';
 import { evaluateAsn, evaluateExport, type Check } from '../router/frr/checks.js';
 import type { BgpPeer, BgpView } from '../router/frr/parse.js';
 import type { Vtysh } from '../router/frr/vtysh.js';
 import { FrrWatcher } from '../router/frr/watcher.js';
-import type { Family } from '../router/prefix.js';
 import type { Origination } from '../router/router.js';
 
 export interface FrrMonitorOptions {

@@ -11,11 +11,12 @@ import { errorMessage, CosmoletError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { NodeInfo, ServiceInfo, SliceInfo } from '../plan/input.js';
-import { familyOf } from '../plan/plan.js';
+import { familyOf } from '../net/ip.js';
+import { hostPrefixOf } from '../net/prefix.js';
 import { PlanState } from '../plan/state.js';
 import type { DecisionChange, Plan, PlanSettings, SkipReason } from '../plan/types.js';
 import { diffPrefixes, type PrefixDiff, type Router } from '../router/router.js';
-import { describeChange, hostPrefixOf } from './decisions.js';
+import { describeChange } from './decisions.js';
 import { CoalescingTrigger } from './trigger.js';
 
 /** What the reconciler reads from the cluster: the reflectors' stores (projections). */

@@ -5,7 +5,8 @@
 import type { ServiceRef } from '../kube/events.js';
 import type { PlanState } from '../plan/state.js';
 import type { DecisionChange } from '../plan/types.js';
-import { explain, hostPrefixOf } from './decisions.js';
+import { hostPrefixOf } from '../net/prefix.js';
+import { explain } from './decisions.js';
 import type { AppliedChanges } from './reconciler.js';
 import { isReporter } from './reporters.js';
 

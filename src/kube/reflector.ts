@@ -6,7 +6,14 @@
 // after the watch timeout plus a grace. A relist swaps the store atomically and reports only real differences.
 import { randomInt } from 'node:crypto';
 import { realClock, type Clock, type Timer } from '../clock.js';
-import { CosmoletError, ErrorCodes, KubeApiError, errorMessage } from '../errors.js';
+import {
+  CosmoletError,
+  ErrorCodes,
+  GoneError,
+  KubeApiError,
+  OversizeError,
+  errorMessage,
+} from '../errors.js';
 import type { Logger } from '../logger.js';
 import { retryAfterSeconds, statusMessage, type KubeClient, type KubeStream } from './client.js';
 import {
@@ -20,7 +27,7 @@ import {
   type ServiceInfo,
   type SliceInfo,
 } from '../plan/input.js';
-import { objectKey, type KubeObject } from './types.js';
+import { objectKey, type KubeObject } from '../model/objects.js';
 
 export type ReflectedResource = 'services' | 'endpointslices' | 'nodes';
 
@@ -142,19 +149,6 @@ export function resourcePath(resource: ReflectedResource, namespace?: string): s
 }
 
 type DropFirst<T extends unknown[]> = T extends [unknown, ...infer R] ? R : never;
-
-class GoneError extends CosmoletError {
-  constructor(message: string) {
-    super(ErrorCodes.KUBE_GONE, message);
-  }
-}
-
-/** The server sent more than a reflector accepts (a huge line, a runaway list): back off, then relist. */
-class OversizeError extends CosmoletError {
-  constructor(message: string) {
-    super(ErrorCodes.KUBE_API, message);
-  }
-}
 
 interface WatchEvent {
   type?: unknown;

@@ -12,7 +12,7 @@
 // upsert, YAML or JSON), all with the token.
 import { readFileSync } from 'node:fs';
 import { errorMessage, EXIT_USAGE } from '../errors.js';
-import type { KubeObject } from '../kube/types.js';
+import type { KubeObject } from '../model/objects.js';
 import { createLogger } from '../observe/log.js';
 import { FakeApiServer, parseObjects, type ApiServerOptions } from './apiserver.js';
 

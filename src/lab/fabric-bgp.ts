@@ -5,7 +5,7 @@ import { parseBgpRoutes, type BgpPeer, type BgpView } from '../router/frr/parse.
 import type { Vtysh } from '../router/frr/vtysh.js';
 import type { NodeAddressing } from './fabric-config.js';
 import { parseGobgpRib } from './gobgp.js';
-import { LabError } from './lab-error.js';
+import { LabError } from '../errors.js';
 
 /** Runs a command in GoBGP's namespace (`ext`). */
 export type ExtExec = (argv: string[], opts?: { timeoutMs?: number }) => Promise<RunResult>;

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCodes } from '../errors.js';
 import { FRR_DAEMONS, FRR_DIR } from './fabric-processes.js';
-import { LabError } from './lab-error.js';
+import { LabError } from '../errors.js';
 
 function which(bin: string): boolean {
   return ['/usr/sbin', '/usr/bin', '/sbin', '/bin', FRR_DIR].some((d) => existsSync(join(d, bin)));

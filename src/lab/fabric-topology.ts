@@ -3,10 +3,9 @@
 // link-local only: BGP unnumbered), and its `ext0` is ext's `eth<i>` (numbered v4 and v6). Also the
 // cleanup of a prefix's namespaces, which is how leftovers of killed runs are found.
 import { spawnSync } from 'node:child_process';
-import { ErrorCodes } from '../errors.js';
+import { ErrorCodes, LabError } from '../errors.js';
 import { runCommand } from '../router/exec.js';
 import { nodeAddressing } from './fabric-config.js';
-import { LabError } from './lab-error.js';
 
 export const MAX_NODES = 8;
 

@@ -14,7 +14,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ErrorCodes } from '../errors.js';
+import { ErrorCodes, LabError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../observe/log.js';
 import { runCommand, type RunResult } from '../router/exec.js';
@@ -42,10 +42,8 @@ import {
   nodeNames,
   type FabricNodeName,
 } from './fabric-topology.js';
-import { LabError } from './lab-error.js';
 import { waitFor } from './wait.js';
 
-export { LabError } from './lab-error.js';
 export { waitFor } from './wait.js';
 export { alive, type SpawnOptions } from './fabric-processes.js';
 export { cleanupStale, namespacesWithPrefix } from './fabric-topology.js';

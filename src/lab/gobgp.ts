@@ -1,6 +1,6 @@
 // Parser for `gobgp global rib -a <afi> -j`: an object keyed by prefix (GoBGP 3.x), each with a
 // list of paths. Older releases printed a list of destinations; both are accepted.
-import { parsePrefix } from '../router/prefix.js';
+import { parsePrefix } from '../net/prefix.js';
 import { RouterParseError } from '../errors.js';
 
 function isRecord(v: unknown): v is Record<string, unknown> {

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { EXIT_USAGE, errorMessage } from '../errors.js';
-import type { EndpointSlice, KubeObject, Service } from '../kube/types.js';
+import type { EndpointSlice, KubeObject, Service } from '../model/objects.js';
 import type { Logger } from '../logger.js';
 import { createLogger } from '../observe/log.js';
 import { FakeApiServer, SERVICE_ACCOUNT_USER } from './apiserver.js';

@@ -8,9 +8,9 @@
 // (none: the connection is refused). A connection sent to another node's pod leaves through the
 // uplink with the node's own address as source (kube-proxy masquerades it too), so the reply comes
 // back through this node's conntrack; one to a local pod keeps the client's address.
-import type { EndpointSlice, Service } from '../kube/types.js';
-import { Labels } from '../kube/types.js';
-import { cidrContains, hostPrefix, parseCIDR, parseIP, type CIDR, type IP } from '../plan/ip.js';
+import type { EndpointSlice, Service } from '../model/objects.js';
+import { Labels } from '../model/objects.js';
+import { cidrContains, hostPrefix, parseCIDR, parseIP, type CIDR, type IP } from '../net/ip.js';
 
 /** A node of the lab as the data path sees it. */
 export interface DataPathNode {

@@ -2,9 +2,8 @@
 // lab's namespaces (`<prefix>-*`) and deletes those namespaces, and nothing else.
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ErrorCodes } from '../errors.js';
+import { ErrorCodes, LabError } from '../errors.js';
 import { cleanupStale } from './fabric-topology.js';
-import { LabError } from './lab-error.js';
 import { DIST, labNamespaces } from './lab-prereq.js';
 import { isAlive, killRecorded, readState, stateFile } from './lab-state.js';
 import { waitFor } from './wait.js';

@@ -5,7 +5,7 @@
 // created by other means (kubectl) are left alone.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { KubeObject } from '../kube/types.js';
+import type { KubeObject } from '../model/objects.js';
 import { parseObjects, resourceForKind, type FakeApiServer, type ResourceName } from './apiserver.js';
 
 export interface ManifestError {

@@ -5,9 +5,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { ErrorCodes } from '../errors.js';
+import { ErrorCodes, LabError } from '../errors.js';
 import { Fabric } from './fabric.js';
-import { LabError } from './lab-error.js';
 import { DIST } from './lab-prereq.js';
 import {
   isAlive,

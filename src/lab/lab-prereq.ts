@@ -2,9 +2,8 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { ErrorCodes } from '../errors.js';
+import { ErrorCodes, LabError } from '../errors.js';
 import { checkPrerequisites } from './fabric.js';
-import { LabError } from './lab-error.js';
 
 export const ROOT = new URL('../../', import.meta.url).pathname;
 export const DIST = join(ROOT, 'dist');

@@ -12,11 +12,10 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { ErrorCodes } from '../errors.js';
+import { ErrorCodes, LabError } from '../errors.js';
 import { Fabric } from './fabric.js';
 import { MAX_NODES } from './fabric-topology.js';
 import { labDown } from './lab-down.js';
-import { LabError } from './lab-error.js';
 import { startNodeProcesses, tail, waitCosmoletReady } from './lab-node.js';
 import {
   checkLabPrerequisites,

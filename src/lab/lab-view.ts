@@ -4,9 +4,9 @@
 // `lab status` prints it once (or as JSON), `lab up` keeps it on screen and redraws it on change.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Service } from '../kube/types.js';
+import type { Service } from '../model/objects.js';
 import type { StatusDocument } from '../observe/status.js';
-import { cidrContains, hostPrefix, parseCIDR, parseIP, type CIDR } from '../plan/ip.js';
+import { cidrContains, hostPrefix, parseCIDR, parseIP, type CIDR } from '../net/ip.js';
 import { DEFAULT_ADDRESSING, Fabric } from './fabric.js';
 import { fabricStateFile } from './fabric-state.js';
 import type { ManifestReport } from './lab-manifests.js';

@@ -1,6 +1,5 @@
 // Waiting for a condition with a deadline: how every lab step and test waits (never a fixed sleep).
-import { ErrorCodes } from '../errors.js';
-import { LabError } from './lab-error.js';
+import { ErrorCodes, LabError } from '../errors.js';
 
 /** Polls `check` until it returns a value other than undefined/false, or throws at the deadline. */
 export async function waitFor<T>(

@@ -2,7 +2,7 @@
 // Service IP, the nodes that advertise it (planned, installed, and held by bgpd), the nodes that
 // installed it but whose bgpd does not hold it, the nodes that planned it but have not installed it,
 // and the nodes that skip it with their reason. Pure: the documents come from the caller.
-import { hostPrefix, parseIP } from '../plan/ip.js';
+import { hostPrefix, parseIP } from '../net/ip.js';
 import type { StatusDocument } from './status.js';
 
 export interface NodeStatusRead {

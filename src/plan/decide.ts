@@ -1,9 +1,9 @@
 // The decision rules for one Service (the whole-cluster `computePlan` and the incremental
 // `PlanState` both call these, so they cannot disagree): which of its IPs qualify on this node,
 // and for every other IP the reason with the highest precedence.
-import { cidrContains, parseCIDR, type CIDR, type IP } from './ip.js';
+import { cidrContains, parseCIDR, type CIDR, type IP } from '../net/ip.js';
 import type { NodeInfo, ServiceInfo, SliceInfo } from './input.js';
-import { matchesLabels, parseLabelSelector, type LabelSelector } from '../kube/selector.js';
+import { matchesLabels, parseLabelSelector, type LabelSelector } from '../model/selector.js';
 import type { IPKind, PlanSettings, SkipReason } from './types.js';
 import { SKIP_REASONS } from './types.js';
 

@@ -4,9 +4,9 @@
 // objects, so a store costs a fraction of the objects' size and an update that changes nothing the
 // plan reads is recognised at once (`sameSlice`) and costs no reconcile.
 // Objects are untrusted JSON: a field of the wrong type is dropped and reported, never misread.
-import type { EndpointSlice, KubeObject, Node, Service } from '../kube/types.js';
-import { Annotations, Labels } from '../kube/types.js';
-import { parseServiceIP, type Family, type IP } from './ip.js';
+import type { EndpointSlice, KubeObject, Node, Service } from '../model/objects.js';
+import { Annotations, Labels } from '../model/objects.js';
+import { parseServiceIP, type Family, type IP } from '../net/ip.js';
 import type { IPKind } from './types.js';
 
 /** One IP a Service carries through one kind; `ip` is undefined when the text does not parse. */

@@ -1,8 +1,8 @@
 // The pure decision (docs/decisions.md, rule by rule): from the Services, EndpointSlices and this
 // Node to the prefixes this node advertises and, for every IP it does not, the reason why.
 // No I/O, no clock, no randomness: `render` and `run` call the same function.
-import type { EndpointSlice, Node, Service } from '../kube/types.js';
-import { compareIP, hostPrefix, type Family, type IP } from './ip.js';
+import type { EndpointSlice, Node, Service } from '../model/objects.js';
+import { compareIP, hostPrefix, type IP } from '../net/ip.js';
 import {
   addSlice,
   compileSettings,
@@ -138,8 +138,4 @@ function compareSkips(a: SkipAcc, b: SkipAcc): number {
   if (a.ip) return -1;
   if (b.ip) return 1;
   return a.raw < b.raw ? -1 : a.raw > b.raw ? 1 : 0;
-}
-
-export function familyOf(prefix: string): Family {
-  return prefix.includes(':') ? 'ipv6' : 'ipv4';
 }

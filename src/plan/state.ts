@@ -15,7 +15,7 @@ import {
   type ServiceReadiness,
 } from './decide.js';
 import type { NodeInfo, ServiceInfo, SliceInfo } from './input.js';
-import { compareIP, hostPrefix, type Family, type IP } from './ip.js';
+import { compareIP, familyOf, hostPrefix, type Family, type IP } from '../net/ip.js';
 import type {
   DecisionChange,
   DecisionState,
@@ -217,7 +217,7 @@ export class PlanState {
       const now = this.routes.has(prefix);
       if (now === was) continue;
       flipped.push(prefix);
-      this.advertisedCount[prefix.includes(':') ? 'ipv6' : 'ipv4'] += now ? 1 : -1;
+      this.advertisedCount[familyOf(prefix)] += now ? 1 : -1;
       // Another Service's skipped entry for this IP shows only while nobody advertises it.
       for (const s of this.skippers.get(prefix) ?? [])
         if (!affected.has(s)) affected.set(s, this.decided.get(s) ?? []);

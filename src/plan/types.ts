@@ -1,5 +1,5 @@
 // The plan's result, in the shape `cosmolet render` prints (docs/decisions.md "render").
-import type { Family } from './ip.js';
+import type { Family } from '../net/ip.js';
 
 export type IPKind = 'clusterIP' | 'externalIP' | 'loadBalancerIP';
 

@@ -13,7 +13,7 @@ import { ZEBRA_PROTOCOLS } from '../config/schema.js';
 import { CosmoletError, ErrorCodes, RouterApplyError, RouterParseError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { runCommand } from './exec.js';
-import { parsePrefix, requireCanonicalPrefix } from './prefix.js';
+import { parsePrefix, requireCanonicalPrefix } from '../net/prefix.js';
 import {
   batchTimeoutMs,
   type ApplyResult,

@@ -6,7 +6,7 @@ import type { Logger } from '../logger.js';
 import { RouterApplyError } from '../errors.js';
 import { parseStaticRoutes, type StaticRouteLine } from './frr/parse.js';
 import type { Vtysh } from './frr/vtysh.js';
-import { requireCanonicalPrefix } from './prefix.js';
+import { requireCanonicalPrefix } from '../net/prefix.js';
 import {
   batchTimeoutMs,
   type ApplyResult,

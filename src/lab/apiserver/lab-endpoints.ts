@@ -1,7 +1,7 @@
 // The API double's own endpoints under /_lab/, for the lab and for tests that drive the double from
 // another process: the request log, a bulk upsert, and fault injection.
 import type http from 'node:http';
-import type { KubeObject } from '../../kube/types.js';
+import type { KubeObject } from '../../model/objects.js';
 import type { Logger } from '../../logger.js';
 import { applyFault, type FaultTarget } from './faults.js';
 import { HttpError, parseJson, sendJson } from './http.js';

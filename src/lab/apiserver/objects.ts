@@ -1,6 +1,6 @@
 // Object text in and out of the API double: parsing YAML/JSON input, merge patches, copies.
 import { parseAllDocuments } from 'yaml';
-import type { KubeObject } from '../../kube/types.js';
+import type { KubeObject } from '../../model/objects.js';
 
 /** Objects from YAML/JSON text: one object, a List, or several YAML documents (JSON is YAML). */
 export function parseObjects(text: string, source = 'input'): KubeObject[] {

@@ -1,6 +1,6 @@
 // The resources the API double serves, and how their objects are keyed.
 import { CosmoletError, ErrorCodes } from '../../errors.js';
-import type { KubeObject } from '../../kube/types.js';
+import type { KubeObject } from '../../model/objects.js';
 
 export interface ResourceInfo {
   /** Plural name used in URLs. */

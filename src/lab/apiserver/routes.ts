@@ -2,7 +2,7 @@
 // /apis/G/V[/namespaces/NS]/RES[/NAME], with LIST, WATCH, GET, POST, PUT, PATCH (merge-patch;
 // strategic-merge treated as merge-patch) and DELETE.
 import type http from 'node:http';
-import type { KubeObject } from '../../kube/types.js';
+import type { KubeObject } from '../../model/objects.js';
 import { HttpError, parseJson, sendJson, sendText } from './http.js';
 import { mergePatch } from './objects.js';
 import { keyOf, RESOURCES, type ResourceInfo } from './resources.js';

@@ -9,8 +9,8 @@ import {
   parseLabelSelector,
   type FieldRequirement,
   type LabelSelector,
-} from '../../kube/selector.js';
-import type { KubeObject } from '../../kube/types.js';
+} from '../../model/selector.js';
+import type { KubeObject } from '../../model/objects.js';
 import { HttpError } from './http.js';
 import { clone } from './objects.js';
 import {

@@ -1,7 +1,7 @@
 // Server-side printing, as kubectl asks for it (Accept: application/json;as=Table;g=meta.k8s.io):
 // kubectl's usual columns for Services, EndpointSlices, Nodes, Pods and Events.
 import type http from 'node:http';
-import type { KubeObject } from '../../kube/types.js';
+import type { KubeObject } from '../../model/objects.js';
 import type { ResourceInfo } from './resources.js';
 
 export interface TableOptions {

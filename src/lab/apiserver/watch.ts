@@ -7,8 +7,8 @@ import {
   matchesLabels,
   type FieldRequirement,
   type LabelSelector,
-} from '../../kube/selector.js';
-import type { KubeObject } from '../../kube/types.js';
+} from '../../model/selector.js';
+import type { KubeObject } from '../../model/objects.js';
 import { goneStatus, HttpError } from './http.js';
 import { apiVersionOf, resourceInfo, type ResourceInfo } from './resources.js';
 import { objectMatcher, type HistoryEntry, type ObjectStore } from './store.js';

@@ -1,7 +1,7 @@
 // What bgpd holds and how it is set up, read through the shared vtysh client. Both backends
 // export through bgpd, so reading bgpd's table is the same for either of them.
 import { RouterParseError } from '../../errors.js';
-import { requireCanonicalPrefix } from '../prefix.js';
+import { requireCanonicalPrefix } from '../../net/prefix.js';
 import { parseBgpPrefixes, parseBgpSummary, scanBgpRoutes, type BgpPeer, type BgpView } from './parse.js';
 import type { Vtysh } from './vtysh.js';
 

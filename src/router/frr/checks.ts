@@ -1,7 +1,7 @@
 // Readiness checks on bgpd's running-config: does bgpd export cosmolet's routes for the families it
 // has prefixes of, and does it run the configured ASN. Pure; the FRR monitor feeds them.
 import type { Origination } from '../router.js';
-import type { Family } from '../prefix.js';
+import type { Family } from '../../net/ip.js';
 import { parseRouterBgp } from './parse.js';
 
 export interface Check {

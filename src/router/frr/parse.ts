@@ -1,7 +1,8 @@
 // Parsers for what FRR prints: bgpd's JSON (routes, single prefixes, the summary) and the
 // running-config (router bgp, static routes). Pure, so they are tested against captured output.
 import { RouterParseError } from '../../errors.js';
-import { parsePrefix, type Family } from '../prefix.js';
+import type { Family } from '../../net/ip.js';
+import { parsePrefix } from '../../net/prefix.js';
 
 export interface BgpRouteState {
   valid: boolean;

@@ -1,6 +1,6 @@
 // The simulated cluster the controller e2e tests start from: one object per decision rule, with
 // the prefixes the node must advertise for it. `expectedRoutes` is checked against the pure plan too.
-import type { EndpointSlice, Node, Service } from '../../../src/kube/types.js';
+import type { EndpointSlice, Node, Service } from '../../../src/model/objects.js';
 
 export const NODE = 'node-a';
 export const OTHER = 'node-b';

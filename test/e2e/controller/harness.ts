@@ -9,7 +9,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { FakeApiServer } from '../../../src/lab/apiserver.js';
 import { startFabric, waitFor, type Fabric, type FabricOptions } from '../../../src/lab/fabric.js';
 import { startForwarder, type Forwarder } from '../../../src/lab/forward.js';
-import { cidrContains, parseCIDR, parseIP, type CIDR } from '../../../src/plan/ip.js';
+import { cidrContains, parseCIDR, parseIP, type CIDR } from '../../../src/net/ip.js';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
 const CLI = join(ROOT, 'dist', 'cli.js');

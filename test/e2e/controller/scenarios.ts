@@ -5,7 +5,7 @@ import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import type { KubeObject, Service } from '../../../src/kube/types.js';
+import type { KubeObject, Service } from '../../../src/model/objects.js';
 import { waitFor } from '../../../src/lab/fabric.js';
 import { computePlan } from '../../../src/plan/plan.js';
 import { ControllerLab, sampleLeafWhile, type CosmoletProcess } from './harness.js';

@@ -6,7 +6,7 @@ import type { TestContext } from 'node:test';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
-import type { KubeObject } from '../../../src/kube/types.js';
+import type { KubeObject } from '../../../src/model/objects.js';
 import { CosmoletProcess, type ControllerLab } from '../controller/harness.js';
 import { node, services, slices } from '../controller/cluster.js';
 

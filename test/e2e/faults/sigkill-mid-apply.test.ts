@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
-import type { EndpointSlice, KubeObject, Service } from '../../../src/kube/types.js';
+import type { EndpointSlice, KubeObject, Service } from '../../../src/model/objects.js';
 import { waitFor } from '../../../src/lab/fabric.js';
 import { ControllerLab } from '../controller/harness.js';
 import { OTHER, node } from '../controller/cluster.js';

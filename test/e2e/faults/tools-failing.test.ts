@@ -114,7 +114,7 @@ for (const origination of ['kernel', 'static'] as const) {
       t,
       lab,
       c,
-      /simulated failure|vtysh/i,
+      /exit status 1: vtysh: simulated failure/,
       () => rmSync(join(dir, 'broken')),
       () => c.log().split('simulated failure').length - 1,
     );

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test, type TestContext } from 'node:test';
 import { loadKubeClient, type KubeClient } from '../../../src/kube/client.js';
-import type { KubeObject, Service } from '../../../src/kube/types.js';
+import type { KubeObject, Service } from '../../../src/model/objects.js';
 import { FakeApiServer, mergePatch, parseObjects } from '../../../src/lab/apiserver.js';
 import { slice, startDouble, svc, tempDir, waitFor } from '../kube/helpers.js';
 

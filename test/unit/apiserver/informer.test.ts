@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CoreV1Api, KubeConfig, makeInformer, type V1Service } from '@kubernetes/client-node';
-import type { Service } from '../../../src/kube/types.js';
+import type { Service } from '../../../src/model/objects.js';
 import { startDouble, svc, waitFor } from '../kube/helpers.js';
 
 void test("client-node's makeInformer lists and follows the double, also through a 410", async (t) => {

@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import type { KubeObject, Service } from '../../../src/kube/types.js';
+import type { KubeObject, Service } from '../../../src/model/objects.js';
 import { startDouble, svc, tempDir, waitFor } from '../kube/helpers.js';
 
 const run = promisify(execFile);

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { computePlan } from '../../../src/plan/plan.js';
-import { cidrContains, hostPrefix, parseCIDR, parseIP, type CIDR } from '../../../src/plan/ip.js';
+import { cidrContains, hostPrefix, parseCIDR, parseIP, type CIDR } from '../../../src/net/ip.js';
 import { svg } from '../../../bench/plot.js';
 import { percentiles, table, type ScaleResults, type SizeResult } from '../../../bench/scale/report.js';
 import {

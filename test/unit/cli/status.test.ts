@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { statusCommand } from '../../../src/cli/status.js';
 import { FakeApiServer } from '../../../src/lab/apiserver.js';
-import type { KubeObject } from '../../../src/kube/types.js';
+import type { KubeObject } from '../../../src/model/objects.js';
 import type { ClusterStatus } from '../../../src/observe/cluster-status.js';
 import type { StatusDocument } from '../../../src/observe/status.js';
 

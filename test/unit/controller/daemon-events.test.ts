@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isReporter } from '../../../src/controller/reporters.js';
-import type { EndpointSlice } from '../../../src/kube/types.js';
+import type { EndpointSlice } from '../../../src/model/objects.js';
 import { NODE, clusterService, node, service, slice, startRig, type Rig } from './daemon-rig.js';
 
 /** A LoadBalancer Service with externalTrafficPolicy Local and one endpoint on this node. */

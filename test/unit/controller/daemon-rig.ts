@@ -10,7 +10,7 @@ import { validateConfig } from '../../../src/config/load.js';
 import type { Config } from '../../../src/config/schema.js';
 import { Daemon } from '../../../src/controller/daemon.js';
 import { CosmoletError, ErrorCodes, RouterApplyError } from '../../../src/errors.js';
-import type { EndpointSlice, KubeObject, Node, Service } from '../../../src/kube/types.js';
+import type { EndpointSlice, KubeObject, Node, Service } from '../../../src/model/objects.js';
 import { FakeApiServer } from '../../../src/lab/apiserver.js';
 import { silentLogger } from '../../../src/observe/log.js';
 import { Vtysh } from '../../../src/router/frr/vtysh.js';

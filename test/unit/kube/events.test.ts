@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EventRecorder, type EventDropReason, type ServiceRef } from '../../../src/kube/events.js';
-import type { KubeObject, Service } from '../../../src/kube/types.js';
+import type { KubeObject, Service } from '../../../src/model/objects.js';
 import { silentLogger } from '../../../src/observe/log.js';
 import { startDouble, svc } from './helpers.js';
 

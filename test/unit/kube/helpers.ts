@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { loadKubeClient, type KubeClient } from '../../../src/kube/client.js';
-import type { EndpointSlice, Service } from '../../../src/kube/types.js';
+import type { EndpointSlice, Service } from '../../../src/model/objects.js';
 import { FakeApiServer, type ApiServerOptions } from '../../../src/lab/apiserver.js';
 
 /** Polls `cond` every few ms until it holds; fails with `what` after `timeoutMs`. */

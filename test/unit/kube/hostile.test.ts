@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { test, type TestContext } from 'node:test';
 import { loadKubeClient, type KubeClient } from '../../../src/kube/client.js';
 import { Reflector, type ReflectorTimers } from '../../../src/kube/reflector.js';
-import type { Service } from '../../../src/kube/types.js';
+import type { Service } from '../../../src/model/objects.js';
 import { silentLogger } from '../../../src/observe/log.js';
 import { FAST, svc, tempDir, waitFor } from './helpers.js';
 

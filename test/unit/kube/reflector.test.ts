@@ -8,7 +8,7 @@ import {
   type ReflectorOptions,
   type WatchRestartReason,
 } from '../../../src/kube/reflector.js';
-import type { KubeObject, Service } from '../../../src/kube/types.js';
+import type { KubeObject, Service } from '../../../src/model/objects.js';
 import { silentLogger } from '../../../src/observe/log.js';
 import { FAST, slice, startDouble, svc, waitFor } from './helpers.js';
 

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Reflector } from '../../../src/kube/reflector.js';
-import type { EndpointSlice, KubeObject, Service } from '../../../src/kube/types.js';
+import type { EndpointSlice, KubeObject, Service } from '../../../src/model/objects.js';
 import { silentLogger } from '../../../src/observe/log.js';
 import { FAST, slice, startDouble, svc, waitFor } from './helpers.js';
 

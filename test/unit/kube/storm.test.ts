@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Reflector } from '../../../src/kube/reflector.js';
-import type { EndpointSlice, KubeObject, Service } from '../../../src/kube/types.js';
+import type { EndpointSlice, KubeObject, Service } from '../../../src/model/objects.js';
 import { silentLogger } from '../../../src/observe/log.js';
 import { FAST, slice, startDouble, svc, waitFor } from './helpers.js';
 

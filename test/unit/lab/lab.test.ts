@@ -13,7 +13,7 @@ import { labNodes } from '../../../src/lab/lab-state.js';
 import { parseFibNextHops } from '../../../src/lab/lab-view.js';
 import { clusterStatus } from '../../../src/observe/cluster-status.js';
 import type { StatusDocument } from '../../../src/observe/status.js';
-import type { EndpointSlice, Service } from '../../../src/kube/types.js';
+import type { EndpointSlice, Service } from '../../../src/model/objects.js';
 
 const EXAMPLES = new URL('../../../examples/lab/', import.meta.url).pathname;
 const NODES: DataPathNode[] = labNodes('t', '/tmp/x', 3);

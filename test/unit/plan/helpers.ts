@@ -1,5 +1,5 @@
 // Builders for the plan tests: small Kubernetes objects and settings with readable defaults.
-import type { Endpoint, EndpointSlice, Node, Service } from '../../../src/kube/types.js';
+import type { Endpoint, EndpointSlice, Node, Service } from '../../../src/model/objects.js';
 import { computePlan, type PlanInput } from '../../../src/plan/plan.js';
 import type { IPKind, Plan, PlanSettings, SkipReason } from '../../../src/plan/types.js';
 

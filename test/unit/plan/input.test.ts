@@ -3,7 +3,7 @@
 // ready, a numeric name was read as a name).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { KubeObject } from '../../../src/kube/types.js';
+import type { KubeObject } from '../../../src/model/objects.js';
 import {
   projectNode,
   projectService,

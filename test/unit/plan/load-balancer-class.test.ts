@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { EndpointSlice, LoadBalancerIngress, Service } from '../../../src/kube/types.js';
+import type { EndpointSlice, LoadBalancerIngress, Service } from '../../../src/model/objects.js';
 import { computePlan } from '../../../src/plan/plan.js';
 import type { Plan, PlanSettings } from '../../../src/plan/types.js';
 

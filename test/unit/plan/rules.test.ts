@@ -2,7 +2,7 @@
 // cases for IPv4, IPv6 and dual-stack Services.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { EndpointSlice, Service } from '../../../src/kube/types.js';
+import type { EndpointSlice, Service } from '../../../src/model/objects.js';
 import { computePlan } from '../../../src/plan/plan.js';
 import {
   ALL,

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decisionsOf, diffDecisions } from '../../../src/controller/decisions.js';
-import type { EndpointSlice, Node, Service } from '../../../src/kube/types.js';
+import type { EndpointSlice, Node, Service } from '../../../src/model/objects.js';
 import { projectNode, projectService, projectSlice } from '../../../src/plan/input.js';
 import { computePlan } from '../../../src/plan/plan.js';
 import { PlanState } from '../../../src/plan/state.js';

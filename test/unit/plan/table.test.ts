@@ -1,7 +1,7 @@
 // Table-driven plan cases: input objects -> the full expected plan (routes and skipped).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { EndpointSlice, Node, Service } from '../../../src/kube/types.js';
+import type { EndpointSlice, Node, Service } from '../../../src/model/objects.js';
 import type { PlanSettings } from '../../../src/plan/types.js';
 import {
   NODE,

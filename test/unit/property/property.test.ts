@@ -12,9 +12,9 @@ import { parseKubectlYaml, Unsupported } from '../../../src/cli/kubectl-yaml.js'
 import { parseSnapshot } from '../../../src/cli/snapshot.js';
 import { loadConfig } from '../../../src/config/load.js';
 import { ConfigError, SnapshotError } from '../../../src/errors.js';
-import type { EndpointSlice, Node, Service } from '../../../src/kube/types.js';
+import type { EndpointSlice, Node, Service } from '../../../src/model/objects.js';
 import { computePlan } from '../../../src/plan/plan.js';
-import { parseServiceIP } from '../../../src/plan/ip.js';
+import { parseServiceIP } from '../../../src/net/ip.js';
 import { ALL, NODE } from '../plan/helpers.js';
 
 const RUNS = { numRuns: 300 };

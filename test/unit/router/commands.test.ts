@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parsePrefix, requireCanonicalPrefix } from '../../../src/router/prefix.js';
+import { parsePrefix, requireCanonicalPrefix } from '../../../src/net/prefix.js';
 import { diffPrefixes, batchTimeoutMs } from '../../../src/router/router.js';
 import {
   isCurrentForm,

@@ -1,10 +1,13 @@
-// Validation of the prefixes that reach `ip` and `vtysh` command lines. The plan already produces
-// canonical host prefixes; the router checks again so that no string from the cluster can ever be
-// interpolated into a command (defence in depth).
+// Prefixes in text: host prefixes of addresses, and the validation of the prefixes that reach `ip`
+// and `vtysh` command lines. The plan already produces canonical host prefixes; the router checks
+// again so that no string from the cluster can ever be interpolated into a command (defence in depth).
 import { InvalidPrefixError } from '../errors.js';
-import { parseCIDR, type Family } from '../plan/ip.js';
+import { familyOf, parseCIDR, type Family } from './ip.js';
 
-export type { Family };
+/** The host prefix (/32 or /128) of an address in text, as the plan writes it. */
+export function hostPrefixOf(address: string): string {
+  return `${address}/${familyOf(address) === 'ipv6' ? 128 : 32}`;
+}
 
 export interface ParsedPrefix {
   prefix: string;
@@ -21,7 +24,7 @@ export interface ParsedPrefix {
  */
 export function parsePrefix(text: string): ParsedPrefix | undefined {
   if (text.length > 64) return undefined;
-  const withLength = text.includes('/') ? text : `${text}/${text.includes(':') ? 128 : 32}`;
+  const withLength = text.includes('/') ? text : hostPrefixOf(text);
   const cidr = parseCIDR(withLength);
   if (typeof cidr === 'string') return undefined;
   return { prefix: cidr.text, address: cidr.network.text, length: cidr.bits, family: cidr.family };

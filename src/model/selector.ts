@@ -2,15 +2,8 @@
 // `kubectl -l` syntax (`k`, `!k`, `k=v`, `k==v`, `k!=v`, `k in (a,b)`, `k notin (a,b)`, joined by
 // commas) and field selectors on metadata.name / metadata.namespace. One implementation for the
 // reflector, the plan (`services.labelSelector`), the config check and the API server double.
-import { CosmoletError, ErrorCodes } from '../errors.js';
-import type { KubeObject } from './types.js';
-
-/** A malformed selector: the API answers 400 BadRequest for it; the config refuses it. */
-export class SelectorError extends CosmoletError {
-  constructor(message: string) {
-    super(ErrorCodes.KUBE_API, message);
-  }
-}
+import { SelectorError } from '../errors.js';
+import type { KubeObject } from './objects.js';
 
 export type Requirement =
   { key: string; op: 'exists' | 'notexists' } | { key: string; op: 'in' | 'notin'; values: string[] };

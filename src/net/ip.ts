@@ -97,9 +97,14 @@ export function parseIPv6(s: string): IPv6 | undefined {
   return { family: 'ipv6', groups: exact, text: formatIPv6(exact) };
 }
 
+/** The family of an address or prefix in text: only IPv6 is written with ':'. */
+export function familyOf(text: string): Family {
+  return text.includes(':') ? 'ipv6' : 'ipv4';
+}
+
 export function parseIP(s: string): IP | undefined {
   if (typeof s !== 'string') return undefined;
-  return s.includes(':') ? parseIPv6(s) : parseIPv4(s);
+  return familyOf(s) === 'ipv6' ? parseIPv6(s) : parseIPv4(s);
 }
 
 /**

@@ -1,7 +1,7 @@
 // Kubernetes label selectors in their string form (src/plan/label-selector.ts).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { matchesLabels, parseLabelSelector } from '../../../src/kube/selector.js';
+import { matchesLabels, parseLabelSelector } from '../../../src/model/selector.js';
 
 function m(sel: string, labels: Record<string, string> | undefined): boolean {
   return matchesLabels(parseLabelSelector(sel), labels);

@@ -6,8 +6,8 @@ import {
   matchesLabels,
   parseFieldSelector,
   parseLabelSelector,
-  SelectorError,
-} from '../../../src/kube/selector.js';
+} from '../../../src/model/selector.js';
+import { SelectorError } from '../../../src/errors.js';
 
 void test('label selectors: every operator, as the API server applies them', () => {
   const m = (sel: string, labels: Record<string, string>): boolean =>

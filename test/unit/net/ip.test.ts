@@ -1,9 +1,10 @@
-// Strict IP parsing, RFC 5952 canonical form, ordering and CIDRs (src/plan/ip.ts).
+// Strict IP parsing, RFC 5952 canonical form, ordering and CIDRs (src/net/ip.ts).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   cidrContains,
   compareIP,
+  familyOf,
   formatIPv6,
   hostPrefix,
   isSpecialPurpose,
@@ -14,7 +15,8 @@ import {
   parseServiceIP,
   type CIDR,
   type IP,
-} from '../../../src/plan/ip.js';
+} from '../../../src/net/ip.js';
+import { hostPrefixOf } from '../../../src/net/prefix.js';
 
 function ip(s: string): IP {
   const r = parseIP(s);
@@ -334,5 +336,16 @@ describe('special-purpose ranges (regression: render planned 0.0.0.0/32, 127.0.0
   test('the CIDR and allowedCIDRs parsing is not affected (0.0.0.0/0 and ::/0 admit everything)', () => {
     assert.equal(cidr('0.0.0.0/0').text, '0.0.0.0/0');
     assert.equal(cidr('::/0').text, '::/0');
+  });
+});
+
+describe('familyOf and hostPrefixOf', () => {
+  void test('only IPv6 text has a colon; host prefixes are /32 and /128', () => {
+    assert.equal(familyOf('10.96.0.10'), 'ipv4');
+    assert.equal(familyOf('10.96.0.10/32'), 'ipv4');
+    assert.equal(familyOf('fd00:10:96::a'), 'ipv6');
+    assert.equal(familyOf('fd00:10:96::a/128'), 'ipv6');
+    assert.equal(hostPrefixOf('10.96.0.10'), '10.96.0.10/32');
+    assert.equal(hostPrefixOf('fd00:10:96::a'), 'fd00:10:96::a/128');
   });
 });
