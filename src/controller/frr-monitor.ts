@@ -1,6 +1,7 @@
 // Watches FRR from the outside, every loop interval: does bgpd export cosmolet's routes, is the ASN
 // the configured one, what does bgpd hold (for /status), how are the peers, and did a daemon
 // restart (then the reconciler reads back and re-applies: a restarted staticd has lost its routes).
+import { realClock, type Clock, type Timer } from '../clock.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../observe/metrics.js';
@@ -28,6 +29,8 @@ export interface FrrMonitorOptions {
   advertises: (prefix: string) => boolean;
   /** Largest change refreshed prefix by prefix; a larger one reads the whole table once instead. */
   maxPrefixRefresh?: number;
+  /** Default: the real clock. */
+  clock?: Clock;
 }
 
 export interface FrrState {
@@ -46,8 +49,9 @@ export interface FrrState {
 export class FrrMonitor {
   private readonly watcher: FrrWatcher;
   private readonly log: Logger;
-  private timer: NodeJS.Timeout | undefined;
-  private soonTimer: NodeJS.Timeout | undefined;
+  private readonly clock: Clock;
+  private timer: Timer | undefined;
+  private soonTimer: Timer | undefined;
   private readonly refreshQueue = new Set<string>();
   /** Advertised prefixes bgpd holds as valid best paths, as of the last reads. */
   private readonly held = new Set<string>();
@@ -69,10 +73,11 @@ export class FrrMonitor {
   constructor(private readonly opts: FrrMonitorOptions) {
     this.watcher = new FrrWatcher(opts.socketDir);
     this.log = opts.logger.child({ component: 'frr-monitor' });
+    this.clock = opts.clock ?? realClock;
   }
 
   start(): void {
-    this.timer = setInterval(() => void this.check(), this.opts.intervalSeconds * 1000);
+    this.timer = this.clock.setInterval(() => void this.check(), this.opts.intervalSeconds * 1000);
     void this.check();
   }
 
@@ -85,7 +90,7 @@ export class FrrMonitor {
     if (this.stopped) return;
     for (const p of prefixes) this.refreshQueue.add(p);
     if (this.soonTimer) return;
-    this.soonTimer = setTimeout(() => {
+    this.soonTimer = this.clock.setTimeout(() => {
       this.soonTimer = undefined;
       void this.refresh();
     }, delayMs);
@@ -139,8 +144,8 @@ export class FrrMonitor {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    if (this.soonTimer) clearTimeout(this.soonTimer);
+    this.timer?.cancel();
+    this.soonTimer?.cancel();
     await this.running;
   }
 
@@ -199,7 +204,7 @@ export class FrrMonitor {
       this.recordPeers([]);
       this.log.debug({ err }, 'cannot read the BGP summary');
     }
-    this.state.lastCheckAt = Date.now();
+    this.state.lastCheckAt = this.clock.now();
   }
 
   /**

@@ -6,6 +6,7 @@
 // resync (loopIntervalSeconds), after a failed apply and after an FRR restart.
 // Fail static: until every reflector has listed once, nothing is planned or applied, and a broken
 // API server leaves the stores (and so the routes) as they were.
+import { realClock, type Clock, type Timer } from '../clock.js';
 import { errorMessage, CosmoletError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../observe/metrics.js';
@@ -66,6 +67,8 @@ export interface ReconcilerOptions {
   /** Retry backoff after a failed reconcile: doubles from `retryMinMs` up to `retryMaxMs`. */
   retryMinMs?: number;
   retryMaxMs?: number;
+  /** Default: the real clock. */
+  clock?: Clock;
 }
 
 export interface ReconcileStatus {
@@ -87,6 +90,7 @@ export interface ReconcileStatus {
 export class Reconciler {
   private readonly trigger: CoalescingTrigger;
   private readonly log: Logger;
+  private readonly clock: Clock;
   readonly state: PlanState;
   private planned = false;
   private planVersion = 0;
@@ -103,17 +107,19 @@ export class Reconciler {
   private readBackDue = true;
   private lastOk: boolean | undefined;
   private lastError: string | undefined;
-  private lastRunAt = Date.now();
+  private lastRunAt: number;
   private runningSince: number | undefined;
   private pendingEventAt: number | undefined;
   private retryDelayMs: number;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private resyncTimer: NodeJS.Timeout | undefined;
+  private retryTimer: Timer | undefined;
+  private resyncTimer: Timer | undefined;
   private stopped = false;
   private applying = true;
 
   constructor(private readonly opts: ReconcilerOptions) {
     this.log = opts.logger.child({ component: 'reconciler' });
+    this.clock = opts.clock ?? realClock;
+    this.lastRunAt = this.clock.now();
     this.retryDelayMs = opts.retryMinMs ?? 500;
     this.state = new PlanState({
       nodeName: opts.nodeName,
@@ -126,16 +132,17 @@ export class Reconciler {
       maxDelayMs: opts.maxDelayMs ?? 200,
       minIntervalMs: opts.minIntervalMs ?? 250,
       run: () => this.reconcile(),
+      clock: this.clock,
     });
   }
 
   start(): void {
-    this.resyncTimer = setInterval(() => this.resync(), this.opts.loopIntervalSeconds * 1000);
+    this.resyncTimer = this.clock.setInterval(() => this.resync(), this.opts.loopIntervalSeconds * 1000);
     this.trigger.fire(true);
   }
 
   /** A watch event: the object under `key` may have changed. */
-  changed(resource: ChangedResource, key: string, at: number = Date.now()): void {
+  changed(resource: ChangedResource, key: string, at: number = this.clock.now()): void {
     if (resource === 'services') this.queued.services.add(key);
     else if (resource === 'endpointslices') this.queued.slices.add(key);
     else this.queued.node = true;
@@ -170,8 +177,8 @@ export class Reconciler {
   /** Stops reconciling; waits for a reconcile in progress to finish. */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.resyncTimer) clearInterval(this.resyncTimer);
-    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.resyncTimer?.cancel();
+    this.retryTimer?.cancel();
     await this.trigger.stop();
   }
 
@@ -190,7 +197,7 @@ export class Reconciler {
   private async reconcile(): Promise<void> {
     if (this.stopped || !this.applying) return;
     const { cluster, metrics } = this.opts;
-    const started = Date.now();
+    const started = this.clock.now();
     this.runningSince = started;
     const eventAt = this.pendingEventAt;
     this.pendingEventAt = undefined;
@@ -218,7 +225,7 @@ export class Reconciler {
     } catch (err) {
       this.fail(err, eventAt);
     } finally {
-      const end = Date.now();
+      const end = this.clock.now();
       metrics.reconcileDuration.observe((end - started) / 1000);
       this.lastRunAt = end;
       this.runningSince = undefined;
@@ -308,7 +315,7 @@ export class Reconciler {
     this.readBackDue = false;
     for (const p of diff.add) if (!conflicts.has(p)) metrics.routesAdded.inc({ family: familyOf(p) });
     for (const p of diff.remove) metrics.routesWithdrawn.inc({ family: familyOf(p) });
-    if (eventAt !== undefined) metrics.eventToInstalled.observe((Date.now() - eventAt) / 1000);
+    if (eventAt !== undefined) metrics.eventToInstalled.observe((this.clock.now() - eventAt) / 1000);
     this.setInstalledGauge(v4);
     for (const p of result.conflicts) {
       this.log.warn({ prefix: p }, `not installing ${p}: a route that is not cosmolet's holds it`);
@@ -425,8 +432,8 @@ export class Reconciler {
     this.retryDelayMs = Math.min(this.retryDelayMs * 2, this.opts.retryMaxMs ?? 30_000);
     this.log.error({ err, code: reason, retryInMs: delay }, `reconcile failed: ${this.lastError}`);
     if (this.stopped) return;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => {
+    this.retryTimer?.cancel();
+    this.retryTimer = this.clock.setTimeout(() => {
       this.retryTimer = undefined;
       this.trigger.fire(true);
     }, delay);

@@ -5,6 +5,7 @@
 // `minIntervalMs` apart, so a source that changes faster (an endpoint flapping every 100 ms) is
 // applied at a bounded rate, each run taking the state as it is then; an isolated signal after a
 // quiet time is not delayed by it.
+import { realClock, type Clock, type Timer } from '../clock.js';
 
 export interface TriggerOptions {
   settleMs: number;
@@ -13,10 +14,13 @@ export interface TriggerOptions {
   minIntervalMs?: number;
   /** The work; its rejection is the caller's to handle inside `run` (it is caught and ignored here). */
   run: () => Promise<void>;
+  /** Default: the real clock. */
+  clock?: Clock;
 }
 
 export class CoalescingTrigger {
-  private timer: NodeJS.Timeout | undefined;
+  private readonly clock: Clock;
+  private timer: Timer | undefined;
   private firstPendingAt: number | undefined;
   private lastStartAt = -Infinity;
   private running = false;
@@ -24,7 +28,9 @@ export class CoalescingTrigger {
   private stopped = false;
   private idleWaiters: (() => void)[] = [];
 
-  constructor(private readonly opts: TriggerOptions) {}
+  constructor(private readonly opts: TriggerOptions) {
+    this.clock = opts.clock ?? realClock;
+  }
 
   /** Marks dirty; `immediate` skips the settle window (a retry or a resync). */
   fire(immediate = false): void {
@@ -33,15 +39,15 @@ export class CoalescingTrigger {
       this.rerun = true;
       return;
     }
-    const now = Date.now();
+    const now = this.clock.now();
     this.firstPendingAt ??= now;
     const deadline = this.firstPendingAt + this.opts.maxDelayMs;
     const at = Math.max(
       immediate ? now : Math.min(now + this.opts.settleMs, deadline),
       this.lastStartAt + (this.opts.minIntervalMs ?? 0),
     );
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.execute(), Math.max(0, at - now));
+    this.timer?.cancel();
+    this.timer = this.clock.setTimeout(() => void this.execute(), Math.max(0, at - now));
   }
 
   get busy(): boolean {
@@ -52,7 +58,7 @@ export class CoalescingTrigger {
     this.timer = undefined;
     this.firstPendingAt = undefined;
     this.running = true;
-    this.lastStartAt = Date.now();
+    this.lastStartAt = this.clock.now();
     try {
       await this.opts.run();
     } catch {
@@ -71,7 +77,7 @@ export class CoalescingTrigger {
   /** Stops scheduling and resolves when no run is in progress. */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
     if (!this.running) return;
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve));

@@ -5,6 +5,7 @@
 // watch that has gone silent: after several bookmark intervals once bookmarks have been seen, else
 // after the watch timeout plus a grace. A relist swaps the store atomically and reports only real differences.
 import { randomInt } from 'node:crypto';
+import { realClock, type Clock, type Timer } from '../clock.js';
 import {
   CosmoletError,
   ErrorCodes,
@@ -101,6 +102,15 @@ export const DEFAULT_TIMERS: ReflectorTimers = {
   maxListPages: 20_000,
 };
 
+/**
+ * The longest a healthy reflector loop goes without progress: a watch that stays silent until its
+ * watchdog fires (the longest watch timeout plus the grace), then a list that takes its whole timeout.
+ * Longer than this, the loop is stuck (/healthz).
+ */
+export function stallLimitMs(timers: ReflectorTimers = DEFAULT_TIMERS): number {
+  return timers.watchTimeoutMaxSeconds * 1000 + timers.watchdogGraceMs + timers.listTimeoutMs;
+}
+
 export interface ReflectorOptions<T> {
   client: KubeClient;
   /**
@@ -121,6 +131,8 @@ export interface ReflectorOptions<T> {
   hooks?: ReflectorHooks;
   onChange?: (change: ReflectorChange<T>) => void | Promise<void>;
   timers?: Partial<ReflectorTimers>;
+  /** Default: the real clock. */
+  clock?: Clock;
 }
 
 /** The API path of a resource's collection (optionally in a namespace). */
@@ -149,7 +161,7 @@ export class Reflector<T = KubeObject> {
   private store = new Map<string, T>();
   private resourceVersion = '';
   private syncedFlag = false;
-  private progressAt = Date.now();
+  private progressAt: number;
   private waiting = false;
   private stopped = true;
   private loop: Promise<void> | undefined;
@@ -162,6 +174,7 @@ export class Reflector<T = KubeObject> {
   private bookmarkGaps: number[] = [];
   private lastBookmarkAt: number | undefined;
   private readonly timers: ReflectorTimers;
+  private readonly clock: Clock;
   private readonly log: Logger;
   private readonly project: (raw: KubeObject) => T | undefined;
   private readonly same: (a: T, b: T) => boolean;
@@ -172,6 +185,8 @@ export class Reflector<T = KubeObject> {
     this.resource = options.resource;
     this.namespace = options.namespace;
     this.timers = { ...DEFAULT_TIMERS, ...options.timers };
+    this.clock = options.clock ?? realClock;
+    this.progressAt = this.clock.now();
     this.log = options.logger.child({ resource: options.resource, namespace: options.namespace ?? '*' });
   }
 
@@ -182,7 +197,7 @@ export class Reflector<T = KubeObject> {
 
   /** The last time the loop made progress; "now" while it is healthily waiting on a backoff timer. */
   get lastProgressAt(): number {
-    return this.waiting ? Date.now() : this.progressAt;
+    return this.waiting ? this.clock.now() : this.progressAt;
   }
 
   get lastResourceVersion(): string {
@@ -205,7 +220,7 @@ export class Reflector<T = KubeObject> {
   start(): void {
     if (this.loop || this.abort.signal.aborted) return;
     this.stopped = false;
-    this.progressAt = Date.now();
+    this.progressAt = this.clock.now();
     this.loop = this.run();
   }
 
@@ -232,7 +247,7 @@ export class Reflector<T = KubeObject> {
   }
 
   private progress(): void {
-    this.progressAt = Date.now();
+    this.progressAt = this.clock.now();
   }
 
   private async run(): Promise<void> {
@@ -254,8 +269,8 @@ export class Reflector<T = KubeObject> {
           this.hook('watchRestart', 'gone');
           needList = true;
           // 410 right after a relist again: do not spin on a server that keeps answering 410.
-          if (Date.now() - this.lastGoneAt < 1000) await this.backoff(err);
-          this.lastGoneAt = Date.now();
+          if (this.clock.now() - this.lastGoneAt < 1000) await this.backoff(err);
+          this.lastGoneAt = this.clock.now();
           continue;
         }
         // Events may have been lost in an oversized line: the store is rebuilt from a list.
@@ -286,9 +301,9 @@ export class Reflector<T = KubeObject> {
     this.waiting = true;
     try {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, ms);
+        const timer = this.clock.setTimeout(done, ms);
         function done(): void {
-          clearTimeout(timer);
+          timer.cancel();
           resolve();
         }
         this.wakeUp = done;
@@ -415,7 +430,7 @@ export class Reflector<T = KubeObject> {
   }
 
   private noteBookmark(): void {
-    const now = Date.now();
+    const now = this.clock.now();
     if (this.lastBookmarkAt !== undefined) {
       this.bookmarkGaps.push(now - this.lastBookmarkAt);
       if (this.bookmarkGaps.length > 5) this.bookmarkGaps.shift();
@@ -433,7 +448,7 @@ export class Reflector<T = KubeObject> {
       allowWatchBookmarks: 'true',
       timeoutSeconds: String(timeoutSeconds),
     });
-    const opened = Date.now();
+    const opened = this.clock.now();
     const stream = await this.options.client.stream(path, { signal: this.abort.signal });
     this.progress();
     if (stream.status !== 200) {
@@ -457,21 +472,21 @@ export class Reflector<T = KubeObject> {
       answered = true;
       this.hook('watchOpened');
     };
-    const answeredTimer = setTimeout(() => {
+    const answeredTimer = this.clock.setTimeout(() => {
       if (this.bookmarkGaps.length === 0) answer();
     }, t.shortWatchMs);
     try {
       const reason = await new Promise<WatchRestartReason>((resolve, reject) => {
         let settled = false;
         const watchdogMs = timeoutSeconds * 1000 + t.watchdogGraceMs;
-        let watchdog = setTimeout(fire, this.silenceLimitMs(watchdogMs));
+        let watchdog: Timer = this.clock.setTimeout(fire, this.silenceLimitMs(watchdogMs));
         function fire(): void {
           finish(() => resolve('watchdog'));
         }
         const finish = (action: () => void): void => {
           if (settled) return;
           settled = true;
-          clearTimeout(watchdog);
+          watchdog.cancel();
           stream.close();
           action();
         };
@@ -491,8 +506,8 @@ export class Reflector<T = KubeObject> {
         stream.stream.on('data', (chunk: string) => {
           if (settled) return;
           this.progress();
-          clearTimeout(watchdog);
-          watchdog = setTimeout(fire, this.silenceLimitMs(watchdogMs));
+          watchdog.cancel();
+          watchdog = this.clock.setTimeout(fire, this.silenceLimitMs(watchdogMs));
           let start = 0;
           let nl: number;
           while (!settled && (nl = chunk.indexOf('\n', start)) >= 0) {
@@ -533,14 +548,19 @@ export class Reflector<T = KubeObject> {
           ),
         );
       });
-      if (reason === 'closed' && delivered === 0 && Date.now() - opened < t.shortWatchMs && !this.stopped) {
+      if (
+        reason === 'closed' &&
+        delivered === 0 &&
+        this.clock.now() - opened < t.shortWatchMs &&
+        !this.stopped
+      ) {
         // A watch that ends at once with nothing in it: do not spin, back off like an error.
         throw new CosmoletError(ErrorCodes.KUBE_API, `watch ${this.resource}: closed immediately`);
       }
       this.failures = 0;
       return reason;
     } finally {
-      clearTimeout(answeredTimer);
+      answeredTimer.cancel();
       this.current = undefined;
     }
   }
@@ -646,6 +666,8 @@ export interface ReflectorSetOptions {
   /** A field of the wrong type was dropped (`resource.field`); the object is read without it. */
   onMalformed?: (field: string) => void;
   timers?: Partial<ReflectorTimers>;
+  /** Default: the real clock. */
+  clock?: Clock;
 }
 
 /**
@@ -668,6 +690,7 @@ export class ReflectorSet {
       logger: options.logger,
       ...(options.hooks ? { hooks: options.hooks } : {}),
       ...(options.timers ? { timers: options.timers } : {}),
+      ...(options.clock ? { clock: options.clock } : {}),
     };
     const onChange =
       (resource: ReflectedResource) =>

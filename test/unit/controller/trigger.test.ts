@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CoalescingTrigger } from '../../../src/controller/trigger.js';
+import { ManualClock } from '../manual-clock.js';
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve = (): void => undefined;
@@ -121,4 +122,62 @@ test('stop waits for the run in progress and schedules nothing after', async () 
   await stopping;
   trigger.fire(true);
   assert.equal(runs, 1);
+});
+
+test('settle window and max delay are measured on the injected clock, not in real time', async (t) => {
+  const clock = new ManualClock();
+  let runs = 0;
+  const trigger = new CoalescingTrigger({
+    settleMs: 50,
+    maxDelayMs: 120,
+    clock,
+    run: () => Promise.resolve(void runs++),
+  });
+  t.after(() => trigger.stop());
+  trigger.fire();
+  await clock.advance(49);
+  assert.equal(runs, 0, 'the settle window is not over');
+  await clock.advance(1);
+  assert.equal(runs, 1);
+  // A signal every 30 ms would postpone the 50 ms settle window forever; the max delay (120 ms after
+  // the first unhandled signal) ends the wait.
+  for (let i = 0; i < 4; i++) {
+    trigger.fire();
+    await clock.advance(i < 3 ? 30 : 29);
+  }
+  assert.equal(runs, 1, '120 ms have not passed since the first signal');
+  await clock.advance(1);
+  assert.equal(runs, 2);
+});
+
+test('the rate bound holds on the injected clock: runs start minIntervalMs apart, a quiet signal is not delayed', async (t) => {
+  const clock = new ManualClock();
+  const starts: number[] = [];
+  const trigger = new CoalescingTrigger({
+    settleMs: 5,
+    maxDelayMs: 200,
+    minIntervalMs: 250,
+    clock,
+    run: () => Promise.resolve(void starts.push(clock.now())),
+  });
+  t.after(() => trigger.stop());
+  const t0 = clock.now();
+  // A signal every 100 ms for 1 s: runs at most every 250 ms.
+  for (let i = 0; i < 10; i++) {
+    trigger.fire();
+    await clock.advance(100);
+  }
+  await clock.advance(300);
+  const gaps = starts.slice(1).map((at, i) => at - (starts[i] ?? 0));
+  assert.ok(starts.length >= 4 && starts.length <= 5, `starts: ${starts.map((s) => s - t0).join(' ')}`);
+  assert.ok(
+    gaps.every((g) => g >= 250),
+    `gaps: ${gaps.join(' ')}`,
+  );
+  // After a quiet second, one signal runs after the settle window only.
+  await clock.advance(1000);
+  const before = starts.length;
+  trigger.fire();
+  await clock.advance(5);
+  assert.equal(starts.length, before + 1);
 });

@@ -1,9 +1,10 @@
 // Shared test helpers: wait for a condition with a deadline (never a fixed sleep), start the API
 // double and a client for it, and build objects.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { parse as parseYaml } from 'yaml';
 import { loadKubeClient, type KubeClient } from '../../../src/kube/client.js';
 import type { EndpointSlice, Service } from '../../../src/model/objects.js';
 import { FakeApiServer, type ApiServerOptions } from '../../../src/lab/apiserver.js';
@@ -34,6 +35,23 @@ export async function startDouble(
   server.writeKubeconfig(kubeconfig);
   const client = await loadKubeClient({ kubeconfigPath: kubeconfig, env: {} });
   return { server, client, kubeconfig };
+}
+
+/**
+ * A client as the DaemonSet's pod makes it: KUBERNETES_SERVICE_HOST/PORT and the service account's
+ * token and CA files (and no @kubernetes/client-node, which a kubeconfig would load: seconds per process).
+ */
+export async function inClusterClient(api: FakeApiServer, dir: string): Promise<KubeClient> {
+  const cluster = (parseYaml(api.kubeconfig()) as { clusters: { cluster: Record<string, string> }[] })
+    .clusters[0]?.cluster;
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'token'), api.token ?? '');
+  writeFileSync(join(dir, 'ca.crt'), Buffer.from(cluster?.['certificate-authority-data'] ?? '', 'base64'));
+  const { hostname, port } = new URL(api.url);
+  return loadKubeClient({
+    env: { KUBERNETES_SERVICE_HOST: hostname, KUBERNETES_SERVICE_PORT: port },
+    serviceAccountDir: dir,
+  });
 }
 
 export function svc(

@@ -1,0 +1,92 @@
+// How the API server is doing, as the reflectors see it: which resources' requests have been
+// failing since when (an outage), and which are refused for the credential. Both only feed /readyz:
+// an outage never changes the stores, so the routes stay as they are (fail static).
+import type { Clock } from '../clock.js';
+import { CosmoletError, ErrorCodes, KubeApiError } from '../errors.js';
+import type { ReflectorHooks } from '../kube/reflector.js';
+import type { Metrics } from '../observe/metrics.js';
+
+/** Requests failing for longer than this make the `kubernetes-unreachable` condition. */
+export const UNREACHABLE_AFTER_MS = 10_000;
+
+export class KubeHealth {
+  /** Reflector resource -> when its requests started failing (cleared by any success). */
+  private readonly failingSince = new Map<string, number>();
+  /** Reflector resource -> the credential problem of its last failure (401, 403, no credential). */
+  private readonly authFailure = new Map<string, string>();
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly metrics: Metrics,
+  ) {}
+
+  /** The reflectors' hooks: outage tracking and the reflector metrics. */
+  hooks(): ReflectorHooks {
+    const m = this.metrics;
+    const ok = (resource: string) => {
+      this.failingSince.delete(resource);
+      this.authFailure.delete(resource);
+    };
+    return {
+      failed: (resource, err) => {
+        const auth = authProblem(err);
+        if (auth) this.authFailure.set(resource, auth);
+        else this.authFailure.delete(resource);
+      },
+      relist: (resource) => m.reflectorRelists.inc({ resource }),
+      // Any answer from the API ends an outage, even on a quiet cluster with no events.
+      listed: (resource) => ok(resource),
+      watchOpened: (resource) => ok(resource),
+      watchRestart: (resource, reason) => {
+        m.reflectorWatchRestarts.inc({ resource, reason });
+        // A watch that went silent while bookmarks were due is a failure too, not progress.
+        if (reason === 'error' || reason === 'watchdog') {
+          if (!this.failingSince.has(resource)) this.failingSince.set(resource, this.clock.now());
+        } else {
+          ok(resource);
+        }
+      },
+      event: (resource, type) => {
+        ok(resource);
+        m.reflectorEvents.inc({ resource, type });
+        m.reflectorLastEvent.set({ resource }, this.clock.now() / 1000);
+      },
+      synced: (resource, synced) => {
+        if (synced) ok(resource);
+        m.reflectorSynced.set({ resource }, synced ? 1 : 0);
+      },
+    };
+  }
+
+  /** Credential problems count at once: waiting does not fix a refused token. */
+  unauthorized(): string | undefined {
+    const [first] = this.authFailure.entries();
+    if (!first) return undefined;
+    const resources = [...this.authFailure.keys()].join(', ');
+    return `kubernetes-unauthorized: requests for ${resources} are refused: ${first[1]}; keeping the routes as they are`;
+  }
+
+  /** Resources whose requests have failed for longer than UNREACHABLE_AFTER_MS (not for the credential). */
+  unreachable(): string | undefined {
+    const now = this.clock.now();
+    const failing = [...this.failingSince.entries()].filter(
+      ([r, since]) => now - since > UNREACHABLE_AFTER_MS && !this.authFailure.has(r),
+    );
+    if (failing.length === 0) return undefined;
+    return `kubernetes-unreachable: requests for ${failing.map(([r]) => r).join(', ')} have failed for ${Math.round(
+      (now - Math.min(...failing.map(([, s]) => s))) / 1000,
+    )} s; keeping the routes as they are`;
+  }
+}
+
+/** Why the API server refuses cosmolet, when that is the failure (else undefined). */
+export function authProblem(err: unknown): string | undefined {
+  if (err instanceof KubeApiError && err.status === 401) {
+    return `401 Unauthorized even after refreshing the credential (${err.message})`;
+  }
+  if (err instanceof KubeApiError && err.status === 403) {
+    return `403 Forbidden: the service account lacks RBAC permissions (${err.message})`;
+  }
+  if (err instanceof CosmoletError && err.code === ErrorCodes.KUBE_AUTH) return err.message;
+  return undefined;
+}
