@@ -106,6 +106,7 @@ export class Daemon {
       router,
       // The reflectors ask the API server for services.labelSelector and keep no labels.
       settings: { ...planSettings(config), labelSelector: '' },
+      classMarks: new Map(Object.entries(config.routeClasses).map(([name, c]) => [name, c.mark])),
       nodeName: config.nodeName,
       applyEnabled: config.bgp.enabled,
       loopIntervalSeconds: config.loopIntervalSeconds,

@@ -115,7 +115,7 @@ export async function waitHeld(
 }
 
 export async function assertOwned(router: Router, expected: Iterable<string>): Promise<void> {
-  const got = await router.read();
+  const got = new Set((await router.read()).keys());
   const want = new Set(expected);
   assert.ok(sameSet(want, got), `router.read(): ${describeDiff(want, got)}`);
 }

@@ -102,7 +102,7 @@ void test(
     await ip('route', 'add', 'blackhole', '10.96.7.1/32', 'proto', String(KERNEL_PROTOCOL));
     await ip('-6', 'route', 'add', 'blackhole', 'fd00:10:96::7:1/128', 'proto', String(KERNEL_PROTOCOL));
     await waitHeld(fabric, want);
-    assert.deepEqual([...(await router.read())].sort(), want.sort());
+    assert.deepEqual([...(await router.read()).keys()].sort(), want.sort());
     assert.equal(await router.repair?.(), 2);
     const r = await reconcile(router, want);
     assert.equal(r.added + r.removed, 0, 'adopted, not re-added');
@@ -155,7 +155,7 @@ void test(
     const { fabric, router } = suite;
     await resetState(fabric, router);
     await fabric.exec('node', ['ip', 'link', 'del', 'cosmolet0']).catch(() => undefined);
-    assert.deepEqual([...(await router.read())], []);
+    assert.deepEqual([...(await router.read()).keys()], []);
     await assert.rejects(fabric.exec('node', ['ip', 'link', 'show', 'cosmolet0']));
     // The first apply creates it.
     await reconcile(router, ['10.96.9.1/32']);
