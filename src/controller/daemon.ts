@@ -125,6 +125,7 @@ export class Daemon {
     this.monitor = new FrrMonitor({
       vtysh: deps.vtysh,
       origination: config.frr.origination,
+      routeClasses: Object.entries(config.routeClasses).map(([name, c]) => ({ name, mark: c.mark })),
       socketDir: config.frr.socketDir,
       asn: config.bgp.asn,
       intervalSeconds: config.loopIntervalSeconds,
