@@ -240,11 +240,11 @@ export function evaluateMarks(
         .join(', ')})`,
     };
   }
-  if ([...maps.values()].includes('')) {
+  const bare = [...families].sort().filter((f) => maps.get(f) === '');
+  if (bare.length > 0) {
     const bgp = parseRouterBgp(runningConfig);
     snippet.push('route-map COSMOLET-EXPORT permit 100', `router bgp ${bgp?.asn ?? '<ASN>'}`);
-    for (const [f, n] of maps) {
-      if (n !== '') continue;
+    for (const f of bare) {
       snippet.push(
         ` address-family ${UNICAST[f]}`,
         `  redistribute ${origination} route-map COSMOLET-EXPORT`,
