@@ -252,7 +252,11 @@ export function evaluateMarks(
       );
     }
   }
-  return { ok: false, message: problems.join('; '), snippet: snippet.join('\n') };
+  return {
+    ok: false,
+    message: `${problems.join('; ')} (the snippet has the route-map entries to add)`,
+    snippet: snippet.join('\n'),
+  };
 }
 
 /**

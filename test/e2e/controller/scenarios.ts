@@ -615,6 +615,44 @@ export function controllerSuite(origination: 'kernel' | 'static'): void {
     );
   });
 
+  test(`${origination}: route classes: a class the node's route-map does not export: /readyz says so and prints the entries to add`, async (t) => {
+    resetCluster();
+    const c = lab.startCosmolet({
+      routeClasses: { gold: { mark: 1001 }, bronze: { mark: 1003 } },
+      defaultRouteClass: 'bronze',
+    });
+    t.after(async () => {
+      c.kill('SIGKILL');
+      await c.exited;
+    });
+    const kind = origination === 'kernel' ? 'metric' : 'tag';
+    let last = '';
+    await waitFor(
+      '/readyz to name the unexported class',
+      async () => {
+        const r = await lab.get('/readyz').catch(() => ({ status: 0, body: '' }));
+        last = `${r.status} ${r.body}`;
+        return r.status === 503 && r.body.includes(`route class \\"bronze\\" (${kind} 1003)`);
+      },
+      30_000,
+      200,
+    ).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}; last ${last}\ncosmolet log:\n${c.log().slice(-3000)}`);
+    });
+    const body = JSON.parse(last.slice(last.indexOf(' ') + 1)) as {
+      conditions: { name: string; ok: boolean; message: string; snippet?: string }[];
+    };
+    const cond = body.conditions.find((x) => x.name === 'frr-exports-routes');
+    assert.equal(cond?.ok, false);
+    assert.doesNotMatch(cond?.message ?? '', /"gold"/, 'gold is exported by the lab route-map');
+    assert.match(
+      cond?.snippet ?? '',
+      new RegExp(
+        `^route-map COSMOLET-(KERNEL|STATIC) permit \\d+\n match ip address prefix-list COSMOLET-V4\n match ${kind} 1003\n set community <the community of route class bronze>`,
+      ),
+    );
+  });
+
   test(`${origination}: bgp.enabled false plans and reports but installs nothing`, async (t) => {
     resetCluster();
     // Start from an empty node: earlier tests may have left routes (which cosmolet would adopt).
