@@ -17,7 +17,6 @@ export const NODE_API_PORT = 6443;
 export const NODE_HTTP_PORT = 8080;
 /** Where the lab's cosmolet pods are, as the chart installs them. */
 export const COSMOLET_NAMESPACE = 'cosmolet';
-export const COSMOLET_SELECTOR = 'app.kubernetes.io/name=cosmolet';
 
 /** A node of the lab: a Kubernetes node name, its namespace, address and pod block. */
 export interface LabNode {
