@@ -549,10 +549,12 @@ export function controllerSuite(origination: 'kernel' | 'static'): void {
     // The lab's node FRR sets 65000:101 on mark 1001 and 65000:102 on mark 1002 (LAB_ROUTE_CLASSES).
     const GOLD = '65000:101';
     const SILVER = '65000:102';
-    const c = await startConverged(t, {
-      routeClasses: { gold: { mark: 1001 }, silver: { mark: 1002 } },
-      defaultRouteClass: 'silver',
-    });
+    // Withdrawn on exit: a cosmolet without these classes would not own static lines tagged 1001/1002.
+    const c = await startConverged(
+      t,
+      { routeClasses: { gold: { mark: 1001 }, silver: { mark: 1002 } }, defaultRouteClass: 'silver' },
+      ['--withdraw-on-exit'],
+    );
     const web = ['10.96.0.10/32', 'fd00:10:96::a/128'];
     const webService = (cls?: string): Service =>
       service('web', {
@@ -613,14 +615,17 @@ export function controllerSuite(origination: 'kernel' | 'static'): void {
       status.routes.filter((r) => web.includes(r.prefix)).map((r) => [r.prefix, r.class, r.installed]),
       web.map((p) => [p, 'silver', true]),
     );
+    c.kill('SIGTERM');
+    assert.equal((await c.exited).code, 0);
+    await lab.waitPeersHold([]);
   });
 
   test(`${origination}: route classes: a class the node's route-map does not export: /readyz says so and prints the entries to add`, async (t) => {
     resetCluster();
-    const c = lab.startCosmolet({
-      routeClasses: { gold: { mark: 1001 }, bronze: { mark: 1003 } },
-      defaultRouteClass: 'bronze',
-    });
+    const c = lab.startCosmolet(
+      { routeClasses: { gold: { mark: 1001 }, bronze: { mark: 1003 } }, defaultRouteClass: 'bronze' },
+      ['--withdraw-on-exit'],
+    );
     t.after(async () => {
       c.kill('SIGKILL');
       await c.exited;
@@ -651,6 +656,10 @@ export function controllerSuite(origination: 'kernel' | 'static'): void {
         `^route-map COSMOLET-(KERNEL|STATIC) permit \\d+\n match ip address prefix-list COSMOLET-V4\n match ${kind} 1003\n set community <the community of route class bronze>`,
       ),
     );
+    // Not ready, but the routes were installed (with the mark 1003): withdrawn on exit.
+    c.kill('SIGTERM');
+    assert.equal((await c.exited).code, 0);
+    await lab.waitPeersHold([]);
   });
 
   test(`${origination}: bgp.enabled false plans and reports but installs nothing`, async (t) => {
