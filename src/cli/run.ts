@@ -73,7 +73,14 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     socketDir: frr.socketDir,
     timeoutMs: frr.commandTimeoutSeconds * 1000,
   });
-  const router = createRouter({ ...frr, logger: log.child({ component: 'router' }) }, vtysh);
+  const router = createRouter(
+    {
+      ...frr,
+      marks: Object.values(config.routeClasses).map((c) => c.mark),
+      logger: log.child({ component: 'router' }),
+    },
+    vtysh,
+  );
   const daemon = new Daemon({ config, client, router, vtysh, logger: log });
   await daemon.start();
 

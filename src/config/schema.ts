@@ -127,6 +127,14 @@ export const configSchema = z
           path,
           message: 'equals frr.staticTag (the mark of unclassed routes)',
         });
+      } else if (mark === 1024 && c.frr.origination === 'kernel') {
+        // The kernel gives an IPv6 route without a metric 1024: unclassed IPv6 routes would match it.
+        ctx.addIssue({
+          code: 'custom',
+          path,
+          message:
+            'is the metric the kernel gives IPv6 routes without one (unclassed routes) under frr.origination kernel; pick another',
+        });
       }
       byMark.set(mark, name);
     }

@@ -106,6 +106,7 @@ export class Daemon {
       router,
       // The reflectors ask the API server for services.labelSelector and keep no labels.
       settings: { ...planSettings(config), labelSelector: '' },
+      classMarks: new Map(Object.entries(config.routeClasses).map(([name, c]) => [name, c.mark])),
       nodeName: config.nodeName,
       applyEnabled: config.bgp.enabled,
       loopIntervalSeconds: config.loopIntervalSeconds,
@@ -124,6 +125,7 @@ export class Daemon {
     this.monitor = new FrrMonitor({
       vtysh: deps.vtysh,
       origination: config.frr.origination,
+      routeClasses: Object.entries(config.routeClasses).map(([name, c]) => ({ name, mark: c.mark })),
       socketDir: config.frr.socketDir,
       asn: config.bgp.asn,
       intervalSeconds: config.loopIntervalSeconds,

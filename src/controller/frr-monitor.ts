@@ -7,7 +7,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import { familyOf, type Family } from '../net/ip.js';
 import { bgpdRunningConfig, bgpPrefixes, bgpSummary, bgpTable } from '../router/frr/bgpd.js';
-import { evaluateAsn, evaluateExport, type Check } from '../router/frr/checks.js';
+import { evaluateAsn, evaluateExport, type Check, type RouteClassMark } from '../router/frr/checks.js';
 import type { BgpPeer, BgpView } from '../router/frr/parse.js';
 import type { Vtysh } from '../router/frr/vtysh.js';
 import { FrrWatcher } from '../router/frr/watcher.js';
@@ -17,6 +17,8 @@ export interface FrrMonitorOptions {
   /** The process's one FRR client, shared with the router. */
   vtysh: Vtysh;
   origination: Origination;
+  /** The configured route classes, whose marks the operator's route-map must export. */
+  routeClasses?: readonly RouteClassMark[];
   socketDir: string;
   /** 0: not checked. */
   asn: number;
@@ -215,7 +217,7 @@ export class FrrMonitor {
     const { bgpdConfig, bgpdConfigError } = this.state;
     if (bgpdConfigError !== undefined) return { ok: false, message: bgpdConfigError };
     if (bgpdConfig === undefined) return undefined;
-    return evaluateExport(bgpdConfig, this.opts.origination, [...families]);
+    return evaluateExport(bgpdConfig, this.opts.origination, [...families], this.opts.routeClasses);
   }
 
   private recordPeers(peers: BgpPeer[]): void {

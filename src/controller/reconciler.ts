@@ -16,7 +16,7 @@ import { hostPrefixOf } from '../net/prefix.js';
 import { PlanState } from '../plan/state.js';
 import { unknownClassMessage } from '../plan/route-class.js';
 import type { DecisionChange, Plan, PlanSettings, SkipReason, UnknownRouteClass } from '../plan/types.js';
-import { diffPrefixes, type PrefixDiff, type Router } from '../router/router.js';
+import { diffPrefixes, diffSize, type PrefixDiff, type Remark, type Router } from '../router/router.js';
 import { describeChange } from './decisions.js';
 import { CoalescingTrigger } from './trigger.js';
 
@@ -46,6 +46,8 @@ export interface ReconcilerOptions {
   cluster: ClusterSource;
   router: Router;
   settings: PlanSettings;
+  /** Route class name -> mark (routeClasses); the router carries the mark, not the name. */
+  classMarks?: ReadonlyMap<string, number>;
   nodeName: string;
   /** false: plan, log and report, but never apply anything (bgp.enabled). */
   applyEnabled: boolean;
@@ -74,8 +76,8 @@ export interface ReconcilerOptions {
 export interface ReconcileStatus {
   /** Whether a plan was made (every reflector listed once). */
   planned: boolean;
-  /** Prefixes cosmolet has installed, as of the last read-back or successful apply. */
-  installed: ReadonlySet<string>;
+  /** Prefixes cosmolet has installed with their marks, as of the last read-back or successful apply. */
+  installed: ReadonlyMap<string, number>;
   /** Whether the last reconcile succeeded; undefined before the first one ran against the router. */
   lastOk: boolean | undefined;
   lastError: string | undefined;
@@ -94,7 +96,8 @@ export class Reconciler {
   readonly state: PlanState;
   private planned = false;
   private planVersion = 0;
-  private installed = new Set<string>();
+  /** prefix -> mark of the routes installed. */
+  private installed = new Map<string, number>();
   private installedV4 = 0;
   /** Prefixes held by routes that are not cosmolet's, as of the last apply; retried after a read-back. */
   private conflicts = new Set<string>();
@@ -187,8 +190,8 @@ export class Reconciler {
     this.applying = false;
     const owned = await this.opts.router.read();
     if (owned.size === 0) return 0;
-    await this.opts.router.apply({ add: [], remove: [...owned].sort() });
-    this.installed = new Set();
+    await this.opts.router.apply({ add: [], remove: [...owned.keys()].sort() });
+    this.installed = new Map();
     this.setInstalledGauge();
     this.log.info({ withdrawn: owned.size }, `withdrew all ${owned.size} routes cosmolet owned`);
     return owned.size;
@@ -264,24 +267,40 @@ export class Reconciler {
     this.setInstalledGauge();
   }
 
+  /** The mark an advertised prefix's route carries: its class's (0: no class). */
+  private markOf(prefix: string): number {
+    const cls = this.state.classOf(prefix);
+    return cls ? (this.opts.classMarks?.get(cls) ?? 0) : 0;
+  }
+
   /** What the router must change: every prefix after a read-back, else only those that flipped. */
   private diff(full: boolean): PrefixDiff {
     const wanted = (p: string): boolean => this.state.advertises(p) && !this.conflicts.has(p);
     if (full) {
-      const desired = new Set<string>();
-      for (const p of this.state.advertised()) if (!this.conflicts.has(p)) desired.add(p);
+      const desired = new Map<string, number>();
+      for (const p of this.state.advertised()) if (!this.conflicts.has(p)) desired.set(p, this.markOf(p));
       return diffPrefixes(desired, this.installed);
     }
     const add: string[] = [];
     const remove: string[] = [];
+    const remark: Remark[] = [];
+    const marks = new Map<string, number>();
     for (const p of this.pendingPrefixes) {
       if (wanted(p)) {
-        if (!this.installed.has(p)) add.push(p);
+        const to = this.markOf(p);
+        const from = this.installed.get(p);
+        if (from === undefined) {
+          add.push(p);
+          if (to !== 0) marks.set(p, to);
+        } else if (from !== to) remark.push({ prefix: p, from, to });
       } else if (this.installed.has(p)) {
         remove.push(p);
       }
     }
-    return { add: add.sort(), remove: remove.sort() };
+    const diff: PrefixDiff = { add: add.sort(), remove: remove.sort() };
+    if (marks.size > 0) diff.marks = marks;
+    if (remark.length > 0) diff.remark = remark.sort((a, b) => (a.prefix < b.prefix ? -1 : 1));
+    return diff;
   }
 
   /** Makes the router hold exactly the plan's prefixes. */
@@ -295,7 +314,7 @@ export class Reconciler {
     }
     const diff = this.diff(full);
     this.pendingPrefixes.clear();
-    if (diff.add.length === 0 && diff.remove.length === 0) {
+    if (diffSize(diff) === 0) {
       this.pendingLocal.clear();
       return;
     }
@@ -307,9 +326,10 @@ export class Reconciler {
     let v4 = 0;
     for (const p of diff.add) {
       if (conflicts.has(p) || this.installed.has(p)) continue;
-      this.installed.add(p);
+      this.installed.set(p, diff.marks?.get(p) ?? 0);
       if (familyOf(p) === 'ipv4') v4++;
     }
+    for (const r of diff.remark ?? []) if (this.installed.has(r.prefix)) this.installed.set(r.prefix, r.to);
     for (const p of diff.remove) if (this.installed.delete(p) && familyOf(p) === 'ipv4') v4--;
     for (const p of conflicts) this.conflicts.add(p);
     this.readBackDue = false;
@@ -333,9 +353,10 @@ export class Reconciler {
     } catch (err) {
       this.log.warn({ err: errorMessage(err) }, 'applied-changes handler failed');
     }
+    const remarked = diff.remark?.length ?? 0;
     this.log.info(
-      { added: diff.add.length, withdrawn: diff.remove.length, ms: result.durationMs },
-      `routes updated: +${diff.add.length} -${diff.remove.length}`,
+      { added: diff.add.length, withdrawn: diff.remove.length, remarked, ms: result.durationMs },
+      `routes updated: +${diff.add.length} -${diff.remove.length}${remarked > 0 ? ` re-marked ${remarked}` : ''}`,
     );
   }
 
@@ -443,7 +464,7 @@ export class Reconciler {
   private setInstalledGauge(delta?: number): void {
     if (delta === undefined) {
       this.installedV4 = 0;
-      for (const p of this.installed) if (familyOf(p) === 'ipv4') this.installedV4++;
+      for (const p of this.installed.keys()) if (familyOf(p) === 'ipv4') this.installedV4++;
     } else {
       this.installedV4 += delta;
     }

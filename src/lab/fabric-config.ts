@@ -27,12 +27,53 @@ export interface FabricAddressing {
   ipv6Unicast: boolean;
   /** How many nodes hang off the leaf (swp1..swpN at the leaf; each node's uplink is its swp1). */
   nodeCount: number;
+  /**
+   * Route classes the node's route-maps turn into communities (an entry per class and family,
+   * before the entry that exports unclassed routes). Default: LAB_ROUTE_CLASSES.
+   */
+  routeClasses?: LabRouteClass[];
   /** Prefixes the leaf originates (`network`), e.g. its loopback. */
   leafNetworks: string[];
   /** Prefixes each node originates, by node index (its loopback, its pod block). */
   nodeNetworks: string[][];
   /** The leaf sends each node a default route (the way to other nodes' pods and loopbacks). */
   defaultToNodes: boolean;
+}
+
+/** A route class of the lab: the mark cosmolet puts on its routes and what the node's FRR sets for it. */
+export interface LabRouteClass {
+  name: string;
+  mark: number;
+  community: string;
+  largeCommunity: string;
+}
+
+/** The lab's route classes (examples/lab/cosmolet.yaml configures the same names and marks). */
+export const LAB_ROUTE_CLASSES: LabRouteClass[] = [
+  { name: 'gold', mark: 1001, community: '65000:101', largeCommunity: '65001:1:101' },
+  { name: 'silver', mark: 1002, community: '65000:102', largeCommunity: '65001:1:102' },
+];
+
+/**
+ * The route-map entries for the route classes: per family, one entry per class that matches the
+ * class's mark (kernel routes: `match metric`, static routes: `match tag`) and sets its communities,
+ * numbered before `first` (the entry that exports the family's unclassed routes).
+ */
+export function routeClassEntries(
+  routeMap: string,
+  match: 'metric' | 'tag',
+  classes: readonly LabRouteClass[],
+  family: 'ip' | 'ipv6',
+  first: number,
+): string[] {
+  return classes.flatMap((c, i) => [
+    `route-map ${routeMap} permit ${first - classes.length + i}`,
+    ` match ${family} address prefix-list ${family === 'ip' ? 'COSMOLET-V4' : 'COSMOLET-V6'}`,
+    ` match ${match} ${c.mark}`,
+    ` set community ${c.community}`,
+    ` set large-community ${c.largeCommunity}`,
+    'exit',
+  ]);
 }
 
 /** The addresses of one node: its router id (= its loopback), and its link to the GoBGP peer. */
@@ -101,6 +142,10 @@ export function nodeConfig(a: FabricAddressing, index = 0): string {
     ...v4,
     ...v6,
     '!',
+    ...routeClassEntries('COSMOLET-KERNEL', 'metric', a.routeClasses ?? [], 'ip', 10),
+    ...routeClassEntries('COSMOLET-KERNEL', 'metric', a.routeClasses ?? [], 'ipv6', 20),
+    ...routeClassEntries('COSMOLET-STATIC', 'tag', a.routeClasses ?? [], 'ip', 10),
+    ...routeClassEntries('COSMOLET-STATIC', 'tag', a.routeClasses ?? [], 'ipv6', 20),
     'route-map COSMOLET-KERNEL permit 10',
     ' match ip address prefix-list COSMOLET-V4',
     'exit',

@@ -1,7 +1,7 @@
 // What a fabric is asked to be: its options, the default addressing, the addressing that options
 // make, and the options that rebuild a persistent fabric's handle from its state file.
 import type { Logger } from '../logger.js';
-import type { FabricAddressing } from './fabric-config.js';
+import { LAB_ROUTE_CLASSES, type FabricAddressing } from './fabric-config.js';
 import type { FabricState } from './fabric-state.js';
 
 export interface FabricOptions {
@@ -63,6 +63,7 @@ export const DEFAULT_ADDRESSING: FabricAddressing = {
   bfd: false,
   ipv6Unicast: true,
   nodeCount: 1,
+  routeClasses: LAB_ROUTE_CLASSES,
   leafNetworks: [],
   nodeNetworks: [],
   defaultToNodes: false,

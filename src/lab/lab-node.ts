@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { ErrorCodes, LabError } from '../errors.js';
 import { Fabric } from './fabric.js';
+import { LAB_ROUTE_CLASSES } from './fabric-config.js';
 import { DIST } from './lab-prereq.js';
 import {
   isAlive,
@@ -22,7 +23,10 @@ import {
 import { getUnix } from './lab-unix.js';
 import { waitFor } from './wait.js';
 
-/** cosmolet's config on a lab node: everything advertised, kernel origination, HTTP on every address. */
+/**
+ * cosmolet's config on a lab node: everything advertised, kernel origination, the lab's route
+ * classes, HTTP on every address.
+ */
 export function nodeConfigYaml(socketDir: string): string {
   return stringifyYaml({
     advertise: {
@@ -33,6 +37,8 @@ export function nodeConfigYaml(socketDir: string): string {
       withdrawOnCordon: true,
     },
     loopIntervalSeconds: 10,
+    // The classes the node's FRR route-maps turn into communities (fabric-config.ts).
+    routeClasses: Object.fromEntries(LAB_ROUTE_CLASSES.map((c) => [c.name, { mark: c.mark }])),
     frr: { origination: 'kernel', socketDir, commandTimeoutSeconds: 10 },
     // The node's address too: `cosmolet status` reads /status there, as on a real node.
     http: { address: `:${NODE_HTTP_PORT}` },

@@ -32,7 +32,8 @@ export interface StatusDocument {
 export interface StatusInput {
   nodeName: string;
   plan: Plan | undefined;
-  installed: ReadonlySet<string>;
+  /** Prefixes installed (with their marks, from the reconciler). */
+  installed: ReadonlySet<string> | ReadonlyMap<string, number>;
   /** prefix -> what bgpd holds (the FRR monitor's last read). */
   bgp: ReadonlyMap<string, BgpHeld> | undefined;
   bgpCheckedAt: number | undefined;
@@ -55,7 +56,7 @@ export function statusDocument(input: StatusInput): StatusDocument {
       };
     }),
     skipped: plan?.skipped ?? [],
-    stale: [...input.installed].filter((p) => !wanted.has(p)).sort(),
+    stale: [...input.installed.keys()].filter((p) => !wanted.has(p)).sort(),
     bgpCheckedAt: input.bgpCheckedAt === undefined ? null : new Date(input.bgpCheckedAt).toISOString(),
     reconciledAt: input.reconciledAt === undefined ? null : new Date(input.reconciledAt).toISOString(),
   };

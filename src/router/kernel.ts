@@ -33,6 +33,8 @@ export interface KernelRoute {
   prefix: string;
   type: string;
   protocol: string;
+  /** The route's metric (`ip` omits it for IPv4 metric 0). */
+  metric: number;
   /** Output device, when the route has one. */
   dev?: string;
 }
@@ -59,6 +61,7 @@ export function parseIpRoutes(stdout: string): KernelRoute[] {
       type: typeof rec.type === 'string' ? rec.type : 'unicast',
       protocol:
         typeof rec.protocol === 'string' || typeof rec.protocol === 'number' ? String(rec.protocol) : '',
+      metric: typeof rec.metric === 'number' ? rec.metric : 0,
     };
     if (typeof rec.dev === 'string') route.dev = rec.dev;
     out.push(route);
@@ -67,15 +70,73 @@ export function parseIpRoutes(stdout: string): KernelRoute[] {
 }
 
 /**
+ * The kernel gives an IPv6 route installed without a metric the metric 1024 (IP6_RT_PRIO_USER), an
+ * IPv4 one 0: that is an unclassed route. The config refuses 1024 as a mark under kernel origination.
+ */
+export const IPV6_DEFAULT_METRIC = 1024;
+
+/** The metric a route with this mark gets (0: no class, the kernel's default for the family). */
+export function metricOf(prefix: string, mark: number): number {
+  return mark !== 0 ? mark : requireCanonicalPrefix(prefix).family === 'ipv6' ? IPV6_DEFAULT_METRIC : 0;
+}
+
+/** A kernel route's mark: its metric, except the family's default metric, which is no class (0). */
+export function markOf(r: KernelRoute): number {
+  return r.metric === metricOf(r.prefix, 0) ? 0 : r.metric;
+}
+
+function metricArg(prefix: string, mark: number): string {
+  return mark !== 0 ? ` metric ${mark}` : '';
+}
+
+/**
  * The `ip -batch` lines for a diff: removals first, matched by protocol so only ours go; adds with
  * `add`, never `replace`, so a route of another protocol holding the prefix is never taken over.
+ * A re-mark adds the route with the new metric next to the old one (the kernel keeps both, zebra
+ * keeps announcing the old one, the better metric) and then deletes the old one by its metric:
+ * zebra then announces the new one in place, the prefix is never withdrawn. The old metric is
+ * always spelled out: an IPv6 `del` without one would take the route with the lowest metric.
  */
 export function kernelBatch(diff: PrefixDiff, protocol: number, device: string = KERNEL_DEVICE): string[] {
   const lines: string[] = [];
   for (const p of diff.remove) lines.push(`route del ${requireCanonicalPrefix(p).prefix} proto ${protocol}`);
-  for (const p of diff.add)
-    lines.push(`route add ${requireCanonicalPrefix(p).prefix} dev ${device} proto ${protocol}`);
+  for (const p of diff.add) {
+    const mark = diff.marks?.get(p) ?? 0;
+    lines.push(
+      `route add ${requireCanonicalPrefix(p).prefix} dev ${device} proto ${protocol}${metricArg(p, mark)}`,
+    );
+  }
+  for (const r of diff.remark ?? []) {
+    const prefix = requireCanonicalPrefix(r.prefix).prefix;
+    // The same kernel route (the config refuses the mark 1024 that makes this happen for IPv6):
+    // deleting "the old one" would delete the only one.
+    if (metricOf(prefix, r.from) === metricOf(prefix, r.to)) continue;
+    lines.push(`route add ${prefix} dev ${device} proto ${protocol}${metricArg(prefix, r.to)}`);
+    lines.push(`route del ${prefix} proto ${protocol} metric ${metricOf(prefix, r.from)}`);
+  }
   return lines;
+}
+
+export interface KernelReadBack {
+  /** prefix -> mark of the route zebra announces (the lowest metric) when there are several. */
+  routes: Map<string, number>;
+  /** Routes of ours beside the announced one of the same prefix (an interrupted re-mark). */
+  extras: KernelRoute[];
+}
+
+/** Our routes by prefix: the announced one's mark, and the extra routes of a prefix. */
+export function kernelReadBack(all: readonly KernelRoute[]): KernelReadBack {
+  const best = new Map<string, KernelRoute>();
+  const extras: KernelRoute[] = [];
+  for (const r of all) {
+    const seen = best.get(r.prefix);
+    if (seen === undefined) best.set(r.prefix, r);
+    else if (r.metric < seen.metric) {
+      extras.push(seen);
+      best.set(r.prefix, r);
+    } else extras.push(r);
+  }
+  return { routes: new Map([...best].map(([p, r]) => [p, markOf(r)])), extras };
 }
 
 /** Whether `ip -json link show` says the interface is administratively up. */
@@ -97,8 +158,10 @@ export function isCurrentForm(r: KernelRoute, device: string = KERNEL_DEVICE): b
 export class KernelRouter implements Router {
   readonly origination = 'kernel' as const;
   private readonly log: Logger;
-  /** Prefixes of ours in an older form, as of the last read. */
-  private outdated: string[] = [];
+  /** Routes of ours in an older form, as of the last read. */
+  private outdated: KernelRoute[] = [];
+  /** Second routes of ours for a prefix (an interrupted re-mark), as of the last read. */
+  private extras: KernelRoute[] = [];
   private deviceReady = false;
   constructor(private readonly opts: RouterOptions) {
     if (!validKernelProtocol(opts.kernelProtocol)) {
@@ -168,38 +231,47 @@ export class KernelRouter implements Router {
   }
 
   /** Only reads: with bgp.enabled false cosmolet must touch nothing, not even create its device. */
-  async read(): Promise<Set<string>> {
+  async read(): Promise<Map<string, number>> {
     const proto = ['proto', String(this.opts.kernelProtocol)];
     const [v4, v6] = await Promise.all([this.show('-4', proto), this.show('-6', proto)]);
     const all = [...v4, ...v6];
     this.deviceReady = false;
-    this.outdated = all.filter((r) => !isCurrentForm(r)).map((r) => r.prefix);
-    return new Set(all.map((r) => r.prefix));
+    const back = kernelReadBack(all);
+    this.extras = back.extras;
+    this.outdated = all.filter((r) => !isCurrentForm(r) && !back.extras.includes(r));
+    return back.routes;
   }
 
   /**
    * Converts routes of ours in an older form (a blackhole of an earlier version) found by the last
    * read, with `replace`: it swaps the route atomically, so the prefix is never withdrawn meanwhile.
+   * Deletes the second route of a prefix (left by an interrupted re-mark): not the announced one.
    */
   async repair(): Promise<number> {
     const outdated = this.outdated;
-    if (outdated.length === 0) return 0;
+    const extras = this.extras;
+    if (outdated.length === 0 && extras.length === 0) return 0;
     await this.ensureDevice();
-    const lines = outdated.map(
-      (p) =>
-        `route replace ${requireCanonicalPrefix(p).prefix} dev ${KERNEL_DEVICE} proto ${this.opts.kernelProtocol}`,
-    );
+    const proto = this.opts.kernelProtocol;
+    const lines = [
+      ...extras.map((r) => `route del ${r.prefix} proto ${proto} metric ${r.metric}`),
+      ...outdated.map(
+        (r) =>
+          `route replace ${r.prefix} dev ${KERNEL_DEVICE} proto ${proto}${metricArg(r.prefix, markOf(r))}`,
+      ),
+    ];
     const r = await runCommand([...this.ip(), '-force', '-batch', '-'], {
       input: lines.join('\n') + '\n',
       timeoutMs: batchTimeoutMs(this.opts.commandTimeoutSeconds, lines.length),
       okCodes: 'any',
     });
     this.outdated = [];
+    this.extras = [];
     this.log.info(
-      { converted: outdated.length, exitCode: r.exitCode },
-      `converted ${outdated.length} routes of an older form to routes through ${KERNEL_DEVICE}`,
+      { converted: outdated.length, duplicates: extras.length, exitCode: r.exitCode },
+      `converted ${outdated.length} routes of an older form to routes through ${KERNEL_DEVICE}, deleted ${extras.length} second routes of a prefix`,
     );
-    return outdated.length;
+    return outdated.length + extras.length;
   }
 
   async apply(diff: PrefixDiff): Promise<ApplyResult> {
@@ -208,6 +280,7 @@ export class KernelRouter implements Router {
     const result: ApplyResult = {
       added: diff.add.length,
       removed: diff.remove.length,
+      remarked: diff.remark?.length ?? 0,
       conflicts: [],
       durationMs: 0,
     };
@@ -230,7 +303,8 @@ export class KernelRouter implements Router {
         const foreign = new Set(all.map((x) => x.prefix));
         result.conflicts = missing.filter((p) => foreign.has(p));
       }
-      const failed = [...stillThere, ...missing.filter((p) => !result.conflicts.includes(p))];
+      const unmarked = (diff.remark ?? []).filter((r) => owned.get(r.prefix) !== r.to).map((r) => r.prefix);
+      const failed = [...stillThere, ...missing.filter((p) => !result.conflicts.includes(p)), ...unmarked];
       if (failed.length > 0) {
         throw new RouterApplyError(
           `ip -batch: ${failed.length} of ${lines.length} route changes did not take effect: ${r.stderr
@@ -251,7 +325,12 @@ export class KernelRouter implements Router {
     }
     result.durationMs = performance.now() - started;
     this.log.debug(
-      { added: result.added, removed: result.removed, ms: Math.round(result.durationMs) },
+      {
+        added: result.added,
+        removed: result.removed,
+        remarked: result.remarked,
+        ms: Math.round(result.durationMs),
+      },
       'applied',
     );
     return result;

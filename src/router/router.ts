@@ -2,6 +2,9 @@
 // chosen by frr.origination: kernel routes with cosmolet's protocol number (zebra imports them), or
 // FRR static routes with cosmolet's tag. Both read the actual state back from the system. This
 // module holds the interface only; `create.ts` picks the backend.
+//
+// Each route carries a mark, its route class's number (rule 7): the kernel route's metric, the
+// static route's tag. The router knows marks only as numbers; the controller maps classes to them.
 import type { Logger } from '../logger.js';
 
 export type Origination = 'kernel' | 'static';
@@ -11,6 +14,11 @@ export interface RouterOptions {
   socketDir: string;
   kernelProtocol: number;
   staticTag: number;
+  /**
+   * The configured route classes' marks. Static origination owns the lines tagged with one of them
+   * (or staticTag); kernel origination owns every route of its protocol, whatever its metric.
+   */
+  marks?: readonly number[];
   commandTimeoutSeconds: number;
   /** Path of the `ip` binary (default `ip`). */
   ipPath?: string;
@@ -19,14 +27,29 @@ export interface RouterOptions {
   logger: Logger;
 }
 
+/** What cosmolet owns: prefix -> mark (0: no class; kernel: metric 0, static: frr.staticTag). */
+export type InstalledRoutes = Map<string, number>;
+
+/** An installed prefix whose mark changes: the new route goes in before the old one goes. */
+export interface Remark {
+  prefix: string;
+  from: number;
+  to: number;
+}
+
 export interface PrefixDiff {
   add: string[];
   remove: string[];
+  /** The mark of each prefix in `add` (absent: 0, no class). */
+  marks?: ReadonlyMap<string, number>;
+  remark?: Remark[];
 }
 
 export interface ApplyResult {
   added: number;
   removed: number;
+  /** Prefixes whose mark changed (never withdrawn meanwhile). */
+  remarked: number;
   /**
    * Prefixes that were not installed because a route that is not cosmolet's (another protocol
    * number or tag) holds the same prefix; cosmolet never touches it. They stay "not installed".
@@ -37,8 +60,8 @@ export interface ApplyResult {
 
 export interface Router {
   readonly origination: Origination;
-  /** Canonical prefixes cosmolet owns now, read back from the kernel or FRR's running-config. */
-  read(): Promise<Set<string>>;
+  /** Canonical prefixes cosmolet owns now with their marks, read back from the kernel or FRR's running-config. */
+  read(): Promise<InstalledRoutes>;
   /** Applies one batch; throws a CosmoletError when the read-back disagrees afterwards. */
   apply(diff: PrefixDiff): Promise<ApplyResult>;
   /**
@@ -48,13 +71,42 @@ export interface Router {
   repair?(): Promise<number>;
 }
 
-/** desired minus actual to add, actual minus desired to remove; both sorted for stable batches. */
-export function diffPrefixes(desired: ReadonlySet<string>, actual: ReadonlySet<string>): PrefixDiff {
+type Routes = ReadonlySet<string> | ReadonlyMap<string, number>;
+
+/** A prefix's mark in a set (always 0) or a map of prefix -> mark. */
+export function markIn(routes: Routes, prefix: string): number {
+  return 'get' in routes ? (routes.get(prefix) ?? 0) : 0;
+}
+
+/**
+ * desired minus actual to add, actual minus desired to remove, both with another mark to re-mark;
+ * sorted for stable batches. A set means every prefix has no class.
+ */
+export function diffPrefixes(desired: Routes, actual: Routes): PrefixDiff {
   const add: string[] = [];
   const remove: string[] = [];
-  for (const p of desired) if (!actual.has(p)) add.push(p);
-  for (const p of actual) if (!desired.has(p)) remove.push(p);
-  return { add: add.sort(), remove: remove.sort() };
+  const remark: Remark[] = [];
+  const marks = new Map<string, number>();
+  for (const p of desired.keys()) {
+    const to = markIn(desired, p);
+    if (!actual.has(p)) {
+      add.push(p);
+      if (to !== 0) marks.set(p, to);
+    } else {
+      const from = markIn(actual, p);
+      if (from !== to) remark.push({ prefix: p, from, to });
+    }
+  }
+  for (const p of actual.keys()) if (!desired.has(p)) remove.push(p);
+  const diff: PrefixDiff = { add: add.sort(), remove: remove.sort() };
+  if (marks.size > 0) diff.marks = marks;
+  if (remark.length > 0) diff.remark = remark.sort((a, b) => (a.prefix < b.prefix ? -1 : 1));
+  return diff;
+}
+
+/** How many route changes a diff asks for (a re-mark is one). */
+export function diffSize(diff: PrefixDiff): number {
+  return diff.add.length + diff.remove.length + (diff.remark?.length ?? 0);
 }
 
 /**

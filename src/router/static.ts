@@ -1,5 +1,17 @@
 // static origination: `ip route X/32 blackhole tag T` through ONE `vtysh -f FILE` per apply, read
-// back from the running-config. Only lines carrying cosmolet's tag are ever removed.
+// back from the running-config. Only lines carrying cosmolet's tag (frr.staticTag, or a configured
+// route class's mark) are ever removed.
+//
+// A re-mark writes the route's line again with the new tag: staticd (measured on FRR 8.4) keeps one
+// route per prefix, next hop and distance and changes its tag in place, so zebra and bgpd update the
+// route without withdrawing it. The old line must NOT be removed afterwards: `no ip route X
+// blackhole tag OLD` removes the route whatever its tag is now.
+//
+// A tag that is neither staticTag nor a configured mark is not cosmolet's: static routes are the
+// operator's namespace too, and a tag of theirs must never be taken for ours. So a class removed
+// from the config while routes still carry its mark leaves those routes to the operator (a prefix
+// cosmolet wants again is then a conflict, logged and left alone): retire a class by moving its
+// Services off it first (see docs/decisions.md "Route classes").
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../logger.js';
@@ -23,6 +35,21 @@ export function staticConfigDaemon(socketDir: string): 'staticd' | 'mgmtd' {
   return existsSync(join(socketDir, 'mgmtd.vty')) ? 'mgmtd' : 'staticd';
 }
 
+/** The tag of a route with this mark (0: no class, frr.staticTag). */
+export function tagOf(mark: number, staticTag: number): number {
+  return mark !== 0 ? mark : staticTag;
+}
+
+/** The mark of a line of ours with this tag (staticTag: 0, no class). */
+export function markOfTag(tag: number, staticTag: number): number {
+  return tag === staticTag ? 0 : tag;
+}
+
+/** Whether a tag is cosmolet's: frr.staticTag or a configured route class's mark. */
+export function ownTags(staticTag: number, marks: readonly number[] = []): ReadonlySet<number> {
+  return new Set([staticTag, ...marks]);
+}
+
 export function staticRouteLine(prefix: string, tag: number): string {
   const p = requireCanonicalPrefix(prefix);
   return `${p.family === 'ipv4' ? 'ip' : 'ipv6'} route ${p.prefix} blackhole tag ${tag}`;
@@ -32,22 +59,45 @@ export interface StaticPlan {
   lines: string[];
   added: string[];
   removed: string[];
+  remarked: string[];
   conflicts: string[];
+}
+
+/** Our lines' routes: prefix -> mark (the first line's, when a prefix has several). */
+export function staticOwned(
+  current: readonly StaticRouteLine[],
+  staticTag: number,
+  marks: readonly number[] = [],
+): Map<string, number> {
+  const own = ownTags(staticTag, marks);
+  const out = new Map<string, number>();
+  for (const r of current) {
+    if (r.tag !== undefined && own.has(r.tag) && !out.has(r.prefix))
+      out.set(r.prefix, markOfTag(r.tag, staticTag));
+  }
+  return out;
 }
 
 /**
  * The vtysh lines for a diff against the routes FRR has now: removes use FRR's own line for the
  * route (so it matches whatever next hop it has), adds skip what is already there and prefixes that
- * another static route (other tag or none) holds, because adding would retag it.
+ * another static route (other tag or none) holds, because adding would retag it. A re-mark is the
+ * route's line with the new tag (staticd retags in place), for prefixes of ours only.
  */
-export function staticPlan(diff: PrefixDiff, current: readonly StaticRouteLine[], tag: number): StaticPlan {
+export function staticPlan(
+  diff: PrefixDiff,
+  current: readonly StaticRouteLine[],
+  staticTag: number,
+  marks: readonly number[] = [],
+): StaticPlan {
+  const own = ownTags(staticTag, marks);
   const owned = new Map<string, string[]>();
   const foreign = new Set<string>();
   for (const r of current) {
-    if (r.tag === tag) owned.set(r.prefix, [...(owned.get(r.prefix) ?? []), r.line]);
+    if (r.tag !== undefined && own.has(r.tag)) owned.set(r.prefix, [...(owned.get(r.prefix) ?? []), r.line]);
     else foreign.add(r.prefix);
   }
-  const plan: StaticPlan = { lines: [], added: [], removed: [], conflicts: [] };
+  const plan: StaticPlan = { lines: [], added: [], removed: [], remarked: [], conflicts: [] };
   for (const p of diff.remove) {
     requireCanonicalPrefix(p);
     const lines = owned.get(p);
@@ -56,7 +106,7 @@ export function staticPlan(diff: PrefixDiff, current: readonly StaticRouteLine[]
     plan.removed.push(p);
   }
   for (const p of diff.add) {
-    const line = staticRouteLine(p, tag);
+    const line = staticRouteLine(p, tagOf(diff.marks?.get(p) ?? 0, staticTag));
     if (owned.has(p)) continue;
     if (foreign.has(p)) {
       plan.conflicts.push(p);
@@ -64,6 +114,12 @@ export function staticPlan(diff: PrefixDiff, current: readonly StaticRouteLine[]
     }
     plan.lines.push(line);
     plan.added.push(p);
+  }
+  for (const r of diff.remark ?? []) {
+    // Only a line of ours is retagged; a prefix another static route holds stays a conflict.
+    if (!owned.has(r.prefix)) continue;
+    plan.lines.push(staticRouteLine(r.prefix, tagOf(r.to, staticTag)));
+    plan.remarked.push(r.prefix);
   }
   return plan;
 }
@@ -85,16 +141,17 @@ export class StaticRouter implements Router {
     );
   }
 
-  async read(): Promise<Set<string>> {
-    return new Set((await this.current()).filter((r) => r.tag === this.opts.staticTag).map((r) => r.prefix));
+  async read(): Promise<Map<string, number>> {
+    return staticOwned(await this.current(), this.opts.staticTag, this.opts.marks);
   }
 
   async apply(diff: PrefixDiff): Promise<ApplyResult> {
     const started = performance.now();
-    const plan = staticPlan(diff, await this.current(), this.opts.staticTag);
+    const plan = staticPlan(diff, await this.current(), this.opts.staticTag, this.opts.marks);
     const result: ApplyResult = {
       added: plan.added.length,
       removed: plan.removed.length,
+      remarked: plan.remarked.length,
       conflicts: plan.conflicts,
       durationMs: 0,
     };
@@ -113,9 +170,11 @@ export class StaticRouter implements Router {
       );
       // vtysh -f exits 0 when staticd is down and goes on after bad lines: the read-back decides.
       const after = await this.read();
+      const wantedMark = new Map((diff.remark ?? []).map((r) => [r.prefix, r.to]));
       const failed = [
         ...plan.removed.filter((p) => after.has(p)),
         ...plan.added.filter((p) => !after.has(p)),
+        ...plan.remarked.filter((p) => after.get(p) !== wantedMark.get(p)),
       ];
       if (failed.length > 0) {
         throw new RouterApplyError(
@@ -130,7 +189,12 @@ export class StaticRouter implements Router {
     }
     result.durationMs = performance.now() - started;
     this.log.debug(
-      { added: result.added, removed: result.removed, ms: Math.round(result.durationMs) },
+      {
+        added: result.added,
+        removed: result.removed,
+        remarked: result.remarked,
+        ms: Math.round(result.durationMs),
+      },
       'applied',
     );
     return result;

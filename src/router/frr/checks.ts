@@ -1,8 +1,9 @@
 // Readiness checks on bgpd's running-config: does bgpd export cosmolet's routes for the families it
-// has prefixes of, and does it run the configured ASN. Pure; the FRR monitor feeds them.
+// has prefixes of (and every route class's mark through an entry of the operator's route-map that
+// matches it), and does it run the configured ASN. Pure; the FRR monitor feeds them.
 import type { Origination } from '../router.js';
 import type { Family } from '../../net/ip.js';
-import { parseRouterBgp } from './parse.js';
+import { parseRouteMaps, parseRouterBgp, type RouteMapEntry } from './parse.js';
 
 export interface Check {
   ok: boolean;
@@ -47,7 +48,21 @@ export function evaluateExport(
   runningConfig: string,
   origination: Origination,
   needed: readonly Family[],
+  classes: readonly RouteClassMark[] = [],
 ): Check {
+  const check = evaluateFamilies(runningConfig, origination, needed);
+  if (!check.ok || classes.length === 0) return check;
+  const marks = evaluateMarks(
+    runningConfig,
+    origination,
+    exportedFamilies(runningConfig, origination),
+    classes,
+  );
+  if (marks.ok) return { ...check, message: `${check.message}; ${marks.message}` };
+  return marks;
+}
+
+function evaluateFamilies(runningConfig: string, origination: Origination, needed: readonly Family[]): Check {
   const bgp = parseRouterBgp(runningConfig);
   const wanted: Family[] = needed.length > 0 ? [...new Set(needed)].sort() : ['ipv4', 'ipv6'];
   if (bgp === undefined) {
@@ -102,6 +117,157 @@ export function evaluateExport(
       idle.map((f) => UNICAST[f]),
     ),
   };
+}
+
+/** A configured route class: its name and its mark (kernel: the route's metric, static: its tag). */
+export interface RouteClassMark {
+  name: string;
+  mark: number;
+}
+
+const MARK_MATCH: Record<Origination, string> = { kernel: 'metric', static: 'tag' };
+const PREFIX_LIST_MATCH: Record<Family, RegExp> = {
+  ipv4: /^match ip address /,
+  ipv6: /^match ipv6 address /,
+};
+const PLACEHOLDER_LIST: Record<Family, string> = {
+  ipv4: 'match ip address prefix-list COSMOLET-V4',
+  ipv6: 'match ipv6 address prefix-list COSMOLET-V6',
+};
+
+/** The route-map of `redistribute <origination> [route-map X]` per exporting family ("" = none). */
+function redistributeMaps(runningConfig: string, origination: Origination): Map<Family, string> {
+  const out = new Map<Family, string>();
+  const bgp = parseRouterBgp(runningConfig);
+  if (bgp === undefined) return out;
+  const re = new RegExp(`^redistribute ${origination}(?:\\s|$)(?:.*\\broute-map (\\S+))?`);
+  for (const f of ['ipv4', 'ipv6'] as const) {
+    for (const l of bgp.addressFamilies.get(UNICAST[f]) ?? []) {
+      const m = re.exec(l);
+      if (m) out.set(f, m[1] ?? '');
+    }
+  }
+  return out;
+}
+
+function exportedFamilies(runningConfig: string, origination: Origination): Family[] {
+  return [...redistributeMaps(runningConfig, origination).keys()];
+}
+
+/**
+ * The entry of a route-map that decides for a route of this family and mark: the first (by
+ * sequence) whose matches do not exclude it. Prefix-lists are assumed to match (they are the Service
+ * ranges); a `match ip address` entry never applies to IPv6 and the reverse, a `match metric|tag N`
+ * entry only to mark N. undefined: no entry applies, the route-map's implicit deny drops the route.
+ */
+export function decidingEntry(
+  entries: readonly RouteMapEntry[],
+  family: Family,
+  origination: Origination,
+  mark: number,
+): RouteMapEntry | undefined {
+  const other: Family = family === 'ipv4' ? 'ipv6' : 'ipv4';
+  const markRe = new RegExp(`^match ${MARK_MATCH[origination]} (\\d+)$`);
+  return entries.find((e) => {
+    if (e.lines.some((l) => PREFIX_LIST_MATCH[other].test(l))) return false;
+    const m = e.lines.map((l) => markRe.exec(l)).find((x) => x !== null);
+    return m?.[1] === undefined || Number(m[1]) === mark;
+  });
+}
+
+/**
+ * Does the operator's route-map export each route class's mark through an entry that matches it
+ * (`match metric N` for kernel routes, `match tag N` for static ones), where it can set the class's
+ * community, local-preference or MED? A class whose routes are dropped, denied, or caught first by an
+ * entry that does not match the mark (they would reach the fabric without the class's attributes) is
+ * not ok, and the snippet has the entries to add before the one that catches them.
+ */
+export function evaluateMarks(
+  runningConfig: string,
+  origination: Origination,
+  families: readonly Family[],
+  classes: readonly RouteClassMark[],
+): Check {
+  const maps = redistributeMaps(runningConfig, origination);
+  const routeMaps = parseRouteMaps(runningConfig);
+  const problems: string[] = [];
+  const snippet: string[] = [];
+  const used = new Map<string, Set<number>>();
+  const kind = MARK_MATCH[origination];
+  for (const f of [...families].sort()) {
+    const name = maps.get(f);
+    if (name === undefined) continue;
+    const mapName = name === '' ? 'COSMOLET-EXPORT' : name;
+    const entries = routeMaps.get(name) ?? [];
+    const seqs = used.get(mapName) ?? new Set(entries.map((e) => e.seq));
+    used.set(mapName, seqs);
+    for (const c of [...classes].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const what = `route class "${c.name}" (${kind} ${c.mark}), ${FAMILY_NAME[f]}`;
+      let caught: RouteMapEntry | undefined;
+      if (name === '') {
+        problems.push(
+          `${what}: "redistribute ${origination}" has no route-map, so no class gets its attributes`,
+        );
+      } else {
+        caught = decidingEntry(entries, f, origination, c.mark);
+        const marked = caught?.lines.some((l) => l === `match ${kind} ${c.mark}`) ?? false;
+        if (caught?.action === 'permit' && marked) continue;
+        problems.push(
+          caught === undefined
+            ? `${what}: route-map ${name} has no entry for it, so the route is not advertised`
+            : caught.action === 'deny'
+              ? `${what}: route-map ${name} denies it (entry ${caught.seq})`
+              : `${what}: route-map ${name} exports it through entry ${caught.seq}, which does not match ${kind} ${c.mark}: it reaches the fabric without the class's attributes`,
+        );
+      }
+      const seq = freeSeq(seqs, caught?.seq);
+      seqs.add(seq);
+      const list = caught?.lines.find((l) => PREFIX_LIST_MATCH[f].test(l)) ?? PLACEHOLDER_LIST[f];
+      snippet.push(
+        `route-map ${mapName} permit ${seq}`,
+        ` ${list}`,
+        ` match ${kind} ${c.mark}`,
+        ` set community <the community of route class ${c.name}>`,
+      );
+    }
+  }
+  if (problems.length === 0) {
+    return {
+      ok: true,
+      message: `the route-map exports every route class's ${kind} (${[...classes]
+        .map((c) => `${c.name} ${c.mark}`)
+        .sort()
+        .join(', ')})`,
+    };
+  }
+  const bare = [...families].sort().filter((f) => maps.get(f) === '');
+  if (bare.length > 0) {
+    const bgp = parseRouterBgp(runningConfig);
+    snippet.push('route-map COSMOLET-EXPORT permit 100', `router bgp ${bgp?.asn ?? '<ASN>'}`);
+    for (const f of bare) {
+      snippet.push(
+        ` address-family ${UNICAST[f]}`,
+        `  redistribute ${origination} route-map COSMOLET-EXPORT`,
+        ' exit-address-family',
+      );
+    }
+  }
+  return {
+    ok: false,
+    message: `${problems.join('; ')} (the snippet has the route-map entries to add)`,
+    snippet: snippet.join('\n'),
+  };
+}
+
+/**
+ * A sequence number not in use: the highest below `before` (the entry that catches the routes now,
+ * so the new entry comes first), else one past the last.
+ */
+function freeSeq(used: ReadonlySet<number>, before: number | undefined): number {
+  if (before !== undefined) {
+    for (let s = before - 1; s >= 1; s--) if (!used.has(s)) return s;
+  }
+  return Math.max(0, ...used) + 1;
 }
 
 export function evaluateAsn(runningConfig: string, asn: number): Check {

@@ -303,3 +303,37 @@ export function parseStaticRoutes(text: string): StaticRouteLine[] {
   }
   return out;
 }
+
+export interface RouteMapEntry {
+  action: 'permit' | 'deny';
+  seq: number;
+  /** Trimmed lines inside the entry (`match ...`, `set ...`, `on-match ...`). */
+  lines: string[];
+}
+
+/** Route-maps of a running-config: name -> entries sorted by sequence number. */
+export function parseRouteMaps(text: string): Map<string, RouteMapEntry[]> {
+  const maps = new Map<string, RouteMapEntry[]>();
+  let entry: RouteMapEntry | undefined;
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/\s+$/, '');
+    const head = /^route-map (\S+) (permit|deny) (\d+)$/.exec(line);
+    if (head?.[1] !== undefined && head[3] !== undefined) {
+      entry = { action: head[2] === 'deny' ? 'deny' : 'permit', seq: Number(head[3]), lines: [] };
+      const list = maps.get(head[1]) ?? [];
+      list.push(entry);
+      maps.set(head[1], list);
+      continue;
+    }
+    if (entry === undefined) continue;
+    if (line.length > 0 && !/^\s/.test(line)) {
+      // `exit`, `!` or any other top-level statement closes the entry.
+      entry = undefined;
+      continue;
+    }
+    const t = line.trim();
+    if (t !== '') entry.lines.push(t);
+  }
+  for (const list of maps.values()) list.sort((a, b) => a.seq - b.seq);
+  return maps;
+}

@@ -229,6 +229,22 @@ export class ControllerLab {
   }
 
   /** Waits until both the FRR leaf and GoBGP hold exactly `expected` (service ranges only). */
+  /** The leaf's prefixes (in the service ranges) that carry each community: community -> prefixes. */
+  async leafCommunities(communities: readonly string[]): Promise<Map<string, Set<string>>> {
+    const out = new Map<string, Set<string>>();
+    const leaf = this.fabric.vtysh('leaf');
+    for (const c of communities) {
+      const held = new Set<string>();
+      for (const family of ['ipv4', 'ipv6']) {
+        const text = await leaf.show(`show bgp ${family} unicast community ${c} json`);
+        const routes = (JSON.parse(text || '{}') as { routes?: Record<string, unknown> }).routes ?? {};
+        for (const p of Object.keys(routes)) if (inServiceRanges(p)) held.add(p);
+      }
+      out.set(c, held);
+    }
+    return out;
+  }
+
   async waitPeersHold(expected: Iterable<string>, timeoutMs = 15_000): Promise<void> {
     const want = [...expected].sort();
     let last = '';

@@ -545,6 +545,123 @@ export function controllerSuite(origination: 'kernel' | 'static'): void {
     await lab.waitPeersHold([]);
   });
 
+  test(`${origination}: route classes: the leaf receives each Service's community; a reclassification changes it without a withdrawal; an unknown class takes the default and is reported`, async (t) => {
+    // The lab's node FRR sets 65000:101 on mark 1001 and 65000:102 on mark 1002 (LAB_ROUTE_CLASSES).
+    const GOLD = '65000:101';
+    const SILVER = '65000:102';
+    // Withdrawn on exit: a cosmolet without these classes would not own static lines tagged 1001/1002.
+    const c = await startConverged(
+      t,
+      { routeClasses: { gold: { mark: 1001 }, silver: { mark: 1002 } }, defaultRouteClass: 'silver' },
+      ['--withdraw-on-exit'],
+    );
+    const web = ['10.96.0.10/32', 'fd00:10:96::a/128'];
+    const webService = (cls?: string): Service =>
+      service('web', {
+        clusterIPs: ['10.96.0.10', 'fd00:10:96::a'],
+        ...(cls ? { annotations: { 'cosmolet.io/route-class': cls } } : {}),
+      });
+    let last = '';
+    const communitiesAre = async (gold: readonly string[]): Promise<boolean> => {
+      const held = await lab.leafCommunities([GOLD, SILVER]);
+      const got = { gold: [...(held.get(GOLD) ?? [])].sort(), silver: [...(held.get(SILVER) ?? [])].sort() };
+      last = JSON.stringify(got);
+      const silver = expectedRoutes.filter((p) => !gold.includes(p)).sort();
+      return JSON.stringify(got) === JSON.stringify({ gold: [...gold].sort(), silver });
+    };
+    const waitCommunities = (what: string, gold: readonly string[]) =>
+      waitFor(what, () => communitiesAre(gold), 20_000, 100).catch((err: unknown) => {
+        throw new Error(
+          `${(err as Error).message}; last seen ${last}\ncosmolet log:\n${c.log().slice(-3000)}`,
+        );
+      });
+    // Every Service takes the default class: every prefix arrives with silver's community.
+    await waitCommunities('every prefix with the default class community', []);
+
+    // gold and back: the community changes, the leaf never loses the prefixes (sampled every 100 ms).
+    const toGold = await sampleLeafWhile(lab, web, async () => {
+      lab.api.upsert('services', webService('gold'));
+      await waitCommunities("web's prefixes with gold's community", web);
+    });
+    const toSilver = await sampleLeafWhile(lab, web, async () => {
+      lab.api.upsert('services', webService());
+      await waitCommunities("web's prefixes back to the default class's community", []);
+    });
+    assert.deepEqual([...toGold.missing, ...toSilver.missing], [], 'a reclassification withdrew a prefix');
+    assert.ok(toGold.samples > 0 && toSilver.samples > 0);
+
+    // A typo takes the default class (the prefixes stay, with silver's community) and is reported.
+    lab.api.upsert('services', webService('golden'));
+    await waitFor(
+      'the UnknownRouteClass Warning Event',
+      () =>
+        lab.api
+          .list<KubeEvent>('events')
+          .some(
+            (e) =>
+              e.type === 'Warning' &&
+              e.reason === 'UnknownRouteClass' &&
+              e.involvedObject?.name === 'web' &&
+              (e.message ?? '').includes('"golden"'),
+          ),
+      10_000,
+    );
+    assert.ok(await communitiesAre([]), last);
+    await lab.waitPeersHold(expectedRoutes);
+    const status = JSON.parse((await lab.get('/status')).body) as {
+      routes: { prefix: string; class: string | null; installed: boolean }[];
+    };
+    assert.deepEqual(
+      status.routes.filter((r) => web.includes(r.prefix)).map((r) => [r.prefix, r.class, r.installed]),
+      web.map((p) => [p, 'silver', true]),
+    );
+    c.kill('SIGTERM');
+    assert.equal((await c.exited).code, 0);
+    await lab.waitPeersHold([]);
+  });
+
+  test(`${origination}: route classes: a class the node's route-map does not export: /readyz says so and prints the entries to add`, async (t) => {
+    resetCluster();
+    const c = lab.startCosmolet(
+      { routeClasses: { gold: { mark: 1001 }, bronze: { mark: 1003 } }, defaultRouteClass: 'bronze' },
+      ['--withdraw-on-exit'],
+    );
+    t.after(async () => {
+      c.kill('SIGKILL');
+      await c.exited;
+    });
+    const kind = origination === 'kernel' ? 'metric' : 'tag';
+    let last = '';
+    await waitFor(
+      '/readyz to name the unexported class',
+      async () => {
+        const r = await lab.get('/readyz').catch(() => ({ status: 0, body: '' }));
+        last = `${r.status} ${r.body}`;
+        return r.status === 503 && r.body.includes(`route class \\"bronze\\" (${kind} 1003)`);
+      },
+      30_000,
+      200,
+    ).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}; last ${last}\ncosmolet log:\n${c.log().slice(-3000)}`);
+    });
+    const body = JSON.parse(last.slice(last.indexOf(' ') + 1)) as {
+      conditions: { name: string; ok: boolean; message: string; snippet?: string }[];
+    };
+    const cond = body.conditions.find((x) => x.name === 'frr-exports-routes');
+    assert.equal(cond?.ok, false);
+    assert.doesNotMatch(cond?.message ?? '', /"gold"/, 'gold is exported by the lab route-map');
+    assert.match(
+      cond?.snippet ?? '',
+      new RegExp(
+        `^route-map COSMOLET-(KERNEL|STATIC) permit \\d+\n match ip address prefix-list COSMOLET-V4\n match ${kind} 1003\n set community <the community of route class bronze>`,
+      ),
+    );
+    // Not ready, but the routes were installed (with the mark 1003): withdrawn on exit.
+    c.kill('SIGTERM');
+    assert.equal((await c.exited).code, 0);
+    await lab.waitPeersHold([]);
+  });
+
   test(`${origination}: bgp.enabled false plans and reports but installs nothing`, async (t) => {
     resetCluster();
     // Start from an empty node: earlier tests may have left routes (which cosmolet would adopt).

@@ -9,6 +9,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { namespacesWithPrefix, waitFor } from '../../../src/lab/fabric.js';
 import { readState } from '../../../src/lab/lab-state.js';
+import { fabricHandle } from '../../../src/lab/lab-view.js';
 import {
   children,
   cli,
@@ -21,6 +22,7 @@ import {
   newLab,
   service,
   skip,
+  state,
   status,
   up,
 } from './helpers.js';
@@ -67,6 +69,21 @@ test('lab up, status --json agrees with the leaf, down; twice in a row', { skip 
       );
       assert.equal(i.gobgp, i.state === 'advertised', `gobgp flag of ${i.ip}`);
     }
+
+    // Route classes: shop/checkout is gold (examples/lab), so exactly its advertised prefixes carry
+    // gold's community at the leaf (the node's route-map sets it on metric 1001).
+    const gold = ips
+      .filter((i) => i.state === 'advertised' && (i.ip === '10.96.0.30' || i.ip === 'fd00:10:96::1e'))
+      .map((i) => i.prefix);
+    const withGold = new Set<string>();
+    for (const family of ['ipv4', 'ipv6']) {
+      const text = await fabricHandle(state(lab))
+        .vtysh('leaf')
+        .show(`show bgp ${family} unicast community 65000:101 json`);
+      const routes = (JSON.parse(text || '{}') as { routes?: Record<string, unknown> }).routes ?? {};
+      for (const p of Object.keys(routes)) withGold.add(p);
+    }
+    assert.deepEqual([...withGold].sort(), [...new Set(gold)].sort(), "gold's community at the leaf");
 
     // A second `up` reuses the running lab.
     const again = await up(lab, 1);

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { silentLogger } from '../../../src/observe/log.js';
 import { Fabric, startFabric, waitFor } from '../../../src/lab/fabric.js';
+import { LAB_ROUTE_CLASSES } from '../../../src/lab/fabric-config.js';
 import { createRouter } from '../../../src/router/create.js';
 import { Vtysh } from '../../../src/router/frr/vtysh.js';
 import { diffPrefixes, type ApplyResult, type Origination, type Router } from '../../../src/router/router.js';
@@ -40,6 +41,8 @@ export function routerFor(
       socketDir: fabric.socketDir('node'),
       kernelProtocol: KERNEL_PROTOCOL,
       staticTag: STATIC_TAG,
+      // The lab node's route-maps set a community per class mark (fabric-config.ts).
+      marks: LAB_ROUTE_CLASSES.map((c) => c.mark),
       commandTimeoutSeconds,
       netns: fabric.ns.node,
       logger: silentLogger(),
@@ -62,10 +65,32 @@ export function makePrefixes(n: number, offset = 0): string[] {
   return out;
 }
 
-/** What the controller does on a full resync: read back, diff against desired, apply one batch. */
-export async function reconcile(router: Router, desired: Iterable<string>): Promise<ApplyResult> {
+/**
+ * What the controller does on a full resync: read back, diff against desired, apply one batch.
+ * Prefixes alone are unclassed; a map gives each prefix its mark.
+ */
+export async function reconcile(
+  router: Router,
+  desired: Iterable<string> | ReadonlyMap<string, number>,
+): Promise<ApplyResult> {
   const actual = await router.read();
-  return router.apply(diffPrefixes(new Set(desired), actual));
+  const wanted = isMarked(desired) ? desired : new Set(desired);
+  return router.apply(diffPrefixes(wanted, actual));
+}
+
+function isMarked(d: Iterable<string> | ReadonlyMap<string, number>): d is ReadonlyMap<string, number> {
+  return d instanceof Map;
+}
+
+/** The leaf's prefixes that carry a community (IPv4 and IPv6 unicast). */
+export async function leafWithCommunity(fabric: Fabric, community: string): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const family of ['ipv4', 'ipv6']) {
+    const text = await fabric.vtysh('leaf').show(`show bgp ${family} unicast community ${community} json`);
+    const routes = (JSON.parse(text || '{}') as { routes?: Record<string, unknown> }).routes ?? {};
+    for (const p of Object.keys(routes)) out.add(p);
+  }
+  return out;
 }
 
 function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
@@ -115,7 +140,7 @@ export async function waitHeld(
 }
 
 export async function assertOwned(router: Router, expected: Iterable<string>): Promise<void> {
-  const got = await router.read();
+  const got = new Set((await router.read()).keys());
   const want = new Set(expected);
   assert.ok(sameSet(want, got), `router.read(): ${describeDiff(want, got)}`);
 }

@@ -4,7 +4,7 @@
 // made, what "untouched" means) comes in through `BackendOps`.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Fabric } from '../../../src/lab/fabric.js';
+import { waitFor, type Fabric } from '../../../src/lab/fabric.js';
 import { ErrorCodes } from '../../../src/errors.js';
 import { bgpTable } from '../../../src/router/frr/bgpd.js';
 import type { Router } from '../../../src/router/router.js';
@@ -12,6 +12,7 @@ import {
   assertOwned,
   canRun,
   fabricFor,
+  leafWithCommunity,
   makePrefixes,
   reconcile,
   resetState,
@@ -83,6 +84,77 @@ export function routerSuite(
       await waitHeld(fabric, want);
     }
   });
+
+  void test(
+    `${origination}: marks: each class's community at the leaf; re-marks change it with no withdrawal (leaf sampled every 100 ms)`,
+    { skip },
+    async () => {
+      const { fabric, router } = suite;
+      await resetState(fabric, router);
+      // The lab node's route-maps: mark 1001 -> 65000:101, 1002 -> 65000:102 (LAB_ROUTE_CLASSES).
+      const [a, b, c, d] = ['10.96.0.41/32', '10.96.0.42/32', '10.96.0.43/32', 'fd00:10:96::41/128'] as const;
+      const communities = async () => {
+        const [gold, silver] = await Promise.all([
+          leafWithCommunity(fabric, '65000:101'),
+          leafWithCommunity(fabric, '65000:102'),
+        ]);
+        return JSON.stringify({ gold: [...gold].sort(), silver: [...silver].sort() });
+      };
+      const expectCommunities = async (gold: string[], silver: string[]) => {
+        const want = JSON.stringify({ gold: gold.sort(), silver: silver.sort() });
+        let last = '';
+        await waitFor(
+          `leaf communities ${want}`,
+          async () => (last = await communities()) === want,
+          20_000,
+          100,
+        ).catch((err: unknown) => assert.fail(`${(err as Error).message}; last seen ${last}`));
+      };
+      const first = new Map([
+        [a, 1001],
+        [b, 1002],
+        [c, 0],
+        [d, 1001],
+      ]);
+      const r = await reconcile(router, first);
+      assert.equal(r.added, 4);
+      assert.deepEqual([...(await router.read())].sort(), [...first].sort());
+      await waitHeld(fabric, first.keys());
+      await expectCommunities([a, d], [b]);
+
+      const second = new Map([
+        [a, 1002],
+        [b, 0],
+        [c, 1001],
+        [d, 0],
+      ]);
+      const missing = new Set<string>();
+      let samples = 0;
+      let done = false;
+      const sampler = (async () => {
+        while (!done) {
+          const started = Date.now();
+          const held = await fabric.leafRoutes();
+          samples++;
+          for (const p of first.keys()) if (!held.has(p)) missing.add(p);
+          await new Promise((res) => setTimeout(res, Math.max(0, 100 - (Date.now() - started))));
+        }
+      })();
+      try {
+        const m = await reconcile(router, second);
+        assert.deepEqual([m.added, m.removed, m.remarked], [0, 0, 4]);
+        assert.deepEqual([...(await router.read())].sort(), [...second].sort());
+        await expectCommunities([c], [a]);
+      } finally {
+        done = true;
+        await sampler;
+      }
+      assert.deepEqual([...missing], [], 'a re-mark withdrew a prefix from the leaf');
+      assert.ok(samples > 0);
+      await reconcile(router, []);
+      await waitHeld(fabric, []);
+    },
+  );
 
   void test(`${origination}: 10,000 prefixes, then withdraw half`, { skip, timeout: 240_000 }, async () => {
     const { fabric, router } = suite;

@@ -84,3 +84,22 @@ void test(
     await waitHeld(fabric, want);
   },
 );
+
+void test(
+  'static: a line tagged with a mark no class has any more is not ours: left alone, a conflict',
+  { skip },
+  async () => {
+    const { fabric, router } = suite;
+    await resetState(fabric, router);
+    const stale = 'ip route 10.96.0.46/32 blackhole tag 4242';
+    await configure(fabric, stale);
+    try {
+      await assertOwned(router, []);
+      const r = await reconcile(router, new Map([['10.96.0.46/32', 1001]]));
+      assert.deepEqual(r.conflicts, ['10.96.0.46/32']);
+      assert.ok((await staticLines(fabric)).includes(stale), 'the line was changed');
+    } finally {
+      await configure(fabric, `no ${stale}`);
+    }
+  },
+);

@@ -589,6 +589,14 @@ describe('route classes (rule 7): every validation error exits 2 naming the key'
     );
   });
 
+  test('under kernel origination no mark is 1024, the metric of IPv6 routes without one', () => {
+    assert.match(
+      invalid(classes({ gold: { mark: 1024 } })),
+      /^config: routeClasses\.gold\.mark: 1024 is the metric the kernel gives IPv6 routes without one/,
+    );
+    valid(classes({ gold: { mark: 1024 } }, { frr: { origination: 'static' } }));
+  });
+
   test('defaultRouteClass is "" or a configured name', () => {
     assert.equal(
       invalid({ defaultRouteClass: 'gold' }),

@@ -26,6 +26,8 @@ export const OTHER = 'node-b';
 export class MemoryRouter implements Router {
   readonly origination = 'kernel' as const;
   readonly routes = new Set<string>();
+  /** The mark of each route that has one (a route class's). */
+  readonly marks = new Map<string, number>();
   readonly foreign = new Set<string>();
   readonly applies: PrefixDiff[] = [];
   /** Set: read and apply fail with this message (an unprogrammable router). */
@@ -33,21 +35,31 @@ export class MemoryRouter implements Router {
   /** Set: apply waits until this promise settles (a router that does not answer). */
   hang: Promise<void> | undefined;
 
-  read(): Promise<Set<string>> {
+  read(): Promise<Map<string, number>> {
     if (this.broken) return Promise.reject(new RouterApplyError(this.broken, []));
-    return Promise.resolve(new Set(this.routes));
+    return Promise.resolve(new Map([...this.routes].map((p) => [p, this.marks.get(p) ?? 0])));
   }
 
   async apply(diff: PrefixDiff): Promise<ApplyResult> {
     await this.hang;
     if (this.broken) throw new RouterApplyError(this.broken, diff.add);
-    this.applies.push({ add: [...diff.add], remove: [...diff.remove] });
+    this.applies.push({ ...diff, add: [...diff.add], remove: [...diff.remove] });
     const conflicts = diff.add.filter((p) => this.foreign.has(p));
-    for (const p of diff.add) if (!this.foreign.has(p)) this.routes.add(p);
-    for (const p of diff.remove) this.routes.delete(p);
+    const mark = (p: string, m: number) => (m === 0 ? this.marks.delete(p) : this.marks.set(p, m));
+    for (const p of diff.add) {
+      if (this.foreign.has(p)) continue;
+      this.routes.add(p);
+      mark(p, diff.marks?.get(p) ?? 0);
+    }
+    for (const p of diff.remove) {
+      this.routes.delete(p);
+      this.marks.delete(p);
+    }
+    for (const r of diff.remark ?? []) mark(r.prefix, r.to);
     return {
       added: diff.add.length - conflicts.length,
       removed: diff.remove.length,
+      remarked: diff.remark?.length ?? 0,
       conflicts,
       durationMs: 0,
     };

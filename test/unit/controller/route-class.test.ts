@@ -1,7 +1,8 @@
 // Rule 7 in the controller: an unknown route-class annotation is one warning log line and one
 // handler call (the daemon's Warning Event) when it appears, not again at each resync; the
-// per-class gauge follows the plan. The router is an in-memory table (this test is about the
-// reconciler's reporting, not about a backend; both backends have their own tests).
+// per-class gauge follows the plan; each route carries its class's mark and a reclassification
+// re-marks the route instead of withdrawing it. The router is an in-memory table (this test is about
+// the reconciler, not about a backend; both backends have their own tests).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
@@ -41,7 +42,7 @@ async function until(what: string, ok: () => boolean, ms = 5000): Promise<void> 
   }
 }
 
-test('an unknown route class: one warning line and one handler call per change; the per-class gauge', async (t) => {
+test('an unknown route class: one warning line and one handler call per change; the per-class gauge; marks and re-marks', async (t) => {
   const services = new Map<string, ServiceInfo>([
     ['default/web', service('web', '10.96.0.10', 'gold')],
     ['default/api', service('api', '10.96.0.11', 'golden')],
@@ -58,14 +59,28 @@ test('an unknown route class: one warning line and one handler call per change; 
     endpointSlice: (k) => slices.get(k),
     node: () => ({ name: NODE, unschedulable: false, excluded: false }),
   };
-  const table = new Set<string>();
+  const table = new Map<string, number>();
+  const removed: string[] = [];
+  const remarks: PrefixDiff['remark'] = [];
   const router: Router = {
     origination: 'kernel',
-    read: () => Promise.resolve(new Set(table)),
+    read: () => Promise.resolve(new Map(table)),
     apply: (d: PrefixDiff) => {
       for (const p of d.remove) table.delete(p);
-      for (const p of d.add) table.add(p);
-      return Promise.resolve({ added: d.add.length, removed: d.remove.length, conflicts: [], durationMs: 0 });
+      removed.push(...d.remove);
+      for (const p of d.add) table.set(p, d.marks?.get(p) ?? 0);
+      for (const m of d.remark ?? []) {
+        assert.equal(table.get(m.prefix), m.from, `re-mark of ${m.prefix} from its installed mark`);
+        table.set(m.prefix, m.to);
+      }
+      remarks.push(...(d.remark ?? []));
+      return Promise.resolve({
+        added: d.add.length,
+        removed: d.remove.length,
+        remarked: d.remark?.length ?? 0,
+        conflicts: [],
+        durationMs: 0,
+      });
     },
   };
   const lines: string[] = [];
@@ -97,6 +112,10 @@ test('an unknown route class: one warning line and one handler call per change; 
       routeClasses: ['gold', 'silver'],
       defaultRouteClass: 'silver',
     },
+    classMarks: new Map([
+      ['gold', 1001],
+      ['silver', 1002],
+    ]),
     nodeName: NODE,
     applyEnabled: true,
     loopIntervalSeconds: 3600,
@@ -107,6 +126,10 @@ test('an unknown route class: one warning line and one handler call per change; 
   t.after(() => r.stop());
   r.start();
   await until('the first plan installed', () => table.size === 2);
+  assert.deepEqual([...table].sort(), [
+    ['10.96.0.10/32', 1001],
+    ['10.96.0.11/32', 1002],
+  ]);
   assert.deepEqual(found, [[{ service: 'default/api', annotated: 'golden', class: 'silver' }]]);
   const warned = lines
     .map((l) => JSON.parse(l) as { level: string; msg: string })
@@ -139,9 +162,25 @@ test('an unknown route class: one warning line and one handler call per change; 
   r.changed('services', 'default/api');
   await until('the reclassification', () => r.plan()?.routes[1]?.class === 'gold');
   assert.match(await metrics.registry.metrics(), /cosmolet_advertised_prefixes_by_class\{class="gold"\} 2/);
+  await until('the re-mark to gold', () => table.get('10.96.0.11/32') === 1001);
+  assert.deepEqual(remarks, [{ prefix: '10.96.0.11/32', from: 1002, to: 1001 }]);
   services.set('default/api', service('api', '10.96.0.11', 'platinum'));
   r.changed('services', 'default/api');
   await until('the second report', () => found.length === 2);
   assert.equal(found[1]?.[0]?.annotated, 'platinum');
-  assert.deepEqual([...table].sort(), ['10.96.0.10/32', '10.96.0.11/32']);
+  await until('the re-mark back to the default', () => table.get('10.96.0.11/32') === 1002);
+  assert.deepEqual([...table.keys()].sort(), ['10.96.0.10/32', '10.96.0.11/32']);
+  // A class change re-marks the route; the prefix is never withdrawn meanwhile.
+  assert.deepEqual(removed, []);
+
+  // A route found with a mark no class has (a class removed from the config) is re-marked at the
+  // next read-back.
+  table.set('10.96.0.10/32', 4242);
+  const at = r.status().lastRunAt;
+  r.resync();
+  await until(
+    'the read-back re-mark',
+    () => table.get('10.96.0.10/32') === 1001 && r.status().lastRunAt > at,
+  );
+  assert.deepEqual(removed, []);
 });

@@ -1,7 +1,13 @@
 // The lab's generated configs agree with cosmolet's own export check, and carry the options.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { gobgpConfig, leafConfig, nodeAddressing, nodeConfig } from '../../../src/lab/fabric-config.js';
+import {
+  gobgpConfig,
+  LAB_ROUTE_CLASSES,
+  leafConfig,
+  nodeAddressing,
+  nodeConfig,
+} from '../../../src/lab/fabric-config.js';
 import { DEFAULT_ADDRESSING } from '../../../src/lab/fabric.js';
 import { evaluateAsn, evaluateExport } from '../../../src/router/frr/checks.js';
 
@@ -72,4 +78,19 @@ void test('three nodes: one ASN, ECMP at the leaf, GoBGP peers with every node, 
   for (const addr of ['10.254.2.1', '10.254.2.5', '10.254.2.9', 'fd00:254:2:2::1'])
     assert.match(g, new RegExp(`neighbor-address = "${addr}"`));
   assert.match(g, /local-address-list = \["10\.254\.2\.2", "fd00:254:2::2", "10\.254\.2\.6"/);
+});
+
+void test("node config exports the lab's route classes: cosmolet's readiness check agrees for both originations", () => {
+  const text = nodeConfig(DEFAULT_ADDRESSING);
+  const classes = LAB_ROUTE_CLASSES.map((c) => ({ name: c.name, mark: c.mark }));
+  for (const origination of ['kernel', 'static'] as const) {
+    const c = evaluateExport(text, origination, BOTH, classes);
+    assert.equal(c.ok, true, c.message);
+  }
+  // A class the node's FRR does not know is reported.
+  assert.equal(evaluateExport(text, 'kernel', BOTH, [...classes, { name: 'bronze', mark: 1003 }]).ok, false);
+  assert.match(
+    text,
+    /route-map COSMOLET-KERNEL permit 8\n match ip address prefix-list COSMOLET-V4\n match metric 1001\n set community 65000:101\n set large-community 65001:1:101\n/,
+  );
 });
