@@ -35,10 +35,10 @@ const STATUS_FLAGS: FlagSpecs = {
 const STATUS_HELP = helpText(
   'cosmolet status [flags]',
   "One view across the cluster: reads every cosmolet pod's /status (at the pod's address, with your\n" +
-    'bearer token from the kubeconfig) and prints, per Service IP, the nodes that advertise it, the\n' +
-    'nodes that installed it but whose bgpd does not hold it, the nodes that have not installed it yet,\n' +
-    'and the nodes that skip it with their reason. Nodes that cannot be read are listed; the exit status\n' +
-    'is then 1.',
+    'bearer token from the kubeconfig) and prints, per Service IP, its route class, the nodes that\n' +
+    'advertise it, the nodes that installed it but whose bgpd does not hold it, the nodes that have not\n' +
+    'installed it yet, and the nodes that skip it with their reason. Nodes that cannot be read are\n' +
+    'listed; the exit status is then 1.',
   STATUS_FLAGS,
 );
 

@@ -1,7 +1,8 @@
 // One view across the cluster from every node's /status (what `cosmolet status` prints): per
 // Service IP, the nodes that advertise it (planned, installed, and held by bgpd), the nodes that
 // installed it but whose bgpd does not hold it, the nodes that planned it but have not installed it,
-// and the nodes that skip it with their reason. Pure: the documents come from the caller.
+// the nodes that skip it with their reason, and its route class (more than one only while nodes
+// disagree, for example during a rollout of new classes). Pure: the documents come from the caller.
 import { hostPrefix, parseIP } from '../net/ip.js';
 import type { StatusDocument } from './status.js';
 
@@ -18,6 +19,8 @@ export interface NodeStatusRead {
 export interface ClusterPrefix {
   prefix: string;
   services: string[];
+  /** The route classes the nodes that plan it give it (rule 7); empty: none. */
+  classes: string[];
   advertising: string[];
   installedNotInBgp: string[];
   notInstalled: string[];
@@ -34,7 +37,15 @@ export function clusterStatus(reads: NodeStatusRead[]): ClusterStatus {
   const entry = (prefix: string): ClusterPrefix => {
     let p = byPrefix.get(prefix);
     if (!p) {
-      p = { prefix, services: [], advertising: [], installedNotInBgp: [], notInstalled: [], skipped: [] };
+      p = {
+        prefix,
+        services: [],
+        classes: [],
+        advertising: [],
+        installedNotInBgp: [],
+        notInstalled: [],
+        skipped: [],
+      };
       byPrefix.set(prefix, p);
     }
     return p;
@@ -45,6 +56,9 @@ export function clusterStatus(reads: NodeStatusRead[]): ClusterStatus {
     for (const route of r.doc.routes) {
       const p = entry(route.prefix);
       for (const s of route.services) if (!p.services.includes(s)) p.services.push(s);
+      // Documents from a cosmolet older than route classes have no `class`.
+      const cls = (route as { class?: string | null }).class;
+      if (typeof cls === 'string' && !p.classes.includes(cls)) p.classes.push(cls);
       if (!route.installed) p.notInstalled.push(r.node);
       else if (route.bgp.valid) p.advertising.push(r.node);
       else p.installedNotInBgp.push(r.node);
@@ -57,7 +71,10 @@ export function clusterStatus(reads: NodeStatusRead[]): ClusterStatus {
       if (!p.skipped.some((x) => x.node === r.node)) p.skipped.push({ node: r.node, reason: s.reason });
     }
   }
-  for (const p of byPrefix.values()) p.services.sort();
+  for (const p of byPrefix.values()) {
+    p.services.sort();
+    p.classes.sort();
+  }
   return {
     nodes: sorted.map((r) => ({
       name: r.node,
@@ -73,7 +90,7 @@ export function clusterStatus(reads: NodeStatusRead[]): ClusterStatus {
 /** The view as a table, then the nodes that could not be read. */
 export function renderClusterStatus(s: ClusterStatus): string {
   const rows: string[][] = [
-    ['PREFIX', 'SERVICES', 'ADVERTISED BY', 'NOT IN BGP', 'NOT INSTALLED', 'SKIPPED'],
+    ['PREFIX', 'SERVICES', 'CLASS', 'ADVERTISED BY', 'NOT IN BGP', 'NOT INSTALLED', 'SKIPPED'],
   ];
   for (const p of s.prefixes) {
     const reasons = new Map<string, string[]>();
@@ -81,6 +98,7 @@ export function renderClusterStatus(s: ClusterStatus): string {
     rows.push([
       p.prefix,
       p.services.join(','),
+      p.classes.join(',') || '-',
       p.advertising.join(',') || '-',
       p.installedNotInBgp.join(',') || '-',
       p.notInstalled.join(',') || '-',

@@ -13,6 +13,8 @@ export interface StatusRoute {
   family: string;
   services: string[];
   kinds: string[];
+  /** Its route class (rule 7); null: none. */
+  class: string | null;
   installed: boolean;
   bgp: BgpHeld;
 }

@@ -148,8 +148,12 @@ test(
       cs.view.nodes.map((n) => [n.name, n.reachable]),
       NODES.map((n) => [n, true]),
     );
-    for (const p of cs.view.prefixes)
+    for (const p of cs.view.prefixes) {
       assert.deepEqual(p.advertising, leaf[p.prefix] ?? [], `cosmolet status ${p.prefix}`);
+      // shop/checkout is gold (examples/lab); nothing else in the lab has a class.
+      const checkout = p.prefix === '10.96.0.30/32' || p.prefix === 'fd00:10:96::1e/128';
+      assert.deepEqual(p.classes, checkout ? ['gold'] : [], `cosmolet status class of ${p.prefix}`);
+    }
     assert.deepEqual(cs.view.prefixes.find((p) => p.prefix === '192.0.2.10/32')?.skipped, [
       { node: 'lab-node-1', reason: 'no-local-endpoints' },
       { node: 'lab-node-3', reason: 'no-local-endpoints' },

@@ -25,11 +25,16 @@ function doc(
   return { node, routes, skipped, stale: [], bgpCheckedAt: null, reconciledAt: null };
 }
 
-const web = (installed: boolean, valid: boolean): StatusDocument['routes'][number] => ({
+const web = (
+  installed: boolean,
+  valid: boolean,
+  cls: string | null = null,
+): StatusDocument['routes'][number] => ({
   prefix: '10.96.0.10/32',
   family: 'ipv4',
   services: ['default/web'],
   kinds: ['clusterIP'],
+  class: cls,
   installed,
   bgp: { valid, best: valid },
 });
@@ -96,9 +101,13 @@ test('cosmolet status reads every node with the bearer token and merges per Serv
   const { api, kubeconfig } = await cluster(t);
   const a = await nodeServer(
     t,
-    doc('n1', [web(true, true)], [{ service: 'shop/lb', ip: '192.0.2.10', reason: 'no-local-endpoints' }]),
+    doc(
+      'n1',
+      [web(true, true, 'gold')],
+      [{ service: 'shop/lb', ip: '192.0.2.10', reason: 'no-local-endpoints' }],
+    ),
   );
-  const b = await nodeServer(t, doc('n2', [web(true, false)], []));
+  const b = await nodeServer(t, doc('n2', [web(true, false, 'gold')], []));
   const labels = { 'app.kubernetes.io/name': 'cosmolet' };
   api.upsert('pods', pod('cosmolet-a', 'cosmolet', 'n1', '127.0.0.1', a.port, labels));
   api.upsert('pods', pod('cosmolet-b', 'cosmolet', 'n2', '127.0.0.1', b.port, labels));
@@ -120,6 +129,7 @@ test('cosmolet status reads every node with the bearer token and merges per Serv
     {
       prefix: '10.96.0.10/32',
       services: ['default/web'],
+      classes: ['gold'],
       advertising: ['n1'],
       installedNotInBgp: ['n2'],
       notInstalled: [],
@@ -128,6 +138,7 @@ test('cosmolet status reads every node with the bearer token and merges per Serv
     {
       prefix: '192.0.2.10/32',
       services: ['shop/lb'],
+      classes: [],
       advertising: [],
       installedNotInBgp: [],
       notInstalled: [],
@@ -138,8 +149,12 @@ test('cosmolet status reads every node with the bearer token and merges per Serv
 
   const text = await run(['--kubeconfig', kubeconfig]);
   assert.equal(text.code, 0);
-  assert.match(text.stdout, /^PREFIX\s+SERVICES\s+ADVERTISED BY\s+NOT IN BGP\s+NOT INSTALLED\s+SKIPPED$/m);
-  assert.match(text.stdout, /^10\.96\.0\.10\/32\s+default\/web\s+n1\s+n2\s+-\s+-$/m);
+  assert.match(
+    text.stdout,
+    /^PREFIX\s+SERVICES\s+CLASS\s+ADVERTISED BY\s+NOT IN BGP\s+NOT INSTALLED\s+SKIPPED$/m,
+  );
+  assert.match(text.stdout, /^10\.96\.0\.10\/32\s+default\/web\s+gold\s+n1\s+n2\s+-\s+-$/m);
+  assert.match(text.stdout, /^192\.0\.2\.10\/32\s+shop\/lb\s+-\s+-\s+-\s+-\s+n1: no-local-endpoints$/m);
   assert.match(text.stdout, /^2 of 2 nodes answered\.$/m);
 });
 
@@ -200,4 +215,30 @@ test('cosmolet status: bad flags exit as usage errors', async () => {
   await assert.rejects(run(['--port', '0']), /--port must be 1 to 65535/);
   await assert.rejects(run(['extra']), /unexpected argument "extra"/);
   await assert.rejects(run(['--bogus']), /cosmolet status: Unknown option '--bogus'/);
+});
+
+test('cosmolet status shows both classes while nodes disagree, and none from a node without classes', async (t) => {
+  const { api, kubeconfig } = await cluster(t);
+  // n1 runs the new config (silver), n2 the old (gold); n3 is a cosmolet from before route classes,
+  // whose routes carry no `class` at all.
+  const old = web(true, true);
+  delete (old as { class?: unknown }).class;
+  const servers = [
+    await nodeServer(t, doc('n1', [web(true, true, 'silver')], [])),
+    await nodeServer(t, doc('n2', [web(true, true, 'gold')], [])),
+    await nodeServer(t, doc('n3', [old], [])),
+  ];
+  const labels = { 'app.kubernetes.io/name': 'cosmolet' };
+  servers.forEach((s, i) =>
+    api.upsert('pods', pod(`cosmolet-${i}`, 'cosmolet', `n${i + 1}`, '127.0.0.1', s.port, labels)),
+  );
+  const r = await run(['--kubeconfig', kubeconfig, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const v = JSON.parse(r.stdout) as ClusterStatus;
+  assert.deepEqual(
+    v.prefixes.map((p) => [p.prefix, p.classes, p.advertising]),
+    [['10.96.0.10/32', ['gold', 'silver'], ['n1', 'n2', 'n3']]],
+  );
+  const text = await run(['--kubeconfig', kubeconfig]);
+  assert.match(text.stdout, /^10\.96\.0\.10\/32\s+default\/web\s+gold,silver\s+n1,n2,n3\s+-\s+-\s+-$/m);
 });

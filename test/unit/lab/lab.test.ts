@@ -143,6 +143,7 @@ test('cosmolet status merges the nodes: advertised, installed but not in BGP, no
     family: 'ipv4',
     services: ['default/web'],
     kinds: ['clusterIP'],
+    class: null,
     installed,
     bgp: { valid, best: valid },
   });
@@ -174,6 +175,7 @@ test('cosmolet status merges the nodes: advertised, installed but not in BGP, no
     {
       prefix: '10.96.0.10/32',
       services: ['default/web'],
+      classes: [],
       advertising: ['n1'],
       installedNotInBgp: ['n2'],
       notInstalled: ['n4'],
@@ -182,6 +184,7 @@ test('cosmolet status merges the nodes: advertised, installed but not in BGP, no
     {
       prefix: '192.0.2.10/32',
       services: ['shop/lb'],
+      classes: [],
       advertising: [],
       installedNotInBgp: [],
       notInstalled: [],
