@@ -6,6 +6,10 @@
 // resync (loopIntervalSeconds), after a failed apply and after an FRR restart.
 // Fail static: until every reflector has listed once, nothing is planned or applied, and a broken
 // API server leaves the stores (and so the routes) as they were.
+// Why one file of this length: the incremental path and the full path share the installed-routes
+// view, the retry and the metrics, and their order of effects (plan, diff, apply, read-back) must be
+// read in one place to see that a failure never withdraws. What changed per Service IP (the unit
+// of log lines and Events) is in decisions.ts.
 import { realClock, type Clock, type Timer } from '../clock.js';
 import { errorMessage, CosmoletError } from '../errors.js';
 import type { Logger } from '../logger.js';

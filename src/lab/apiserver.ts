@@ -42,6 +42,8 @@
 // http, so kubectl against a token-checking http double always gets 401. `tls: false` serves http and
 // writes insecure-skip-tls-verify: true (client-node refuses http:// otherwise); pair it with no token
 // when kubectl must work.
+// Why one file of this length: it is the double's public API (the methods tests call) and its
+// request router; every job behind them is its own file in ./apiserver/.
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';

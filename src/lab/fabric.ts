@@ -9,6 +9,8 @@
 // Everything a fabric starts is tracked by pid and lives in namespaces whose names carry a unique
 // prefix, so teardown (also on failure, SIGINT, SIGTERM and exit) removes exactly what it made.
 // With one node (the default) the node is `node` (namespace `<prefix>-node`) as it always was.
+// Why one file of this length: it is the one handle tests hold (start, inspect, break, tear
+// down); each of its jobs delegates to the fabric-*.ts files named above.
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';

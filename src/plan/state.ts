@@ -3,6 +3,8 @@
 // prefix -> qualifying Services, turns their decisions into the few prefixes that flipped and the
 // decisions that changed. A Node change (or a reset) marks every Service. The result always equals
 // `computeProjectedPlan` over the same inputs: a seeded property test holds the two side by side.
+// Why one file of this length: the indexes (prefix -> Services, Service -> slices) and the update
+// that keeps them are one invariant; the decisions themselves are in decide.ts and input.ts.
 import {
   addSlice,
   compileSettings,

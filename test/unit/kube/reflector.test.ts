@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import {
   Reflector,
-  ReflectorSet,
   type ReflectorChange,
   type ReflectorOptions,
   type WatchRestartReason,
 } from '../../../src/kube/reflector.js';
+import { ReflectorSet } from '../../../src/kube/reflector-set.js';
 import type { KubeObject, Service } from '../../../src/model/objects.js';
 import { silentLogger } from '../../../src/observe/log.js';
 import { FAST, slice, startDouble, svc, waitFor } from './helpers.js';
