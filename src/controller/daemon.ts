@@ -135,6 +135,7 @@ export class Daemon {
       clock: this.clock,
       onRestart: () => this.reconciler.resync(),
       advertises: (prefix) => this.reconciler.state.advertises(prefix),
+      installed: () => this.reconciler.status().installed.keys(),
     });
   }
 
@@ -218,6 +219,7 @@ export class Daemon {
       reconcileError: status.lastError,
       applyEnabled: config.bgp.enabled,
       exportCheck: this.monitor.exportCheck(this.familiesInUse()),
+      holdCheck: this.monitor.holdCheck(),
       asnCheck: this.monitor.state.asnCheck,
       asnConfigured: config.bgp.asn !== 0,
     });

@@ -1,6 +1,7 @@
 // Watches FRR from the outside, every loop interval: does bgpd export cosmolet's routes, is the ASN
-// the configured one, what does bgpd hold (for /status), how are the peers, and did a daemon
-// restart (then the reconciler reads back and re-applies: a restarted staticd has lost its routes).
+// the configured one, what does bgpd hold (for /status), does it hold every route cosmolet
+// installed, how are the peers, and did a daemon restart (then the reconciler reads back and
+// re-applies: a restarted staticd has lost its routes).
 import { realClock, type Clock, type Timer } from '../clock.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -29,11 +30,25 @@ export interface FrrMonitorOptions {
   onRestart: () => void;
   /** Whether the plan advertises a prefix now, to count how many bgpd holds as valid best paths. */
   advertises: (prefix: string) => boolean;
+  /** The prefixes cosmolet has installed (the router's read-back and applies). */
+  installed?: () => Iterable<string>;
+  /** How long an installed, advertised prefix may be missing from bgpd before it is a problem. */
+  holdGraceMs?: number;
   /** Largest change refreshed prefix by prefix; a larger one reads the whole table once instead. */
   maxPrefixRefresh?: number;
   /** Default: the real clock. */
   clock?: Clock;
 }
+
+/**
+ * How long an installed prefix may be missing from bgpd's table before /readyz says so. bgpd takes
+ * a route from zebra in well under a second; a cold start of 20,000 routes took up to 35 s to reach
+ * the leaf on a loaded machine, so a shorter grace would call a busy bgpd broken.
+ */
+export const BGP_HOLD_GRACE_MS = 30_000;
+
+/** Prefixes named in a message at most; the count says how many there are. */
+const NAMED_PREFIXES = 5;
 
 export interface FrrState {
   /** bgpd's running-config, or why it could not be read; both undefined until the first check. */
@@ -58,6 +73,9 @@ export class FrrMonitor {
   /** Advertised prefixes bgpd holds as valid best paths, as of the last reads. */
   private readonly held = new Set<string>();
   private heldV4 = 0;
+  /** Installed, advertised prefixes bgpd's table lacked, since when (full reads only). */
+  private readonly missingSince = new Map<string, number>();
+  private holdReadAt: number | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
   private readonly knownPeers = new Set<string>();
@@ -121,6 +139,7 @@ export class FrrMonitor {
       for (const [p, r] of view) {
         if (r.valid || r.best) bgp.set(p, r);
         else bgp.delete(p);
+        if (r.valid) this.missingSince.delete(p);
         this.markHeld(p, r.valid && r.best && this.opts.advertises(p));
       }
       this.setHeld();
@@ -195,6 +214,7 @@ export class FrrMonitor {
       this.heldV4 = 0;
       for (const [p, r] of bgp) if (r.valid && r.best && this.opts.advertises(p)) this.markHeld(p, true);
       this.setHeld();
+      this.noteMissing(bgp);
     } catch (err) {
       this.state.bgpError = errorMessage(err);
     }
@@ -207,6 +227,56 @@ export class FrrMonitor {
       this.log.debug({ err }, 'cannot read the BGP summary');
     }
     this.state.lastCheckAt = this.clock.now();
+  }
+
+  /** After a full read of bgpd's table: which installed, advertised prefixes it lacks, since when. */
+  private noteMissing(bgp: BgpView): void {
+    const installed = this.opts.installed;
+    if (!installed) return;
+    const now = this.clock.now();
+    const lacking = new Set<string>();
+    for (const p of installed()) {
+      if (!this.opts.advertises(p) || bgp.get(p)?.valid === true) continue;
+      lacking.add(p);
+      if (!this.missingSince.has(p)) this.missingSince.set(p, now);
+    }
+    for (const p of this.missingSince.keys()) if (!lacking.has(p)) this.missingSince.delete(p);
+    this.holdReadAt = now;
+  }
+
+  /**
+   * Does bgpd hold every prefix cosmolet installed and advertises? A prefix missing for longer than
+   * the grace is a problem: installed but not reaching the fabric. Seen when zebra restarted alone
+   * (FRR 8.4's bgpd then takes no new route until it restarts too) and when the export route-map's
+   * prefix-lists do not cover a Service range. undefined before the first read of bgpd's table.
+   */
+  holdCheck(): Check | undefined {
+    if (this.holdReadAt === undefined) return undefined;
+    const grace = this.opts.holdGraceMs ?? BGP_HOLD_GRACE_MS;
+    // Judged at the last full read, not now: a prefix is late when two reads at least the grace
+    // apart both lacked it (bgpd may have taken it since the last read).
+    const readAt = this.holdReadAt;
+    const late = [...this.missingSince].filter(([, since]) => readAt - since >= grace).map(([p]) => p);
+    if (late.length === 0) {
+      const pending = this.missingSince.size;
+      return {
+        ok: true,
+        message:
+          pending === 0
+            ? 'bgpd holds every route cosmolet installed'
+            : `${pending} installed prefixes not in bgpd yet (for less than ${grace / 1000} s)`,
+      };
+    }
+    late.sort();
+    const named = late.slice(0, NAMED_PREFIXES).join(', ') + (late.length > NAMED_PREFIXES ? ', ...' : '');
+    return {
+      ok: false,
+      message:
+        `bgpd has not held ${late.length} installed prefixes for ${grace / 1000} s or more (${named}): ` +
+        'they are in the kernel / staticd but do not reach the fabric. Check that the export ' +
+        "route-map's prefix-lists cover them (show bgp <prefix>); if zebra restarted without bgpd, " +
+        'restart bgpd too (FRR 8.4 bgpd takes no new route from a new zebra)',
+    };
   }
 
   /**

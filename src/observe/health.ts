@@ -23,6 +23,8 @@ export interface ReadinessInput {
   reconcileError: string | undefined;
   applyEnabled: boolean;
   exportCheck: { ok: boolean; message: string; snippet?: string } | undefined;
+  /** Does bgpd hold every installed prefix? undefined before its table was first read. */
+  holdCheck?: { ok: boolean; message: string } | undefined;
   /** undefined when bgp.asn is not set. */
   asnCheck: { ok: boolean; message: string } | undefined;
   asnConfigured: boolean;
@@ -80,6 +82,12 @@ export function readiness(i: ReadinessInput): { ready: boolean; conditions: Cond
     };
     if (e?.snippet) c.snippet = e.snippet;
     conditions.push(c);
+    // Before bgpd's table was read there is nothing to hold against: not a reason to wait.
+    conditions.push({
+      name: 'bgp-holds-routes',
+      ok: i.holdCheck?.ok ?? true,
+      message: i.holdCheck?.message ?? "bgpd's table has not been read yet",
+    });
   }
   if (i.asnConfigured) {
     conditions.push({

@@ -1,6 +1,7 @@
 // /readyz of the in-process daemon: each condition turns on what it names, in fake time.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { BGP_HOLD_GRACE_MS } from '../../../src/controller/frr-monitor.js';
 import { UNREACHABLE_AFTER_MS } from '../../../src/controller/kube-health.js';
 import { clusterService, condition, failing, node, startRig, watchRestarts } from './daemon-rig.js';
 
@@ -26,6 +27,7 @@ void test('not ready before the first lists and the first reconcile; ready after
       'node-found',
       'router-programmed',
       'frr-exports-routes',
+      'bgp-holds-routes',
     ],
   );
   assert.equal((await rig.daemon.metrics.ready.get()).values[0]?.value, 1);
@@ -104,4 +106,52 @@ void test('FRR unresponsive: not ready with the reason, routes stay; ready again
   rig.vtysh.unresponsive = false;
   await rig.clock.advance(rig.config.loopIntervalSeconds * 1000);
   await rig.until('ready again', () => rig.daemon.readiness().ready);
+});
+
+void test('bgpd lacking an installed prefix: ready during the grace, then not ready naming it; held again, ready', async (t) => {
+  // A bgpd that takes no new route (zebra restarted alone) or an export prefix-list with a gap.
+  const rig = await startRig(t, {
+    objects: [node(), ...clusterService('web', '10.96.0.10'), ...clusterService('api', '10.96.0.11')],
+  });
+  rig.vtysh.notHeld.add('10.96.0.11/32');
+  await rig.until('ready', () => rig.daemon.readiness().ready);
+  assert.deepEqual([...rig.router.routes].sort(), ['10.96.0.10/32', '10.96.0.11/32'], 'both installed');
+  await rig.until('bgpd read with the prefix missing', () =>
+    /1 installed prefixes not in bgpd yet/.test(condition(rig.daemon, 'bgp-holds-routes')?.message ?? ''),
+  );
+  const since = rig.clock.now();
+  await rig.until('bgp-holds-routes fails', () => failing(rig.daemon).includes('bgp-holds-routes'), {
+    stepMs: 1000,
+    timeoutMs: 10_000,
+  });
+  // Not before the grace: a busy bgpd is not a broken one.
+  assert.ok(
+    rig.clock.now() - since >= BGP_HOLD_GRACE_MS - 1000,
+    `not before the grace: ${rig.clock.now() - since} ms`,
+  );
+  assert.deepEqual(failing(rig.daemon), ['bgp-holds-routes']);
+  assert.match(
+    condition(rig.daemon, 'bgp-holds-routes')?.message ?? '',
+    /bgpd has not held 1 installed prefixes for 30 s or more \(10\.96\.0\.11\/32\).*prefix-lists.*restart bgpd/,
+  );
+  assert.equal((await rig.get('/readyz')).status, 503);
+  // Nothing is withdrawn for it: the route stays installed, and bgpd may take it any time.
+  assert.ok(rig.router.routes.has('10.96.0.11/32'));
+  rig.vtysh.notHeld.delete('10.96.0.11/32');
+  await rig.until('ready again', () => rig.daemon.readiness().ready, { stepMs: 1000, timeoutMs: 10_000 });
+  assert.match(condition(rig.daemon, 'bgp-holds-routes')?.message ?? '', /holds every route/);
+});
+
+void test('a prefix bgpd lacks stops counting once it is no longer planned', async (t) => {
+  const rig = await startRig(t, {
+    objects: [node(), ...clusterService('web', '10.96.0.10'), ...clusterService('api', '10.96.0.11')],
+  });
+  rig.vtysh.notHeld.add('10.96.0.11/32');
+  await rig.until('bgp-holds-routes fails', () => failing(rig.daemon).includes('bgp-holds-routes'), {
+    stepMs: 1000,
+    timeoutMs: 10_000,
+  });
+  rig.api.delete('services', 'default', 'api');
+  await rig.until('10.96.0.11/32 withdrawn', () => !rig.router.routes.has('10.96.0.11/32'));
+  await rig.until('ready', () => rig.daemon.readiness().ready, { stepMs: 1000, timeoutMs: 10_000 });
 });

@@ -73,10 +73,12 @@ export class MemoryRouter implements Router {
 
 /**
  * vtysh answered from memory: bgpd runs `router bgp 65001`, redistributes the router's routes in
- * both families and holds them as best paths. `unresponsive` makes every call time out.
+ * both families and holds them as best paths. `unresponsive` makes every call time out; prefixes in
+ * `notHeld` are missing from bgpd's table although installed (a stale bgpd, a prefix-list gap).
  */
 export class MemoryVtysh extends Vtysh {
   unresponsive = false;
+  readonly notHeld = new Set<string>();
   calls = 0;
 
   constructor(
@@ -119,13 +121,14 @@ export class MemoryVtysh extends Vtysh {
     if (table) {
       const routes: Record<string, unknown> = {};
       for (const p of this.router.routes) {
+        if (this.notHeld.has(p)) continue;
         if (p.includes(':') === (table[1] === 'ipv6')) routes[p] = [{ valid: true, bestpath: true }];
       }
       return JSON.stringify({ routes });
     }
     const one = /^show bgp (?:ipv4|ipv6) unicast (\S+) json$/.exec(command);
     if (one?.[1]) {
-      return this.router.routes.has(one[1])
+      return this.router.routes.has(one[1]) && !this.notHeld.has(one[1])
         ? JSON.stringify({ prefix: one[1], paths: [{ valid: true, bestpath: { overall: true } }] })
         : '{}';
     }

@@ -43,6 +43,11 @@ test('each condition fails by name with an actionable message', () => {
     ],
     [{ exportCheck: undefined }, 'frr-exports-routes', /not been checked/],
     [
+      { holdCheck: { ok: false, message: 'bgpd has not held 1 installed prefixes for 30 s (10.96.0.1/32)' } },
+      'bgp-holds-routes',
+      /10\.96\.0\.1\/32/,
+    ],
+    [
       { asnConfigured: true, asnCheck: { ok: false, message: 'bgp.asn is 1 but FRR runs "router bgp 2"' } },
       'asn-matches',
       /router bgp 2/,
@@ -57,13 +62,26 @@ test('each condition fails by name with an actionable message', () => {
   }
 });
 
-test('with bgp.enabled false, FRR export is not a condition', () => {
-  const r = readiness({ ...ready, applyEnabled: false, exportCheck: undefined });
+test('with bgp.enabled false, FRR export and bgpd holding the routes are not conditions', () => {
+  const r = readiness({
+    ...ready,
+    applyEnabled: false,
+    exportCheck: undefined,
+    holdCheck: { ok: false, message: 'x' },
+  });
   assert.equal(r.ready, true);
-  assert.equal(
-    r.conditions.find((c) => c.name === 'frr-exports-routes'),
-    undefined,
-  );
+  for (const name of ['frr-exports-routes', 'bgp-holds-routes'])
+    assert.equal(
+      r.conditions.find((c) => c.name === name),
+      undefined,
+      name,
+    );
+});
+
+test("bgpd's table not read yet is no reason to wait", () => {
+  const r = readiness({ ...ready, holdCheck: undefined });
+  assert.equal(r.ready, true);
+  assert.match(r.conditions.find((c) => c.name === 'bgp-holds-routes')?.message ?? '', /not been read yet/);
 });
 
 test('liveness: a stuck reconcile, a dead loop and a stuck reflector are each reported', () => {
