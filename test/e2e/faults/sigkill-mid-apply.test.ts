@@ -93,24 +93,48 @@ test('kernel: cosmolet SIGKILLed in the middle of a 20,000-prefix apply and rest
   const first = startCosmolet(t, lab);
   const pid = first.child.pid;
   assert.ok(pid !== undefined);
-  // Kill as soon as the apply's `ip -batch` has installed some routes, while it still runs.
+  // Catch the apply's `ip -batch` in the middle: stop it (SIGSTOP) as soon as it appears, let it
+  // run in short bursts until it has installed some routes, then kill cosmolet while `ip` is still
+  // stopped. On an idle machine the whole batch takes a fraction of a second, so waiting for routes
+  // with `ip` running let it finish before the kill (the apply was complete, not interrupted).
   const batch = await waitFor('the first apply (ip -batch)', () => ipBatchChildren(pid)[0], 60_000, 2);
+  process.kill(batch, 'SIGSTOP');
   t.after(() => {
-    if (alive(batch)) process.kill(batch, 'SIGKILL');
+    if (!alive(batch)) return;
+    process.kill(batch, 'SIGKILL');
+    process.kill(batch, 'SIGCONT');
   });
+  const installedNow = async (): Promise<number> =>
+    Number(
+      (
+        await lab.fabric.exec('node', [
+          'sh',
+          '-c',
+          '{ ip -4 route show proto 73; ip -6 route show proto 73; } | wc -l',
+        ])
+      ).stdout.trim(),
+    );
+  let bursts = 0;
   await waitFor(
-    'some routes installed',
+    'some routes installed by the stopped ip -batch',
     async () => {
-      const r = await lab.fabric.exec('node', ['sh', '-c', 'ip -6 route show proto 73 | wc -l']);
-      return Number(r.stdout.trim()) > 0 || !alive(batch);
+      if ((await installedNow()) > 0) return true;
+      process.kill(batch, 'SIGCONT');
+      await new Promise((r) => setImmediate(r));
+      process.kill(batch, 'SIGSTOP');
+      bursts++;
+      return false;
     },
     30_000,
-    2,
+    0,
   );
   first.kill('SIGKILL');
   await first.exited;
-  // The orphaned `ip` ends when its input does.
+  // The orphaned `ip` applies what is left in its pipe (at most the pipe's 64 KiB: cosmolet could
+  // not write more while `ip` was stopped) and ends at the pipe's end.
+  process.kill(batch, 'SIGCONT');
   await waitFor('the orphaned ip -batch to end', () => !alive(batch), 30_000, 10);
+  t.diagnostic(`ip -batch stopped at once, ${bursts} short runs until it had installed routes`);
   const partial = (await nodeKernelRoutes(lab)).size;
   t.diagnostic(`killed with ${partial} of ${2 * SERVICES} prefixes installed`);
   assert.ok(partial > 0 && partial < 2 * SERVICES, `in the middle of the apply: ${partial} installed`);
@@ -128,19 +152,9 @@ test('kernel: cosmolet SIGKILLed in the middle of a 20,000-prefix apply and rest
   const restartedAt = Date.now();
   const second = startCosmolet(t, lab);
   // Counted cheaply while converging (this process also serves the API), compared whole after.
-  const count = async () =>
-    Number(
-      (
-        await lab.fabric.exec('node', [
-          'sh',
-          '-c',
-          '{ ip -4 route show proto 73; ip -6 route show proto 73; } | wc -l',
-        ])
-      ).stdout.trim(),
-    );
   await waitFor(
     'the node kernel to hold 20,000 routes',
-    async () => (await count()) === expected.length,
+    async () => (await installedNow()) === expected.length,
     RESTART_BOUND_MS,
     100,
   );
