@@ -31,9 +31,7 @@ export interface FrrMonitorOptions {
   /** Whether the plan advertises a prefix now, to count how many bgpd holds as valid best paths. */
   advertises: (prefix: string) => boolean;
   /** The prefixes cosmolet has installed (the router's read-back and applies). */
-  installed?: () => Iterable<string>;
-  /** How long an installed, advertised prefix may be missing from bgpd before it is a problem. */
-  holdGraceMs?: number;
+  installed: () => Iterable<string>;
   /** Largest change refreshed prefix by prefix; a larger one reads the whole table once instead. */
   maxPrefixRefresh?: number;
   /** Default: the real clock. */
@@ -74,7 +72,7 @@ export class FrrMonitor {
   private readonly held = new Set<string>();
   private heldV4 = 0;
   /** Installed, advertised prefixes bgpd's table lacked, since when (full reads only). */
-  private readonly missingSince = new Map<string, number>();
+  private missingSince = new Map<string, number>();
   private holdReadAt: number | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
@@ -231,16 +229,13 @@ export class FrrMonitor {
 
   /** After a full read of bgpd's table: which installed, advertised prefixes it lacks, since when. */
   private noteMissing(bgp: BgpView): void {
-    const installed = this.opts.installed;
-    if (!installed) return;
     const now = this.clock.now();
-    const lacking = new Set<string>();
-    for (const p of installed()) {
+    const lacking = new Map<string, number>();
+    for (const p of this.opts.installed()) {
       if (!this.opts.advertises(p) || bgp.get(p)?.valid === true) continue;
-      lacking.add(p);
-      if (!this.missingSince.has(p)) this.missingSince.set(p, now);
+      lacking.set(p, this.missingSince.get(p) ?? now);
     }
-    for (const p of this.missingSince.keys()) if (!lacking.has(p)) this.missingSince.delete(p);
+    this.missingSince = lacking;
     this.holdReadAt = now;
   }
 
@@ -252,7 +247,7 @@ export class FrrMonitor {
    */
   holdCheck(): Check | undefined {
     if (this.holdReadAt === undefined) return undefined;
-    const grace = this.opts.holdGraceMs ?? BGP_HOLD_GRACE_MS;
+    const grace = BGP_HOLD_GRACE_MS;
     // Judged at the last full read, not now: a prefix is late when two reads at least the grace
     // apart both lacked it (bgpd may have taken it since the last read).
     const readAt = this.holdReadAt;
