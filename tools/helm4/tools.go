@@ -1,0 +1,8 @@
+//go:build tools
+
+// The helm command built from helm.sh/helm/v4, imported so that `go mod tidy` keeps what it needs.
+package tools
+
+import (
+	_ "helm.sh/helm/v4/cmd/helm"
+)
