@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Installs what cosmolet's lab and tests need on a Debian or Ubuntu machine, as root, and only
-# what is missing: FRR, GoBGP, iproute2, nftables, curl, openssl, promtool (apt), then npm ci and the build.
+# what is missing: FRR, GoBGP, iproute2, nftables, curl, openssl, promtool (apt), then npm ci and the
+# build. With --go-tools it also builds the real Kubernetes control plane and Helm 3 and 4 from their
+# Go modules (scripts/go-tools.sh; minutes the first time, cached after), which the tests run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 say() { printf '==> %s\n' "$*"; }
+go_tools=false
+[ "${1:-}" = --go-tools ] && go_tools=true
 
 if [ "$(id -u)" != 0 ]; then
   echo "error: run as root (the lab creates network namespaces and starts FRR): sudo $0" >&2
@@ -47,4 +51,10 @@ if [ -f dist/build-info.json ] && grep -q "\"commit\":\"$head\"" dist/build-info
 else
   say "building"
   npm run --silent build
+fi
+
+if $go_tools; then
+  for tool in kube helm3 helm4; do
+    say "$tool: $(bash scripts/go-tools.sh "$tool")"
+  done
 fi

@@ -11,8 +11,8 @@ import { startFabric, waitFor, type Fabric, type FabricOptions } from '../../../
 import { startForwarder, type Forwarder } from '../../../src/lab/forward.js';
 import { cidrContains, parseCIDR, parseIP, type CIDR } from '../../../src/net/ip.js';
 
-const ROOT = new URL('../../../', import.meta.url).pathname;
-const CLI = join(ROOT, 'dist', 'cli.js');
+export const ROOT = new URL('../../../', import.meta.url).pathname;
+export const CLI = join(ROOT, 'dist', 'cli.js');
 const FORWARD = join(ROOT, 'dist', 'lab', 'forward-main.js');
 
 /** Service ranges the fabric's node exports; only prefixes inside them are compared. */
@@ -68,7 +68,7 @@ export class ControllerLab {
   private apiBridge: Forwarder | undefined;
   private nodeForwarders: ChildProcess[] = [];
   readonly nodeName: string;
-  private runs = 0;
+  protected runs = 0;
 
   constructor(readonly opts: ControllerLabOptions) {
     this.nodeName = opts.nodeName ?? 'node-a';
@@ -82,23 +82,35 @@ export class ControllerLab {
     ensureBuilt();
     this.fabric = await startFabric(this.opts.fabric ?? {});
     try {
-      this.api = await FakeApiServer.start({ host: '127.0.0.1', port: 0, token: 'e2e-token' });
-      this.apiBridge = await startForwarder(
-        { kind: 'unix', path: join(this.dir, 'api.sock') },
-        { kind: 'tcp', host: '127.0.0.1', port: this.api.port },
-      );
-      // cosmolet sees the API at 127.0.0.1:6443 in its namespace; the certificate names 127.0.0.1.
-      this.nodeForwarders.push(
-        await this.forwarder(`tcp:127.0.0.1:6443`, `unix:${join(this.dir, 'api.sock')}`),
-        await this.forwarder(`unix:${join(this.dir, 'http.sock')}`, 'tcp:127.0.0.1:8080'),
-      );
-      const kc = parseYaml(this.api.kubeconfig()) as { clusters: { cluster: { server: string } }[] };
-      for (const c of kc.clusters) c.cluster.server = 'https://127.0.0.1:6443';
-      writeFileSync(join(this.dir, 'kubeconfig'), stringifyYaml(kc), { mode: 0o600 });
+      await this.startApi();
     } catch (err) {
       await this.teardown();
       throw err;
     }
+  }
+
+  /**
+   * The API server cosmolet talks to, reached in the node namespace at 127.0.0.1:6443 (the
+   * certificate names 127.0.0.1), and cosmolet's HTTP port bridged out: here the double.
+   */
+  protected async startApi(): Promise<void> {
+    this.api = await FakeApiServer.start({ host: '127.0.0.1', port: 0, token: 'e2e-token' });
+    await this.bridge(this.api.port);
+    const kc = parseYaml(this.api.kubeconfig()) as { clusters: { cluster: { server: string } }[] };
+    for (const c of kc.clusters) c.cluster.server = 'https://127.0.0.1:6443';
+    writeFileSync(join(this.dir, 'kubeconfig'), stringifyYaml(kc), { mode: 0o600 });
+  }
+
+  /** Joins the node namespace's 127.0.0.1:6443 to `apiPort` here, and cosmolet's :8080 to http.sock. */
+  protected async bridge(apiPort: number): Promise<void> {
+    this.apiBridge = await startForwarder(
+      { kind: 'unix', path: join(this.dir, 'api.sock') },
+      { kind: 'tcp', host: '127.0.0.1', port: apiPort },
+    );
+    this.nodeForwarders.push(
+      await this.forwarder(`tcp:127.0.0.1:6443`, `unix:${join(this.dir, 'api.sock')}`),
+      await this.forwarder(`unix:${join(this.dir, 'http.sock')}`, 'tcp:127.0.0.1:8080'),
+    );
   }
 
   private async forwarder(listen: string, connect: string): Promise<ChildProcess> {
@@ -264,8 +276,12 @@ export class ControllerLab {
 
   async teardown(): Promise<void> {
     await this.apiBridge?.close();
-    await this.api?.close();
+    await this.stopApi();
     await this.fabric?.teardown();
+  }
+
+  protected async stopApi(): Promise<void> {
+    await this.api?.close();
   }
 }
 
