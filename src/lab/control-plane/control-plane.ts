@@ -7,33 +7,18 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
-import net from 'node:net';
 import { join, resolve } from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
 import { ErrorCodes, LabError } from '../../errors.js';
 import { waitFor } from '../wait.js';
-import { ensurePki, type ClientName, type Pki } from './pki.js';
+import { freePort, kubeBinDir } from './binaries.js';
+import { COMPONENTS, componentArgv, type Component, type ControlPlaneRecord } from './flags.js';
 
-export const COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] as const;
-export type Component = (typeof COMPONENTS)[number];
+export { COMPONENTS, CONTROLLERS, type Component, type ControlPlaneRecord } from './flags.js';
+import { ensurePki, type ClientName, type Pki } from './pki.js';
 
 /** The lab's Service ranges: the examples and tests use ClusterIPs from these. */
 export const DEFAULT_SERVICE_CIDRS = ['10.96.0.0/16', 'fd00:10:96::/108'];
-
-/** Controllers for a cluster whose nodes have no kubelet: no node lifecycle, no IPAM, no volumes. */
-export const CONTROLLERS = [
-  'endpointslice',
-  'endpointslicemirroring',
-  'serviceaccount',
-  'serviceaccount-token',
-  'namespace',
-  'garbagecollector',
-  'root-ca-cert-publisher',
-  'deployment',
-  'replicaset',
-];
-
-const ROOT = resolve(new URL('../../../', import.meta.url).pathname);
 
 export interface ControlPlaneOptions {
   /** Where the PKI, etcd's data, kubeconfigs and logs live; reused by a restart. */
@@ -47,54 +32,6 @@ export interface ControlPlaneOptions {
   apiserverPort?: number;
   /** Extra kube-apiserver flags (e.g. `--watch-cache=false`), appended last. */
   apiserverArgs?: readonly string[];
-}
-
-/** What `ControlPlane.attach` needs to find a running control plane again (the lab's state file). */
-export interface ControlPlaneRecord {
-  dir: string;
-  binDir: string;
-  version: string;
-  apiserverPort: number;
-  etcdPort: number;
-  serviceCIDRs: string[];
-  pids: Partial<Record<Component, number>>;
-}
-
-/** Runs `scripts/go-tools.sh kube` (builds on the first call, prints the cached directory after). */
-export function kubeBinDir(): string {
-  const r = spawnSync('bash', [join(ROOT, 'scripts', 'go-tools.sh'), 'kube'], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const dir = r.stdout.trim();
-  if (r.status !== 0 || !dir)
-    throw new LabError(
-      ErrorCodes.LAB_PREREQUISITE,
-      'building the Kubernetes control plane failed (scripts/go-tools.sh kube)',
-    );
-  return dir;
-}
-
-/** The cached binaries' directory when they are built already, else undefined (nothing is built). */
-export function cachedKubeBinDir(): string | undefined {
-  const r = spawnSync('bash', [join(ROOT, 'scripts', 'go-tools.sh'), 'kube', '--cached'], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  const dir = r.stdout.trim();
-  return r.status === 0 && dir ? dir : undefined;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolvePort(port));
-    });
-  });
 }
 
 export class ControlPlane {
@@ -194,83 +131,9 @@ export class ControlPlane {
     write(join(this.dir, 'scheduler.kubeconfig'), 'scheduler', this.server);
   }
 
-  private argv(c: Component): string[] {
-    const r = this.record;
-    const p = this.pki;
-    const etcdUrl = `http://127.0.0.1:${r.etcdPort}`;
-    switch (c) {
-      case 'etcd':
-        return [
-          this.bin('etcd'),
-          '--name=cosmolet-lab',
-          `--data-dir=${join(this.dir, 'etcd')}`,
-          `--listen-client-urls=${etcdUrl}`,
-          `--advertise-client-urls=${etcdUrl}`,
-          // The peer port is unused (one member) but etcd binds it: a port of its own, on loopback.
-          `--listen-peer-urls=http://127.0.0.1:${r.etcdPort + 1}`,
-          `--initial-advertise-peer-urls=http://127.0.0.1:${r.etcdPort + 1}`,
-          `--initial-cluster=cosmolet-lab=http://127.0.0.1:${r.etcdPort + 1}`,
-          // A throwaway store on one machine: durability per write buys nothing and costs seconds.
-          '--unsafe-no-fsync',
-          '--log-level=warn',
-        ];
-      case 'kube-apiserver':
-        return [
-          this.bin('kube-apiserver'),
-          `--etcd-servers=${etcdUrl}`,
-          '--bind-address=127.0.0.1',
-          '--advertise-address=127.0.0.1',
-          // The endpoint reconciler refuses a loopback address; default/kubernetes then has no
-          // EndpointSlice (cosmolet skips it: no-ready-endpoints) instead of a made-up endpoint.
-          '--endpoint-reconciler-type=none',
-          `--secure-port=${r.apiserverPort}`,
-          `--tls-cert-file=${p.serverCert}`,
-          `--tls-private-key-file=${p.serverKey}`,
-          `--client-ca-file=${p.caCert}`,
-          '--authorization-mode=Node,RBAC',
-          '--enable-admission-plugins=NodeRestriction',
-          `--service-account-issuer=https://kubernetes.default.svc.cluster.local`,
-          `--service-account-key-file=${p.saPub}`,
-          `--service-account-signing-key-file=${p.saKey}`,
-          `--service-cluster-ip-range=${r.serviceCIDRs.join(',')}`,
-          '--allow-privileged=true',
-          '--profiling=false',
-          '--v=1',
-          ...this.apiserverArgs,
-        ];
-      case 'kube-controller-manager':
-        return [
-          this.bin('kube-controller-manager'),
-          `--kubeconfig=${join(this.dir, 'controller-manager.kubeconfig')}`,
-          `--authentication-kubeconfig=${join(this.dir, 'controller-manager.kubeconfig')}`,
-          `--authorization-kubeconfig=${join(this.dir, 'controller-manager.kubeconfig')}`,
-          `--controllers=${CONTROLLERS.join(',')}`,
-          `--service-account-private-key-file=${p.saKey}`,
-          `--root-ca-file=${p.caCert}`,
-          '--use-service-account-credentials=true',
-          `--service-cluster-ip-range=${r.serviceCIDRs.join(',')}`,
-          '--bind-address=127.0.0.1',
-          '--secure-port=0',
-          '--leader-elect=false',
-          '--v=1',
-        ];
-      case 'kube-scheduler':
-        return [
-          this.bin('kube-scheduler'),
-          `--kubeconfig=${join(this.dir, 'scheduler.kubeconfig')}`,
-          `--authentication-kubeconfig=${join(this.dir, 'scheduler.kubeconfig')}`,
-          `--authorization-kubeconfig=${join(this.dir, 'scheduler.kubeconfig')}`,
-          '--bind-address=127.0.0.1',
-          '--secure-port=0',
-          '--leader-elect=false',
-          '--v=1',
-        ];
-    }
-  }
-
   /** Starts one component (again) and waits for it to serve. */
   async startComponent(c: Component): Promise<void> {
-    const [file, ...args] = this.argv(c);
+    const [file, ...args] = componentArgv(c, this.record, this.pki, this.apiserverArgs);
     if (file === undefined || !existsSync(file))
       throw new LabError(
         ErrorCodes.LAB_PREREQUISITE,
