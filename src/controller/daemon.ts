@@ -7,7 +7,12 @@ import { realClock, type Clock } from '../clock.js';
 import { planSettings, type Config } from '../config/schema.js';
 import { EventRecorder } from '../kube/events.js';
 import type { KubeClient } from '../kube/client.js';
-import { DEFAULT_TIMERS, stallLimitMs, type ReflectorTimers } from '../kube/reflector.js';
+import {
+  DEFAULT_TIMERS,
+  stallLimitMs,
+  type ReflectorHooks,
+  type ReflectorTimers,
+} from '../kube/reflector.js';
 import { ReflectorSet } from '../kube/reflector-set.js';
 import { DelegatingAuthorizer, isLoopbackOnly } from '../observe/auth.js';
 import { liveness, readiness, type Condition } from '../observe/health.js';
@@ -89,7 +94,7 @@ export class Daemon {
       serviceLabelSelector: config.services.labelSelector,
       nodeName: config.nodeName,
       logger: log.child({ component: 'reflector' }),
-      hooks: this.kube.hooks(),
+      hooks: this.reflectorHooks(),
       onChange: (resource, key) => this.reconciler.changed(resource, key),
       onMalformed: (field) => this.malformed(field),
       timers: this.reflectorTimers,
@@ -249,6 +254,18 @@ export class Daemon {
   }
 
   /** A field of the wrong type in a cluster object: counted always, logged once per field. */
+  /** The health hooks, and the first reconcile once the last reflector has synced. */
+  private reflectorHooks(): ReflectorHooks {
+    const health = this.kube.hooks();
+    return {
+      ...health,
+      synced: (resource, synced) => {
+        health.synced?.(resource, synced);
+        if (synced && this.reflectors.synced) this.reconciler.clusterSynced();
+      },
+    };
+  }
+
   private malformed(field: string): void {
     this.metrics.malformedFields.inc({ field });
     if (this.malformedSeen.has(field)) return;

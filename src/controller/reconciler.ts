@@ -157,6 +157,14 @@ export class Reconciler {
     this.trigger.fire();
   }
 
+  /**
+   * Every reflector has listed once: plan now. Needed on its own, since a first list that finds
+   * nothing new (an empty namespace retried after a failure) reports no change to wake the loop.
+   */
+  clusterSynced(): void {
+    this.trigger.fire(true);
+  }
+
   /** A full resync: recompute from the stores, read the router back and reconcile now. */
   resync(): void {
     this.recomputeDue = true;
