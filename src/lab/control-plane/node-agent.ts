@@ -35,6 +35,11 @@ export interface NodeAgentOptions {
   leaseRenewMs?: number;
   /** Errors of the background loops (a restarting API server), for the caller's log. */
   onError?: (what: string, err: unknown) => void;
+  /**
+   * A pod's readiness when `setReady` holds none (undefined: Ready), as its readiness probe would
+   * decide; asked on every change of the pod (the lab reads an annotation).
+   */
+  readiness?: (pod: KubeObject) => boolean | undefined;
 }
 
 const LEASE_DURATION_SECONDS = 40;
@@ -268,7 +273,7 @@ export class NodeAgent {
         throw new Error(`DELETE ${path}: HTTP ${r.status}`);
       return;
     }
-    const ready = this.held.get(key) ?? true;
+    const ready = this.held.get(key) ?? this.opts.readiness?.(p) ?? true;
     const have = p.status?.podIPs?.map((x) => x.ip) ?? [];
     // A pod that has addresses keeps them (the agent restarted, as a kubelet would find its pods).
     if (have.length > 0 && !this.given.has(key) && p.spec?.hostNetwork !== true) this.given.set(key, have);
