@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { parseHttpAddress } from '../config/http-address.js';
 import { errorMessage } from '../errors.js';
-import type { KubeClient } from '../kube/client.js';
+import { statusMessage, type KubeClient } from '../kube/client.js';
 
 export interface AuthDecision {
   /** 200 allowed, 401 no or invalid token, 403 authenticated but not allowed, 503 cannot check. */
@@ -98,7 +98,10 @@ export class DelegatingAuthorizer implements RequestAuthorizer {
         { timeoutMs: 10_000 },
       );
       if (tr.status !== 201 && tr.status !== 200) {
-        return { status: 503, reason: `cannot review the token: TokenReview answered ${tr.status}` };
+        return {
+          status: 503,
+          reason: `cannot review the token: TokenReview answered ${tr.status}${refusal(tr.status, tr.body)}`,
+        };
       }
       const status = (JSON.parse(tr.body) as { status?: TokenReviewStatus }).status ?? {};
       const user = status.user;
@@ -121,7 +124,7 @@ export class DelegatingAuthorizer implements RequestAuthorizer {
       if (sar.status !== 201 && sar.status !== 200) {
         return {
           status: 503,
-          reason: `cannot check access: SubjectAccessReview answered ${sar.status}`,
+          reason: `cannot check access: SubjectAccessReview answered ${sar.status}${refusal(sar.status, sar.body)}`,
         };
       }
       const allowed = (JSON.parse(sar.body) as { status?: { allowed?: unknown } }).status?.allowed === true;
@@ -136,6 +139,17 @@ export class DelegatingAuthorizer implements RequestAuthorizer {
       return { status: 503, reason: `cannot check the token: ${errorMessage(err)}` };
     }
   }
+}
+
+/**
+ * Why a review was not answered, for the caller's 503: the API server's message, and on 403 the
+ * missing grant (the reviews are what system:auth-delegator allows; the chart binds it).
+ */
+function refusal(status: number, body: string): string {
+  const message = statusMessage(body).trim();
+  const said = message === '' ? '' : ` (${message})`;
+  if (status !== 403) return said;
+  return `${said}: cosmolet's ServiceAccount needs the system:auth-delegator ClusterRole (the chart's <release>-auth-delegator ClusterRoleBinding)`;
 }
 
 /** Whether an http.address binds loopback only (then no token is asked for). */
