@@ -37,7 +37,7 @@ void test('a Local-policy IP: Advertised after the apply that installed it, With
   setLbReady(rig, false);
   await rig.until('192.0.2.10/32 withdrawn', () => !rig.router.routes.has('192.0.2.10/32'));
   await rig
-    .until('the Withdrawn Event', () => rig.events().includes(withdrawn), { timeoutMs: 2000 })
+    .until('the Withdrawn Event', () => rig.events().includes(withdrawn), { realMs: 2000 })
     .catch((err: unknown) => {
       throw new Error(`${String(err)}; events: ${rig.events().join(' | ')}`);
     });

@@ -122,7 +122,7 @@ void test('bgpd lacking an installed prefix: ready during the grace, then not re
   const since = rig.clock.now();
   await rig.until('bgp-holds-routes fails', () => failing(rig.daemon).includes('bgp-holds-routes'), {
     stepMs: 1000,
-    timeoutMs: 10_000,
+    clockMs: 120_000,
   });
   // Not before the grace: a busy bgpd is not a broken one.
   assert.ok(
@@ -138,7 +138,7 @@ void test('bgpd lacking an installed prefix: ready during the grace, then not re
   // Nothing is withdrawn for it: the route stays installed, and bgpd may take it any time.
   assert.ok(rig.router.routes.has('10.96.0.11/32'));
   rig.vtysh.notHeld.delete('10.96.0.11/32');
-  await rig.until('ready again', () => rig.daemon.readiness().ready, { stepMs: 1000, timeoutMs: 10_000 });
+  await rig.until('ready again', () => rig.daemon.readiness().ready, { stepMs: 1000, clockMs: 120_000 });
   assert.match(condition(rig.daemon, 'bgp-holds-routes')?.message ?? '', /holds every route/);
 });
 
@@ -149,9 +149,9 @@ void test('a prefix bgpd lacks stops counting once it is no longer planned', asy
   rig.vtysh.notHeld.add('10.96.0.11/32');
   await rig.until('bgp-holds-routes fails', () => failing(rig.daemon).includes('bgp-holds-routes'), {
     stepMs: 1000,
-    timeoutMs: 10_000,
+    clockMs: 120_000,
   });
   rig.api.delete('services', 'default', 'api');
   await rig.until('10.96.0.11/32 withdrawn', () => !rig.router.routes.has('10.96.0.11/32'));
-  await rig.until('ready', () => rig.daemon.readiness().ready, { stepMs: 1000, timeoutMs: 10_000 });
+  await rig.until('ready', () => rig.daemon.readiness().ready, { stepMs: 1000, clockMs: 120_000 });
 });

@@ -151,13 +151,16 @@ export interface Rig {
   vtysh: MemoryVtysh;
   config: Config;
   /**
-   * Waits (real time, with a deadline) until `cond` holds, moving the clock `stepMs` per poll so
-   * the daemon's timers keep firing; `stepMs: 0` runs only the timers already due.
+   * Waits until `cond` holds, moving the clock `stepMs` per poll (yielding to I/O between polls) so
+   * the daemon's timers keep firing; `stepMs: 0` runs only the timers already due. The deadline is
+   * on the manual clock (`clockMs`, default 60 s), never on real time: a loaded machine polls more
+   * slowly but reaches the same clock time. `realMs` only guards against a hang (default 120 s), or
+   * bounds a wait on what runs on real time (the Event recorder's timers).
    */
   until(
     what: string,
     cond: () => boolean | Promise<boolean>,
-    options?: { stepMs?: number; timeoutMs?: number },
+    options?: { stepMs?: number; clockMs?: number; realMs?: number },
   ): Promise<void>;
   /** GET on the daemon's HTTP endpoint. */
   get(path: string): Promise<{ status: number; body: string }>;
@@ -198,10 +201,14 @@ export async function startRig(t: TestContext, options: RigOptions = {}): Promis
   if (!options.noStart) await daemon.start();
 
   const until: Rig['until'] = async (what, cond, o = {}) => {
-    const deadline = Date.now() + (o.timeoutMs ?? 5000);
+    const clockDeadline = clock.now() + (o.clockMs ?? 60_000);
+    const hangGuard = Date.now() + (o.realMs ?? 120_000);
     const step = o.stepMs ?? 10;
     while (!(await cond())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+      if (clock.now() >= clockDeadline)
+        throw new Error(`not within ${o.clockMs ?? 60_000} ms of clock: ${what}`);
+      if (Date.now() > hangGuard)
+        throw new Error(`no progress within ${o.realMs ?? 120_000} ms of real time: ${what}`);
       await clock.advance(step);
       await new Promise((r) => setTimeout(r, 1));
     }
