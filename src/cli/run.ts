@@ -66,6 +66,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   const kubeconfig = typeof values.kubeconfig === 'string' ? values.kubeconfig : undefined;
   const client = await loadKubeClient({ ...(kubeconfig ? { kubeconfigPath: kubeconfig } : {}), env: io.env });
   const log = createLogger(config.logging.level, config.logging.format, io.stdout);
+  for (const warning of client.warnings ?? []) log.warn(warning);
   const frr = config.frr;
   // One FRR client for the process: vtysh calls run one at a time, router and monitor alike.
   const vtysh = new Vtysh({

@@ -116,6 +116,7 @@ export async function statusCommand(argv: string[], io: CommandIO): Promise<numb
     ...(kubeconfig ? { kubeconfigPath: kubeconfig } : {}),
     env: io.env,
   });
+  for (const warning of transport.warnings ?? []) io.stderr.write(`cosmolet status: warning: ${warning}\n`);
   const client = kubeClientFromTransport(transport);
   const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods?labelSelector=${encodeURIComponent(selector)}`;
   const r = await client.request('GET', path);

@@ -37,6 +37,8 @@ export interface RequestOptions {
 export interface KubeClient {
   /** The API server base URL, e.g. https://10.96.0.1:443. */
   readonly server: string;
+  /** What the operator should know about the connection's safety (insecure-skip-tls-verify...). */
+  readonly warnings?: readonly string[];
   request(method: string, path: string, body?: unknown, options?: RequestOptions): Promise<KubeResponse>;
   /** A GET whose body is streamed (watches). Resolves once the response headers arrive. */
   stream(path: string, options?: { signal?: AbortSignal }): Promise<KubeStream>;
@@ -68,14 +70,21 @@ export async function loadTransport(options: LoadKubeClientOptions = {}): Promis
 
 export async function loadKubeClient(options: LoadKubeClientOptions = {}): Promise<KubeClient> {
   const transport = await loadTransport(options);
-  // Fetch the credential once now so a broken exec plugin or token file fails at start, clearly.
+  // Fetch the credential once now so a broken exec plugin or token file fails at start, clearly,
+  // and so does a token that would go over plain http.
+  let auth: Auth;
   try {
-    await transport.credentials.get();
+    auth = await transport.credentials.get();
   } catch (err) {
     throw new CosmoletError(ErrorCodes.KUBECONFIG_MISSING, `kubernetes credentials: ${errorMessage(err)}`, {
       cause: err,
     });
   }
+  if (auth.authorization && transport.server.startsWith('http://'))
+    throw new CosmoletError(
+      ErrorCodes.KUBECONFIG_MISSING,
+      `kubernetes credentials: refusing to send a bearer token or password to ${transport.server} over plain http: use https`,
+    );
   return new HttpKubeClient(transport);
 }
 
@@ -85,26 +94,36 @@ export function kubeClientFromTransport(transport: Transport): KubeClient {
 
 class HttpKubeClient implements KubeClient {
   readonly server: string;
+  readonly warnings: readonly string[];
   private readonly base: URL;
   private readonly mod: typeof http | typeof https;
   private readonly basePath: string;
 
   constructor(private readonly transport: Transport) {
     this.server = transport.server.replace(/\/+$/, '');
+    this.warnings = transport.warnings ?? [];
     this.base = new URL(this.server);
     this.mod = this.base.protocol === 'http:' ? http : https;
     this.basePath = this.base.pathname.replace(/\/+$/, '');
   }
 
   private async auth(): Promise<Auth> {
+    let auth: Auth;
     try {
-      return await this.transport.credentials.get();
+      auth = await this.transport.credentials.get();
     } catch (err) {
       if (err instanceof CosmoletError) throw err;
       throw new CosmoletError(ErrorCodes.KUBE_AUTH, `kubernetes credentials: ${errorMessage(err)}`, {
         cause: err,
       });
     }
+    // As client-go: a bearer token or password never crosses plain http, where anyone can read it.
+    if (auth.authorization && this.mod === http)
+      throw new CosmoletError(
+        ErrorCodes.KUBE_AUTH,
+        `refusing to send a bearer token or password to ${this.server} over plain http: use https`,
+      );
+    return auth;
   }
 
   private send(

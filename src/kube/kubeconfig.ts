@@ -175,5 +175,14 @@ export function kubeconfigTransport(options: LoadKubeClientOptions, env: NodeJS.
     credentials = new StaticCredentials({});
   }
   if (cert.cert) credentials = new WithClientCert(credentials, cert);
-  return { server: cluster.server, tls, credentials };
+  const warnings: string[] = [];
+  if (cluster.server.startsWith('http://'))
+    warnings.push(
+      `kubeconfig: the API server ${cluster.server} is plain http: nothing is encrypted, and no bearer token or password is sent over it`,
+    );
+  else if (cluster.skipTLSVerify)
+    warnings.push(
+      `kubeconfig: insecure-skip-tls-verify is set for ${cluster.server}: the API server's certificate is not verified, so anyone on the path can read the credential`,
+    );
+  return { server: cluster.server, tls, credentials, ...(warnings.length ? { warnings } : {}) };
 }

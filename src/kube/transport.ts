@@ -21,6 +21,8 @@ export interface Transport {
   /** TLS trust and identity of the server (unused for http://). */
   tls: { ca?: Buffer | string; rejectUnauthorized: boolean; servername?: string };
   credentials: Credentials;
+  /** What the operator should know about this transport's safety, logged once at start. */
+  warnings?: string[];
 }
 
 export function missing(message: string): CosmoletError {

@@ -86,7 +86,7 @@ async function run(argv: string[]): Promise<{ code: number; stdout: string; stde
 }
 
 async function cluster(t: TestContext): Promise<{ api: FakeApiServer; kubeconfig: string }> {
-  const api = await FakeApiServer.start({ tls: false, token: TOKEN });
+  const api = await FakeApiServer.start({ token: TOKEN });
   const dir = mkdtempSync(join(tmpdir(), 'cosmolet-status-'));
   t.after(async () => {
     await api.close();

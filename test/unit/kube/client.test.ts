@@ -71,6 +71,33 @@ void test('plain http without insecure-skip-tls-verify is refused up front', asy
   );
 });
 
+function kubeconfigFile(t: TestContext, server: string, cluster: string, user: string): string {
+  const path = join(tempDir(t), 'kc');
+  writeFileSync(
+    path,
+    `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "${server}"${cluster}}}]\n` +
+      `users: [{name: u, user: {${user}}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n`,
+  );
+  return path;
+}
+
+void test('regression: a bearer token was sent over plain http; now refused at start, and never sent', async (t) => {
+  const path = kubeconfigFile(t, 'http://127.0.0.1:1', ', insecure-skip-tls-verify: true', 'token: secret');
+  await rejectsWith(loadKubeClient({ kubeconfigPath: path }), ErrorCodes.KUBECONFIG_MISSING, /plain http/);
+  // Without credentials plain http still works (a local proxy such as `kubectl proxy`), with a warning.
+  const open = kubeconfigFile(t, 'http://127.0.0.1:1', ', insecure-skip-tls-verify: true', '');
+  const client = await loadKubeClient({ kubeconfigPath: open });
+  assert.match(client.warnings?.join('\n') ?? '', /plain http/);
+});
+
+void test('regression: insecure-skip-tls-verify was honoured silently; now a warning at start', async (t) => {
+  const path = kubeconfigFile(t, 'https://127.0.0.1:1', ', insecure-skip-tls-verify: true', 'token: secret');
+  const client = await loadKubeClient({ kubeconfigPath: path });
+  assert.match(client.warnings?.join('\n') ?? '', /insecure-skip-tls-verify.*not verified/);
+  const verified = kubeconfigFile(t, 'https://127.0.0.1:1', '', 'token: secret');
+  assert.deepEqual((await loadKubeClient({ kubeconfigPath: verified })).warnings, []);
+});
+
 void test('in-cluster: service account token and CA, over https', async (t) => {
   const { server } = await startDouble(t);
   const dir = join(tempDir(t), 'sa');
