@@ -38,6 +38,26 @@ export function buildInfo(): BuildInfo {
   return cached;
 }
 
+/** cosmolet's licence (SPDX) and where its source is: package.json's `license` and `repository`. */
+export interface SourceInfo {
+  license: string;
+  /** The repository, at the built commit when it is known. */
+  source: string;
+}
+
+export function sourceInfo(info: BuildInfo = buildInfo()): SourceInfo {
+  const pkg = readJson('../package.json');
+  const repo = pkg.repository;
+  const url = str(typeof repo === 'object' && repo !== null ? (repo as { url?: unknown }).url : repo).replace(
+    /\.git$/,
+    '',
+  );
+  return {
+    license: str(pkg.license),
+    source: info.commit !== 'unknown' && url !== 'unknown' ? `${url}/tree/${info.commit}` : url,
+  };
+}
+
 export function versionLine(info: BuildInfo = buildInfo()): string {
   return `cosmolet ${info.version} (commit ${info.commit}, built ${info.buildDate}, node ${info.nodejs})`;
 }

@@ -23,7 +23,7 @@ import { statusDocument } from '../observe/status.js';
 import type { Family } from '../net/ip.js';
 import type { Vtysh } from '../router/frr/vtysh.js';
 import type { Router } from '../router/router.js';
-import { buildInfo } from '../version.js';
+import { buildInfo, sourceInfo } from '../version.js';
 import { FrrMonitor } from './frr-monitor.js';
 import { KubeHealth } from './kube-health.js';
 import { Reconciler } from './reconciler.js';
@@ -305,7 +305,8 @@ export class Daemon {
           };
         },
       },
-      '/version': () => ({ status: 200, body: buildInfo() }),
+      // AGPL-3.0 section 13: users who reach cosmolet over the network are told where its source is.
+      '/version': () => ({ status: 200, body: { ...buildInfo(), ...sourceInfo() } }),
       '/status': {
         protected: true,
         heavy: true,

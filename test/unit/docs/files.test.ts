@@ -1,21 +1,35 @@
-// The repository's own documents: the license package.json declares is there in full, and the
+// The repository's own documents: the licence package.json declares is there verbatim, and the
 // relative links of the README and docs/ point at files that exist.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const AGPL_SHA256 = '8486a10c4393cee1c25392769ddd3b2d6c242d6ec7928e1414efff7dfb2f07ef';
 
-test('LICENSE holds the full Apache 2.0 text that package.json declares', () => {
+test('LICENSE is the verbatim AGPL-3.0 text that package.json, the chart and the image declare', () => {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { license?: string };
-  assert.equal(pkg.license, 'Apache-2.0');
-  const text = readFileSync(join(ROOT, 'LICENSE'), 'utf8');
-  assert.match(text, /Apache License\s+Version 2\.0, January 2004/);
-  for (let section = 1; section <= 9; section++) assert.match(text, new RegExp(`\\n {3}${section}\\. [A-Z]`));
-  assert.match(text, /END OF TERMS AND CONDITIONS/);
-  assert.match(text, /http:\/\/www\.apache\.org\/licenses\/LICENSE-2\.0/);
+  assert.equal(pkg.license, 'AGPL-3.0-only');
+  const text = readFileSync(join(ROOT, 'LICENSE'));
+  // The FSF's text as the npm package @rexxars/choosealicense-list 1.1.2 ships it (licenses.json,
+  // "AGPL-3.0" body), byte for byte.
+  assert.equal(createHash('sha256').update(text).digest('hex'), AGPL_SHA256);
+  assert.match(
+    text.toString('utf8'),
+    /^ {20}GNU AFFERO GENERAL PUBLIC LICENSE\n {23}Version 3, 19 November 2007\n/,
+  );
+  assert.match(
+    text.toString('utf8'),
+    /13\. Remote Network Interaction; Use with the GNU General Public License\./,
+  );
+  const chart = readFileSync(join(ROOT, 'charts', 'cosmolet', 'Chart.yaml'), 'utf8');
+  assert.match(chart, /artifacthub\.io\/license: AGPL-3\.0-only/);
+  const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+  assert.match(dockerfile, /org\.opencontainers\.image\.licenses="AGPL-3\.0-only"/);
+  assert.match(readFileSync(join(ROOT, 'README.md'), 'utf8'), /AGPL-3\.0-only/);
 });
 
 test('relative links in README.md, CHANGELOG.md, docs/ and the chart README resolve', () => {
