@@ -39,8 +39,10 @@ export interface ParsedFlags {
 }
 
 export function parseFlags(argv: string[], specs: FlagSpecs, command: string): ParsedFlags {
-  const options: Record<string, { type: 'string' | 'boolean' }> = {};
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
   for (const [name, spec] of Object.entries(specs)) options[name] = { type: spec.type };
+  // -h is --help on every command, as users expect of a CLI.
+  if (options.help) options.help.short = 'h';
   try {
     const { values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
     return { values: values, positionals };
@@ -62,7 +64,8 @@ export function configOverrides(values: ParsedFlags['values'], specs: FlagSpecs)
 
 export function helpText(usage: string, summary: string, specs: FlagSpecs): string {
   const rows = Object.entries(specs).map(([name, spec]) => {
-    const left = `  --${name}${spec.type === 'string' ? ` ${spec.arg ?? 'VALUE'}` : ''}`;
+    const flag = name === 'help' ? '-h, --help' : `--${name}`;
+    const left = `  ${flag}${spec.type === 'string' ? ` ${spec.arg ?? 'VALUE'}` : ''}`;
     return `${left.padEnd(30)} ${spec.help}`;
   });
   return `Usage: ${usage}\n\n${summary}\n\nFlags:\n${rows.join('\n')}\n`;

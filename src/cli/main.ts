@@ -1,7 +1,8 @@
 // Command dispatch and the one place that turns errors into exit statuses: input the user must fix
 // (flags, config, snapshot, kubeconfig) exits 2 with one line; anything else exits 1.
 import { CosmoletError, ErrorCodes, EXIT_USAGE, errorMessage } from '../errors.js';
-import { versionLine } from '../version.js';
+import { buildInfo, sourceInfo, versionLine } from '../version.js';
+import { parseFlags } from './flags.js';
 import { renderCommand, type CommandIO } from './render.js';
 
 const USAGE = `Usage: cosmolet <command> [flags]
@@ -9,8 +10,9 @@ const USAGE = `Usage: cosmolet <command> [flags]
 Commands:
   run       watch the cluster and keep this node's routes equal to the plan
   render    print the plan for one node from a cluster snapshot (no cluster, no FRR)
-  lab       up | down | status: a simulated cluster and a real FRR fabric on this machine
-  version   print version, commit, build date and Node.js version
+  status    one view across the cluster: what every node advertises, read from each node's /status
+  lab       up | down | status | node: a simulated cluster and a real FRR fabric on this machine
+  version   print version, commit, build date, Node.js version, licence and source (--json)
 
 Run 'cosmolet <command> --help' for the flags of a command.
 `;
@@ -30,12 +32,7 @@ async function loadCommand(name: string): Promise<Command | undefined> {
     case 'render':
       return renderCommand;
     case 'version':
-      return (argv, io) => {
-        if (argv.length > 0 && argv[0] !== '--help')
-          throw new CosmoletError(ErrorCodes.USAGE, 'cosmolet version takes no arguments');
-        io.stdout.write(versionLine() + '\n');
-        return 0;
-      };
+      return versionCommand;
     case 'run':
       return (await import('./run.js')).runCommand;
     case 'lab':
@@ -45,6 +42,34 @@ async function loadCommand(name: string): Promise<Command | undefined> {
     default:
       return undefined;
   }
+}
+
+const VERSION_HELP = `Usage: cosmolet version [--json]
+
+Prints the version, commit, build date and Node.js version; --json prints them as /version serves
+them, with the licence and where the source is.
+
+Flags:
+  --json                         one JSON document
+  -h, --help                     show this help
+`;
+
+function versionCommand(argv: string[], io: CommandIO): number {
+  const { values, positionals } = parseFlags(
+    argv,
+    { json: { type: 'boolean', help: '' }, help: { type: 'boolean', help: '' } },
+    'version',
+  );
+  if (values.help) {
+    io.stdout.write(VERSION_HELP);
+    return 0;
+  }
+  if (positionals.length > 0)
+    throw new CosmoletError(ErrorCodes.USAGE, 'cosmolet version takes no arguments');
+  io.stdout.write(
+    values.json ? `${JSON.stringify({ ...buildInfo(), ...sourceInfo() })}\n` : `${versionLine()}\n`,
+  );
+  return 0;
 }
 
 /** The container image leaves the test lab (dist/lab) out: say so instead of a module error. */

@@ -160,13 +160,19 @@ function issueMessage(issue: z.core.$ZodIssue, input: unknown, flagKeys: Set<str
   }
 }
 
-/** Validates a config object (already merged); throws ConfigError for the first problem. */
+/**
+ * Validates a config object (already merged). Throws one ConfigError for every problem found, one
+ * line each, so a file with several mistakes is fixed in one round; its `key` names the first.
+ */
 export function validateConfig(input: unknown, flagKeys: Set<string> = new Set()): Config {
   const result = configSchema.safeParse(input);
   if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  if (!issue) throw new ConfigError('', 'config: invalid');
-  throw issueMessage(issue, input, flagKeys);
+  const errors = result.error.issues.map((issue) => issueMessage(issue, input, flagKeys));
+  const first = errors[0];
+  if (!first) throw new ConfigError('', 'config: invalid');
+  if (errors.length === 1) throw first;
+  const lines = [...new Set(errors.map((e) => e.message))];
+  throw new ConfigError(first.key, lines.join('\n'));
 }
 
 export function loadConfig(opts: LoadOptions = {}): Config {

@@ -352,12 +352,32 @@ describe('version and help', () => {
     assert.equal(m[4], process.version);
   });
 
+  test('regression: -h was an unknown option; every command takes it, and the usage lists every command', async () => {
+    for (const command of ['run', 'render', 'status', 'lab', 'version']) {
+      const r = await cli([command, '-h']);
+      assert.equal(r.status, 0, `${command} -h: ${r.stderr}`);
+      assert.match(r.stdout, new RegExp(`^Usage: cosmolet ${command}\\b`), command);
+    }
+    const usage = await cli(['--help']);
+    for (const command of ['run', 'render', 'status', 'lab', 'version'])
+      assert.match(usage.stdout, new RegExp(`^  ${command}\\s`, 'm'), command);
+  });
+
+  test("regression: version --json was refused; it prints /version's document", async () => {
+    const r = await cli(['version', '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const doc = JSON.parse(r.stdout) as Record<string, string>;
+    assert.equal(doc.license, 'AGPL-3.0-only');
+    assert.equal(doc.nodejs, process.version);
+    for (const key of ['version', 'commit', 'buildDate', 'source']) assert.ok(doc[key], key);
+  });
+
   test('render --help lists every flag and exits 0', async () => {
     const r = await cli(['render', '--help']);
     assert.equal(r.status, 0);
     assert.match(r.stdout, /^Usage: cosmolet render --snapshot FILE/);
     for (const name of Object.keys(RENDER_FLAGS))
-      assert.match(r.stdout, new RegExp(`^  --${name}\\b`, 'm'), name);
+      assert.match(r.stdout, new RegExp(`^  (-h, )?--${name}\\b`, 'm'), name);
     for (const name of ['snapshot', 'config', 'node-name']) assert.ok(name in RENDER_FLAGS, name);
   });
 
@@ -368,7 +388,7 @@ describe('version and help', () => {
     ]);
     assert.equal(help.status, 0);
     for (const flag of ['config', 'node-name', 'kubeconfig', 'http-address', 'withdraw-on-exit', 'help']) {
-      assert.match(help.stdout, new RegExp(`^  --${flag}\\b`, 'm'), flag);
+      assert.match(help.stdout, new RegExp(`^  (-h, )?--${flag}\\b`, 'm'), flag);
     }
     assert.match(
       assertUserError(bad, 'run http-address'),

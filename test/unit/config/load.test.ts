@@ -655,3 +655,25 @@ describe('hostile config files (issue: reliability)', () => {
     assert.match(msg, /\(133002 characters\)/);
   });
 });
+
+void test('regression: a config file with several errors reported only the first; now every one, a line each', (t) => {
+  const file = writeConfig(
+    t,
+    'loopIntervalSeconds: 0\nfrr:\n  origination: bgp\nhttp:\n  address: ":70000"\nlogging:\n  colour: yes\n',
+  );
+  let err: ConfigError | undefined;
+  try {
+    loadConfig({ file });
+  } catch (e) {
+    if (e instanceof ConfigError) err = e;
+  }
+  assert.ok(err, 'a ConfigError');
+  const lines = err.message.split('\n');
+  assert.equal(lines.length, 4, err.message);
+  for (const key of ['loopIntervalSeconds', 'frr.origination', 'http.address', 'logging'])
+    assert.ok(
+      lines.some((l) => l.includes(key)),
+      `a line names ${key}: ${err.message}`,
+    );
+  assert.equal(err.key, 'loopIntervalSeconds');
+});
