@@ -9,10 +9,18 @@ import type { Metrics } from '../observe/metrics.js';
 /** Requests failing for longer than this make the `kubernetes-unreachable` condition. */
 export const UNREACHABLE_AFTER_MS = 10_000;
 
+/**
+ * A reflector's name in the messages: its resource, and its namespace when it watches one (with
+ * config.services.namespaces, a Role missing in one namespace must not be hidden by another's).
+ */
+function reflectorName(resource: string, namespace: string | undefined): string {
+  return namespace === undefined ? resource : `${resource} in namespace ${namespace}`;
+}
+
 export class KubeHealth {
-  /** Reflector resource -> when its requests started failing (cleared by any success). */
+  /** Reflector (resource and namespace) -> when its requests started failing (cleared by any success). */
   private readonly failingSince = new Map<string, number>();
-  /** Reflector resource -> the credential problem of its last failure (401, 403, no credential). */
+  /** Reflector -> the credential problem of its last failure (401, 403, no credential). */
   private readonly authFailure = new Map<string, string>();
 
   constructor(
@@ -23,36 +31,39 @@ export class KubeHealth {
   /** The reflectors' hooks: outage tracking and the reflector metrics. */
   hooks(): ReflectorHooks {
     const m = this.metrics;
-    const ok = (resource: string) => {
-      this.failingSince.delete(resource);
-      this.authFailure.delete(resource);
+    const ok = (resource: string, namespace: string | undefined) => {
+      const name = reflectorName(resource, namespace);
+      this.failingSince.delete(name);
+      this.authFailure.delete(name);
     };
     return {
-      failed: (resource, err) => {
+      failed: (resource, err, namespace) => {
+        const name = reflectorName(resource, namespace);
         const auth = authProblem(err);
-        if (auth) this.authFailure.set(resource, auth);
-        else this.authFailure.delete(resource);
+        if (auth) this.authFailure.set(name, auth);
+        else this.authFailure.delete(name);
       },
       relist: (resource) => m.reflectorRelists.inc({ resource }),
       // Any answer from the API ends an outage, even on a quiet cluster with no events.
-      listed: (resource) => ok(resource),
-      watchOpened: (resource) => ok(resource),
-      watchRestart: (resource, reason) => {
+      listed: (resource, _objects, namespace) => ok(resource, namespace),
+      watchOpened: (resource, namespace) => ok(resource, namespace),
+      watchRestart: (resource, reason, namespace) => {
         m.reflectorWatchRestarts.inc({ resource, reason });
         // A watch that went silent while bookmarks were due is a failure too, not progress.
+        const name = reflectorName(resource, namespace);
         if (reason === 'error' || reason === 'watchdog') {
-          if (!this.failingSince.has(resource)) this.failingSince.set(resource, this.clock.now());
+          if (!this.failingSince.has(name)) this.failingSince.set(name, this.clock.now());
         } else {
-          ok(resource);
+          ok(resource, namespace);
         }
       },
-      event: (resource, type) => {
-        ok(resource);
+      event: (resource, type, namespace) => {
+        ok(resource, namespace);
         m.reflectorEvents.inc({ resource, type });
         m.reflectorLastEvent.set({ resource }, this.clock.now() / 1000);
       },
-      synced: (resource, synced) => {
-        if (synced) ok(resource);
+      synced: (resource, synced, namespace) => {
+        if (synced) ok(resource, namespace);
         m.reflectorSynced.set({ resource }, synced ? 1 : 0);
       },
     };

@@ -31,18 +31,22 @@ export type WatchRestartReason =
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
 
-/** Plain callbacks (the metrics module turns them into counters and gauges). */
+/**
+ * Plain callbacks (the metrics module turns them into counters and gauges). Each also gets the
+ * reflector's namespace last (undefined: all namespaces): with config.services.namespaces there is
+ * one reflector per resource and namespace, and a refusal in one namespace is not the other's.
+ */
 export interface ReflectorHooks {
-  relist?(resource: ReflectedResource): void;
-  watchRestart?(resource: ReflectedResource, reason: WatchRestartReason): void;
-  event?(resource: ReflectedResource, type: WatchEventType): void;
-  synced?(resource: ReflectedResource, synced: boolean): void;
+  relist?(resource: ReflectedResource, namespace?: string): void;
+  watchRestart?(resource: ReflectedResource, reason: WatchRestartReason, namespace?: string): void;
+  event?(resource: ReflectedResource, type: WatchEventType, namespace?: string): void;
+  synced?(resource: ReflectedResource, synced: boolean, namespace?: string): void;
   /** A full list arrived (every page): the API answers again. */
-  listed?(resource: ReflectedResource, objects: number): void;
+  listed?(resource: ReflectedResource, objects: number, namespace?: string): void;
   /** A watch request was answered 200 (events may still take a while). */
-  watchOpened?(resource: ReflectedResource): void;
+  watchOpened?(resource: ReflectedResource, namespace?: string): void;
   /** A list or watch failed and the loop backs off (the error says why: 401, unreachable...). */
-  failed?(resource: ReflectedResource, err: unknown): void;
+  failed?(resource: ReflectedResource, err: unknown, namespace?: string): void;
 }
 
 export type ReflectorChange<T> =
@@ -140,7 +144,8 @@ export function resourcePath(resource: ReflectedResource, namespace?: string): s
   }
 }
 
-type DropFirst<T extends unknown[]> = T extends [unknown, ...infer R] ? R : never;
+/** A hook's arguments between the resource (first) and the namespace (last), which hook() adds. */
+type Middle<T extends unknown[]> = T extends [unknown, ...infer R, (string | undefined)?] ? R : never;
 
 interface WatchEvent {
   type?: unknown;
@@ -227,12 +232,12 @@ export class Reflector<T = KubeObject> {
   /** Calls a metrics hook; a broken hook must never disturb the loop. */
   private hook<K extends keyof ReflectorHooks>(
     name: K,
-    ...args: DropFirst<Parameters<NonNullable<ReflectorHooks[K]>>>
+    ...args: Middle<Parameters<NonNullable<ReflectorHooks[K]>>>
   ): void {
     const fn = this.options.hooks?.[name] as ((r: ReflectedResource, ...a: unknown[]) => void) | undefined;
     if (!fn) return;
     try {
-      fn.call(this.options.hooks, this.resource, ...args);
+      fn.call(this.options.hooks, this.resource, ...args, this.namespace);
     } catch (err) {
       this.log.warn({ err, hook: name }, 'reflector hook failed');
     }
