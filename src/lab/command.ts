@@ -7,8 +7,16 @@ import { UsageError } from '../errors.js';
 import { MAX_NODES } from './fabric-topology.js';
 import { labHints } from './lab-hints.js';
 import { startNode, stopNode } from './lab-node.js';
-import { DEFAULT_NODES, DEFAULT_PREFIX, DEFAULT_STATE_DIR, readState, type LabState } from './lab-state.js';
-import { DEFAULT_MANIFESTS, labDown, labHealthy, labUp, type LabOptions } from './lab-up.js';
+import {
+  DEFAULT_NODES,
+  DEFAULT_PREFIX,
+  DEFAULT_STATE_DIR,
+  readState,
+  type KubeKind,
+  type LabState,
+} from './lab-state.js';
+import { parseKubeFlag } from './lab-real.js';
+import { labDown, labHealthy, labUp, type LabOptions } from './lab-up.js';
 import { fabricHandle, gatherView, renderView, type LabView } from './lab-view.js';
 import { helpText, parseFlags, type FlagSpecs } from '../cli/flags.js';
 import type { CommandIO } from '../cli/render.js';
@@ -17,7 +25,14 @@ const LAB_FLAGS: FlagSpecs = {
   manifests: {
     type: 'string',
     arg: 'DIR',
-    help: 'up: Kubernetes YAML kept in the simulated cluster, edits applied live (default examples/lab)',
+    help: 'up: Kubernetes YAML kept in the cluster, edits applied live (default examples/lab, or examples/lab-real with --kube real)',
+  },
+  kube: {
+    type: 'string',
+    arg: 'double|real',
+    help:
+      'up: the Kubernetes API: the embedded double, or a real etcd, kube-apiserver, kube-controller-manager and ' +
+      'kube-scheduler (built from their Go modules the first time: minutes). Default: real when built, else double',
   },
   nodes: {
     type: 'string',
@@ -150,12 +165,19 @@ export async function labCommand(argv: string[], io: CommandIO): Promise<number>
     typeof values['state-dir'] === 'string'
       ? values['state-dir']
       : (io.env['COSMOLET_LAB_DIR'] ?? DEFAULT_STATE_DIR);
+  let kube: KubeKind | undefined;
+  if (typeof values.kube === 'string') {
+    kube = parseKubeFlag(values.kube);
+    if (kube === undefined)
+      throw new UsageError(`cosmolet lab: --kube must be double or real: ${values.kube}`);
+  }
   const command = commandName();
   const flags = typeof values['state-dir'] === 'string' ? ` --state-dir ${values['state-dir']}` : '';
   const opts: LabOptions = {
     stateDir,
     prefix,
-    manifests: typeof values.manifests === 'string' ? values.manifests : DEFAULT_MANIFESTS,
+    ...(typeof values.manifests === 'string' ? { manifests: values.manifests } : {}),
+    ...(kube !== undefined ? { kube } : {}),
     progress: (line) => io.stdout.write(`${line.startsWith('  ') ? '' : '==> '}${line}\n`),
     command,
     labFlags: flags,

@@ -8,8 +8,7 @@
 // - the manifest directory, kept in the cluster (inotify plus a 1 s poll);
 // - the data path: pods and kube-proxy rules (lab-pods.ts) following the cluster's objects;
 // - a control socket LABDIR/ctl.sock (plain HTTP): GET /state for `lab status`.
-import { existsSync, rmSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
-import http from 'node:http';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
@@ -18,10 +17,12 @@ import type { EndpointSlice, KubeObject, Service } from '../model/objects.js';
 import type { Logger } from '../logger.js';
 import { createLogger } from '../observe/log.js';
 import { FakeApiServer, SERVICE_ACCOUNT_USER } from './apiserver.js';
+import { discoveryDocument } from './apiserver/discovery.js';
 import { startForwarder } from './forward.js';
-import { fingerprint, ManifestSync } from './lab-manifests.js';
+import { ManifestSync, watchManifestDir } from './lab-manifests.js';
 import { dataPath, PodManager } from './lab-pods.js';
 import { COSMOLET_NAMESPACE, NODE_API_PORT, NODE_HTTP_PORT, readState, type LabNode } from './lab-state.js';
+import { serveControl } from './lab-unix.js';
 
 /** What the kubelets and the cosmolet DaemonSet would register: a Node and a cosmolet Pod per node. */
 function registerNodes(api: FakeApiServer, nodes: LabNode[]): void {
@@ -127,7 +128,6 @@ async function startApi(dir: string, token: string): Promise<FakeApiServer> {
 /** Keeps the manifest directory in the cluster: applied now, then on inotify and a 1 s poll. */
 function followManifests(manifests: string, api: FakeApiServer, logger: Logger): ManifestSync {
   const sync = new ManifestSync(manifests, api);
-  let lastPrint = fingerprint(manifests);
   const applyManifests = (why: string): void => {
     try {
       const r = sync.sync();
@@ -141,34 +141,7 @@ function followManifests(manifests: string, api: FakeApiServer, logger: Logger):
     }
   };
   applyManifests('start');
-  let debounce: NodeJS.Timeout | undefined;
-  let watcher: FSWatcher | undefined;
-  const rewatch = (): void => {
-    watcher?.close();
-    watcher = undefined;
-    if (!existsSync(manifests)) return;
-    try {
-      watcher = watch(manifests, () => {
-        clearTimeout(debounce);
-        debounce = setTimeout(() => {
-          lastPrint = fingerprint(manifests);
-          applyManifests('inotify');
-        }, 100);
-      });
-      watcher.on('error', () => undefined);
-    } catch {
-      watcher = undefined;
-    }
-  };
-  rewatch();
-  // Editors that replace the directory, network file systems: a poll catches what inotify misses.
-  setInterval(() => {
-    const fp = fingerprint(manifests);
-    if (fp === lastPrint) return;
-    lastPrint = fp;
-    if (!watcher) rewatch();
-    applyManifests('poll');
-  }, 1000);
+  watchManifestDir(manifests, applyManifests);
   return sync;
 }
 
@@ -222,24 +195,6 @@ async function followDataPath(
   };
 }
 
-/** The control socket LABDIR/ctl.sock: GET /state answers with `state()`. */
-async function serveControl(dir: string, state: () => unknown): Promise<void> {
-  const ctl = http.createServer((req, res) => {
-    if (req.url !== '/state') {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(state()));
-  });
-  const ctlPath = join(dir, 'ctl.sock');
-  rmSync(ctlPath, { force: true });
-  await new Promise<void>((resolve, reject) => {
-    ctl.once('error', reject);
-    ctl.listen(ctlPath, () => resolve());
-  });
-}
-
 async function main(): Promise<void> {
   const args = clusterArgs();
   const logger = createLogger('info', 'json');
@@ -247,8 +202,10 @@ async function main(): Promise<void> {
   registerNodes(api, args.nodes);
   const sync = followManifests(args.manifests, api, logger);
   const dp = await followDataPath(args, api, logger);
-  await serveControl(args.dir, () => ({
+  const version = (discoveryDocument('/version', '') as { gitVersion: string }).gitVersion;
+  await serveControl(join(args.dir, 'ctl.sock'), () => ({
     ready: true,
+    apiServer: { kind: 'double', version },
     pid: process.pid,
     apiUrl: api.url,
     manifests: sync.report(),

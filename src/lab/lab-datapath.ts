@@ -1,14 +1,18 @@
-// The lab's data path, derived from the simulated cluster's objects (so kubectl and the manifest
-// directory both drive it): a "pod" for every endpoint address in the EndpointSlices, placed on the
-// node its endpoint names, and per node the nftables rules that stand in for that node's
-// kube-proxy (Service IP:port -> a ready endpoint's pod IP:targetPort). Pure; lab-pods.ts makes it so.
+// The lab's data path, derived from the cluster's objects (so kubectl and the manifest directory
+// both drive it): the pods, and per node the nftables rules that stand in for that node's kube-proxy
+// (Service IP:port -> a ready endpoint's pod IP:targetPort). Pure; lab-pods.ts makes it so.
+// - On the API double (`dataPath`) a "pod" is made for every endpoint address in the EndpointSlices,
+//   placed on the node its endpoint names: there are no Pod objects.
+// - On a real control plane (`clusterDataPath`) the pods are the Pod objects the scheduler bound to a
+//   lab node, with the addresses the node agent put in their status; the EndpointSlices (the real
+//   controller's) only name the Services each pod serves and the ports it listens on.
 //
 // Per node, as kube-proxy does: ClusterIPs go to every ready endpoint of the cluster; LoadBalancer
 // and external IPs of an `externalTrafficPolicy: Local` Service only to the endpoints on this node
 // (none: the connection is refused). A connection sent to another node's pod leaves through the
 // uplink with the node's own address as source (kube-proxy masquerades it too), so the reply comes
 // back through this node's conntrack; one to a local pod keeps the client's address.
-import type { EndpointSlice, Service } from '../model/objects.js';
+import type { EndpointSlice, KubeObject, Service } from '../model/objects.js';
 import { Labels } from '../model/objects.js';
 import { cidrContains, hostPrefix, parseCIDR, parseIP, type CIDR, type IP } from '../net/ip.js';
 
@@ -131,12 +135,10 @@ function placement(nodes: DataPathNode[], nodeName: string | undefined, ip: IP):
   );
 }
 
-/** Pods and each node's kube-proxy rules for the objects of the simulated cluster. */
+/** Pods (one per endpoint) and each node's kube-proxy rules for the objects of the API double. */
 export function dataPath(services: Service[], slices: FullSlice[], nodes: DataPathNode[]): DataPath {
   const warnings: string[] = [];
-  const svcByKey = new Map<string, Service>();
-  for (const s of services)
-    svcByKey.set(`${s.metadata?.namespace ?? 'default'}/${s.metadata?.name ?? ''}`, s);
+  const svcByKey = servicesByKey(services);
   const pods = new Map<string, PodSpec>();
   const owner = new Map<string, string>();
   for (const slice of slices) {
@@ -185,17 +187,106 @@ export function dataPath(services: Service[], slices: FullSlice[], nodes: DataPa
       }
     }
   }
-  for (const p of pods.values()) {
+  return withRules(svcByKey, slices, [...pods.values()], nodes, owner, warnings);
+}
+
+/** Sorts the pods' fields, gives a pod without a TCP port port 80, and adds every node's rules. */
+function withRules(
+  svcByKey: Map<string, Service>,
+  slices: FullSlice[],
+  pods: PodSpec[],
+  nodes: DataPathNode[],
+  owner: Map<string, string>,
+  warnings: string[],
+): DataPath {
+  for (const p of pods) {
     p.v4.sort();
     p.v6.sort();
     p.services.sort();
     p.ports.sort((a, b) => a - b);
     if (p.ports.length === 0) p.ports.push(80);
   }
-
   const nft = new Map<string, string>();
   for (const node of nodes) nft.set(node.name, kubeProxy(node, svcByKey, slices, owner));
-  return { pods: [...pods.values()].sort((a, b) => (a.key < b.key ? -1 : 1)), nft, warnings };
+  return { pods: pods.sort((a, b) => (a.key < b.key ? -1 : 1)), nft, warnings };
+}
+
+function servicesByKey(services: Service[]): Map<string, Service> {
+  const svcByKey = new Map<string, Service>();
+  for (const s of services)
+    svcByKey.set(`${s.metadata?.namespace ?? 'default'}/${s.metadata?.name ?? ''}`, s);
+  return svcByKey;
+}
+
+/** A Pod as the real data path reads it: where it is bound, its containers' ports, its addresses. */
+export interface ClusterPod extends KubeObject {
+  spec?: {
+    nodeName?: string;
+    hostNetwork?: boolean;
+    containers?: { ports?: { containerPort?: number; protocol?: string }[] }[];
+  };
+  status?: { podIPs?: { ip: string }[] | null };
+}
+
+/**
+ * Pods and each node's kube-proxy rules on a real control plane: a pod for every Pod bound to a lab
+ * node that has addresses (hostNetwork pods, cosmolet's, are the node itself; a terminating pod is
+ * gone, as its containers are), listening on its containers' TCP ports and the ports its
+ * EndpointSlices name, and serving the Services of those slices.
+ */
+export function clusterDataPath(
+  services: Service[],
+  slices: FullSlice[],
+  clusterPods: ClusterPod[],
+  nodes: DataPathNode[],
+): DataPath {
+  const warnings: string[] = [];
+  const svcByKey = servicesByKey(services);
+  const owner = new Map<string, string>();
+  const pods: PodSpec[] = [];
+  const names = new Set(nodes.map((n) => n.name));
+  for (const p of clusterPods) {
+    const node = p.spec?.nodeName;
+    if (!node || !names.has(node) || p.spec?.hostNetwork === true || p.metadata?.deletionTimestamp) continue;
+    const ns = p.metadata?.namespace ?? 'default';
+    const name = p.metadata?.name ?? '';
+    const key = `${ns}/${name}`;
+    const pod: PodSpec = { key, name, node, services: [], v4: [], v6: [], ports: [] };
+    for (const { ip } of p.status?.podIPs ?? []) {
+      const c = canonical(ip);
+      if (!c) {
+        warnings.push(`${key}: address ${ip} is not usable in the lab`);
+        continue;
+      }
+      const taken = owner.get(c.text);
+      if (taken !== undefined) {
+        warnings.push(`${c.text} is claimed by ${taken} and ${key}; ${key} does not get it`);
+        continue;
+      }
+      owner.set(c.text, key);
+      (c.v6 ? pod.v6 : pod.v4).push(c.text);
+    }
+    if (pod.v4.length + pod.v6.length === 0) continue;
+    for (const ctr of p.spec?.containers ?? [])
+      for (const port of ctr.ports ?? [])
+        if (isTcp(port) && port.containerPort !== undefined && !pod.ports.includes(port.containerPort))
+          pod.ports.push(port.containerPort);
+    pods.push(pod);
+  }
+  const byKey = new Map(pods.map((p) => [p.key, p]));
+  for (const slice of slices) {
+    const svcKey = serviceOf(slice);
+    const ns = slice.metadata?.namespace ?? 'default';
+    for (const ep of slice.endpoints ?? []) {
+      const ref = ep['targetRef'] as TargetRef | undefined;
+      const pod = ref?.kind === 'Pod' && ref.name ? byKey.get(`${ns}/${ref.name}`) : undefined;
+      if (!pod) continue;
+      if (svcKey && !pod.services.includes(svcKey)) pod.services.push(svcKey);
+      for (const sp of (slice.ports ?? []).filter(isTcp))
+        if (sp.port !== undefined && !pod.ports.includes(sp.port)) pod.ports.push(sp.port);
+    }
+  }
+  return withRules(svcByKey, slices, pods, nodes, owner, warnings);
 }
 
 /** One node's kube-proxy: a rule per (Service IP, port), to the ready endpoints it may use. */

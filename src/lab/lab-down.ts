@@ -1,23 +1,35 @@
-// `cosmolet lab down`: kills the recorded processes (pid + start time), every process inside the
-// lab's namespaces (`<prefix>-*`) and deletes those namespaces, and nothing else.
+// `cosmolet lab down`: kills the recorded processes (pid + start time; with --kube real the control
+// plane's too), every process inside the lab's namespaces (`<prefix>-*`) and deletes those
+// namespaces, and nothing else.
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { ErrorCodes, LabError } from '../errors.js';
+import { COMPONENTS, type Component } from './control-plane/flags.js';
 import { cleanupStale } from './fabric-topology.js';
 import { DIST, labNamespaces } from './lab-prereq.js';
 import { isAlive, killRecorded, readState, stateFile } from './lab-state.js';
 import { waitFor } from './wait.js';
 
-/** Processes in the host namespace that belong to this lab although unrecorded (a killed `up`). */
+/**
+ * Processes in the host namespace that belong to this lab although unrecorded (a killed `up`): its
+ * cluster process (either kind), and control-plane processes (etcd, kube-apiserver, ...) whose flags
+ * name files under `<dir>/control-plane/` (an `up` killed while the control plane started).
+ */
 function unrecordedClusterPids(dir: string): number[] {
   const out: number[] = [];
-  const main = join(DIST, 'lab', 'lab-cluster-main.js');
+  const mains = ['lab-cluster-main.js', 'lab-real-cluster-main.js'].map((m) => join(DIST, 'lab', m));
+  const cpDir = `${join(dir, 'control-plane')}/`;
   for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     try {
       const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
       const i = args.indexOf('--dir');
-      if (args[1] === main && i > 0 && args[i + 1] === dir) out.push(Number(entry));
+      if (mains.includes(args[1] ?? '') && i > 0 && args[i + 1] === dir) out.push(Number(entry));
+      else if (
+        COMPONENTS.includes(basename(args[0] ?? '') as Component) &&
+        args.some((a) => a.includes(cpDir))
+      )
+        out.push(Number(entry));
     } catch {
       // gone
     }

@@ -3,7 +3,7 @@
 // an object removed from a file, or a removed file, deletes it. A file that does not parse keeps its
 // objects as they were (and the error is reported), so a half-saved edit deletes nothing. Objects
 // created by other means (kubectl) are left alone.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import type { KubeObject } from '../model/objects.js';
 import { parseObjects, resourceForKind, type FakeApiServer, type ResourceName } from './apiserver.js';
@@ -153,4 +153,40 @@ export class ManifestSync {
       deleted: 0,
     };
   }
+}
+
+/**
+ * Calls `onChange` when the directory's manifests change: inotify (debounced 100 ms), and a 1 s poll
+ * of their names, sizes and times for what inotify misses (editors that replace the directory,
+ * network file systems). Runs for the life of the process.
+ */
+export function watchManifestDir(dir: string, onChange: (why: 'inotify' | 'poll') => void): void {
+  let lastPrint = fingerprint(dir);
+  let debounce: NodeJS.Timeout | undefined;
+  let watcher: FSWatcher | undefined;
+  const rewatch = (): void => {
+    watcher?.close();
+    watcher = undefined;
+    if (!existsSync(dir)) return;
+    try {
+      watcher = watch(dir, () => {
+        clearTimeout(debounce);
+        debounce = setTimeout(() => {
+          lastPrint = fingerprint(dir);
+          onChange('inotify');
+        }, 100);
+      });
+      watcher.on('error', () => undefined);
+    } catch {
+      watcher = undefined;
+    }
+  };
+  rewatch();
+  setInterval(() => {
+    const fp = fingerprint(dir);
+    if (fp === lastPrint) return;
+    lastPrint = fp;
+    if (!watcher) rewatch();
+    onChange('poll');
+  }, 1000);
 }

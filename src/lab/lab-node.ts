@@ -9,9 +9,11 @@ import { ErrorCodes, LabError } from '../errors.js';
 import { Fabric } from './fabric.js';
 import { LAB_ROUTE_CLASSES } from './fabric-config.js';
 import { DIST } from './lab-prereq.js';
+import { inClusterCommand } from './lab-real.js';
 import {
   isAlive,
   killRecorded,
+  kubeKind,
   labProcess,
   NODE_API_PORT,
   NODE_HTTP_PORT,
@@ -20,6 +22,7 @@ import {
   type LabProcess,
   type LabState,
 } from './lab-state.js';
+import { tokenDir } from './lab-tokens.js';
 import { getUnix } from './lab-unix.js';
 import { waitFor } from './wait.js';
 
@@ -46,10 +49,13 @@ export function nodeConfigYaml(socketDir: string): string {
   });
 }
 
-/** The lab's bearer token (from its kubeconfig, 0600): what `lab` sends to cosmolet's /status. */
+/**
+ * The bearer token `lab` sends to cosmolet's /status: node-kubeconfig's (0600), the operator's. On
+ * the double it is the lab's one token; on the real control plane the operator ServiceAccount's.
+ */
 export function labToken(state: LabState): string | undefined {
   try {
-    const kc = parseYaml(readFileSync(state.kubeconfig, 'utf8')) as {
+    const kc = parseYaml(readFileSync(join(state.dir, 'node-kubeconfig'), 'utf8')) as {
       users?: { user?: { token?: string } }[];
     };
     return kc.users?.[0]?.user?.token;
@@ -90,24 +96,25 @@ export function startNodeProcesses(state: LabState, fabric: Fabric, node: LabNod
 
 function startCosmolet(state: LabState, fabric: Fabric, node: LabNode): void {
   writeFileSync(join(node.dir, 'cosmolet.yaml'), nodeConfigYaml(fabric.socketDir(node.key)));
+  const argv = [
+    process.execPath,
+    join(DIST, 'cli.js'),
+    'run',
+    '--config',
+    join(node.dir, 'cosmolet.yaml'),
+    '--node-name',
+    node.name,
+  ];
+  // On the real control plane as in a cluster: its Pod's bound token mounted in-cluster style (the
+  // cluster process keeps it fresh), never admin credentials; on the double, the lab's kubeconfig.
+  const command =
+    kubeKind(state) === 'real'
+      ? ['sh', '-c', inClusterCommand(argv, tokenDir(node), NODE_API_PORT)]
+      : [...argv, '--kubeconfig', join(state.dir, 'node-kubeconfig')];
   record(
     state,
     `${node.name}/cosmolet`,
-    fabric.spawn(
-      node.key,
-      [
-        process.execPath,
-        join(DIST, 'cli.js'),
-        'run',
-        '--config',
-        join(node.dir, 'cosmolet.yaml'),
-        '--kubeconfig',
-        join(state.dir, 'node-kubeconfig'),
-        '--node-name',
-        node.name,
-      ],
-      { logFile: join(node.dir, 'cosmolet.log') },
-    ).pid,
+    fabric.spawn(node.key, command, { logFile: join(node.dir, 'cosmolet.log') }).pid,
   );
 }
 

@@ -7,7 +7,7 @@
 // address to its veth. Replies to a client on the fabric go back through the node, whose conntrack
 // undoes the DNAT, so a local pod sees the real client address.
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../logger.js';
 import { runCommand } from '../router/exec.js';
@@ -50,10 +50,22 @@ export async function deleteNamespace(ns: string): Promise<void> {
 }
 
 function sameSpec(a: PodSpec, b: PodSpec): boolean {
-  return (
-    JSON.stringify([a.node, a.v4, a.v6, a.ports, a.services]) ===
-    JSON.stringify([b.node, b.v4, b.v6, b.ports, b.services])
-  );
+  return sameNetwork(a, b) && JSON.stringify([a.ports, a.services]) === JSON.stringify([b.ports, b.services]);
+}
+
+/** Same node and addresses: only the HTTP server needs starting again (new ports or Services). */
+function sameNetwork(a: PodSpec, b: PodSpec): boolean {
+  return JSON.stringify([a.node, a.v4, a.v6]) === JSON.stringify([b.node, b.v4, b.v6]);
+}
+
+/** The process runs (a zombie, killed but not yet reaped, does not: its sockets are closed). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
 }
 
 export class PodManager {
@@ -82,11 +94,16 @@ export class PodManager {
     const want = new Map(dp.pods.map((p) => [p.key, p]));
     for (const [key, pod] of this.running) {
       const w = want.get(key);
-      if (!w || !sameSpec(w, pod)) {
-        await deleteNamespace(pod.netns);
-        this.running.delete(key);
-        this.opts.logger.info({ pod: key }, 'pod removed');
+      if (w && sameSpec(w, pod)) continue;
+      if (w && sameNetwork(w, pod)) {
+        // A Service now selects it, or it listens on other ports: the namespace stays.
+        this.running.set(key, { ...w, netns: pod.netns, veth: pod.veth, pid: await this.restart(pod, w) });
+        this.opts.logger.info({ pod: key, ports: w.ports, services: w.services }, 'pod server restarted');
+        continue;
       }
+      await deleteNamespace(pod.netns);
+      this.running.delete(key);
+      this.opts.logger.info({ pod: key }, 'pod removed');
     }
     // In parallel: each pod is a handful of `ip` calls, and a lab starts with several.
     await Promise.all(
@@ -158,34 +175,54 @@ export class PodManager {
         ...spec.v6.map((a) => `route add ${a}/128 dev ${veth}`),
       ];
       await ip(['-n', node, '-batch', '-'], inNode.join('\n') + '\n');
-      const log = openSync(join(this.opts.dir, `${netns}.log`), 'a');
-      const child = spawn(
-        'ip',
-        [
-          'netns',
-          'exec',
-          netns,
-          process.execPath,
-          this.opts.podMain,
-          '--name',
-          spec.key,
-          '--service',
-          spec.services.join(','),
-          '--node',
-          spec.node,
-          ...spec.ports.flatMap((p) => ['--port', String(p)]),
-        ],
-        { detached: true, stdio: ['ignore', log, log] },
-      );
-      closeSync(log);
-      child.unref();
-      child.on('error', () => undefined);
-      return { ...spec, netns, veth, pid: child.pid };
+      return { ...spec, netns, veth, pid: this.serve(netns, spec) };
     } catch (err) {
       await deleteNamespace(netns);
       throw err;
     } finally {
       this.creating.delete(netns);
     }
+  }
+
+  /** The pod's HTTP server, in its namespace (`ip netns exec` execs it: the pid is the server's). */
+  private serve(netns: string, spec: PodSpec): number | undefined {
+    const log = openSync(join(this.opts.dir, `${netns}.log`), 'a');
+    const child = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        netns,
+        process.execPath,
+        this.opts.podMain,
+        '--name',
+        spec.key,
+        '--service',
+        spec.services.join(','),
+        '--node',
+        spec.node,
+        ...spec.ports.flatMap((p) => ['--port', String(p)]),
+      ],
+      { detached: true, stdio: ['ignore', log, log] },
+    );
+    closeSync(log);
+    child.unref();
+    child.on('error', () => undefined);
+    return child.pid;
+  }
+
+  /** Stops the pod's server and starts it with the new spec once its ports are free. */
+  private async restart(pod: RunningPod, spec: PodSpec): Promise<number | undefined> {
+    const pid = pod.pid;
+    if (pid !== undefined && alive(pid)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+      const deadline = Date.now() + 5000;
+      while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    }
+    return this.serve(pod.netns, spec);
   }
 }

@@ -5,6 +5,7 @@
 // time (field 22 of /proc/<pid>/stat), so a recycled pid is never killed.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import type { ControlPlaneRecord } from './control-plane/flags.js';
 import { nodeAddressing } from './fabric-config.js';
 import { nodeNames } from './fabric-topology.js';
 
@@ -58,6 +59,19 @@ export interface LabProcess {
   startTime: number | undefined;
 }
 
+/** Which Kubernetes API the lab runs: the embedded double, or a real control plane (`--kube real`). */
+export type KubeKind = 'double' | 'real';
+
+export interface LabKube {
+  kind: KubeKind;
+  /** kube-apiserver's version (real). */
+  version?: string;
+  /** The real control plane's processes, ports and directories: what ControlPlane.attach takes. */
+  controlPlane?: ControlPlaneRecord;
+  /** The kubectl built with it (real); also linked as <stateDir>/kubectl. */
+  kubectl?: string;
+}
+
 export interface LabState {
   version: 2;
   prefix: string;
@@ -72,6 +86,12 @@ export interface LabState {
   nodes: LabNode[];
   /** Nodes stopped with `lab node stop` (their FRR and cosmolet are not expected to run). */
   stopped?: string[];
+  /** Absent in a lab started before `--kube`: the double. */
+  kube?: LabKube;
+}
+
+export function kubeKind(state: LabState): KubeKind {
+  return state.kube?.kind ?? 'double';
 }
 
 export function stateFile(dir: string): string {

@@ -3,7 +3,9 @@
 // after it is created, so `lab down` (lab-down.ts) or the next `up` can remove a half-made lab.
 //
 // Processes of a running lab with N nodes (namespaces `<prefix>-node1`..`-nodeN`; `-node` for one):
-//   host namespace: lab-cluster-main (API double, manifest watch, pods and kube-proxy rules)
+//   host namespace: lab-cluster-main (API double, manifest watch, pods and kube-proxy rules); with
+//                   --kube real instead: etcd, kube-apiserver, kube-controller-manager, kube-scheduler
+//                   (lab-real-up.ts) and lab-real-cluster-main (node agent, tokens, manifests, pods)
 //   each node:      zebra, staticd, bgpd, cosmolet run --node-name lab-node-<i>, a forwarder
 //                   (the API in, cosmolet's HTTP out to <stateDir>/nodes/<node>/http.sock)
 //   <prefix>-leaf:  zebra, staticd, bgpd, a forwarder (the API, for `cosmolet status` there)
@@ -15,6 +17,7 @@ import { join, resolve } from 'node:path';
 import { ErrorCodes, LabError } from '../errors.js';
 import { Fabric } from './fabric.js';
 import { MAX_NODES } from './fabric-topology.js';
+import { cachedKubeBinDir } from './control-plane/binaries.js';
 import { labDown } from './lab-down.js';
 import { startNodeProcesses, tail, waitCosmoletReady } from './lab-node.js';
 import {
@@ -25,15 +28,19 @@ import {
   probeNetns,
   ROOT,
 } from './lab-prereq.js';
+import { chooseKube, resolveHelm, resolveKubeBinDir } from './lab-real.js';
+import { startControlPlaneStep, waitSettledStep } from './lab-real-up.js';
 import {
   DEFAULT_NODES,
   isAlive,
+  kubeKind,
   labNodes,
   labProcess,
   NODE_API_PORT,
   readState,
   stateFile,
   writeState,
+  type KubeKind,
   type LabState,
 } from './lab-state.js';
 import { getUnix } from './lab-unix.js';
@@ -44,11 +51,16 @@ export { labDown } from './lab-down.js';
 export { labNamespaces } from './lab-prereq.js';
 
 export const DEFAULT_MANIFESTS = join(ROOT, 'examples', 'lab');
+/** The same Services and story with Deployments whose pods the real scheduler places. */
+export const DEFAULT_REAL_MANIFESTS = join(ROOT, 'examples', 'lab-real');
 
 export interface LabOptions {
   stateDir: string;
   prefix: string;
-  manifests: string;
+  /** Default: examples/lab (double) or examples/lab-real (real). */
+  manifests?: string;
+  /** The API asked for (`--kube`); default: real when its binaries are built, else the double. */
+  kube?: KubeKind;
   /** How many nodes (1 to 8). */
   nodes?: number;
   /** Progress lines go here. */
@@ -87,7 +99,11 @@ function timed(started: number): string {
 export type UpResult = { state: LabState; reused: boolean; seconds: number };
 
 /** A running lab to reuse, or nothing to reuse (after cleaning up a half-made one). */
-async function reuseOrClear(o: LabOptions, dir: string, manifests: string): Promise<LabState | undefined> {
+async function reuseOrClear(
+  o: LabOptions,
+  dir: string,
+  manifests: string | undefined,
+): Promise<LabState | undefined> {
   const existing = readState(dir);
   if (existing) {
     const h = labHealthy(existing);
@@ -100,11 +116,15 @@ async function reuseOrClear(o: LabOptions, dir: string, manifests: string): Prom
           `note: --bfd applies to a new lab only; for BFD: ${o.command} lab down${o.labFlags ?? ''}, then up --bfd`,
         );
       if (
-        resolve(existing.manifests) !== manifests ||
+        (manifests !== undefined && resolve(existing.manifests) !== manifests) ||
         (o.nodes ?? existing.nodes.length) !== existing.nodes.length
       )
         o.progress(
           `note: it has ${existing.nodes.length} nodes and follows ${existing.manifests}; to change that: ${o.command} lab down${o.labFlags ?? ''}, then up again`,
+        );
+      if (o.kube !== undefined && o.kube !== kubeKind(existing))
+        o.progress(
+          `note: it runs on the ${kubeKind(existing) === 'real' ? 'real control plane' : 'API double'}; for --kube ${o.kube}: ${o.command} lab down${o.labFlags ?? ''}, then up again`,
         );
       return existing;
     }
@@ -182,50 +202,53 @@ async function startFabricStep(
   return fabric;
 }
 
-/** The simulated cluster (API double, manifests, Nodes and cosmolet Pods, data path). */
-async function startClusterStep(o: LabOptions, state: LabState): Promise<void> {
-  const t = Date.now();
+interface ClusterProcessState {
+  services: unknown[];
+  pods: unknown[];
+  manifests: { errors: { file: string; message: string }[] };
+  dataPath: { warnings: string[] };
+}
+
+/** Starts the cluster process (`main` in dist/lab) and waits for its control socket to answer. */
+async function spawnClusterProcess(
+  state: LabState,
+  main: string,
+  args: string[],
+): Promise<ClusterProcessState> {
   const clusterLog = join(state.dir, 'cluster.log');
   const fd = openSync(clusterLog, 'a');
   const cluster = spawn(
     process.execPath,
     [
-      join(DIST, 'lab', 'lab-cluster-main.js'),
+      join(DIST, 'lab', main),
       '--dir',
       state.dir,
       '--prefix',
       state.prefix,
       '--manifests',
       state.manifests,
-      '--token',
-      randomBytes(16).toString('hex'),
+      ...args,
     ],
     { detached: true, stdio: ['ignore', fd, fd] },
   );
   closeSync(fd);
   cluster.unref();
   recorder(state)('cluster', cluster.pid);
-  const clusterState = await waitFor(
-    'the simulated cluster',
+  return waitFor(
+    'the cluster process',
     async () => {
       if (cluster.exitCode !== null)
-        throw new LabError(ErrorCodes.LAB_FAILED, `the simulated cluster exited:\n${tail(clusterLog)}`);
+        throw new LabError(ErrorCodes.LAB_FAILED, `the cluster process exited:\n${tail(clusterLog)}`);
       const r = await getUnix(join(state.dir, 'ctl.sock'), '/state');
-      return r.status === 200
-        ? (JSON.parse(r.body) as {
-            services: unknown[];
-            pods: unknown[];
-            manifests: { errors: { file: string; message: string }[] };
-            dataPath: { warnings: string[] };
-          })
-        : undefined;
+      return r.status === 200 ? (JSON.parse(r.body) as ClusterProcessState) : undefined;
     },
-    30_000,
+    60_000,
     50,
   );
-  o.progress(
-    `  simulated cluster from ${state.manifests}: ${clusterState.services.length} Services, ${clusterState.pods.length} pods with kube-proxy rules, in ${timed(t)}`,
-  );
+}
+
+/** What the manifests and the data path reported, once. */
+function reportCluster(o: LabOptions, state: LabState, clusterState: ClusterProcessState): void {
   for (const e of clusterState.manifests.errors) o.progress(`  manifest ${e.file}: ${e.message}`);
   // With fewer nodes than the manifests name, say once where those pods went.
   const elsewhere = clusterState.dataPath.warnings.filter((w) => w.includes('is not in the lab'));
@@ -234,6 +257,19 @@ async function startClusterStep(o: LabOptions, state: LabState): Promise<void> {
       `  ${elsewhere.length} pods name nodes this lab does not have; they run on ${state.nodes[0]?.name ?? ''}`,
     );
   for (const w of clusterState.dataPath.warnings) if (!elsewhere.includes(w)) o.progress(`  data path: ${w}`);
+}
+
+/** The simulated cluster (API double, manifests, Nodes and cosmolet Pods, data path). */
+async function startClusterStep(o: LabOptions, state: LabState): Promise<void> {
+  const t = Date.now();
+  const clusterState = await spawnClusterProcess(state, 'lab-cluster-main.js', [
+    '--token',
+    randomBytes(16).toString('hex'),
+  ]);
+  o.progress(
+    `  simulated cluster from ${state.manifests}: ${clusterState.services.length} Services, ${clusterState.pods.length} pods with kube-proxy rules, in ${timed(t)}`,
+  );
+  reportCluster(o, state, clusterState);
 }
 
 /** cosmolet on every node, and the API in the leaf for `cosmolet status`; started, not yet ready. */
@@ -272,7 +308,7 @@ async function waitLeafStep(o: LabOptions, state: LabState, fabric: Fabric): Pro
 }
 
 /** A new lab's state, written before anything is created so `lab down` can always remove it. */
-function newLabState(o: LabOptions, dir: string, manifests: string, count: number): LabState {
+function newLabState(o: LabOptions, dir: string, manifests: string, count: number, kind: KubeKind): LabState {
   mkdirSync(dir, { recursive: true, mode: 0o755 });
   checkTraversable(dir);
   const state: LabState = {
@@ -286,6 +322,7 @@ function newLabState(o: LabOptions, dir: string, manifests: string, count: numbe
     processes: [],
     kubeconfig: join(dir, 'kubeconfig'),
     nodes: labNodes(o.prefix, dir, count),
+    kube: { kind },
   };
   writeState(state);
   return state;
@@ -311,23 +348,78 @@ async function startLab(o: LabOptions, state: LabState): Promise<void> {
   writeState(state);
 }
 
+/**
+ * The same on the real control plane: it starts beside FRR; once it answers, the cluster process
+ * (node agent, tokens, manifests, pods) and then cosmolet (which needs its token); then the wait for
+ * the cluster to catch up with its manifests, for cosmolet and for the leaf.
+ */
+async function startRealLab(o: LabOptions, state: LabState, binDir: string, helm: string): Promise<void> {
+  o.progress(
+    `starting the real control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler) and cosmolet run on ${state.nodes.map((n) => n.name).join(', ')}`,
+  );
+  const controlPlane = startControlPlaneStep(o.progress, state, binDir, helm);
+  controlPlane.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
+  let cluster: Promise<void> = Promise.resolve();
+  let t = Date.now();
+  let fabric: Fabric;
+  try {
+    // FRR does not wait for the control plane: the cluster and cosmolet follow it once it answers.
+    fabric = await startFabricStep(o, state, (f) => {
+      cluster = (async () => {
+        await controlPlane;
+        t = Date.now();
+        reportCluster(o, state, await spawnClusterProcess(state, 'lab-real-cluster-main.js', []));
+        startNodesStep(state, f);
+      })();
+      cluster.catch(() => undefined); // awaited below
+      return Promise.resolve();
+    });
+    await cluster;
+  } catch (err) {
+    // Whatever the control plane and the cluster started is recorded before the caller removes the lab.
+    await Promise.allSettled([controlPlane, cluster]);
+    throw err;
+  }
+  const [settled] = await Promise.all([
+    waitSettledStep(state),
+    ...state.nodes.map((n) => waitCosmoletReady(n)),
+  ]);
+  o.progress(
+    `  real cluster from ${state.manifests}: ${settled.services.length} Services, ${settled.pods.length} pods bound by kube-scheduler ` +
+      `(network namespaces, kube-proxy rules), EndpointSlices from kube-controller-manager, cosmolet ready on ${plural(state.nodes.length, 'node')}, in ${timed(t)}`,
+  );
+  const pending = settled.settled?.unschedulable ?? [];
+  if (pending.length > 0)
+    o.progress(
+      `  ${plural(pending.length, 'pod')} Pending, no node fits (${pending.slice(0, 3).join(', ')}${pending.length > 3 ? ', ...' : ''}): kubectl get pods -A`,
+    );
+  await waitLeafStep(o, state, fabric);
+  state.status = 'up';
+  writeState(state);
+}
+
 export async function labUp(o: LabOptions): Promise<UpResult> {
   const t0 = Date.now();
   const dir = resolve(o.stateDir);
-  const manifests = resolve(o.manifests);
   const count = o.nodes ?? DEFAULT_NODES;
   if (!Number.isInteger(count) || count < 1 || count > MAX_NODES)
     throw new LabError(ErrorCodes.LAB_FAILED, `--nodes must be 1 to ${MAX_NODES}: ${count}`);
   o.progress('checking prerequisites (root, network namespaces, FRR, GoBGP, nftables)');
   checkLabPrerequisites(o.command);
-  const existing = await reuseOrClear(o, dir, manifests);
+  const existing = await reuseOrClear(o, dir, o.manifests === undefined ? undefined : resolve(o.manifests));
   if (existing) return { state: existing, reused: true, seconds: (Date.now() - t0) / 1000 };
+  const kind = chooseKube(o.kube, o.kube === 'double' ? undefined : cachedKubeBinDir());
+  const manifests = resolve(o.manifests ?? (kind === 'real' ? DEFAULT_REAL_MANIFESTS : DEFAULT_MANIFESTS));
   if (!existsSync(manifests))
     throw new LabError(ErrorCodes.LAB_FAILED, `the manifest directory ${manifests} does not exist`);
+  // Built before anything is created (minutes the first time, said first).
+  const binDir = kind === 'real' ? resolveKubeBinDir(o.progress) : undefined;
+  const helm = kind === 'real' ? resolveHelm(o.progress) : undefined;
   probeNetns(o.prefix);
-  const state = newLabState(o, dir, manifests, count);
+  const state = newLabState(o, dir, manifests, count, kind);
   try {
-    await startLab(o, state);
+    if (binDir !== undefined && helm !== undefined) await startRealLab(o, state, binDir, helm);
+    else await startLab(o, state);
     return { state, reused: false, seconds: (Date.now() - t0) / 1000 };
   } catch (err) {
     o.progress('start failed; removing what was created');

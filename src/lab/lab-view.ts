@@ -12,7 +12,7 @@ import { fabricStateFile } from './fabric-state.js';
 import type { ManifestReport } from './lab-manifests.js';
 import { labToken } from './lab-node.js';
 import type { RunningPod } from './lab-pods.js';
-import type { LabNode, LabState } from './lab-state.js';
+import { kubeKind, type LabNode, type LabState } from './lab-state.js';
 import { getUnix } from './lab-unix.js';
 
 export { getUnix } from './lab-unix.js';
@@ -67,6 +67,12 @@ export interface LabView {
   running: boolean;
   prefix: string;
   manifests: string;
+  /** Which Kubernetes API the lab runs (`lab up --kube`) and its version (null: not answering). */
+  apiServer: { kind: 'kube-apiserver' | 'double'; version: string | null };
+  /** The admin kubeconfig, for kubectl. */
+  kubeconfig: string;
+  /** The kubectl to use with it: the one built with the control plane, or `kubectl` from PATH. */
+  kubectl: string;
   nodes: ViewNode[];
   cluster: {
     reachable: boolean;
@@ -83,6 +89,7 @@ export interface LabView {
 }
 
 interface ClusterState {
+  apiServer?: { kind: 'kube-apiserver' | 'double'; version: string };
   manifests: ManifestReport;
   dataPath: { synced: boolean; error: string | null; warnings: string[] };
   pods: RunningPod[];
@@ -290,10 +297,17 @@ export async function gatherView(state: LabState, fabric: Fabric): Promise<LabVi
     services.push({ service: key, type, ips, pods });
   }
   services.sort((a, b) => (a.service < b.service ? -1 : 1));
+  const real = kubeKind(state) === 'real';
   return {
     running: true,
     prefix: state.prefix,
     manifests: state.manifests,
+    apiServer: {
+      kind: real ? 'kube-apiserver' : 'double',
+      version: cluster?.body.apiServer?.version ?? state.kube?.version ?? null,
+    },
+    kubeconfig: state.kubeconfig,
+    kubectl: real ? join(state.dir, 'kubectl') : 'kubectl',
     nodes: reads.map((r) => viewNode(state, r)),
     cluster: {
       reachable: cluster !== undefined,
@@ -319,12 +333,19 @@ function short(node: string): string {
 /** The view as text (no timestamp, so two renders of the same state compare equal). */
 export function renderView(v: LabView): string {
   const lines: string[] = [];
+  const api =
+    v.apiServer.kind === 'kube-apiserver'
+      ? `kube-apiserver ${v.apiServer.version ?? ''} (real control plane)`
+      : `API double ${v.apiServer.version ?? ''}`;
+  lines.push(`api: ${api}   ${v.kubectl} --kubeconfig ${v.kubeconfig}`);
   lines.push(`manifests: ${v.manifests}`);
   lines.push(
     `nodes: ${v.nodes.map((n) => `${n.name} ${n.ready ? 'ready' : `NOT READY (${n.reason ?? ''})`}`).join('   ')}`,
   );
   if (!v.cluster.reachable)
-    lines.push('simulated cluster: NOT ANSWERING (see cluster.log in the lab directory)');
+    lines.push(
+      `${v.apiServer.kind === 'double' ? 'simulated cluster' : 'cluster process'}: NOT ANSWERING (see cluster.log in the lab directory)`,
+    );
   for (const e of v.cluster.manifestErrors) lines.push(`manifest ${e.file}: ${e.message}`);
   if (v.cluster.dataPathError) lines.push(`data path: ${v.cluster.dataPathError}`);
   lines.push('');
