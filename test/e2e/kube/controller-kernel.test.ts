@@ -1,0 +1,3 @@
+import { realControllerSuite } from './scenarios.js';
+
+realControllerSuite('kernel');
