@@ -1,25 +1,33 @@
 // A Kubernetes API server test double that speaks the real HTTP protocol, for tests and `cosmolet lab`.
 // This file is its public API and routes requests; each job is a file in ./apiserver/ (store.ts,
-// watch.ts, routes.ts, discovery.ts, auth.ts, faults.ts, lab-endpoints.ts, tables.ts, certs.ts).
+// list.ts, watch.ts, routes.ts, discovery.ts, auth.ts, faults.ts, lab-endpoints.ts, tables.ts,
+// certs.ts). What it does is checked against a real kube-apiserver by the shared conformance cases
+// (test/conformance/kube-api.ts); where it still differs is listed in docs/design.md.
 //
 // Implements, for Services, EndpointSlices, Nodes, Pods, Events, Leases and Namespaces:
 // - one global resourceVersion (etcd's revision); every write bumps it;
 // - LIST with labelSelector (=, ==, !=, exists, !exists, in, notin), fieldSelector (metadata.name,
-//   metadata.namespace), limit/continue (a continue token older than the compacted revision -> 410
-//   Expired); list pages are read from the live store (not a snapshot): changes between pages show up
-//   when watching from the list's resourceVersion, which is what a reflector does anyway;
+//   metadata.namespace on namespaced resources), resourceVersion (unset / NotOlderThan: now; Exact:
+//   the state then, 410 once compacted; 0: the whole list, as the watch cache ignores limit; too
+//   large: 504 ResourceVersionTooLarge), limit/continue with pages read at the first page's
+//   resourceVersion (a snapshot rebuilt from the history) and remainingItemCount, a continue token
+//   older than the compacted revision -> 410 Expired carrying a token to go on inconsistently; list
+//   items without kind/apiVersion;
 // - WATCH (?watch=1): headers flushed at once, synthetic ADDED for a watch without resourceVersion (or
 //   "0"), replay from a resourceVersion, ERROR 410 in the stream when it is compacted (or HTTP 410,
-//   see `goneMode`), allowWatchBookmarks (periodic BOOKMARK), timeoutSeconds (clean close), and
-//   selector transitions (an object that stops matching is sent as DELETED, one that starts as ADDED);
+//   see `goneMode`), allowWatchBookmarks (a BOOKMARK every interval and 2 s before timeoutSeconds),
+//   timeoutSeconds (clean close), and selector transitions (an object that stops matching is sent as
+//   DELETED, one that starts as ADDED);
 // - GET/POST/PUT/PATCH (merge-patch; strategic-merge treated as merge-patch)/DELETE of single objects,
-//   resourceVersion preconditions (409 Conflict), generateName, Status objects for every error;
+//   resourceVersion preconditions (409 Conflict), generateName, Status objects for every error with
+//   kube-apiserver's messages and details (name, group, kind);
 // - discovery (/version, /api, /api/v1, /apis, /apis/<group>, /apis/<group>/<version>) in the legacy
 //   (non-aggregated) form, which kubectl accepts; no OpenAPI;
 // - a bearer-token check (when a token is configured); /healthz, /readyz, /livez need none; tokens
-//   can rotate (setToken) and more users can be added (addToken); TokenReview and
-//   SubjectAccessReview (non-resource URLs only: path + verb, granted with allow()), so delegated
-//   authentication and authorization of cosmolet's HTTP endpoints can be tested;
+//   can rotate (setToken) and more users can be added (addToken), with full access to resources or
+//   none (403 as RBAC words it); TokenReview and SubjectAccessReview (non-resource URLs only: path +
+//   verb, granted with allow()), so delegated authentication and authorization of cosmolet's HTTP
+//   endpoints can be tested;
 // - fault injection (programmatic, and POST /_lab/faults): drop watches (clean or abrupt), stall
 //   watches, fail the next N requests with a status and Retry-After, compact the history, expire
 //   watches (in-stream 410), restart the listener with or without resourceVersion continuity;
@@ -29,8 +37,9 @@
 //   EndpointSlices, Nodes, Pods and Events, also in watches.
 // Not implemented: JSON patch, server-side apply, deleteCollection, dry-run, protobuf, subresources
 // (/status), field managers, finalizers and graceful deletion, admission/validation beyond name and
-// namespace, OpenAPI and aggregated discovery, the "too large resourceVersion" wait (a resourceVersion
-// from the future gets 410 here), consistent list snapshots across pages, a history per resource.
+// namespace (no ClusterIP allocation, no defaulting), RBAC rules per resource, OpenAPI and aggregated
+// discovery, the "too large resourceVersion" wait on a watch (a watch from the future gets 410 here),
+// a history per resource.
 //
 // kubectl (v1.32) works against it: get (with TYPE, CLUSTER-IP... columns), get -o json/yaml/name,
 // get -w, get --raw (also ?watch=1), label, annotate, patch, delete;
@@ -57,11 +66,19 @@ import { Auth, type DoubleUser } from './apiserver/auth.js';
 import { makeSelfSigned, type TlsMaterial } from './apiserver/certs.js';
 import { discoveryDocument } from './apiserver/discovery.js';
 import { FailRules, type FailRule } from './apiserver/faults.js';
-import { HttpError, readBody, sendJson, sendStatus } from './apiserver/http.js';
+import {
+  HttpError,
+  objectDetails,
+  qualifiedResource,
+  readBody,
+  sendError,
+  sendJson,
+  sendStatus,
+} from './apiserver/http.js';
 import { serveLabEndpoint } from './apiserver/lab-endpoints.js';
 import { RequestLog, type RequestLogEntry } from './apiserver/request-log.js';
 import type { ResourceName } from './apiserver/resources.js';
-import { parseResourcePath, serveResource } from './apiserver/routes.js';
+import { parseResourcePath, serveResource, type ResourceRoute } from './apiserver/routes.js';
 import { ObjectStore } from './apiserver/store.js';
 import { Watches } from './apiserver/watch.js';
 
@@ -408,12 +425,14 @@ export class FakeApiServer {
       const route = parseResourcePath(path);
       if (!route)
         throw new HttpError(404, 'NotFound', `the server could not find the requested resource (${path})`);
+      const user = this.auth.user(req.headers.authorization);
+      if (user?.resources === 'none') throw forbidden(user.username, route, method, isWatch);
       serveResource(this.objects, this.watches, { route, method, query, body, isWatch }, req, res);
       // A watch stays open: log its status once the headers are out.
       if (res.headersSent && entry.status === 0) entry.status = res.statusCode;
     } catch (err) {
       if (err instanceof HttpError) {
-        sendStatus(res, err.status, err.reason, err.message, err.retryAfterSeconds);
+        sendError(res, err);
       } else if (err instanceof SelectorError) {
         sendStatus(res, 400, 'BadRequest', err.message);
       } else {
@@ -421,4 +440,28 @@ export class FakeApiServer {
       }
     }
   }
+}
+
+/** 403 as RBAC answers a user without a rule for the request (message and details as kube-apiserver's). */
+function forbidden(username: string, route: ResourceRoute, method: string, isWatch: boolean): HttpError {
+  const verbs: Record<string, string> = {
+    GET: route.name === undefined ? (isWatch ? 'watch' : 'list') : isWatch ? 'watch' : 'get',
+    POST: 'create',
+    PUT: 'update',
+    PATCH: 'patch',
+    DELETE: route.name === undefined ? 'deletecollection' : 'delete',
+  };
+  const verb = verbs[method] ?? method.toLowerCase();
+  const what = `${qualifiedResource(route.info)}${route.name === undefined ? '' : ` "${route.name}"`}`;
+  const scope =
+    route.info.namespaced && route.namespace !== undefined
+      ? `in the namespace "${route.namespace}"`
+      : 'at the cluster scope';
+  return new HttpError(
+    403,
+    'Forbidden',
+    `${what} is forbidden: User "${username}" cannot ${verb} resource "${route.info.name}" in API group "${route.info.group}" ${scope}`,
+    undefined,
+    objectDetails(route.info, route.name),
+  );
 }

@@ -7,6 +7,11 @@ import { parseJson } from './http.js';
 export interface DoubleUser {
   username: string;
   groups?: string[];
+  /**
+   * What the user may do on the API's resources: everything (the default; the double has no RBAC
+   * for resources) or nothing, answered 403 Forbidden as RBAC does for a user without any rule.
+   */
+  resources?: 'all' | 'none';
 }
 
 /** The identity of the double's first token: cosmolet's service account. */
@@ -56,6 +61,12 @@ export class Auth {
     if (this.primaryToken === undefined) return true;
     const auth = authorization ?? '';
     return auth.startsWith('Bearer ') && this.tokens.has(auth.slice(7));
+  }
+
+  /** The user a request's Authorization header names, if any. */
+  user(authorization: string | undefined): DoubleUser | undefined {
+    const auth = authorization ?? '';
+    return auth.startsWith('Bearer ') ? this.tokens.get(auth.slice(7)) : undefined;
   }
 
   /** The TokenReview answering a POST .../tokenreviews body. */

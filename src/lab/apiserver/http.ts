@@ -8,15 +8,44 @@ export class HttpError extends Error {
     readonly reason: string,
     message: string,
     readonly retryAfterSeconds?: number,
+    /** The Status's `details` (name, group, kind, causes) as kube-apiserver fills them in. */
+    readonly details?: Record<string, unknown>,
+    /** The Status's `metadata` (a 410 for an expired continue token carries one to go on with). */
+    readonly metadata?: Record<string, unknown>,
   ) {
     super(message);
   }
 }
 
+/** What kube-apiserver's Status `details` name: the object, its API group (not for core) and resource. */
+export function objectDetails(info: { name: string; group: string }, name?: string): Record<string, unknown> {
+  return {
+    ...(name !== undefined ? { name } : {}),
+    ...(info.group ? { group: info.group } : {}),
+    kind: info.name,
+  };
+}
+
+/** A resource as kube-apiserver's messages name it: `services`, `endpointslices.discovery.k8s.io`. */
+export function qualifiedResource(info: { name: string; group: string }): string {
+  return info.group ? `${info.name}.${info.group}` : info.name;
+}
+
+/** 404 as kube-apiserver answers it for a missing object. */
+export function notFound(info: { name: string; group: string }, name: string): HttpError {
+  return new HttpError(
+    404,
+    'NotFound',
+    `${qualifiedResource(info)} "${name}" not found`,
+    undefined,
+    objectDetails(info, name),
+  );
+}
+
 export interface StatusBody {
   kind: 'Status';
   apiVersion: 'v1';
-  metadata: Record<string, never>;
+  metadata: Record<string, unknown>;
   status: 'Failure' | 'Success';
   message: string;
   reason: string;
@@ -77,12 +106,21 @@ export function sendStatus(
   reason: string,
   message: string,
   retryAfter?: number,
+  details?: Record<string, unknown>,
+  metadata?: Record<string, unknown>,
 ): void {
   const headers: Record<string, string> =
     retryAfter !== undefined ? { 'Retry-After': String(retryAfter) } : {};
   const body = statusBody(code, reason, message);
-  if (retryAfter !== undefined) body.details = { retryAfterSeconds: retryAfter };
+  if (metadata) body.metadata = metadata;
+  if (details || retryAfter !== undefined)
+    body.details = { ...details, ...(retryAfter !== undefined ? { retryAfterSeconds: retryAfter } : {}) };
   sendJson(res, code, body, headers);
+}
+
+/** Answers a refused request with its Status (code, reason, details, metadata, Retry-After). */
+export function sendError(res: http.ServerResponse, err: HttpError): void {
+  sendStatus(res, err.status, err.reason, err.message, err.retryAfterSeconds, err.details, err.metadata);
 }
 
 export function parseJson(body: string): unknown {

@@ -3,7 +3,7 @@
 // strategic-merge treated as merge-patch) and DELETE.
 import type http from 'node:http';
 import type { KubeObject } from '../../model/objects.js';
-import { HttpError, parseJson, sendJson, sendText } from './http.js';
+import { HttpError, notFound, parseJson, sendJson, sendText } from './http.js';
 import { mergePatch } from './objects.js';
 import { keyOf, RESOURCES, type ResourceInfo } from './resources.js';
 import type { ObjectStore } from './store.js';
@@ -102,7 +102,7 @@ export function serveResource(
         query.fieldSelector = [query.fieldSelector, `metadata.name=${route.name}`].filter(Boolean).join(',');
         return watches.start(info, route.namespace, query, req, res);
       }
-      if (!current) throw new HttpError(404, 'NotFound', `${info.name} "${route.name}" not found`);
+      if (!current) throw notFound(info, route.name);
       return sendJson(res, 200, current);
     case 'PUT': {
       const obj = parseObject(body, info);
@@ -120,7 +120,7 @@ export function serveResource(
           `the body of the request was in an unsupported content type ${ct}`,
         );
       }
-      if (!current) throw new HttpError(404, 'NotFound', `${info.name} "${route.name}" not found`);
+      if (!current) throw notFound(info, route.name);
       const patch = parseJson(body);
       const merged = mergePatch(current, patch) as KubeObject;
       const meta = (merged.metadata ??= {});

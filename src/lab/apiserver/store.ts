@@ -1,22 +1,15 @@
 // The API double's object store: one global resourceVersion (etcd's revision), the objects of every
-// resource, the event history watches replay from, and list pages with continue tokens.
+// resource, and the event history that watches replay from and list pages are read back from
+// (./list.ts).
 import { randomBytes, randomUUID } from 'node:crypto';
 import { CosmoletError, ErrorCodes } from '../../errors.js';
-import {
-  matchesFields,
-  matchesLabels,
-  parseFieldSelector,
-  parseLabelSelector,
-  type FieldRequirement,
-  type LabelSelector,
-} from '../../model/selector.js';
 import type { KubeObject } from '../../model/objects.js';
-import { HttpError } from './http.js';
+import { HttpError, notFound, objectDetails, qualifiedResource } from './http.js';
+import { listPage, type ListPage } from './list.js';
 import { clone } from './objects.js';
 import {
   apiVersionOf,
   keyOf,
-  objKey,
   RESOURCES,
   resourceForKind,
   resourceInfo,
@@ -32,57 +25,6 @@ export interface HistoryEntry {
   type: EventType;
   object: KubeObject;
   previous: KubeObject | undefined;
-}
-
-export interface ListPage {
-  kind: string;
-  apiVersion: string;
-  metadata: Record<string, unknown>;
-  items: KubeObject[];
-}
-
-/** A LIST or WATCH request's selectors (labelSelector, fieldSelector, the path's namespace). */
-export function objectMatcher(
-  info: ResourceInfo,
-  namespace: string | undefined,
-  query: Record<string, string>,
-): { labels: LabelSelector; fields: FieldRequirement[]; match: (o: KubeObject) => boolean } {
-  const labels = parseLabelSelector(query.labelSelector);
-  const fields = parseFieldSelector(query.fieldSelector);
-  return {
-    labels,
-    fields,
-    match: (o: KubeObject): boolean =>
-      (!info.namespaced || namespace === undefined || o.metadata?.namespace === namespace) &&
-      matchesLabels(labels, o.metadata?.labels) &&
-      matchesFields(fields, o),
-  };
-}
-
-/** Index of the first key greater than `after` in sorted `keys`. */
-function firstAfter(keys: readonly string[], after: string): number {
-  let lo = 0;
-  let hi = keys.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((keys[mid] ?? '') <= after) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-function encodeContinue(t: { rv: number; after: string }): string {
-  return Buffer.from(JSON.stringify(t)).toString('base64url');
-}
-
-function decodeContinue(s: string): { rv: number; after: string } | undefined {
-  try {
-    const t = JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as { rv?: unknown; after?: unknown };
-    if (typeof t.rv === 'number' && typeof t.after === 'string') return { rv: t.rv, after: t.after };
-  } catch {
-    // fall through
-  }
-  return undefined;
 }
 
 export class ObjectStore {
@@ -236,7 +178,13 @@ export class ObjectStore {
     const key = keyOf(meta.namespace, meta.name);
     const store = this.store(resource);
     if (store.has(key)) {
-      throw new HttpError(409, 'AlreadyExists', `${info.name} "${meta.name}" already exists`);
+      throw new HttpError(
+        409,
+        'AlreadyExists',
+        `${qualifiedResource(info)} "${meta.name}" already exists`,
+        undefined,
+        objectDetails(info, meta.name),
+      );
     }
     obj.apiVersion = apiVersionOf(info);
     obj.kind = info.kind;
@@ -265,12 +213,14 @@ export class ObjectStore {
     const key = keyOf(meta.namespace, meta.name ?? '');
     const store = this.store(resource);
     const old = store.get(key);
-    if (!old) throw new HttpError(404, 'NotFound', `${info.name} "${meta.name ?? ''}" not found`);
+    if (!old) throw notFound(info, meta.name ?? '');
     if (checkRv && meta.resourceVersion && meta.resourceVersion !== old.metadata?.resourceVersion) {
       throw new HttpError(
         409,
         'Conflict',
-        `Operation cannot be fulfilled on ${info.name} "${meta.name ?? ''}": the object has been modified; please apply your changes to the latest version and try again`,
+        `Operation cannot be fulfilled on ${qualifiedResource(info)} "${meta.name ?? ''}": the object has been modified; please apply your changes to the latest version and try again`,
+        undefined,
+        objectDetails(info, meta.name ?? ''),
       );
     }
     obj.apiVersion = apiVersionOf(info);
@@ -289,7 +239,7 @@ export class ObjectStore {
     const key = keyOf(info.namespaced ? namespace : undefined, name);
     const store = this.store(resource);
     const old = store.get(key);
-    if (!old) throw new HttpError(404, 'NotFound', `${info.name} "${name}" not found`);
+    if (!old) throw notFound(info, name);
     store.delete(key);
     this.sortedKeys.delete(resource);
     const rv = this.bump();
@@ -341,17 +291,21 @@ export class ObjectStore {
     this.compact();
   }
 
-  /** The JSON text of a stored object, cached (list pages of 100,000 objects are mostly this). */
+  /**
+   * The JSON text of a stored object as a list item, cached (list pages of 100,000 objects are mostly
+   * this). kube-apiserver leaves out each item's kind and apiVersion (the List carries them).
+   */
   jsonOf(o: KubeObject): string {
     let text = this.jsonCache.get(o);
     if (text === undefined) {
-      text = JSON.stringify(o);
+      text = JSON.stringify({ ...o, kind: undefined, apiVersion: undefined });
       this.jsonCache.set(o, text);
     }
     return text;
   }
 
-  private keysSorted(resource: string): string[] {
+  /** The keys of a resource's objects, sorted, for list pages (dropped when a key comes or goes). */
+  keysSorted(resource: string): string[] {
     let keys = this.sortedKeys.get(resource);
     if (!keys) {
       keys = [...this.store(resource).keys()].sort();
@@ -360,41 +314,13 @@ export class ObjectStore {
     return keys;
   }
 
+  /** The stored objects of a resource by key (not copies): for replies, never to be changed. */
+  objectsByKey(resource: string): ReadonlyMap<string, KubeObject> {
+    return this.store(resource);
+  }
+
+  /** A LIST page (./list.ts). */
   listPage(info: ResourceInfo, namespace: string | undefined, query: Record<string, string>): ListPage {
-    const { match } = objectMatcher(info, namespace, query);
-    let listRv = this.rv;
-    let after: string | undefined;
-    if (query.continue) {
-      const token = decodeContinue(query.continue);
-      if (!token) throw new HttpError(400, 'BadRequest', 'invalid continue token');
-      if (token.rv < this.compactedRevision) {
-        throw new HttpError(
-          410,
-          'Expired',
-          'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.',
-        );
-      }
-      listRv = token.rv;
-      after = token.after;
-    }
-    const limit = query.limit ? Number(query.limit) : 0;
-    const keys = this.keysSorted(info.name);
-    const items: KubeObject[] = [];
-    let next: string | undefined;
-    // Each page starts after the last key of the previous one: found by bisection, so listing
-    // 100,000 objects in pages is not quadratic.
-    for (let i = after === undefined ? 0 : firstAfter(keys, after); i < keys.length; i++) {
-      const k = keys[i] ?? '';
-      const o = this.store(info.name).get(k);
-      if (!o || !match(o)) continue;
-      if (limit > 0 && items.length >= limit) {
-        next = encodeContinue({ rv: listRv, after: objKey(items[items.length - 1]) });
-        break;
-      }
-      items.push(o);
-    }
-    const metadata: Record<string, unknown> = { resourceVersion: String(listRv) };
-    if (next) metadata.continue = next;
-    return { kind: `${info.kind}List`, apiVersion: apiVersionOf(info), metadata, items };
+    return listPage(this, info, namespace, query);
   }
 }

@@ -11,7 +11,8 @@ import {
 import type { KubeObject } from '../../model/objects.js';
 import { goneStatus, HttpError } from './http.js';
 import { apiVersionOf, resourceInfo, type ResourceInfo } from './resources.js';
-import { objectMatcher, type HistoryEntry, type ObjectStore } from './store.js';
+import { objectMatcher } from './list.js';
+import type { HistoryEntry, ObjectStore } from './store.js';
 import { tableOptions, toTable, type TableOptions } from './tables.js';
 
 interface Watcher {
@@ -27,6 +28,9 @@ interface Watcher {
   table: TableOptions | undefined;
   timers: NodeJS.Timeout[];
 }
+
+/** kube-apiserver's watch cache sends a bookmark this long before a watch's timeoutSeconds. */
+const PRE_TIMEOUT_BOOKMARK_SECONDS = 2;
 
 export interface WatchOptions {
   /** Interval of BOOKMARK events on watches that asked for them. */
@@ -118,18 +122,25 @@ export class Watches {
       );
     }
     if (w.bookmarks) {
+      const bookmark = (): void => {
+        if (!this.watchers.has(w) || w.stalled) return;
+        this.writeEvent(w, 'BOOKMARK', {
+          kind: info.kind,
+          apiVersion: apiVersionOf(info),
+          metadata: { resourceVersion: String(this.store.resourceVersion) },
+        });
+      };
       const tick = (): void => {
         if (!this.watchers.has(w)) return;
-        if (!w.stalled) {
-          this.writeEvent(w, 'BOOKMARK', {
-            kind: info.kind,
-            apiVersion: apiVersionOf(info),
-            metadata: { resourceVersion: String(this.store.resourceVersion) },
-          });
-        }
+        bookmark();
         w.timers.push(setTimeout(tick, this.bookmarkIntervalMs));
       };
       w.timers.push(setTimeout(tick, this.bookmarkIntervalMs));
+      // kube-apiserver also sends one 2 s before the watch's timeout, so that the client resumes from
+      // a version as fresh as possible (and none at all for a timeout of 2 s or less).
+      if (timeoutSeconds > PRE_TIMEOUT_BOOKMARK_SECONDS) {
+        w.timers.push(setTimeout(bookmark, (timeoutSeconds - PRE_TIMEOUT_BOOKMARK_SECONDS) * 1000));
+      }
     }
   }
 

@@ -12,7 +12,7 @@ import { slice, startDouble, svc, tempDir, waitFor } from '../kube/helpers.js';
 
 interface ListBody {
   kind?: string;
-  metadata?: { resourceVersion?: string; continue?: string };
+  metadata?: { resourceVersion?: string; continue?: string; remainingItemCount?: number };
   items?: KubeObject[];
 }
 
@@ -126,6 +126,12 @@ void test('label and field selectors', async (t) => {
   assert.equal(bad.status, 400);
   assert.equal(bad.body.reason, 'BadRequest');
   assert.equal((await client.request('GET', '/api/v1/services?labelSelector=a%3D%3D%3Db')).status, 400);
+  // A Node has no namespace to select on: kube-apiserver refuses the field (list and watch).
+  for (const path of ['/api/v1/nodes?', '/api/v1/nodes?watch=1&']) {
+    const r = await getJson<StatusBody>(client, `${path}fieldSelector=metadata.namespace%3Dx`);
+    assert.equal(r.status, 400, path);
+    assert.equal(r.body.message, 'field label not supported: metadata.namespace');
+  }
 });
 
 void test('limit/continue paging and an expired continue token', async (t) => {
@@ -152,27 +158,204 @@ void test('limit/continue paging and an expired continue token', async (t) => {
   );
   assert.equal(expired.status, 410);
   assert.equal(expired.body.reason, 'Expired');
+  // The Status carries a token that goes on with the current state (an inconsistent list).
+  const carryOn = (expired.body as StatusBody & { metadata?: { continue?: string } }).metadata?.continue;
+  assert.ok(carryOn);
+  const rest = await getJson<ListBody>(
+    client,
+    `/apis/discovery.k8s.io/v1/endpointslices?limit=10&continue=${carryOn}`,
+  );
+  assert.equal(rest.status, 200);
+  assert.deepEqual(names(rest.body), ['a/s3', 'a/s4', 'a/s5', 'a/s6']);
+  assert.equal(rest.body.metadata?.resourceVersion, String(server.resourceVersion));
 });
 
-void test('paging resumes after the last key even when objects come and go between pages', async (t) => {
+void test('list items carry no kind or apiVersion (the List does); GET and watch objects do', async (t) => {
+  const { server, client } = await startDouble(t);
+  server.create('services', svc('a', 'web'));
+  const list = await getJson<ListBody>(client, '/api/v1/services');
+  assert.equal(list.body.kind, 'ServiceList');
+  assert.deepEqual(Object.keys(list.body.items?.[0] ?? {}).sort(), ['metadata', 'spec']);
+  const one = await getJson<KubeObject>(client, '/api/v1/namespaces/a/services/web');
+  assert.equal(one.body.kind, 'Service');
+  assert.equal(one.body.apiVersion, 'v1');
+  const w = await watch(t, client, '/api/v1/services?watch=1');
+  await waitFor('synthetic add', () => w.lines.length === 1);
+  assert.equal(w.lines[0]?.object.kind, 'Service');
+});
+
+void test('Status objects name the object, its group and resource, as kube-apiserver does', async (t) => {
+  const { server, client } = await startDouble(t);
+  const missing = await getJson<StatusBody & { details?: unknown }>(
+    client,
+    '/apis/discovery.k8s.io/v1/namespaces/a/endpointslices/nope',
+  );
+  assert.deepEqual(missing.body, {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message: 'endpointslices.discovery.k8s.io "nope" not found',
+    reason: 'NotFound',
+    details: { name: 'nope', group: 'discovery.k8s.io', kind: 'endpointslices' },
+    code: 404,
+  });
+  server.create('services', svc('a', 'web'));
+  const dup = await client.request('POST', '/api/v1/namespaces/a/services', svc('a', 'web'));
+  assert.deepEqual(JSON.parse(dup.body), {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message: 'services "web" already exists',
+    reason: 'AlreadyExists',
+    details: { name: 'web', kind: 'services' },
+    code: 409,
+  });
+  const stale = await client.request('PUT', '/api/v1/namespaces/a/services/web', {
+    ...svc('a', 'web'),
+    metadata: { name: 'web', namespace: 'a', resourceVersion: '1' },
+  });
+  const conflict = JSON.parse(stale.body) as StatusBody & { details?: unknown };
+  assert.equal(conflict.reason, 'Conflict');
+  assert.deepEqual(conflict.details, { name: 'web', kind: 'services' });
+});
+
+void test('a user with no access to resources gets 403 Forbidden as RBAC words it', async (t) => {
+  const { server, kubeconfig } = await startDouble(t);
+  server.addToken('nobody-token', { username: 'system:serviceaccount:a:nobody', resources: 'none' });
+  const path = join(tempDir(t), 'nobody');
+  writeFileSync(path, server.kubeconfig().replace('test-token', 'nobody-token'));
+  const nobody = await loadKubeClient({ kubeconfigPath: path });
+  const list = await getJson<StatusBody & { details?: unknown }>(nobody, '/api/v1/namespaces/a/services');
+  assert.equal(list.status, 403);
+  assert.deepEqual(list.body, {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message:
+      'services is forbidden: User "system:serviceaccount:a:nobody" cannot list resource "services" in API group "" in the namespace "a"',
+    reason: 'Forbidden',
+    details: { kind: 'services' },
+    code: 403,
+  });
+  const get = await getJson<StatusBody & { details?: unknown }>(nobody, '/api/v1/nodes/n1');
+  assert.equal(
+    get.body.message,
+    'nodes "n1" is forbidden: User "system:serviceaccount:a:nobody" cannot get resource "nodes" in API group "" at the cluster scope',
+  );
+  assert.deepEqual(get.body.details, { name: 'n1', kind: 'nodes' });
+  const w = await nobody.stream('/apis/discovery.k8s.io/v1/endpointslices?watch=1');
+  t.after(() => w.close());
+  assert.equal(w.status, 403);
+  // The token still authenticates, and everyone else keeps full access.
+  assert.equal((await nobody.request('GET', '/api')).status, 200);
+  assert.equal((await loadKubeClient({ kubeconfigPath: kubeconfig })).server, server.url);
+  assert.equal(
+    (await (await loadKubeClient({ kubeconfigPath: kubeconfig })).request('GET', '/api/v1/nodes')).status,
+    200,
+  );
+});
+
+void test("pages are a consistent snapshot at the first page's resourceVersion, as etcd reads them", async (t) => {
   const { server, client } = await startDouble(t);
   for (const n of ['b', 'd', 'f', 'h', 'j'])
     server.create('endpointslices', slice('a', n, 'web', ['10.0.0.1']));
   const base = '/apis/discovery.k8s.io/v1/endpointslices?limit=2';
   const first = await getJson<ListBody>(client, base);
   assert.deepEqual(names(first.body), ['a/b', 'a/d']);
-  // Before the cursor (not listed again), the cursor itself (gone), after it (listed).
+  assert.equal(first.body.metadata?.remainingItemCount, 3);
+  // Before the cursor, the cursor itself, after it, and a change of a later object: none shows.
   server.create('endpointslices', slice('a', 'a', 'web', ['10.0.0.1']));
   server.delete('endpointslices', 'a', 'd');
   server.create('endpointslices', slice('a', 'e', 'web', ['10.0.0.1']));
-  const rest: string[] = [];
+  server.delete('endpointslices', 'a', 'h');
+  server.upsert('endpointslices', slice('a', 'j', 'web', ['10.0.0.2']));
+  const rest: KubeObject[] = [];
+  const remaining: (number | undefined)[] = [];
   let cont = first.body.metadata?.continue;
   while (cont) {
     const page = await getJson<ListBody>(client, `${base}&continue=${cont}`);
-    rest.push(...names(page.body));
+    assert.equal(page.body.metadata?.resourceVersion, first.body.metadata?.resourceVersion);
+    rest.push(...(page.body.items ?? []));
+    remaining.push(page.body.metadata?.remainingItemCount);
     cont = page.body.metadata?.continue;
   }
-  assert.deepEqual(rest, ['a/e', 'a/f', 'a/h', 'a/j']);
+  assert.deepEqual(
+    rest.map((o) => o.metadata?.name),
+    ['f', 'h', 'j'],
+  );
+  assert.deepEqual(remaining, [1, undefined]);
+  const j = rest[2] as { endpoints?: { addresses: string[] }[] };
+  assert.deepEqual(j.endpoints?.[0]?.addresses, ['10.0.0.1'], 'j as it was at the snapshot');
+  // A new list sees the writes.
+  assert.deepEqual(names((await getJson<ListBody>(client, base.replace('limit=2', 'limit=10'))).body), [
+    'a/a',
+    'a/b',
+    'a/e',
+    'a/f',
+    'a/j',
+  ]);
+});
+
+void test("remainingItemCount counts the list's namespace, and is left out with a selector", async (t) => {
+  const { server, client } = await startDouble(t);
+  for (const ns of ['a', 'a-b', 'b']) for (const n of ['x', 'y', 'z']) server.create('services', svc(ns, n));
+  const page = await getJson<ListBody>(client, '/api/v1/namespaces/a/services?limit=1');
+  assert.equal(page.body.metadata?.remainingItemCount, 2);
+  const all = await getJson<ListBody>(client, '/api/v1/services?limit=4');
+  assert.equal(all.body.metadata?.remainingItemCount, 5);
+  const selected = await getJson<ListBody>(client, '/api/v1/services?limit=1&labelSelector=!nope');
+  assert.ok(selected.body.metadata?.continue);
+  assert.equal(selected.body.metadata?.remainingItemCount, undefined);
+});
+
+void test('list resourceVersion semantics: unset, NotOlderThan, Exact, 0 (whole), too large, match without a version', async (t) => {
+  const { server, client } = await startDouble(t);
+  server.create('services', svc('a', 'one'));
+  const before = server.resourceVersion;
+  server.create('services', svc('a', 'two'));
+  const now = String(server.resourceVersion);
+  const path = '/api/v1/namespaces/a/services';
+  for (const q of [
+    '',
+    `?resourceVersion=${before}`,
+    `?resourceVersion=${before}&resourceVersionMatch=NotOlderThan`,
+  ]) {
+    const r = await getJson<ListBody>(client, path + q);
+    assert.equal(r.body.metadata?.resourceVersion, now, q);
+    assert.deepEqual(names(r.body), ['a/one', 'a/two'], q);
+  }
+  const exact = await getJson<ListBody>(
+    client,
+    `${path}?resourceVersion=${before}&resourceVersionMatch=Exact`,
+  );
+  assert.equal(exact.body.metadata?.resourceVersion, String(before));
+  assert.deepEqual(names(exact.body), ['a/one']);
+  const zero = await getJson<ListBody>(client, `${path}?resourceVersion=0&limit=1`);
+  assert.deepEqual(
+    names(zero.body),
+    ['a/one', 'a/two'],
+    'the watch cache ignores limit for resourceVersion=0',
+  );
+  assert.equal(zero.body.metadata?.continue, undefined);
+  const future = await client.request('GET', `${path}?resourceVersion=${server.resourceVersion + 100}`);
+  assert.equal(future.status, 504);
+  assert.equal(future.headers['retry-after'], '1');
+  const fs = JSON.parse(future.body) as StatusBody & { details?: { causes?: { reason: string }[] } };
+  assert.equal(fs.reason, 'Timeout');
+  assert.equal(fs.details?.causes?.[0]?.reason, 'ResourceVersionTooLarge');
+  const noVersion = await getJson<StatusBody>(client, `${path}?resourceVersionMatch=Exact`);
+  assert.equal(noVersion.status, 422);
+  assert.equal(noVersion.body.reason, 'Invalid');
+  server.compact();
+  const compacted = await getJson<StatusBody>(
+    client,
+    `${path}?resourceVersion=${before}&resourceVersionMatch=Exact`,
+  );
+  assert.equal(compacted.status, 410);
+  assert.equal(compacted.body.reason, 'Expired');
 });
 
 void test('list pages show every write and a restart without continuity (cached object text)', async (t) => {
@@ -320,6 +503,29 @@ void test('watch: synthetic ADDED, replay from a resourceVersion, selector trans
   await timed.ended;
   assert.ok(timed.lines.length > 0 && timed.lines.every((l) => l.type === 'BOOKMARK'));
   assert.equal(timed.lines[0]?.object.metadata?.resourceVersion, String(server.resourceVersion));
+});
+
+void test('watch: a BOOKMARK 2 s before timeoutSeconds, as the watch cache sends it', async (t) => {
+  // The periodic interval (60 s by default) is far off: only the pre-timeout bookmark can come.
+  const { server, client } = await startDouble(t);
+  const opened = Date.now();
+  const w = await watch(
+    t,
+    client,
+    '/api/v1/services?watch=1&resourceVersion=1&timeoutSeconds=3&allowWatchBookmarks=true',
+  );
+  server.create('services', svc('a', 'one'));
+  await w.ended;
+  const elapsed = Date.now() - opened;
+  assert.deepEqual(
+    w.lines.map((l) => l.type),
+    ['ADDED', 'BOOKMARK'],
+  );
+  assert.equal(w.lines[1]?.object.metadata?.resourceVersion, String(server.resourceVersion));
+  assert.ok(elapsed >= 2900, `the watch ran to its timeout (${elapsed} ms)`);
+  const noBookmarks = await watch(t, client, '/api/v1/services?watch=1&resourceVersion=2&timeoutSeconds=3');
+  await noBookmarks.ended;
+  assert.deepEqual(noBookmarks.lines, [], 'no bookmark unless asked for');
 });
 
 void test('watch from a compacted resourceVersion: in-stream ERROR 410, or HTTP 410', async (t) => {
