@@ -1,6 +1,8 @@
 // kernel origination: host routes with cosmolet's protocol number in the main table, through a
 // device of cosmolet's own that drops what it is given (`cosmolet0`, a dummy interface), one
-// `ip -batch -` per apply, read back with `ip -json route show proto N`.
+// `ip -batch -` per apply, read back with `ip -N -json route show table main`. Only routes of the exact
+// shape cosmolet creates are its own (kernel-routes.ts): any other route with its protocol number
+// is left alone.
 //
 // Why not blackhole routes (the first design, see docs/design.md): for traffic that is forwarded both forms are
 // the same (kube-proxy's PREROUTING DNAT catches served traffic before routing, the rest is
@@ -10,10 +12,22 @@
 // ClusterIP. A route through a dummy device is an ordinary route at connect(), the OUTPUT DNAT then
 // sends the packet to the real endpoint, and anything nobody serves is dropped by the device.
 import { ZEBRA_PROTOCOLS } from '../config/schema.js';
-import { CosmoletError, ErrorCodes, RouterApplyError, RouterParseError } from '../errors.js';
+import { CosmoletError, ErrorCodes, RouterApplyError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { runCommand } from './exec.js';
-import { parsePrefix, requireCanonicalPrefix } from '../net/prefix.js';
+import { requireCanonicalPrefix } from '../net/prefix.js';
+import {
+  deleteSelector,
+  describeRoutes,
+  isCurrentForm,
+  isOwnShape,
+  KERNEL_DEVICE,
+  kernelReadBack,
+  markOf,
+  metricOf,
+  parseIpRoutes,
+  type KernelRoute,
+} from './kernel-routes.js';
 import {
   batchTimeoutMs,
   type ApplyResult,
@@ -22,67 +36,21 @@ import {
   type RouterOptions,
 } from './router.js';
 
+export {
+  IPV6_DEFAULT_METRIC,
+  KERNEL_DEVICE,
+  isCurrentForm,
+  isOwnShape,
+  kernelReadBack,
+  markOf,
+  metricOf,
+  parseIpRoutes,
+  type KernelReadBack,
+  type KernelRoute,
+} from './kernel-routes.js';
+
 export function validKernelProtocol(n: number): boolean {
   return Number.isInteger(n) && n >= 5 && n <= 255 && !ZEBRA_PROTOCOLS.has(n);
-}
-
-/** The device cosmolet's kernel routes point at; created (dummy, else ifb) and set up when missing. */
-export const KERNEL_DEVICE = 'cosmolet0';
-
-export interface KernelRoute {
-  prefix: string;
-  type: string;
-  protocol: string;
-  /** The route's metric (`ip` omits it for IPv4 metric 0). */
-  metric: number;
-  /** Output device, when the route has one. */
-  dev?: string;
-}
-
-/** Parses `ip -json route show ...`; host routes come without a length (`"dst":"10.96.0.10"`). */
-export function parseIpRoutes(stdout: string): KernelRoute[] {
-  if (stdout.trim() === '') return [];
-  let json: unknown;
-  try {
-    json = JSON.parse(stdout);
-  } catch {
-    throw new RouterParseError(`ip -json route: not JSON: ${stdout.slice(0, 200)}`);
-  }
-  if (!Array.isArray(json)) throw new RouterParseError('ip -json route: not an array');
-  const out: KernelRoute[] = [];
-  for (const r of json as unknown[]) {
-    if (typeof r !== 'object' || r === null) continue;
-    const rec = r as Record<string, unknown>;
-    if (typeof rec.dst !== 'string' || rec.dst === 'default') continue;
-    const p = parsePrefix(rec.dst);
-    if (p === undefined) throw new RouterParseError(`ip -json route: bad dst ${JSON.stringify(rec.dst)}`);
-    const route: KernelRoute = {
-      prefix: p.prefix,
-      type: typeof rec.type === 'string' ? rec.type : 'unicast',
-      protocol:
-        typeof rec.protocol === 'string' || typeof rec.protocol === 'number' ? String(rec.protocol) : '',
-      metric: typeof rec.metric === 'number' ? rec.metric : 0,
-    };
-    if (typeof rec.dev === 'string') route.dev = rec.dev;
-    out.push(route);
-  }
-  return out;
-}
-
-/**
- * The kernel gives an IPv6 route installed without a metric the metric 1024 (IP6_RT_PRIO_USER), an
- * IPv4 one 0: that is an unclassed route. The config refuses 1024 as a mark under kernel origination.
- */
-export const IPV6_DEFAULT_METRIC = 1024;
-
-/** The metric a route with this mark gets (0: no class, the kernel's default for the family). */
-export function metricOf(prefix: string, mark: number): number {
-  return mark !== 0 ? mark : requireCanonicalPrefix(prefix).family === 'ipv6' ? IPV6_DEFAULT_METRIC : 0;
-}
-
-/** A kernel route's mark: its metric, except the family's default metric, which is no class (0). */
-export function markOf(r: KernelRoute): number {
-  return r.metric === metricOf(r.prefix, 0) ? 0 : r.metric;
 }
 
 function metricArg(prefix: string, mark: number): string {
@@ -90,16 +58,25 @@ function metricArg(prefix: string, mark: number): string {
 }
 
 /**
- * The `ip -batch` lines for a diff: removals first, matched by protocol so only ours go; adds with
+ * The `ip -batch` lines for a diff: removals first, matched by protocol and device so only ours go
+ * (a route of another shape with the same protocol number is not ours); adds with
  * `add`, never `replace`, so a route of another protocol holding the prefix is never taken over.
  * A re-mark adds the route with the new metric next to the old one (the kernel keeps both, zebra
  * keeps announcing the old one, the better metric) and then deletes the old one by its metric:
  * zebra then announces the new one in place, the prefix is never withdrawn. The old metric is
  * always spelled out: an IPv6 `del` without one would take the route with the lowest metric.
  */
-export function kernelBatch(diff: PrefixDiff, protocol: number, device: string = KERNEL_DEVICE): string[] {
+export function kernelBatch(
+  diff: PrefixDiff,
+  protocol: number,
+  device: string = KERNEL_DEVICE,
+  blackholes: ReadonlySet<string> = new Set(),
+): string[] {
+  // A route of ours still in an earlier version's form (a blackhole, until repair() converts it).
+  const del = (prefix: string): string =>
+    blackholes.has(prefix) ? `route del blackhole ${prefix}` : `route del ${prefix} dev ${device}`;
   const lines: string[] = [];
-  for (const p of diff.remove) lines.push(`route del ${requireCanonicalPrefix(p).prefix} proto ${protocol}`);
+  for (const p of diff.remove) lines.push(`${del(requireCanonicalPrefix(p).prefix)} proto ${protocol}`);
   for (const p of diff.add) {
     const mark = diff.marks?.get(p) ?? 0;
     lines.push(
@@ -112,31 +89,9 @@ export function kernelBatch(diff: PrefixDiff, protocol: number, device: string =
     // deleting "the old one" would delete the only one.
     if (metricOf(prefix, r.from) === metricOf(prefix, r.to)) continue;
     lines.push(`route add ${prefix} dev ${device} proto ${protocol}${metricArg(prefix, r.to)}`);
-    lines.push(`route del ${prefix} proto ${protocol} metric ${metricOf(prefix, r.from)}`);
+    lines.push(`${del(prefix)} proto ${protocol} metric ${metricOf(prefix, r.from)}`);
   }
   return lines;
-}
-
-export interface KernelReadBack {
-  /** prefix -> mark of the route zebra announces (the lowest metric) when there are several. */
-  routes: Map<string, number>;
-  /** Routes of ours beside the announced one of the same prefix (an interrupted re-mark). */
-  extras: KernelRoute[];
-}
-
-/** Our routes by prefix: the announced one's mark, and the extra routes of a prefix. */
-export function kernelReadBack(all: readonly KernelRoute[]): KernelReadBack {
-  const best = new Map<string, KernelRoute>();
-  const extras: KernelRoute[] = [];
-  for (const r of all) {
-    const seen = best.get(r.prefix);
-    if (seen === undefined) best.set(r.prefix, r);
-    else if (r.metric < seen.metric) {
-      extras.push(seen);
-      best.set(r.prefix, r);
-    } else extras.push(r);
-  }
-  return { routes: new Map([...best].map(([p, r]) => [p, markOf(r)])), extras };
 }
 
 /** Whether `ip -json link show` says the interface is administratively up. */
@@ -150,11 +105,6 @@ export function isUp(stdout: string): boolean {
   }
 }
 
-/** Whether a route of ours has the current form (through the device, not a blackhole of an older version). */
-export function isCurrentForm(r: KernelRoute, device: string = KERNEL_DEVICE): boolean {
-  return r.type === 'unicast' && r.dev === device;
-}
-
 export class KernelRouter implements Router {
   readonly origination = 'kernel' as const;
   private readonly log: Logger;
@@ -162,7 +112,13 @@ export class KernelRouter implements Router {
   private outdated: KernelRoute[] = [];
   /** Second routes of ours for a prefix (an interrupted re-mark), as of the last read. */
   private extras: KernelRoute[] = [];
+  /** Routes of ours beside a route of another protocol, as of the last read: to delete. */
+  private stepBack: KernelRoute[] = [];
+  /** Prefixes whose route of ours is a blackhole (an earlier form), as of the last read and applies. */
+  private blackholes = new Set<string>();
   private deviceReady = false;
+  /** The routes of our protocol but not our shape last logged, so each set is logged once. */
+  private foreignLogged = '';
   constructor(private readonly opts: RouterOptions) {
     if (!validKernelProtocol(opts.kernelProtocol)) {
       throw new CosmoletError(
@@ -177,9 +133,10 @@ export class KernelRouter implements Router {
     return [this.opts.ipPath ?? 'ip', ...(this.opts.netns ? ['-n', this.opts.netns] : [])];
   }
 
+  /** `-N`: protocol numbers as numbers (a name in rt_protos, `static` of the kernel or of zebra, is ambiguous). */
   private async show(family: '-4' | '-6', selector: string[]): Promise<KernelRoute[]> {
     const r = await runCommand(
-      [...this.ip(), family, '-json', 'route', 'show', 'table', 'main', ...selector],
+      [...this.ip(), '-N', family, '-json', 'route', 'show', 'table', 'main', ...selector],
       {
         timeoutMs: this.opts.commandTimeoutSeconds * 1000,
       },
@@ -232,29 +189,69 @@ export class KernelRouter implements Router {
 
   /** Only reads: with bgp.enabled false cosmolet must touch nothing, not even create its device. */
   async read(): Promise<Map<string, number>> {
-    const proto = ['proto', String(this.opts.kernelProtocol)];
-    const [v4, v6] = await Promise.all([this.show('-4', proto), this.show('-6', proto)]);
-    const all = [...v4, ...v6];
+    // The whole main table: filtered by protocol, `ip` leaves the protocol out of its output; the
+    // shape decides what is ours, and the other routes tell which prefixes are conflicts. Costs
+    // about as much as the filtered read (the kernel dumps the whole table either way).
+    const [v4, v6] = await Promise.all([this.show('-4', []), this.show('-6', [])]);
+    const back = kernelReadBack([...v4, ...v6], this.opts.kernelProtocol);
     this.deviceReady = false;
-    const back = kernelReadBack(all);
     this.extras = back.extras;
-    this.outdated = all.filter((r) => !isCurrentForm(r) && !back.extras.includes(r));
+    this.stepBack = back.stepBack;
+    // The announced routes of ours in an older form (a blackhole): converted by repair().
+    this.outdated = [...v4, ...v6].filter(
+      (r) =>
+        isOwnShape(r, this.opts.kernelProtocol) &&
+        !isCurrentForm(r) &&
+        !back.extras.includes(r) &&
+        !back.stepBack.includes(r),
+    );
+    this.blackholes = new Set(this.outdated.filter((r) => r.type === 'blackhole').map((r) => r.prefix));
+    this.reportForeign(back.foreign);
+    if (back.stepBack.length > 0) {
+      this.log.warn(
+        { routes: describeRoutes(back.stepBack), count: back.stepBack.length },
+        `${back.stepBack.length} routes of cosmolet share their prefix with a route of another protocol (at another metric): cosmolet withdraws its own, the prefix is a conflict`,
+      );
+    }
     return back.routes;
+  }
+
+  /** Routes with our protocol number that are not our shape: not ours, logged once per set. */
+  private reportForeign(foreign: readonly KernelRoute[]): void {
+    const key = describeRoutes(foreign, foreign.length).sort().join(',');
+    if (key === this.foreignLogged) return;
+    this.foreignLogged = key;
+    if (foreign.length === 0) return;
+    this.log.warn(
+      { routes: describeRoutes(foreign), count: foreign.length },
+      `${foreign.length} routes with protocol ${this.opts.kernelProtocol} are not cosmolet's (not a /32 or /128 through ${KERNEL_DEVICE}): left alone, never deleted; a prefix they hold is a conflict`,
+    );
+  }
+
+  /** Deletes routes of ours that the last read found beside a route of another protocol (once). */
+  private takeStepBack(): string[] {
+    const lines = this.stepBack.map((r) => `route del ${deleteSelector(r, this.opts.kernelProtocol)}`);
+    this.stepBack = [];
+    return lines;
   }
 
   /**
    * Converts routes of ours in an older form (a blackhole of an earlier version) found by the last
    * read, with `replace`: it swaps the route atomically, so the prefix is never withdrawn meanwhile.
    * Deletes the second route of a prefix (left by an interrupted re-mark): not the announced one.
+   * Deletes our routes at a prefix a route of another protocol holds: cosmolet steps back, and the
+   * next apply reports the prefix as a conflict.
    */
   async repair(): Promise<number> {
     const outdated = this.outdated;
     const extras = this.extras;
-    if (outdated.length === 0 && extras.length === 0) return 0;
+    const stepBack = this.takeStepBack();
+    if (outdated.length === 0 && extras.length === 0 && stepBack.length === 0) return 0;
     await this.ensureDevice();
     const proto = this.opts.kernelProtocol;
     const lines = [
-      ...extras.map((r) => `route del ${r.prefix} proto ${proto} metric ${r.metric}`),
+      ...stepBack,
+      ...extras.map((r) => `route del ${deleteSelector(r, proto)}`),
       ...outdated.map(
         (r) =>
           `route replace ${r.prefix} dev ${KERNEL_DEVICE} proto ${proto}${metricArg(r.prefix, markOf(r))}`,
@@ -267,16 +264,37 @@ export class KernelRouter implements Router {
     });
     this.outdated = [];
     this.extras = [];
+    this.blackholes = new Set();
     this.log.info(
-      { converted: outdated.length, duplicates: extras.length, exitCode: r.exitCode },
-      `converted ${outdated.length} routes of an older form to routes through ${KERNEL_DEVICE}, deleted ${extras.length} second routes of a prefix`,
+      {
+        converted: outdated.length,
+        duplicates: extras.length,
+        steppedBack: stepBack.length,
+        exitCode: r.exitCode,
+      },
+      `converted ${outdated.length} routes of an older form to routes through ${KERNEL_DEVICE}, deleted ${extras.length} second routes of a prefix and ${stepBack.length} beside a route of another protocol`,
     );
-    return outdated.length + extras.length;
+    return outdated.length + extras.length + stepBack.length;
+  }
+
+  /**
+   * The prefixes to add that a route which is not ours holds, at any metric (the kernel would
+   * refuse ours only at an equal one), and our routes at them (to delete: cosmolet steps back).
+   * Reads only the families the adds are in.
+   */
+  private async conflictsOf(
+    add: readonly string[],
+  ): Promise<{ conflicts: Set<string>; ours: KernelRoute[] }> {
+    const wanted = new Set(add);
+    const families = new Set<'-4' | '-6'>(add.map((p) => (p.includes(':') ? '-6' : '-4')));
+    const tables = await Promise.all([...families].map((f) => this.show(f, [])));
+    const back = kernelReadBack(tables.flat(), this.opts.kernelProtocol);
+    const conflicts = new Set([...back.conflicts].filter((p) => wanted.has(p)));
+    return { conflicts, ours: back.stepBack.filter((r) => conflicts.has(r.prefix)) };
   }
 
   async apply(diff: PrefixDiff): Promise<ApplyResult> {
     const started = performance.now();
-    const lines = kernelBatch(diff, this.opts.kernelProtocol);
     const result: ApplyResult = {
       added: diff.add.length,
       removed: diff.remove.length,
@@ -284,7 +302,22 @@ export class KernelRouter implements Router {
       conflicts: [],
       durationMs: 0,
     };
-    if (lines.length === 0) return result;
+    let batch = diff;
+    const stepBack = this.takeStepBack();
+    if (diff.add.length > 0) {
+      const found = await this.conflictsOf(diff.add);
+      if (found.conflicts.size > 0) {
+        result.conflicts = diff.add.filter((p) => found.conflicts.has(p));
+        batch = { ...diff, add: diff.add.filter((p) => !found.conflicts.has(p)) };
+        for (const r of found.ours) stepBack.push(`route del ${deleteSelector(r, this.opts.kernelProtocol)}`);
+      }
+    }
+    const lines = [
+      ...stepBack,
+      ...kernelBatch(batch, this.opts.kernelProtocol, KERNEL_DEVICE, this.blackholes),
+    ];
+    for (const p of batch.remove) this.blackholes.delete(p);
+    if (lines.length === 0) return this.done(result, started);
     await this.ensureDevice();
     // -force: go on after a failed line (a `del` of a route already gone); the read-back judges.
     const r = await runCommand([...this.ip(), '-force', '-batch', '-'], {
@@ -295,16 +328,18 @@ export class KernelRouter implements Router {
     if (r.exitCode !== 0) {
       this.deviceReady = false;
       const owned = await this.read();
-      const stillThere = diff.remove.filter((p) => owned.has(p));
-      const missing = diff.add.filter((p) => !owned.has(p));
+      const stillThere = batch.remove.filter((p) => owned.has(p));
+      const missing = batch.add.filter((p) => !owned.has(p));
+      const raced: string[] = [];
       if (missing.length > 0) {
-        // A prefix held by a route of another protocol is a conflict, not a failure.
+        // A route of another protocol added since the check (an equal metric refuses ours): a
+        // conflict, not a failure.
         const all = [...(await this.show('-4', [])), ...(await this.show('-6', []))];
         const foreign = new Set(all.map((x) => x.prefix));
-        result.conflicts = missing.filter((p) => foreign.has(p));
+        raced.push(...missing.filter((p) => foreign.has(p)));
       }
       const unmarked = (diff.remark ?? []).filter((r) => owned.get(r.prefix) !== r.to).map((r) => r.prefix);
-      const failed = [...stillThere, ...missing.filter((p) => !result.conflicts.includes(p)), ...unmarked];
+      const failed = [...stillThere, ...missing.filter((p) => !raced.includes(p)), ...unmarked];
       if (failed.length > 0) {
         throw new RouterApplyError(
           `ip -batch: ${failed.length} of ${lines.length} route changes did not take effect: ${r.stderr
@@ -315,14 +350,19 @@ export class KernelRouter implements Router {
           failed,
         );
       }
-      if (result.conflicts.length > 0) {
-        this.log.warn(
-          { conflicts: result.conflicts.slice(0, 20), count: result.conflicts.length },
-          'prefixes held by routes of another protocol; left alone',
-        );
-      }
-      result.added -= result.conflicts.length;
+      result.conflicts = [...result.conflicts, ...raced].sort();
     }
+    if (result.conflicts.length > 0) {
+      this.log.warn(
+        { conflicts: result.conflicts.slice(0, 20), count: result.conflicts.length },
+        'prefixes held by routes of another protocol (at any metric); left alone',
+      );
+    }
+    result.added -= result.conflicts.length;
+    return this.done(result, started);
+  }
+
+  private done(result: ApplyResult, started: number): ApplyResult {
     result.durationMs = performance.now() - started;
     this.log.debug(
       {

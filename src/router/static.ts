@@ -7,8 +7,12 @@
 // route without withdrawing it. The old line must NOT be removed afterwards: `no ip route X
 // blackhole tag OLD` removes the route whatever its tag is now.
 //
-// A tag that is neither staticTag nor a configured mark is not cosmolet's: static routes are the
-// operator's namespace too, and a tag of theirs must never be taken for ours. So a class removed
+// A line is cosmolet's only in the exact shape cosmolet writes: `ip route <host prefix> blackhole
+// tag T` (`ipv6 route`, /128), T its tag, nothing else on the line. A line with its tag and another
+// shape (`ip route 10.0.0.0/8 Null0 tag 7300`, a next hop, a distance, a table) is the operator's:
+// never removed or retagged, and a prefix it holds is a conflict. A tag that is neither staticTag
+// nor a configured mark is not cosmolet's: static routes are the operator's namespace too, and a
+// tag of theirs must never be taken for ours. So a class removed
 // from the config while routes still carry its mark leaves those routes to the operator (a prefix
 // cosmolet wants again is then a conflict, logged and left alone): retire a class by moving its
 // Services off it first (see docs/decisions.md "Route classes").
@@ -63,25 +67,68 @@ export interface StaticPlan {
   conflicts: string[];
 }
 
-/** Our lines' routes: prefix -> mark (the first line's, when a prefix has several). */
+const OWN_SHAPE = /^(ip|ipv6) route (\S+) blackhole tag (\d+)$/;
+
+/**
+ * Whether a line is cosmolet's: exactly `ip route <host prefix> blackhole tag T` (`ipv6 route`,
+ * /128) with T one of its tags, as staticRouteLine writes it and FRR prints it back.
+ */
+export function isOwnLine(r: StaticRouteLine, own: ReadonlySet<number>): boolean {
+  const m = OWN_SHAPE.exec(r.line);
+  if (m === null || r.tag === undefined || !own.has(r.tag)) return false;
+  // r.prefix is the canonical form of the same token (parseStaticRoutes).
+  return r.prefix.endsWith(m[1] === 'ip' ? '/32' : '/128');
+}
+
+/** Lines with one of cosmolet's tags that are not its shape: the operator's, never touched. */
+export function foreignTagged(
+  current: readonly StaticRouteLine[],
+  staticTag: number,
+  marks: readonly number[] = [],
+): StaticRouteLine[] {
+  const own = ownTags(staticTag, marks);
+  return current.filter((r) => r.tag !== undefined && own.has(r.tag) && !isOwnLine(r, own));
+}
+
+/**
+ * Our lines' routes: prefix -> mark (the first line's, when a prefix has several). A prefix that
+ * another static line holds too is not counted: it is a conflict, and our line there goes
+ * (`stepBackLines`).
+ */
 export function staticOwned(
   current: readonly StaticRouteLine[],
   staticTag: number,
   marks: readonly number[] = [],
 ): Map<string, number> {
   const own = ownTags(staticTag, marks);
+  const foreign = new Set(current.filter((r) => !isOwnLine(r, own)).map((r) => r.prefix));
   const out = new Map<string, number>();
   for (const r of current) {
-    if (r.tag !== undefined && own.has(r.tag) && !out.has(r.prefix))
+    if (r.tag !== undefined && isOwnLine(r, own) && !out.has(r.prefix) && !foreign.has(r.prefix))
       out.set(r.prefix, markOfTag(r.tag, staticTag));
   }
   return out;
 }
 
 /**
+ * Our lines at a prefix that another static line holds too (FRR 8.4's staticd keeps one path per
+ * prefix, so this takes an FRR that keeps both): their removal, cosmolet steps back.
+ */
+export function stepBackLines(
+  current: readonly StaticRouteLine[],
+  staticTag: number,
+  marks: readonly number[] = [],
+): string[] {
+  const own = ownTags(staticTag, marks);
+  const foreign = new Set(current.filter((r) => !isOwnLine(r, own)).map((r) => r.prefix));
+  return current.filter((r) => isOwnLine(r, own) && foreign.has(r.prefix)).map((r) => `no ${r.line}`);
+}
+
+/**
  * The vtysh lines for a diff against the routes FRR has now: removes use FRR's own line for the
- * route (so it matches whatever next hop it has), adds skip what is already there and prefixes that
- * another static route (other tag or none) holds, because adding would retag it. A re-mark is the
+ * route (only lines of cosmolet's shape are ever removed), adds skip what is already there and
+ * prefixes that another static route (other tag or none, or cosmolet's tag in another shape) holds,
+ * because adding would retag it or sit beside it. A re-mark is the
  * route's line with the new tag (staticd retags in place), for prefixes of ours only.
  */
 export function staticPlan(
@@ -94,7 +141,7 @@ export function staticPlan(
   const owned = new Map<string, string[]>();
   const foreign = new Set<string>();
   for (const r of current) {
-    if (r.tag !== undefined && own.has(r.tag)) owned.set(r.prefix, [...(owned.get(r.prefix) ?? []), r.line]);
+    if (isOwnLine(r, own)) owned.set(r.prefix, [...(owned.get(r.prefix) ?? []), r.line]);
     else foreign.add(r.prefix);
   }
   const plan: StaticPlan = { lines: [], added: [], removed: [], remarked: [], conflicts: [] };
@@ -107,11 +154,13 @@ export function staticPlan(
   }
   for (const p of diff.add) {
     const line = staticRouteLine(p, tagOf(diff.marks?.get(p) ?? 0, staticTag));
-    if (owned.has(p)) continue;
     if (foreign.has(p)) {
       plan.conflicts.push(p);
+      // Ours beside another line of the prefix: cosmolet steps back.
+      for (const l of owned.get(p) ?? []) plan.lines.push(`no ${l}`);
       continue;
     }
+    if (owned.has(p)) continue;
     plan.lines.push(line);
     plan.added.push(p);
   }
@@ -127,6 +176,10 @@ export function staticPlan(
 export class StaticRouter implements Router {
   readonly origination = 'static' as const;
   private readonly log: Logger;
+  /** The lines of our tag but not our shape last logged, so each set is logged once. */
+  private foreignLogged = '';
+  /** `no` lines for ours beside another line of the prefix, as of the last read. */
+  private stepBack: string[] = [];
   constructor(
     private readonly opts: RouterOptions,
     private readonly vtysh: Vtysh,
@@ -142,12 +195,52 @@ export class StaticRouter implements Router {
   }
 
   async read(): Promise<Map<string, number>> {
-    return staticOwned(await this.current(), this.opts.staticTag, this.opts.marks);
+    const current = await this.current();
+    this.reportForeign(foreignTagged(current, this.opts.staticTag, this.opts.marks));
+    this.stepBack = stepBackLines(current, this.opts.staticTag, this.opts.marks);
+    if (this.stepBack.length > 0) {
+      this.log.warn(
+        { lines: this.stepBack.slice(0, 10), count: this.stepBack.length },
+        `${this.stepBack.length} static routes of cosmolet share their prefix with another static route: cosmolet removes its own, the prefix is a conflict`,
+      );
+    }
+    return staticOwned(current, this.opts.staticTag, this.opts.marks);
+  }
+
+  /** Removes our lines that the last read found beside another line of their prefix. */
+  async repair(): Promise<number> {
+    const lines = this.stepBack;
+    this.stepBack = [];
+    if (lines.length === 0) return 0;
+    await this.vtysh.applyConfig(
+      lines,
+      batchTimeoutMs(this.opts.commandTimeoutSeconds, lines.length),
+      staticConfigDaemon(this.opts.socketDir),
+    );
+    return lines.length;
+  }
+
+  /** Lines with our tag but not our shape: not ours, logged once per set. */
+  private reportForeign(foreign: readonly StaticRouteLine[]): void {
+    const key = foreign
+      .map((r) => r.line)
+      .sort()
+      .join('\n');
+    if (key === this.foreignLogged) return;
+    this.foreignLogged = key;
+    if (foreign.length === 0) return;
+    this.log.warn(
+      { routes: foreign.slice(0, 10).map((r) => r.line), count: foreign.length },
+      `${foreign.length} static routes carry cosmolet's tag but are not its shape (ip route <host prefix> blackhole tag T): left alone, never removed; a prefix they hold is a conflict`,
+    );
   }
 
   async apply(diff: PrefixDiff): Promise<ApplyResult> {
     const started = performance.now();
     const plan = staticPlan(diff, await this.current(), this.opts.staticTag, this.opts.marks);
+    // Steps back the last read found and no repair() carried out (a withdrawal on exit reads, then applies).
+    plan.lines = [...new Set([...this.stepBack, ...plan.lines])];
+    this.stepBack = [];
     const result: ApplyResult = {
       added: plan.added.length,
       removed: plan.removed.length,

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitFor, type Fabric } from '../../../src/lab/fabric.js';
 import { bgpTable } from '../../../src/router/frr/bgpd.js';
+import { diffPrefixes } from '../../../src/router/router.js';
 import {
   assertOwned,
   KERNEL_PROTOCOL,
@@ -215,5 +216,132 @@ void test(
     assert.deepEqual(await metrics(q), [1024]);
     assert.deepEqual(await metrics(r), [0]);
     await waitHeld(fabric, [p, q, r]);
+  },
+);
+
+void test(
+  'kernel: ownership by protocol alone: routes with protocol 73 of another shape (a /8, a next hop, another device) are never deleted, a prefix they hold is a conflict',
+  { skip },
+  async (t) => {
+    const { fabric, router } = suite;
+    await resetState(fabric, router);
+    const proto = String(KERNEL_PROTOCOL);
+    const gw4 = fabric.node(0).extPeerV4;
+    const gw6 = fabric.node(0).extPeerV6;
+    const foreign: [string, string[]][] = [
+      ['11.0.0.0/8', ['blackhole', '11.0.0.0/8']],
+      ['198.51.100.0/24', ['198.51.100.0/24', 'via', gw4]],
+      ['10.96.0.70/32', ['10.96.0.70/32', 'via', gw4]],
+      ['10.96.0.71/32', ['10.96.0.71/32', 'dev', 'lo']],
+      ['2001:db8::/32', ['blackhole', '2001:db8::/32']],
+      ['fd00:10:96::70/128', ['fd00:10:96::70/128', 'via', gw6]],
+    ];
+    const present = async (): Promise<string[]> => {
+      const out: string[] = [];
+      for (const [p] of foreign) {
+        const shown = JSON.parse(
+          await ip(family(p), '-json', 'route', 'show', 'exact', p, 'proto', proto),
+        ) as [];
+        if (shown.length > 0) out.push(p);
+      }
+      return out;
+    };
+    t.after(async () => {
+      for (const [p, spec] of foreign)
+        await ip(family(p), 'route', 'del', ...spec, 'proto', proto).catch(() => undefined);
+    });
+    for (const [p, spec] of foreign) await ip(family(p), 'route', 'add', ...spec, 'proto', proto);
+    const all = foreign.map(([p]) => p);
+    assert.deepEqual(await present(), all);
+    assert.deepEqual([...(await router.read()).keys()], [], 'none of them is owned');
+    // A full diff that wants nothing: before the fix it deleted every one of them.
+    await reconcile(router, []);
+    assert.deepEqual(await present(), all, 'a route of another shape was deleted');
+    // Wanted host prefixes they hold are conflicts; ours beside them is never added.
+    const r = await reconcile(router, [
+      '10.96.0.70/32',
+      '10.96.0.71/32',
+      'fd00:10:96::70/128',
+      '10.96.0.73/32',
+    ]);
+    assert.deepEqual(r.conflicts.sort(), ['10.96.0.70/32', '10.96.0.71/32', 'fd00:10:96::70/128']);
+    await assertOwned(router, ['10.96.0.73/32']);
+    await reconcile(router, []);
+    assert.deepEqual(await present(), all);
+  },
+);
+
+void test(
+  'kernel: a foreign route at another metric is shadowed, not reported: before adding and in read-back it is a conflict (cosmolet steps back)',
+  { skip },
+  async (t) => {
+    const { fabric, router } = suite;
+    await resetState(fabric, router);
+    const proto = String(KERNEL_PROTOCOL);
+    const gw4 = fabric.node(0).extPeerV4;
+    const foreign: [string, string[]][] = [];
+    t.after(async () => {
+      for (const [p, spec] of foreign) await ip(family(p), 'route', 'del', ...spec).catch(() => undefined);
+    });
+    const addForeign = async (p: string, spec: string[]) => {
+      foreign.push([p, spec]);
+      await ip(family(p), 'route', 'add', ...spec);
+    };
+    const ours = async (p: string): Promise<number[]> =>
+      (
+        JSON.parse(await ip(family(p), '-json', 'route', 'show', 'exact', p, 'proto', proto)) as {
+          metric?: number;
+        }[]
+      ).map((r) => r.metric ?? 0);
+    const theirs = async (): Promise<string[]> => {
+      const out: string[] = [];
+      for (const [p, spec] of foreign) {
+        const shown = JSON.parse(await ip(family(p), '-json', 'route', 'show', 'exact', p)) as {
+          protocol?: string;
+        }[];
+        if (shown.some((r) => r.protocol !== proto)) out.push(`${p} ${spec.join(' ')}`);
+      }
+      return out;
+    };
+
+    // Before adding: a route of another protocol at metric 100 (the kernel would take ours at 0).
+    await addForeign('10.96.0.80/32', ['10.96.0.80/32', 'dev', 'ext0', 'metric', '100']);
+    const first = await reconcile(router, ['10.96.0.80/32', '10.96.0.84/32']);
+    assert.deepEqual(first.conflicts, ['10.96.0.80/32']);
+    assert.deepEqual(await ours('10.96.0.80/32'), [], 'cosmolet added a route beside the foreign one');
+    await assertOwned(router, ['10.96.0.84/32']);
+
+    // In read-back: ours first (a class mark, and IPv6), then a route of another protocol beside it.
+    const desired = new Map([
+      ['10.96.0.81/32', 1001],
+      ['10.96.0.84/32', 0],
+      ['fd00:10:96::80/128', 0],
+    ]);
+    await reconcile(router, desired);
+    await assertOwned(router, desired.keys());
+    await addForeign('10.96.0.81/32', ['10.96.0.81/32', 'via', gw4, 'proto', 'static']);
+    await addForeign('fd00:10:96::80/128', [
+      'fd00:10:96::80/128',
+      'dev',
+      'ext0',
+      'proto',
+      'static',
+      'metric',
+      '100',
+    ]);
+    // What the controller does on a resync: read back, repair, full diff, apply.
+    const owned = await router.read();
+    assert.deepEqual(
+      [...owned.keys()],
+      ['10.96.0.84/32'],
+      'prefixes a foreign route holds are not counted as ours',
+    );
+    await router.repair?.();
+    const r = await router.apply(diffPrefixes(desired, owned));
+    assert.deepEqual(r.conflicts.sort(), ['10.96.0.81/32', 'fd00:10:96::80/128']);
+    assert.deepEqual(await ours('10.96.0.81/32'), [], 'our route stayed beside the foreign one');
+    assert.deepEqual(await ours('fd00:10:96::80/128'), []);
+    assert.equal((await theirs()).length, 3, 'a foreign route was touched');
+    await assertOwned(router, ['10.96.0.84/32']);
   },
 );

@@ -52,9 +52,9 @@ void test('diffPrefixes: desired minus actual, sorted', () => {
   assert.deepEqual(diffPrefixes(new Set(), new Set()), { add: [], remove: [] });
 });
 
-void test('kernel batch: removals by protocol first, then adds through cosmolet0 (never replace)', () => {
+void test('kernel batch: removals by protocol and device first, then adds through cosmolet0 (never replace)', () => {
   assert.deepEqual(kernelBatch({ add: ['10.96.0.1/32', 'fd00::a/128'], remove: ['10.96.0.9/32'] }, 73), [
-    'route del 10.96.0.9/32 proto 73',
+    'route del 10.96.0.9/32 dev cosmolet0 proto 73',
     'route add 10.96.0.1/32 dev cosmolet0 proto 73',
     'route add fd00::a/128 dev cosmolet0 proto 73',
   ]);
@@ -68,7 +68,7 @@ void test('kernel batch: removals by protocol first, then adds through cosmolet0
 void test('static plan: adds skip owned and foreign prefixes, removes use FRR lines', () => {
   const current = [
     { prefix: '10.96.0.1/32', tag: 7300, line: 'ip route 10.96.0.1/32 blackhole tag 7300' },
-    { prefix: '10.96.0.2/32', tag: 7300, line: 'ip route 10.96.0.2/32 Null0 tag 7300' },
+    { prefix: '10.96.0.2/32', tag: 7300, line: 'ip route 10.96.0.2/32 blackhole tag 7300' },
     { prefix: '10.96.0.3/32', tag: undefined, line: 'ip route 10.96.0.3/32 blackhole' },
     { prefix: '10.96.0.4/32', tag: 9, line: 'ip route 10.96.0.4/32 blackhole tag 9' },
   ];
@@ -81,7 +81,7 @@ void test('static plan: adds skip owned and foreign prefixes, removes use FRR li
     7300,
   );
   assert.deepEqual(plan.lines, [
-    'no ip route 10.96.0.2/32 Null0 tag 7300',
+    'no ip route 10.96.0.2/32 blackhole tag 7300',
     'ip route 10.96.0.5/32 blackhole tag 7300',
     'ipv6 route fd00::5/128 blackhole tag 7300',
   ]);

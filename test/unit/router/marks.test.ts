@@ -102,17 +102,17 @@ test('kernel batch: adds with their metric, a re-mark adds the new route before 
     73,
   );
   assert.deepEqual(lines, [
-    'route del 10.96.0.9/32 proto 73',
+    'route del 10.96.0.9/32 dev cosmolet0 proto 73',
     'route add 10.96.0.1/32 dev cosmolet0 proto 73',
     'route add 10.96.0.2/32 dev cosmolet0 proto 73 metric 1001',
     'route add fd00:10:96::1/128 dev cosmolet0 proto 73 metric 1002',
     'route add 10.96.0.3/32 dev cosmolet0 proto 73 metric 1001',
-    'route del 10.96.0.3/32 proto 73 metric 0',
+    'route del 10.96.0.3/32 dev cosmolet0 proto 73 metric 0',
     'route add fd00:10:96::3/128 dev cosmolet0 proto 73 metric 1001',
     // An IPv6 del without a metric takes the lowest metric (the new route): always spelled out.
-    'route del fd00:10:96::3/128 proto 73 metric 1024',
+    'route del fd00:10:96::3/128 dev cosmolet0 proto 73 metric 1024',
     'route add fd00:10:96::4/128 dev cosmolet0 proto 73',
-    'route del fd00:10:96::4/128 proto 73 metric 1001',
+    'route del fd00:10:96::4/128 dev cosmolet0 proto 73 metric 1001',
   ]);
   // A re-mark that is the same kernel route is no line at all (it would delete the only route).
   assert.deepEqual(
