@@ -5,6 +5,7 @@
 #   bash scripts/go-tools.sh kube     # etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl
 #   bash scripts/go-tools.sh helm3    # helm (the latest 3.x)
 #   bash scripts/go-tools.sh helm4    # helm (4.x)
+#   bash scripts/go-tools.sh cosign   # cosign (signs the release, scripts/release.sh)
 #   bash scripts/go-tools.sh kube --cached   # the directory if built already, else exit 1
 #
 # The pins are tools/<name>/go.mod and go.sum (tools/versions.env names them for people; a unit test
@@ -17,9 +18,9 @@ root=$PWD
 name=${1:-}
 cached_only=${2:-}
 case "$name" in
-  kube | helm3 | helm4) ;;
+  kube | helm3 | helm4 | cosign) ;;
   *)
-    echo "usage: $0 kube|helm3|helm4 [--cached]" >&2
+    echo "usage: $0 kube|helm3|helm4|cosign [--cached]" >&2
     exit 2
     ;;
 esac
@@ -85,6 +86,10 @@ case "$name" in
       done
     fi
     go build -ldflags "$ldflags" -o "$out/bin/helm" "helm.sh/helm/v$major/cmd/helm" >&2
+    ;;
+  cosign)
+    go build -ldflags "-s -w -X sigs.k8s.io/release-utils/version.gitVersion=$COSIGN_VERSION" \
+      -o "$out/bin/cosign" github.com/sigstore/cosign/v3/cmd/cosign >&2
     ;;
 esac
 echo "$(($(date +%s) - started))" >"$out/.build-seconds"
