@@ -165,7 +165,12 @@ export class Watches {
       if (now) this.writeEvent(w, 'ADDED', e.object);
     } else if (now && before) this.writeEvent(w, 'MODIFIED', e.object);
     else if (now) this.writeEvent(w, 'ADDED', e.object);
-    else if (before) this.writeEvent(w, 'DELETED', e.object);
+    else if (before && e.previous) {
+      // Left the selector: kube-apiserver's watch cache sends the previous content (which still
+      // matched) with the event's resourceVersion.
+      const left = { ...e.previous, metadata: { ...e.previous.metadata, resourceVersion: String(e.rv) } };
+      this.writeEvent(w, 'DELETED', left);
+    }
   }
 
   private writeEvent(w: Watcher, type: string, object: unknown): void {

@@ -494,6 +494,12 @@ void test('watch: synthetic ADDED, replay from a resourceVersion, selector trans
   server.update('services', { ...two, metadata: { ...two.metadata, labels: { app: 'db' } } });
   await waitFor('transition', () => replay.lines.length === 2);
   assert.equal(replay.lines[1]?.type, 'DELETED');
+  // As kube-apiserver's watch cache: the content before the change, the change's resourceVersion.
+  assert.deepEqual(replay.lines[1]?.object.metadata?.labels, { app: 'web' });
+  assert.equal(
+    replay.lines[1]?.object.metadata?.resourceVersion,
+    server.get('services', 'a', 'two')?.metadata?.resourceVersion,
+  );
 
   const timed = await watch(
     t,
