@@ -1,5 +1,5 @@
 // Helpers of the `cosmolet lab` e2e tests: the built CLI as a child process, a fresh lab identity
-// (temp state dir, unique prefix, a copy of examples/lab; downed in t.after), the leaf's view.
+// (temp state dir, unique prefix, a copy of examples/lab or lab-real; downed in t.after), the leaf's view.
 // Every test uses its own state directory and prefix, so a user's lab is never touched.
 import { after, before, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +18,7 @@ import { labToken } from '../../../src/lab/lab-node.js';
 export const ROOT = new URL('../../../', import.meta.url).pathname;
 export const CLI = join(ROOT, 'dist', 'cli.js');
 export const EXAMPLES = join(ROOT, 'examples', 'lab');
+export const REAL_EXAMPLES = join(ROOT, 'examples', 'lab-real');
 export const isRoot = process.getuid?.() === 0;
 export const hasFrr = existsSync('/usr/lib/frr/bgpd') && spawnSync('which', ['gobgpd', 'nft']).status === 0;
 export const skip = !isRoot ? 'needs root' : !hasFrr ? 'needs frr, gobgpd and nftables' : false;
@@ -72,13 +73,13 @@ export function cli(
   });
 }
 
-/** A fresh lab identity: temp state dir, unique prefix, a copy of examples/lab; downed in t.after. */
-export function newLab(t: TestContext): Lab {
+/** A fresh lab identity: temp state dir, unique prefix, a copy of `examples`; downed in t.after. */
+export function newLab(t: TestContext, examples = EXAMPLES): Lab {
   const base = mkdtempSync(join(tmpdir(), 'cosmolet-lab-test-'));
   // FRR runs as user frr and must reach its sockets under the state directory.
   chmodSync(base, 0o755);
   const manifests = join(base, 'manifests');
-  cpSync(EXAMPLES, manifests, { recursive: true });
+  cpSync(examples, manifests, { recursive: true });
   const stateDir = join(base, 'state');
   const prefix = `lt${randomBytes(3).toString('hex')}`;
   const lab = { stateDir, prefix, manifests, args: ['--state-dir', stateDir, '--prefix', prefix] };
@@ -90,17 +91,26 @@ export function newLab(t: TestContext): Lab {
   return lab;
 }
 
-export async function up(lab: Lab, nodes = 1): Promise<CliResult> {
-  const r = await cli([
-    'lab',
-    'up',
-    '--detach',
-    '--nodes',
-    String(nodes),
-    '--manifests',
-    lab.manifests,
-    ...lab.args,
-  ]);
+/**
+ * `lab up --detach` on the API double (asked for: with the control plane built, the default is
+ * real); lab-real.test.ts brings the real one up itself.
+ */
+export async function up(lab: Lab, nodes = 1, timeoutMs = 120_000): Promise<CliResult> {
+  const r = await cli(
+    [
+      'lab',
+      'up',
+      '--detach',
+      '--kube',
+      'double',
+      '--nodes',
+      String(nodes),
+      '--manifests',
+      lab.manifests,
+      ...lab.args,
+    ],
+    timeoutMs,
+  );
   assert.equal(r.code, 0, `lab up failed:\n${r.stdout}\n${r.stderr}`);
   return r;
 }
@@ -210,4 +220,30 @@ export async function planned(lab: Lab): Promise<Map<string, Set<string>>> {
 
 export function sorted(m: Map<string, Set<string>>): Record<string, string[]> {
   return Object.fromEntries([...m].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, [...v].sort()]));
+}
+
+/** Samples the leaf every 100 ms; `stop()` returns every (time, prefix) that was missing. */
+export function sampleLeaf(
+  lab: Lab,
+  prefixes: string[],
+): { stop: () => Promise<{ samples: number; missing: string[] }>; count: () => number } {
+  let running = true;
+  let samples = 0;
+  const missing: string[] = [];
+  const loop = (async () => {
+    while (running) {
+      const held = await leafPathsAsync(lab);
+      samples++;
+      for (const p of prefixes) if (!held.has(p)) missing.push(`${new Date().toISOString()} ${p}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  return {
+    count: () => samples,
+    stop: async () => {
+      running = false;
+      await loop;
+      return { samples, missing };
+    },
+  };
 }

@@ -112,7 +112,19 @@ test('a killed lab up is cleaned up by lab down, and a new up works', { skip }, 
   for (const [where, reached] of killPoints) {
     const child = spawn(
       process.execPath,
-      [CLI, 'lab', 'up', '--detach', '--nodes', '1', '--manifests', lab.manifests, ...lab.args],
+      [
+        CLI,
+        'lab',
+        'up',
+        '--detach',
+        '--kube',
+        'double',
+        '--nodes',
+        '1',
+        '--manifests',
+        lab.manifests,
+        ...lab.args,
+      ],
       { stdio: 'ignore' },
     );
     children.add(child);
@@ -130,7 +142,19 @@ test('a killed lab up is cleaned up by lab down, and a new up works', { skip }, 
   // And after a killed up, `up` itself recovers.
   const child = spawn(
     process.execPath,
-    [CLI, 'lab', 'up', '--detach', '--nodes', '1', '--manifests', lab.manifests, ...lab.args],
+    [
+      CLI,
+      'lab',
+      'up',
+      '--detach',
+      '--kube',
+      'double',
+      '--nodes',
+      '1',
+      '--manifests',
+      lab.manifests,
+      ...lab.args,
+    ],
     { stdio: 'ignore' },
   );
   children.add(child);

@@ -18,9 +18,9 @@ import {
   curlFromLeaf,
   down,
   leafPaths,
-  leafPathsAsync,
   newLab,
   planned,
+  sampleLeaf,
   sorted,
   skip,
   state,
@@ -68,32 +68,6 @@ function cosmoletStatus(lab: Lab): { code: number | null; view: ClusterStatus } 
   );
   assert.ok(r.stdout, `cosmolet status printed nothing: ${r.stderr}`);
   return { code: r.status, view: JSON.parse(r.stdout) as ClusterStatus };
-}
-
-/** Samples the leaf every 100 ms; `stop()` returns every (time, prefix) that was missing. */
-function sampleLeaf(
-  lab: Lab,
-  prefixes: string[],
-): { stop: () => Promise<{ samples: number; missing: string[] }>; count: () => number } {
-  let running = true;
-  let samples = 0;
-  const missing: string[] = [];
-  const loop = (async () => {
-    while (running) {
-      const held = await leafPathsAsync(lab);
-      samples++;
-      for (const p of prefixes) if (!held.has(p)) missing.push(`${new Date().toISOString()} ${p}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  })();
-  return {
-    count: () => samples,
-    stop: async () => {
-      running = false;
-      await loop;
-      return { samples, missing };
-    },
-  };
 }
 
 async function setUnschedulable(lab: Lab, node: string, value: boolean): Promise<void> {
