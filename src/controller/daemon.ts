@@ -22,11 +22,12 @@ import { Metrics } from '../observe/metrics.js';
 import { statusDocument } from '../observe/status.js';
 import type { Family } from '../net/ip.js';
 import type { Vtysh } from '../router/frr/vtysh.js';
-import type { Router } from '../router/router.js';
+import type { Router, RouteWatch } from '../router/router.js';
 import { buildInfo, sourceInfo } from '../version.js';
 import { FrrMonitor } from './frr-monitor.js';
 import { KubeHealth } from './kube-health.js';
 import { Reconciler } from './reconciler.js';
+import { startRouteWatch } from './route-watch.js';
 import {
   recordAppliedEvents,
   recordRefusals,
@@ -70,6 +71,7 @@ export class Daemon {
   private readonly reflectorTimers: ReflectorTimers;
   private readonly malformedSeen = new Set<string>();
   private http: RunningHttpServer | undefined;
+  private routeWatch: RouteWatch | undefined;
   private stopping: Promise<void> | undefined;
 
   constructor(private readonly deps: DaemonDeps) {
@@ -175,6 +177,8 @@ export class Daemon {
     this.reflectors.start();
     this.reconciler.start();
     this.monitor.start();
+    if (config.bgp.enabled)
+      this.routeWatch = startRouteWatch(this.deps.router, () => this.reconciler.resync(), log);
   }
 
   /**
@@ -191,6 +195,7 @@ export class Daemon {
     const { log } = this;
     try {
       await this.reflectors.stop();
+      await this.routeWatch?.stop();
       await this.reconciler.stop();
       await this.monitor.stop();
       if (withdraw) {

@@ -69,6 +69,18 @@ export interface Router {
    * without withdrawing them. Returns how many it changed. Only called when changes are allowed.
    */
   repair?(): Promise<number>;
+  /**
+   * Starts noticing at once, between resyncs, that routes of ours disappeared behind cosmolet's
+   * back (static: FRR deleted them, as `frr-reload.py` does on `systemctl reload frr`). Calls
+   * `onLost` with them, or with none after a gap in watching; the caller reads back and re-applies.
+   * Absent where nothing but cosmolet removes its routes in practice (kernel).
+   */
+  watch?(onLost: (prefixes: string[]) => void): RouteWatch;
+}
+
+export interface RouteWatch {
+  /** Stops watching (kills the watcher's processes) and waits for it. */
+  stop(): Promise<void>;
 }
 
 type Routes = ReadonlySet<string> | ReadonlyMap<string, number>;

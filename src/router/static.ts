@@ -23,12 +23,14 @@ import { RouterApplyError } from '../errors.js';
 import { parseStaticRoutes, type StaticRouteLine } from './frr/parse.js';
 import type { Vtysh } from './frr/vtysh.js';
 import { requireCanonicalPrefix } from '../net/prefix.js';
+import { RouteMonitor } from './route-monitor.js';
 import {
   batchTimeoutMs,
   type ApplyResult,
   type PrefixDiff,
   type Router,
   type RouterOptions,
+  type RouteWatch,
 } from './router.js';
 
 /**
@@ -180,6 +182,8 @@ export class StaticRouter implements Router {
   private foreignLogged = '';
   /** `no` lines for ours beside another line of the prefix, as of the last read. */
   private stepBack: string[] = [];
+  /** Prefixes of ours as of the last read, minus those an apply is removing: a deletion is news. */
+  private expected = new Set<string>();
   constructor(
     private readonly opts: RouterOptions,
     private readonly vtysh: Vtysh,
@@ -204,7 +208,51 @@ export class StaticRouter implements Router {
         `${this.stepBack.length} static routes of cosmolet share their prefix with another static route: cosmolet removes its own, the prefix is a conflict`,
       );
     }
-    return staticOwned(current, this.opts.staticTag, this.opts.marks);
+    const owned = staticOwned(current, this.opts.staticTag, this.opts.marks);
+    this.expected = new Set(owned.keys());
+    return owned;
+  }
+
+  /**
+   * zebra installs the static routes it selects into the kernel too (a blackhole of protocol
+   * `static`): `ip monitor route` sees FRR delete one of ours (frr-reload.py, a hand edit, a staticd
+   * that lost it) within milliseconds, without a vtysh call. A deletion of a prefix the last read
+   * owned and no apply of ours removed calls `onLost` (batched over 20 ms); a gap in the monitor
+   * calls it with none. A route zebra does not put in the kernel (another route holds the prefix)
+   * is not seen: the periodic resync still covers it.
+   */
+  watch(onLost: (prefixes: string[]) => void): RouteWatch {
+    const pending = new Set<string>();
+    let flush: NodeJS.Timeout | undefined;
+    const monitor = new RouteMonitor({
+      argv: [
+        this.opts.ipPath ?? 'ip',
+        ...(this.opts.netns ? ['-n', this.opts.netns] : []),
+        '-N',
+        'monitor',
+        'route',
+      ],
+      onEvent: (e) => {
+        if (!e.deleted || !e.mainTable || !this.expected.delete(e.prefix)) return;
+        pending.add(e.prefix);
+        flush ??= setTimeout(() => {
+          flush = undefined;
+          const lost = [...pending].sort();
+          pending.clear();
+          onLost(lost);
+        }, 20);
+      },
+      onGap: () => onLost([]),
+      logger: this.log,
+      fallback: 'static routes of cosmolet that FRR deletes (frr-reload.py) come back at the next resync',
+    });
+    monitor.start();
+    return {
+      stop: async () => {
+        if (flush) clearTimeout(flush);
+        await monitor.stop();
+      },
+    };
   }
 
   /** Removes our lines that the last read found beside another line of their prefix. */
@@ -255,6 +303,8 @@ export class StaticRouter implements Router {
       );
     }
     if (plan.lines.length > 0) {
+      // Our own removals are no news to watch().
+      for (const p of plan.removed) this.expected.delete(p);
       const r = await this.vtysh.applyConfig(
         plan.lines,
         batchTimeoutMs(this.opts.commandTimeoutSeconds, plan.lines.length),
