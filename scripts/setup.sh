@@ -18,6 +18,7 @@ fi
 missing=()
 command -v vtysh >/dev/null 2>&1 || missing+=(frr)
 [ -x /usr/lib/frr/bgpd ] || missing+=(frr)
+[ -x /usr/lib/frr/frr-reload.py ] || missing+=(frr-pythontools)   # the FRR reload e2e runs the real frr-reload.py
 command -v gobgpd >/dev/null 2>&1 || missing+=(gobgpd)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v nft >/dev/null 2>&1 || missing+=(nftables)
