@@ -7,6 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { CosmoletError, ErrorCodes, errorMessage } from '../errors.js';
+import { buildInfo } from '../version.js';
 import type { Auth } from './credentials.js';
 import { missing, type LoadKubeClientOptions, type Transport } from './transport.js';
 
@@ -144,6 +145,7 @@ class HttpKubeClient implements KubeClient {
       path: this.basePath + path,
       headers: {
         Accept: 'application/json',
+        'User-Agent': userAgent(),
         ...(auth.authorization ? { Authorization: auth.authorization } : {}),
         ...headers,
       },
@@ -273,6 +275,15 @@ class HttpKubeClient implements KubeClient {
 
 function unreachable(method: string, path: string, err: Error): CosmoletError {
   return new CosmoletError(ErrorCodes.KUBE_UNREACHABLE, `${method} ${path}: ${err.message}`, { cause: err });
+}
+
+/**
+ * How cosmolet names itself to the API server, as client-go does (`<name>/<version> (<os>/<arch>)`):
+ * kube-apiserver takes the default field manager of a write (managedFields) from the part before the
+ * first `/`, and its audit log records the whole string. Without it both said "unknown".
+ */
+export function userAgent(): string {
+  return `cosmolet/${buildInfo().version} (${process.platform}/${process.arch})`;
 }
 
 /** Reads Retry-After (seconds form) from a response. */
