@@ -11,7 +11,7 @@
 //   <prefix>-leaf:  zebra, staticd, bgpd, a forwarder (the API, for `cosmolet status` there)
 //   <prefix>-ext:   gobgpd          <prefix>-pod-*: one tiny HTTP server per pod
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { ErrorCodes, LabError } from '../errors.js';
@@ -20,25 +20,15 @@ import { MAX_NODES } from './fabric-topology.js';
 import { cachedKubeBinDir } from './control-plane/binaries.js';
 import { labDown } from './lab-down.js';
 import { startNodeProcesses, tail, waitCosmoletReady } from './lab-node.js';
-import {
-  checkLabPrerequisites,
-  checkTraversable,
-  DIST,
-  labNamespaces,
-  probeNetns,
-  ROOT,
-} from './lab-prereq.js';
+import { checkLabPrerequisites, checkTraversable, DIST, probeNetns, ROOT } from './lab-prereq.js';
 import { chooseKube, resolveHelm, resolveKubeBinDir } from './lab-real.js';
+import { reuseOrClear } from './lab-reuse.js';
 import { startControlPlaneStep, waitSettledStep } from './lab-real-up.js';
 import {
   DEFAULT_NODES,
-  isAlive,
-  kubeKind,
   labNodes,
   labProcess,
   NODE_API_PORT,
-  readState,
-  stateFile,
   writeState,
   type KubeKind,
   type LabState,
@@ -48,6 +38,7 @@ import { gatherView } from './lab-view.js';
 import { waitFor } from './wait.js';
 
 export { labDown } from './lab-down.js';
+export { labHealthy } from './lab-reuse.js';
 export { labNamespaces } from './lab-prereq.js';
 
 export const DEFAULT_MANIFESTS = join(ROOT, 'examples', 'lab');
@@ -73,21 +64,6 @@ export interface LabOptions {
   bfd?: boolean;
 }
 
-/** True when every process of the lab runs (but those of stopped nodes) and its namespaces exist. */
-export function labHealthy(state: LabState): { ok: boolean; problems: string[] } {
-  const problems: string[] = [];
-  if (state.status !== 'up') problems.push('its start did not finish');
-  const stopped = state.nodes.filter((n) => (state.stopped ?? []).includes(n.name));
-  const ofStopped = (name: string): boolean =>
-    stopped.some((n) => name.startsWith(`${n.key}/`) || name === `${n.name}/cosmolet`);
-  for (const p of state.processes)
-    if (!ofStopped(p.name) && !isAlive(p)) problems.push(`${p.name} (pid ${p.pid}) is not running`);
-  const ns = new Set(labNamespaces(state.prefix));
-  for (const n of [...state.nodes.map((x) => x.ns), `${state.prefix}-leaf`, `${state.prefix}-ext`])
-    if (!ns.has(n)) problems.push(`namespace ${n} is missing`);
-  return { ok: problems.length === 0, problems };
-}
-
 function plural(n: number, what: string): string {
   return `${n} ${what}${n === 1 ? '' : 's'}`;
 }
@@ -97,62 +73,6 @@ function timed(started: number): string {
 }
 
 export type UpResult = { state: LabState; reused: boolean; seconds: number };
-
-/** A running lab to reuse, or nothing to reuse (after cleaning up a half-made one). */
-async function reuseOrClear(
-  o: LabOptions,
-  dir: string,
-  manifests: string | undefined,
-): Promise<LabState | undefined> {
-  const existing = readState(dir);
-  if (existing) {
-    const h = labHealthy(existing);
-    if (h.ok) {
-      o.progress(
-        `a lab is already running (prefix ${existing.prefix}, ${existing.nodes.length} nodes, started ${existing.startedAt}); reusing it`,
-      );
-      if (o.bfd)
-        o.progress(
-          `note: --bfd applies to a new lab only; for BFD: ${o.command} lab down${o.labFlags ?? ''}, then up --bfd`,
-        );
-      if (
-        (manifests !== undefined && resolve(existing.manifests) !== manifests) ||
-        (o.nodes ?? existing.nodes.length) !== existing.nodes.length
-      )
-        o.progress(
-          `note: it has ${existing.nodes.length} nodes and follows ${existing.manifests}; to change that: ${o.command} lab down${o.labFlags ?? ''}, then up again`,
-        );
-      if (o.kube !== undefined && o.kube !== kubeKind(existing))
-        o.progress(
-          `note: it runs on the ${kubeKind(existing) === 'real' ? 'real control plane' : 'API double'}; for --kube ${o.kube}: ${o.command} lab down${o.labFlags ?? ''}, then up again`,
-        );
-      return existing;
-    }
-    o.progress(`cleaning up a lab that is not whole (${h.problems.slice(0, 3).join('; ')})`);
-    await labDown({ stateDir: dir, prefix: o.prefix });
-    return undefined;
-  }
-  if (existsSync(stateFile(dir)))
-    throw new LabError(
-      ErrorCodes.LAB_FAILED,
-      `${stateFile(dir)} is from another version of cosmolet lab; remove that lab first: ` +
-        `${o.command} lab down${o.labFlags ?? ''} --prefix <its prefix> --force`,
-    );
-  if (existsSync(dir) && readdirSync(dir).length > 0)
-    throw new LabError(
-      ErrorCodes.LAB_FAILED,
-      `${dir} is not empty and holds no lab state (${stateFile(dir)}); pick another --state-dir`,
-    );
-  const stale = labNamespaces(o.prefix);
-  if (stale.length > 0)
-    throw new LabError(
-      ErrorCodes.LAB_FAILED,
-      `namespaces ${stale.join(', ')} exist but ${dir} has no lab state: they belong to a lab started with ` +
-        `another --state-dir. Run ${o.command} lab down with that --state-dir, use another --prefix, or ` +
-        `${o.command} lab down --prefix ${o.prefix} --force to delete them`,
-    );
-  return undefined;
-}
 
 function recorder(state: LabState): (name: string, pid: number | undefined) => void {
   return (name, pid) => {
