@@ -16,6 +16,7 @@ const PINNED: Record<string, { dir: string; module: string }> = {
   ETCD_VERSION: { dir: 'kube', module: 'go.etcd.io/etcd/server/v3' },
   HELM3_VERSION: { dir: 'helm3', module: 'helm.sh/helm/v3' },
   HELM4_VERSION: { dir: 'helm4', module: 'helm.sh/helm/v4' },
+  COSIGN_VERSION: { dir: 'cosign', module: 'github.com/sigstore/cosign/v3' },
 };
 
 /** NAME=value lines of tools/versions.env (comments and blank lines aside). */
