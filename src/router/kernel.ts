@@ -49,6 +49,9 @@ export {
   type KernelRoute,
 } from './kernel-routes.js';
 
+/** Up to this many adds of a family are checked for conflicts prefix by prefix, more by the whole table. */
+const EXACT_LOOKUPS = 8;
+
 export function validKernelProtocol(n: number): boolean {
   return Number.isInteger(n) && n >= 5 && n <= 255 && !ZEBRA_PROTOCOLS.has(n);
 }
@@ -280,17 +283,44 @@ export class KernelRouter implements Router {
   /**
    * The prefixes to add that a route which is not ours holds, at any metric (the kernel would
    * refuse ours only at an equal one), and our routes at them (to delete: cosmolet steps back).
-   * Reads only the families the adds are in.
+   * A few prefixes (a flip) are looked up one by one (`route show exact`, one `ip -batch` per
+   * family): printing a 20,000-route table as JSON took 0.25-0.45 s on a loaded 2-CPU machine, an
+   * exact lookup 0.06 s. More read the tables of their families once.
    */
   private async conflictsOf(
     add: readonly string[],
   ): Promise<{ conflicts: Set<string>; ours: KernelRoute[] }> {
     const wanted = new Set(add);
-    const families = new Set<'-4' | '-6'>(add.map((p) => (p.includes(':') ? '-6' : '-4')));
-    const tables = await Promise.all([...families].map((f) => this.show(f, [])));
+    const byFamily = new Map<'-4' | '-6', string[]>();
+    for (const p of add) {
+      const f = p.includes(':') ? '-6' : '-4';
+      byFamily.set(f, [...(byFamily.get(f) ?? []), p]);
+    }
+    const tables = await Promise.all(
+      [...byFamily].map(([f, prefixes]) =>
+        prefixes.length <= EXACT_LOOKUPS ? this.exact(f, prefixes) : this.show(f, []),
+      ),
+    );
     const back = kernelReadBack(tables.flat(), this.opts.kernelProtocol);
     const conflicts = new Set([...back.conflicts].filter((p) => wanted.has(p)));
     return { conflicts, ours: back.stepBack.filter((r) => conflicts.has(r.prefix)) };
+  }
+
+  /** Every main-table route of each prefix (`route show table main exact P` in one batch). */
+  private async exact(family: '-4' | '-6', prefixes: readonly string[]): Promise<KernelRoute[]> {
+    const r = await runCommand([...this.ip(), '-N', family, '-json', '-force', '-batch', '-'], {
+      input:
+        prefixes.map((p) => `route show table main exact ${requireCanonicalPrefix(p).prefix}`).join('\n') +
+        '\n',
+      timeoutMs: batchTimeoutMs(this.opts.commandTimeoutSeconds, prefixes.length),
+      okCodes: 'any',
+    });
+    // One JSON array per line; a lookup that failed is judged by the whole table instead.
+    if (r.exitCode !== 0) return this.show(family, []);
+    return r.stdout
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .flatMap((l) => parseIpRoutes(l));
   }
 
   async apply(diff: PrefixDiff): Promise<ApplyResult> {
