@@ -8,6 +8,9 @@
 // forever); instead a monitor that exits or cannot start is restarted with a backoff (1 s doubling
 // to 30 s), each failure is logged with what cosmolet falls back to (the periodic resync), and
 // after a gap the owner is told so it can read back once (events may have been missed).
+// Listening needs no capability (static origination runs without NET_ADMIN). If cosmolet itself is
+// SIGKILLed outside a container, the monitor outlives it only until the next route event, when its
+// write to the closed pipe ends it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from '../logger.js';
 import { parsePrefix } from '../net/prefix.js';
