@@ -1,7 +1,7 @@
 // The lab's cluster process on a real control plane (`cosmolet lab up --kube real`), one detached
 // process started by `lab up` that outlives it, beside the control plane that `lab up` started
 // (etcd, kube-apiserver, kube-controller-manager, kube-scheduler; recorded in LABDIR/lab.json):
-//   node dist/lab/lab-real-cluster-main.js --dir LABDIR --prefix P --manifests DIR [--token-seconds N]
+//   node dist/lab/lab-real-cluster-main.js --dir LABDIR --prefix P --manifests DIR
 // - a unix socket bridge LABDIR/api.sock to kube-apiserver, which a forwarder in each lab namespace
 //   serves on 127.0.0.1:6443 (the API server's certificate names 127.0.0.1);
 // - the node agent (control-plane/node-agent.ts) for the lab's nodes: Nodes with their addresses and
@@ -38,7 +38,6 @@ interface Args {
   dir: string;
   prefix: string;
   manifests: string;
-  tokenSeconds: number | undefined;
   nodes: LabNode[];
   cp: ControlPlane;
 }
@@ -49,14 +48,13 @@ function fail(message: string): never {
 }
 
 function args(): Args {
-  let values: { dir?: string; prefix?: string; manifests?: string; 'token-seconds'?: string };
+  let values: { dir?: string; prefix?: string; manifests?: string };
   try {
     ({ values } = parseArgs({
       options: {
         dir: { type: 'string' },
         prefix: { type: 'string' },
         manifests: { type: 'string' },
-        'token-seconds': { type: 'string' },
       },
       strict: true,
     }));
@@ -68,12 +66,10 @@ function args(): Args {
   const state = readState(dir);
   const record = state?.kube?.controlPlane;
   if (!state || state.nodes.length === 0 || !record) fail(`no lab nodes or control plane in ${dir}/lab.json`);
-  const ts = values['token-seconds'];
   return {
     dir,
     prefix,
     manifests,
-    tokenSeconds: ts === undefined ? undefined : Number(ts),
     nodes: state.nodes,
     cp: ControlPlane.attach(record),
   };
@@ -141,7 +137,6 @@ async function main(): Promise<void> {
     nodes: a.nodes,
     caCert: cp.pki.caCert,
     operatorKubeconfig: join(a.dir, 'node-kubeconfig'),
-    ...(a.tokenSeconds !== undefined ? { tokenSeconds: a.tokenSeconds } : {}),
   });
   logger.info({ renewed: await tokens.ensure() }, 'cosmolet pods and tokens');
   setInterval(() => {

@@ -106,6 +106,7 @@ export class TokenKeeper {
       if (had && had.uid === uid && now < had.refreshAt) continue;
       const token = await this.token(COSMOLET_NAMESPACE, COSMOLET_SERVICE_ACCOUNT, seconds, pod);
       const dir = tokenDir(node);
+      mkdirSync(node.dir, { recursive: true });
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       writeAtomic(join(dir, 'ca.crt'), ca);
       writeAtomic(join(dir, 'namespace'), COSMOLET_NAMESPACE);
