@@ -216,6 +216,7 @@ describe('helm chart', () => {
   test('default values render exactly the agent objects, no monitoring objects', () => {
     assert.deepEqual(defaults.map((o) => o.kind).sort(), [
       'ClusterRole',
+      'ClusterRole',
       'ClusterRoleBinding',
       'ClusterRoleBinding',
       'ConfigMap',
@@ -444,7 +445,15 @@ describe('helm chart', () => {
       }
     }
     assert.ok(!out.some((g) => g.includes('*')), 'no wildcard');
-    const roles = objects.filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role').length;
+    // The reader role is for the operator's scraper to be bound to: it grants cosmolet nothing.
+    const reader = objects.filter(
+      (o) => o.kind === 'ClusterRole' && String(at(o, 'metadata', 'name')).endsWith('-reader'),
+    );
+    assert.equal(reader.length, 1, 'the chart ships one reader ClusterRole');
+    assert.deepEqual(list(reader[0] as Obj, 'rules'), [
+      { nonResourceURLs: ['/metrics', '/status', '/readyz'], verbs: ['get'] },
+    ]);
+    const roles = objects.filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role').length - reader.length;
     const bindings = objects.filter(
       (o) => o.kind === 'ClusterRoleBinding' || o.kind === 'RoleBinding',
     ).length;
@@ -452,8 +461,9 @@ describe('helm chart', () => {
     return out.sort();
   }
 
+  // list and watch only: cosmolet never GETs one object (the real kube-apiserver's audit log shows it).
   const watchVerbs = (scope: string, resource: string): string[] =>
-    ['get', 'list', 'watch'].map((v) => `${scope} ${resource}:${v}`);
+    ['list', 'watch'].map((v) => `${scope} ${resource}:${v}`);
   const namespaced = (scope: string): string[] => [
     `${scope} /events:create`,
     `${scope} /events:patch`,
@@ -461,7 +471,7 @@ describe('helm chart', () => {
     ...watchVerbs(scope, 'discovery.k8s.io/endpointslices'),
   ];
 
-  test('RBAC: get/list/watch services, endpointslices and nodes, create/patch events, auth-delegator; nothing else', () => {
+  test('RBAC: list/watch services, endpointslices and nodes, create/patch events, auth-delegator; nothing else', () => {
     assert.deepEqual(
       grants(defaults),
       [...namespaced('cluster'), ...watchVerbs('cluster', '/nodes'), 'cluster system:auth-delegator'].sort(),
@@ -629,6 +639,7 @@ describe('helm chart', () => {
     helm(['lint', '--strict', CHART_DIR, '-f', PUBLISHED_VALUES]);
     const objects = template('-f', PUBLISHED_VALUES);
     assert.deepEqual(objects.map((o) => o.kind).sort(), [
+      'ClusterRole',
       'ClusterRole',
       'ClusterRoleBinding',
       'ClusterRoleBinding',
