@@ -5,17 +5,21 @@
 // exactly the example prefixes at the leaf; a Service and Pod applied with kubectl reach the leaf at
 // the allocated ClusterIPs; a cordon withdraws the node while the leaf keeps every prefix; a node
 // stopped and started; the Local LoadBalancer IP moves with its Deployment; `lab down` leaves no
-// process, namespace or file. One lab for the whole story (bring-up is the expensive part).
+// process, namespace or file. One lab for the whole story (bring-up is the expensive part); and an
+// `up` killed while the control plane starts (its processes not yet recorded) is removed by `down`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cachedKubeBinDir } from '../../../src/lab/control-plane/binaries.js';
+import { readState } from '../../../src/lab/lab-state.js';
 import { waitFor } from '../../../src/lab/wait.js';
 import { runCommand } from '../../../src/router/exec.js';
 import {
+  children,
   cli,
+  CLI,
   curlFromLeaf,
   down,
   ipState,
@@ -261,6 +265,47 @@ test(
     );
 
     // 7. lab down: every process (the control plane's too), namespace and file gone.
+    await down(lab);
+  },
+);
+
+test(
+  'a lab up --kube real killed while the control plane starts is removed by lab down',
+  { skip: skipReal || (!built ? 'needs the control plane built' : false) },
+  async (t) => {
+    const lab = newLab(t, REAL_EXAMPLES);
+    const child = spawn(
+      process.execPath,
+      [
+        CLI,
+        'lab',
+        'up',
+        '--kube',
+        'real',
+        '--detach',
+        '--nodes',
+        '1',
+        '--manifests',
+        lab.manifests,
+        ...lab.args,
+      ],
+      { stdio: 'ignore' },
+    );
+    children.add(child);
+    const exited = new Promise((r) => child.once('exit', r));
+    // Killed once kube-apiserver runs: its processes are not in lab.json yet.
+    const apiserverRuns = (): boolean =>
+      spawnSync('ps', ['-eo', 'args'], { encoding: 'utf8' })
+        .stdout.split('\n')
+        .some((l) => l.includes('kube-apiserver') && l.includes(join(lab.stateDir, 'control-plane')));
+    await waitFor('kube-apiserver of the lab to start', apiserverRuns, 120_000, 20);
+    child.kill('SIGKILL');
+    await exited;
+    children.delete(child);
+    assert.ok(
+      !(readState(lab.stateDir)?.processes ?? []).some((p) => p.name.startsWith('control-plane/')),
+      'killed before the control plane was recorded',
+    );
     await down(lab);
   },
 );
