@@ -213,7 +213,7 @@ describe('scripts/release.sh', () => {
         encoding: 'utf8',
       }),
     ) as { manifests: { digest: string }[] };
-    const imagePurl = `pkg:oci/cosmolet@${encodeURIComponent(index.manifests[0]?.digest ?? '')}?repository_url=${IMAGE_NAME}&tag=${version}`;
+    const imagePurl = `pkg:oci/${IMAGE_NAME.slice(IMAGE_NAME.lastIndexOf('/') + 1)}@${encodeURIComponent(index.manifests[0]?.digest ?? '')}?repository_url=${IMAGE_NAME}&tag=${version}`;
     assert.equal(((cdx.metadata as Obj).component as Obj).purl, imagePurl);
     assert.deepEqual(
       spdxPurls.sort(),
