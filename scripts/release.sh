@@ -199,6 +199,8 @@ say "verifying"
   sha256sum --quiet -c SHA256SUMS || die "sha256sum -c SHA256SUMS failed"
 )
 
+# Published files are world-readable (cosign writes its bundle 0600).
+chmod 0644 "$stage"/*
 [ -d "$out" ] && rm -rf "$out"
 mkdir -p "$(dirname "$out")"
 mv "$stage" "$out"

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
   copyFileSync,
+  statSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -111,6 +112,7 @@ describe('scripts/release.sh', () => {
         .sort(),
       artifacts().sort(),
     );
+    for (const f of readdirSync(out)) assert.equal(statSync(join(out, f)).mode & 0o777, 0o644, f);
     const check = run('sha256sum', ['-c', 'SHA256SUMS'], { cwd: out });
     assert.equal(check.status, 0, check.stdout + check.stderr);
     assert.deepEqual(readdirSync(keys).sort(), ['cosign.key', 'cosign.pub']);
