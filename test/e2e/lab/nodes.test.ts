@@ -115,8 +115,21 @@ test(
       assert.deepEqual(p.nodes, leaf[p.prefix] ?? [], `lab status nodes of ${p.prefix}`);
       assert.equal(p.leafNextHops, (leaf[p.prefix] ?? []).length, `lab status leafNextHops of ${p.prefix}`);
     }
-    // cosmolet status, run on the fabric with the operator's kubeconfig, agrees too.
-    const cs = cosmoletStatus(lab);
+    // cosmolet status, run on the fabric with the operator's kubeconfig, agrees too, once every
+    // node's cosmolet has read what its bgpd holds (it reads bgpd every loop interval, 10 s here:
+    // right after `lab up` a node can still show a prefix as installed but not yet held).
+    let cs = cosmoletStatus(lab);
+    await waitFor(
+      "every node's /status to show what its bgpd holds",
+      () => {
+        cs = cosmoletStatus(lab);
+        return cs.view.prefixes.every(
+          (p) => JSON.stringify(p.advertising) === JSON.stringify(leaf[p.prefix] ?? []),
+        );
+      },
+      25_000,
+      500,
+    ).catch(() => undefined); // the assertions below say what differs
     assert.equal(cs.code, 0);
     assert.deepEqual(
       cs.view.nodes.map((n) => [n.name, n.reachable]),
