@@ -217,7 +217,8 @@ test('regression: /readyz reflects watches that stay open but silent while bookm
   ]);
   const cond = async (name: string) => (await readyz(address)).find((c) => c.name === name);
   await until('synced', async () => (await cond('kubernetes-synced'))?.ok === true);
-  // Let a few bookmarks set the rhythm, then every watch, old and new, goes silent.
+  // A write moves the version past the watches' (kube-apiserver, and the double, send bookmarks only
+  // then). Let a few bookmarks set the rhythm, then every watch, old and new, goes silent.
   const bookmarks = async (): Promise<number[]> => {
     const text = await (await fetch(`http://${address}/metrics`)).text();
     return ['services', 'endpointslices', 'nodes'].map((r) => {
@@ -231,6 +232,7 @@ test('regression: /readyz reflects watches that stay open but silent while bookm
       return Number(m?.[1] ?? 0);
     });
   };
+  api.create('nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n2' } });
   await until('bookmarks on every watch', async () => (await bookmarks()).every((n) => n >= 3));
   api.stallWatches({ newWatches: true });
   const stalledAt = Date.now();
