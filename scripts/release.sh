@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Makes the release artifacts of the commit HEAD, as a release pipeline would publish them
+# Makes the release artifacts of the commit HEAD (or --rev), as a release pipeline would publish them
 # (docs/release.md):
 #
 #   bash scripts/release.sh                 # into dist/release/
 #   bash scripts/release.sh --out DIR       # into DIR (replaced: it must be absent, empty or a release)
 #   bash scripts/release.sh --tag           # the same, then an annotated tag vX.Y.Z on HEAD (not pushed)
+#   bash scripts/release.sh --rev v0.2.0    # the artifacts of another commit (a release tag: again)
 #   bash scripts/release.sh --bump          # only cut the release in the work tree: CHANGELOG.md's
 #                                           # [Unreleased] under ## [X.Y.Z] - date, the version set in
 #                                           # package.json, package-lock.json, Chart.yaml and the Argo
@@ -12,7 +13,7 @@
 #
 # The version is CHANGELOG.md's (scripts/release/changelog.ts); package.json, Chart.yaml's version and
 # appVersion, the image tag and deploy/argocd-application.yaml must say it, else the script refuses
-# naming each disagreement (--bump sets them). The artifacts are built from HEAD as committed (a clone
+# naming each disagreement (--bump sets them). The artifacts are built from the commit (a clone
 # of it), never from the work tree: uncommitted changes are not released.
 #
 #   cosmolet-X.Y.Z.tgz              the Helm chart (helm package, Helm 4 from its Go module)
@@ -45,11 +46,17 @@ usage() {
 out=dist/release
 bump=0
 tag=0
+rev=HEAD
 while [ $# -gt 0 ]; do
   case "$1" in
     --out)
       [ $# -ge 2 ] || die "--out needs a directory"
       out=$2
+      shift 2
+      ;;
+    --rev)
+      [ $# -ge 2 ] || die "--rev needs a commit"
+      rev=$2
       shift 2
       ;;
     --bump) bump=1 && shift ;;
@@ -76,8 +83,8 @@ if [ "$bump" = 1 ]; then
 fi
 
 started=$(date +%s)
-commit=$(git rev-parse HEAD)
-# The version, checked against every place that states it, as committed at HEAD.
+commit=$(git rev-parse --verify --quiet "$rev^{commit}") || die "$rev is not a commit"
+# The version, checked against every place that states it, as committed.
 if [ -n "${COSMOLET_IMAGE:-}" ]; then
   version=$(versions check --rev "$commit" --image "$COSMOLET_IMAGE") || exit 1
   image=$COSMOLET_IMAGE
@@ -88,9 +95,9 @@ fi
 tag_name=v$version
 if git rev-parse -q --verify "refs/tags/$tag_name" >/dev/null; then
   tagged=$(git rev-parse "$tag_name^{commit}")
-  [ "$tagged" = "$commit" ] || die "$tag_name already tags $tagged, not HEAD $commit: a version is released once"
+  [ "$tagged" = "$commit" ] || die "$tag_name already tags $tagged, not $rev ($commit): a version is released once"
 fi
-if [ -n "$(git status --porcelain --untracked-files=no)" ]; then
+if [ "$rev" = HEAD ] && [ -n "$(git status --porcelain --untracked-files=no)" ]; then
   say "the work tree has uncommitted changes: they are not part of the release (it is $commit)"
 fi
 
@@ -120,7 +127,7 @@ trap cleanup EXIT
 stage=$work/release
 mkdir -p "$stage" "$work/sbom"
 
-# The source: HEAD as committed, in a clone that shares this repository's objects.
+# The source: the commit, in a clone that shares this repository's objects.
 git clone --quiet --shared --no-checkout "$root" "$work/src"
 git -C "$work/src" checkout --quiet --detach "$commit"
 
@@ -207,7 +214,7 @@ mv "$stage" "$out"
 
 if [ "$tag" = 1 ]; then
   if git rev-parse -q --verify "refs/tags/$tag_name" >/dev/null; then
-    say "$tag_name already tags HEAD"
+    say "$tag_name already tags $commit"
   else
     git tag -a "$tag_name" -m "cosmolet $version" "$commit"
     say "tagged $tag_name (not pushed: git push origin $tag_name)"

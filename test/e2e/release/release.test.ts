@@ -262,6 +262,36 @@ describe('scripts/release.sh', () => {
     assert.equal(git('rev-parse', `v${version}^{commit}`), git('rev-parse', 'HEAD'));
   });
 
+  test('a version is released once: another commit with the same version is refused', () => {
+    execFileSync(
+      'git',
+      [
+        '-c',
+        'user.name=t',
+        '-c',
+        'user.email=t@cosmolet.invalid',
+        'commit',
+        '--quiet',
+        '--allow-empty',
+        '-m',
+        'after',
+      ],
+      { cwd: clone },
+    );
+    const r = run('bash', ['scripts/release.sh', '--out', join(tmp, 'refused')], {
+      cwd: clone,
+      env: { COSMOLET_IMAGE: image, COSMOLET_RELEASE_KEY_DIR: keys },
+    });
+    assert.equal(r.status, 1);
+    assert.match(
+      r.stderr,
+      new RegExp(`v${version.replace(/\./g, '\\.')} already tags [0-9a-f]{40}, not HEAD`),
+    );
+    const bad = run('bash', ['scripts/release.sh', '--rev', 'no-such-commit'], { cwd: clone });
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /no-such-commit is not a commit/);
+  });
+
   test('a release whose image tag is not the version is refused before anything is built', () => {
     const r = run('bash', ['scripts/release.sh', '--out', join(tmp, 'refused')], {
       cwd: clone,
