@@ -71,7 +71,7 @@ RUN apt-get update -o Acquire::Languages=none \
  && rm -rf /var/lib/apt/lists/*
 
 FROM ${RUNTIME_IMAGE}
-ARG VERSION=0.1.0
+ARG VERSION=0.2.0
 ARG REVISION=unknown
 ARG CREATED=
 ARG RUNTIME_IMAGE

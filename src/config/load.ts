@@ -160,6 +160,9 @@ function issueMessage(issue: z.core.$ZodIssue, input: unknown, flagKeys: Set<str
   }
 }
 
+/** A file that is not a config at all (random YAML) is not answered with a thousand lines. */
+const MAX_REPORTED = 20;
+
 /**
  * Validates a config object (already merged). Throws one ConfigError for every problem found, one
  * line each, so a file with several mistakes is fixed in one round; its `key` names the first.
@@ -172,7 +175,9 @@ export function validateConfig(input: unknown, flagKeys: Set<string> = new Set()
   if (!first) throw new ConfigError('', 'config: invalid');
   if (errors.length === 1) throw first;
   const lines = [...new Set(errors.map((e) => e.message))];
-  throw new ConfigError(first.key, lines.join('\n'));
+  const shown = lines.slice(0, MAX_REPORTED);
+  if (lines.length > shown.length) shown.push(`config: and ${lines.length - shown.length} more problems`);
+  throw new ConfigError(first.key, shown.join('\n'));
 }
 
 export function loadConfig(opts: LoadOptions = {}): Config {

@@ -231,7 +231,7 @@ const yamlText = fc.oneof(
     .map((d) => stringify(d)),
 );
 
-void test('config loader: random YAML loads or is one ConfigError line; never another exception', () => {
+void test('config loader: random YAML loads or is one ConfigError, a line per problem (at most 21); never another exception', () => {
   const file = join(dir, 'config.yaml');
   fc.assert(
     fc.property(yamlText, (text) => {
@@ -240,8 +240,12 @@ void test('config loader: random YAML loads or is one ConfigError line; never an
         loadConfig({ file, env: {} });
       } catch (err) {
         assert.ok(err instanceof ConfigError, `not a ConfigError: ${String(err)}`);
-        assert.ok(!err.message.includes('\n'), err.message);
-        assert.ok(err.message.length < 1000, `${err.message.length} characters`);
+        const lines = err.message.split('\n');
+        assert.ok(lines.length <= 21, `${lines.length} lines`);
+        for (const line of lines) {
+          assert.match(line, /^(--)?config:/, err.message);
+          assert.ok(line.length < 1000, `${line.length} characters`);
+        }
       }
     }),
     RUNS,
