@@ -2,8 +2,11 @@
 // One loop per reflector: paginated LIST -> WATCH from the list's resourceVersion with bookmarks and a
 // random 300-600 s timeout -> on a clean close re-watch at once, on 410 relist, on other errors back
 // off (jittered exponential, 0.8 s to 30 s, at least Retry-After). An inactivity watchdog reconnects a
-// watch that has gone silent: after several bookmark intervals once bookmarks have been seen, else
-// after the watch timeout plus a grace. A relist swaps the store atomically and reports only real differences.
+// watch that has gone silent past the watch timeout plus a grace; once bookmarks have been seen, one
+// silent for several bookmark intervals is probed with a short second watch from the same version,
+// and reconnected only when that shows it missed something or the server does not answer (a real
+// kube-apiserver sends no bookmark while its version has not moved past the watch's). A relist swaps
+// the store atomically and reports only real differences.
 // Why one file of this length: it is one state machine (list, watch, watchdog, backoff, relist)
 // over shared state (store, resourceVersion, progress), and its transitions read best together,
 // as in client-go's reflector.go. The set of reflectors cosmolet runs is in reflector-set.ts.
@@ -66,10 +69,18 @@ export interface ReflectorTimers {
   shortWatchMs: number;
   /**
    * Once bookmarks have been seen arriving at some interval, a watch silent for this many intervals
-   * (but at least minSilenceMs) is stalled: it is reopened (and relisted if its version is gone).
+   * (but at least minSilenceMs) may be stalled: a probe watch decides, and a stalled one is reopened
+   * (and relisted if its version is gone).
    */
   bookmarkSilenceFactor: number;
   minSilenceMs: number;
+  /**
+   * The probe of a silent watch: a second watch from the same version with this timeoutSeconds. A
+   * live server ends it cleanly with nothing in it when the silent watch has missed nothing.
+   */
+  probeWatchSeconds: number;
+  /** A probe that has not ended this long after its timeoutSeconds: the server is stalled. */
+  probeGraceMs: number;
   listTimeoutMs: number;
   pageSize: number;
   /** A watch line longer than this ends the watch and forces a relist (etcd objects are <= ~1.5 MB). */
@@ -90,6 +101,8 @@ export const DEFAULT_TIMERS: ReflectorTimers = {
   shortWatchMs: 1_000,
   bookmarkSilenceFactor: 3,
   minSilenceMs: 5_000,
+  probeWatchSeconds: 3,
+  probeGraceMs: 2_000,
   listTimeoutMs: 60_000,
   pageSize: 500,
   maxLineBytes: 16 << 20,
@@ -472,21 +485,47 @@ export class Reflector<T = KubeObject> {
     const answeredTimer = this.clock.setTimeout(() => {
       if (this.bookmarkGaps.length === 0) answer();
     }, t.shortWatchMs);
+    const probeAbort = new AbortController();
     try {
       const reason = await new Promise<WatchRestartReason>((resolve, reject) => {
         let settled = false;
         const watchdogMs = timeoutSeconds * 1000 + t.watchdogGraceMs;
-        let watchdog: Timer = this.clock.setTimeout(fire, this.silenceLimitMs(watchdogMs));
-        function fire(): void {
-          finish(() => resolve('watchdog'));
-        }
+        let probing = false;
+        let progressWhileProbing = false;
         const finish = (action: () => void): void => {
           if (settled) return;
           settled = true;
           watchdog.cancel();
+          probeAbort.abort();
           stream.close();
           action();
         };
+        // Silent past the limit. Past the watch's own timeout the server has failed to end it: stalled.
+        // Past a limit learned from bookmarks, it may just have nothing to say: kube-apiserver sends
+        // bookmarks only once its version has moved past the watch's, so a watch opened at the latest
+        // version stays silent on a quiet resource. A probe watch decides.
+        const fire = (): void => {
+          if (settled || probing) return;
+          if (this.silenceLimitMs(watchdogMs) >= watchdogMs) {
+            finish(() => resolve('watchdog'));
+            return;
+          }
+          probing = true;
+          progressWhileProbing = false;
+          void this.probeWatch(probeAbort.signal).then((verdict) => {
+            probing = false;
+            // The watch delivered meanwhile: it is alive (and its watchdog was re-armed).
+            if (settled || progressWhileProbing) return;
+            if (verdict === 'stalled') {
+              finish(() => resolve('watchdog'));
+              return;
+            }
+            this.log.debug('watch quiet: the server has nothing newer for it');
+            answer();
+            watchdog = this.clock.setTimeout(fire, this.silenceLimitMs(watchdogMs));
+          });
+        };
+        let watchdog: Timer = this.clock.setTimeout(fire, this.silenceLimitMs(watchdogMs));
         // The unfinished line, as chunks: each byte is scanned once (a newline-free stream of tens of
         // MB was quadratic when the whole buffer was searched again for every chunk).
         let pending: string[] = [];
@@ -503,6 +542,7 @@ export class Reflector<T = KubeObject> {
         stream.stream.on('data', (chunk: string) => {
           if (settled) return;
           this.progress();
+          progressWhileProbing = true;
           watchdog.cancel();
           watchdog = this.clock.setTimeout(fire, this.silenceLimitMs(watchdogMs));
           let start = 0;
@@ -557,9 +597,57 @@ export class Reflector<T = KubeObject> {
       this.failures = 0;
       return reason;
     } finally {
+      probeAbort.abort();
       answeredTimer.cancel();
       this.current = undefined;
     }
+  }
+
+  /**
+   * Whether a silent watch is stalled or only has nothing to deliver: a second watch from the same
+   * version with a short timeoutSeconds. A live server ends it cleanly at its timeout; anything in it
+   * is an event the silent watch should have delivered; an error, or no end by the deadline, is a
+   * server that does not answer.
+   */
+  private async probeWatch(signal: AbortSignal): Promise<'quiet' | 'stalled'> {
+    const t = this.timers;
+    const path = this.query({
+      watch: '1',
+      resourceVersion: this.resourceVersion,
+      timeoutSeconds: String(t.probeWatchSeconds),
+    });
+    let probe: KubeStream;
+    try {
+      probe = await this.options.client.stream(path, { signal });
+    } catch {
+      return 'stalled';
+    }
+    if (probe.status !== 200) {
+      probe.close();
+      return 'stalled';
+    }
+    return new Promise((resolve) => {
+      let sawLine = false;
+      let done = false;
+      const end = (verdict: 'quiet' | 'stalled'): void => {
+        if (done) return;
+        done = true;
+        deadline.cancel();
+        signal.removeEventListener('abort', aborted);
+        probe.close();
+        resolve(verdict);
+      };
+      const aborted = (): void => end('stalled');
+      const deadline = this.clock.setTimeout(aborted, t.probeWatchSeconds * 1000 + t.probeGraceMs);
+      signal.addEventListener('abort', aborted, { once: true });
+      if (signal.aborted) aborted();
+      probe.stream.on('data', (chunk: Buffer | string) => {
+        if (String(chunk).trim() !== '') sawLine = true;
+      });
+      probe.stream.on('end', () => end(sawLine ? 'stalled' : 'quiet'));
+      probe.stream.on('error', aborted);
+      probe.stream.on('close', aborted);
+    });
   }
 
   /** Applies one watch line; returns true when it was an event. Throws GoneError/KubeApiError on ERROR. */

@@ -34,6 +34,8 @@ export interface ConformanceServer {
   readonly forbiddenUser: string;
   /** A client with a token the server does not know. */
   unauthenticatedClient(): Promise<KubeClient>;
+  /** How often the server sends a BOOKMARK on a watch whose version it has moved past (kube-apiserver: 60 s). */
+  readonly bookmarkIntervalMs: number;
   /**
    * Makes every resourceVersion and continue token handed out so far too old and ends the open
    * watches: the double compacts its history and drops its watches; the real control plane compacts
@@ -263,6 +265,8 @@ interface Reflected {
   restarts: WatchRestartReason[];
   relists: number;
   events: string[];
+  /** Called when a watch counts as the API answering (its first line, or a probe found it quiet). */
+  opened: () => void;
 }
 
 function reflect(
@@ -282,6 +286,7 @@ function reflect(
     restarts: [],
     relists: 0,
     events: [],
+    opened: () => undefined,
   };
   // The reflector keeps the client it was given; the real server's restart leaves it a stale
   // keep-alive socket, which the client's GET retry handles (as it must in production).
@@ -300,6 +305,7 @@ function reflect(
       relist: () => out.relists++,
       watchRestart: (_r, reason) => out.restarts.push(reason),
       event: (_r, type) => out.events.push(type),
+      watchOpened: () => out.opened(),
     },
   });
   t.after(() => out.r.stop());
@@ -458,10 +464,22 @@ export const CASES: ConformanceCase[] = [
         `${SERVICES(ns)}?watch=1&resourceVersion=${rv}&allowWatchBookmarks=true&timeoutSeconds=6`,
       );
       const plain = await openWatch(t, s, `${SERVICES(ns)}?watch=1&resourceVersion=${rv}&timeoutSeconds=6`);
-      // A write after the watch's version: the real watch cache sends bookmarks only when it has
-      // seen a version newer than the watch's.
+      // A write after the watch's version: the real watch cache sends bookmarks only once its version
+      // has moved past the watch's.
       const x = await must(s, 'POST', SERVICES(ns), service('x', ip(4, 1)));
-      const [endedAt, plainEndedAt] = await Promise.all([w.ended, plain.ended]);
+      // ... so a watch opened at that latest version gets none while nothing more is written.
+      const quiet = await openWatch(
+        t,
+        s,
+        `${SERVICES(ns)}?watch=1&resourceVersion=${rvOf(x)}&allowWatchBookmarks=true&timeoutSeconds=6`,
+      );
+      const [endedAt, plainEndedAt, quietEndedAt] = await Promise.all([w.ended, plain.ended, quiet.ended]);
+      assert.ok(quietEndedAt >= 5500, `${quietEndedAt} ms`);
+      assert.deepEqual(
+        summary(quiet.lines),
+        [],
+        'no bookmark while the version has not moved past the watch',
+      );
       assert.ok(endedAt >= 5500 && endedAt < 9000, `the watch ended at its timeout (${endedAt} ms)`);
       assert.ok(plainEndedAt >= 5500, `${plainEndedAt} ms`);
       assert.equal(w.lines[0]?.type, 'ADDED');
@@ -806,6 +824,50 @@ export const CASES: ConformanceCase[] = [
       assert.equal(svc.relists, 1, 'a timed-out watch is reopened, not relisted');
       await must(s, 'POST', SERVICES(ns), service('late', ip(9, 2)));
       await waitFor('the reopened watch delivers', () => svc.r.get(`${ns}/late`) !== undefined, 15_000);
+    },
+  },
+  {
+    name: 'Reflector: a quiet watch opened at the latest version gets no bookmark and is kept, not reconnected as stalled',
+    async run(s, t) {
+      const ns = await namespace(s, 'conformance-11');
+      // The first watch runs to its timeout with bookmarks (every interval, and one 2 s before the
+      // timeout): the reflector learns their rhythm. The next watch (same timeout) must outlast three
+      // intervals of silence and a probe (3 s): at least 12 s.
+      const timeoutSeconds = Math.max(s.bookmarkIntervalMs / 1000 + 6, 12);
+      const svc = reflect(t, s, 'services', {
+        namespace: ns,
+        timers: {
+          watchTimeoutMinSeconds: timeoutSeconds,
+          watchTimeoutMaxSeconds: timeoutSeconds,
+          minSilenceMs: 1000,
+        },
+      });
+      let opened = 0;
+      svc.opened = () => opened++;
+      await waitFor('synced', () => svc.r.synced, 15_000);
+      await must(s, 'POST', SERVICES(ns), service('a', ip(11, 1)));
+      await waitFor(
+        'the first watch to end at its timeout',
+        () => svc.restarts.includes('closed'),
+        timeoutSeconds * 1000 + 15_000,
+      );
+      assert.ok(
+        svc.events.filter((e) => e === 'BOOKMARK').length >= 2,
+        `bookmarks set a rhythm: ${svc.events.join(', ')}`,
+      );
+      // The next watch starts at the last bookmark's version, and nothing is written: the server sends
+      // it nothing. Past three intervals the reflector probes it, finds nothing missed, and keeps it.
+      const answered = opened;
+      await waitFor(
+        'the quiet watch found quiet (or reconnected)',
+        () => opened > answered || svc.restarts.includes('watchdog'),
+        30_000,
+      );
+      assert.deepEqual(svc.restarts, ['closed'], 'the quiet watch was kept');
+      await must(s, 'POST', SERVICES(ns), service('b', ip(11, 2)));
+      await waitFor('the quiet watch delivers', () => svc.r.get(`${ns}/b`) !== undefined, 10_000);
+      assert.deepEqual(svc.restarts, ['closed']);
+      assert.equal(svc.relists, 1);
     },
   },
   {

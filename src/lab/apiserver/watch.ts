@@ -107,11 +107,18 @@ export class Watches {
     };
     res.on('close', cleanup);
     req.on('close', cleanup);
+    // The version the watch starts from once its initial events are out (the watch cache's rule for
+    // bookmarks below).
+    let startedAt = from ?? this.store.resourceVersion;
     if (from === undefined) {
       // No resourceVersion: the current state as synthetic ADDED events, then changes.
       for (const o of this.store.objects(info.name)) if (match(o)) this.writeEvent(w, 'ADDED', o);
     } else {
-      for (const e of this.store.history) if (e.rv > from && e.resource === info.name) this.deliver(w, e);
+      for (const e of this.store.history) {
+        if (e.rv <= from || e.resource !== info.name) continue;
+        this.deliver(w, e);
+        startedAt = Math.max(startedAt, e.rv);
+      }
     }
     const timeoutSeconds = query.timeoutSeconds ? Number(query.timeoutSeconds) : 0;
     if (timeoutSeconds > 0) {
@@ -124,6 +131,10 @@ export class Watches {
     if (w.bookmarks) {
       const bookmark = (): void => {
         if (!this.watchers.has(w) || w.stalled) return;
+        // kube-apiserver's watch cache sends a bookmark only once its version has moved past the
+        // watch's: a watch opened at the latest version stays silent while nothing is written (the
+        // double's version is etcd's revision, as if the cache always had etcd's progress notify).
+        if (this.store.resourceVersion <= startedAt) return;
         this.writeEvent(w, 'BOOKMARK', {
           kind: info.kind,
           apiVersion: apiVersionOf(info),

@@ -27,6 +27,8 @@ async function startReal(): Promise<ConformanceServer> {
   return {
     client: () => client,
     forbiddenUser: `system:serviceaccount:${SA_NAMESPACE}:${SA_NAME}`,
+    // kube-apiserver's watch cache: bookmarkFrequency (k8s.io/apiserver/pkg/storage/cacher).
+    bookmarkIntervalMs: 60_000,
     // A ServiceAccount that no RBAC rule names, with a bound token from TokenRequest.
     forbiddenClient: async () => {
       const base = `/api/v1/namespaces/${SA_NAMESPACE}/serviceaccounts`;

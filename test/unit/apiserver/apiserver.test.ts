@@ -501,11 +501,20 @@ void test('watch: synthetic ADDED, replay from a resourceVersion, selector trans
     server.get('services', 'a', 'two')?.metadata?.resourceVersion,
   );
 
+  const quiet = await watch(
+    t,
+    client,
+    `/api/v1/services?watch=1&resourceVersion=${server.resourceVersion}&timeoutSeconds=1&allowWatchBookmarks=true`,
+  );
+  await quiet.ended;
+  assert.deepEqual(quiet.lines, [], 'no bookmark while the version has not moved past the watch');
   const timed = await watch(
     t,
     client,
     `/api/v1/services?watch=1&resourceVersion=${server.resourceVersion}&timeoutSeconds=1&allowWatchBookmarks=true`,
   );
+  // A write to another resource moves the version on: bookmarks carry it.
+  server.create('nodes', { metadata: { name: 'n1' } });
   await timed.ended;
   assert.ok(timed.lines.length > 0 && timed.lines.every((l) => l.type === 'BOOKMARK'));
   assert.equal(timed.lines[0]?.object.metadata?.resourceVersion, String(server.resourceVersion));

@@ -11,7 +11,8 @@ import { defineConformance, tokenClient, type ConformanceServer } from '../../co
 const FORBIDDEN_USER = 'system:serviceaccount:default:conformance-nobody';
 
 async function startDouble(): Promise<ConformanceServer> {
-  const api = await FakeApiServer.start({ token: 'conformance-token' });
+  // Bookmarks every 2 s instead of kube-apiserver's 60 s: the cases' timing follows bookmarkIntervalMs.
+  const api = await FakeApiServer.start({ token: 'conformance-token', bookmarkIntervalMs: 2000 });
   const dir = mkdtempSync(join(tmpdir(), 'cosmolet-conformance-'));
   api.writeKubeconfig(join(dir, 'kubeconfig'));
   const client = await loadKubeClient({ kubeconfigPath: join(dir, 'kubeconfig'), env: {} });
@@ -24,6 +25,7 @@ async function startDouble(): Promise<ConformanceServer> {
   return {
     client: () => client,
     forbiddenUser: FORBIDDEN_USER,
+    bookmarkIntervalMs: 2000,
     forbiddenClient: async () => {
       api.addToken('conformance-nobody-token', { username: FORBIDDEN_USER, resources: 'none' });
       return tokenClient(api.url, ca, 'conformance-nobody-token', dir);

@@ -88,4 +88,6 @@ export const FAST = {
   shortWatchMs: 0,
   listTimeoutMs: 5000,
   pageSize: 500,
+  probeWatchSeconds: 1,
+  probeGraceMs: 200,
 };

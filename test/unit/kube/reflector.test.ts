@@ -184,7 +184,10 @@ void test('regression: a watch silent for several bookmark intervals is reopened
   const { server, client } = await startDouble(t, { bookmarkIntervalMs: 100 });
   // The default watchdog (300-600 s + 30 s) would never fire within this test.
   const { r, rec } = reflect(t, { client, timers: { minSilenceMs: 50 } });
-  await waitFor('bookmarks arrive', () => r.synced && rec.events.filter((e) => e === 'BOOKMARK').length >= 3);
+  await waitFor('synced', () => r.synced && server.activeWatches === 1);
+  // The version moves past the watch's: bookmarks flow (as kube-apiserver's do).
+  server.create('nodes', { metadata: { name: 'n1' } });
+  await waitFor('bookmarks arrive', () => rec.events.filter((e) => e === 'BOOKMARK').length >= 3);
   server.stallWatches();
   server.create('services', svc('default', 'late'));
   await waitFor('the silent watch is reopened and delivers', () => r.get('default/late') !== undefined, 5000);
@@ -195,17 +198,53 @@ void test('regression: a watch silent for several bookmark intervals is reopened
 void test('a watch silent while bookmarks are due does not count as the API answering', async (t) => {
   const { server, client } = await startDouble(t, { bookmarkIntervalMs: 100 });
   const { r, rec } = reflect(t, { client, timers: { minSilenceMs: 50, shortWatchMs: 200 } });
-  await waitFor('bookmarks arrive', () => r.synced && rec.events.filter((e) => e === 'BOOKMARK').length >= 3);
+  await waitFor('synced', () => r.synced && server.activeWatches === 1);
+  server.create('nodes', { metadata: { name: 'n1' } });
+  await waitFor('bookmarks arrive', () => rec.events.filter((e) => e === 'BOOKMARK').length >= 3);
   server.stallWatches({ newWatches: true });
   const opened = rec.opened;
+  // Each silent watch is probed (the probe stalls too) before it is reconnected.
   await waitFor(
     'several silent watches',
     () => rec.restarts.filter((x) => x === 'watchdog').length >= 3,
-    5000,
+    10_000,
   );
   assert.equal(rec.opened, opened, 'silent watches were reported as answering');
   server.unstallWatches();
   await waitFor('answering again', () => rec.opened > opened, 5000);
+});
+
+void test('regression: a quiet watch opened at the latest version was reconnected every three bookmark intervals and never counted as answering (a real kube-apiserver sends no bookmark until its version moves)', async (t) => {
+  const { server, client } = await startDouble(t, { bookmarkIntervalMs: 100 });
+  const { r, rec } = reflect(t, { client, timers: { minSilenceMs: 50 } });
+  await waitFor('synced', () => r.synced && server.activeWatches === 1);
+  // The version moves past the watch's: bookmarks flow, and their 100 ms rhythm is learned.
+  server.create('nodes', { metadata: { name: 'n1' } });
+  await waitFor('bookmarks arrive', () => rec.events.filter((e) => e === 'BOOKMARK').length >= 3);
+  // The watch ends cleanly (its timeout): the next one starts at the latest version, and nothing is
+  // written any more, so the server sends it nothing at all, bookmarks included.
+  server.dropWatches({ clean: true });
+  await waitFor('rewatch', () => rec.restarts.includes('closed') && server.activeWatches === 1);
+  const opened = rec.opened;
+  const probes = (): number =>
+    server.requests.filter((e) => e.watch && e.query.timeoutSeconds === '1' && !e.query.allowWatchBookmarks)
+      .length;
+  // Each silence past three intervals (300 ms) is probed; the probe finds nothing newer.
+  await waitFor(
+    'three probes of the quiet watch (or a reconnect)',
+    () => probes() >= 3 || rec.restarts.includes('watchdog'),
+    10_000,
+  );
+  assert.deepEqual(
+    rec.restarts.filter((x) => x !== 'closed'),
+    [],
+    'the quiet watch was kept, not reconnected',
+  );
+  assert.ok(rec.opened > opened, 'the quiet watch counts as the API answering');
+  assert.equal(rec.relists, 1);
+  server.create('services', svc('default', 'late'));
+  await waitFor('the quiet watch still delivers', () => r.get('default/late') !== undefined);
+  assert.ok(!rec.restarts.includes('watchdog'));
 });
 
 void test('5xx errors back off exponentially; 429 honours Retry-After', async (t) => {
