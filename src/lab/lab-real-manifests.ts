@@ -4,7 +4,8 @@
 // any kind the server knows works (Namespaces first, then the rest). As on the API double
 // (lab-manifests.ts): a file added or saved applies its objects, an object removed from a file (or
 // the file) is deleted, a file that does not parse keeps its objects, and a change made with kubectl
-// stays until the file that holds the object is saved again (or the object is deleted: it comes back).
+// stays until the file that holds the object is saved again (an object deleted with kubectl comes
+// back at the next save of any file).
 //
 // Status is not applied (the server ignores it outside the status subresource); a LoadBalancer
 // Service's `status.loadBalancer.ingress` in a file is the lab's intent for its ingress IPs, which
