@@ -11,6 +11,8 @@
 // clients and cosmolet itself (through the `kubernetes` Service) could no longer reach an advertised
 // ClusterIP. A route through a dummy device is an ordinary route at connect(), the OUTPUT DNAT then
 // sends the packet to the real endpoint, and anything nobody serves is dropped by the device.
+// Why one file of this length: it is one backend (the device, apply, read-back and the conflict check
+// before an add share the same ip invocations and ownership rule); the route shapes are kernel-routes.ts.
 import { ZEBRA_PROTOCOLS } from '../config/schema.js';
 import { CosmoletError, ErrorCodes, RouterApplyError } from '../errors.js';
 import type { Logger } from '../logger.js';
