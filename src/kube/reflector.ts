@@ -505,7 +505,12 @@ export class Reflector<T = KubeObject> {
         // bookmarks only once its version has moved past the watch's, so a watch opened at the latest
         // version stays silent on a quiet resource. A probe watch decides.
         const fire = (): void => {
-          if (settled || probing) return;
+          if (settled) return;
+          if (probing) {
+            // Re-armed by a delivery during the probe: look again once the probe is over.
+            watchdog = this.clock.setTimeout(fire, this.silenceLimitMs(watchdogMs));
+            return;
+          }
           if (this.silenceLimitMs(watchdogMs) >= watchdogMs) {
             finish(() => resolve('watchdog'));
             return;

@@ -247,6 +247,27 @@ void test('regression: a quiet watch opened at the latest version was reconnecte
   assert.ok(!rec.restarts.includes('watchdog'));
 });
 
+void test('regression: a watch that delivered while it was being probed, then stalled, was left without a watchdog', async (t) => {
+  const { server, client } = await startDouble(t, { bookmarkIntervalMs: 100 });
+  const { r, rec } = reflect(t, { client, timers: { minSilenceMs: 50 } });
+  await waitFor('synced', () => r.synced && server.activeWatches === 1);
+  server.create('nodes', { metadata: { name: 'n1' } });
+  await waitFor('bookmarks arrive', () => rec.events.filter((e) => e === 'BOOKMARK').length >= 3);
+  server.dropWatches({ clean: true });
+  const isProbe = (e: { watch: boolean; query: Record<string, string> }): boolean =>
+    e.watch && e.query.timeoutSeconds === '1' && !e.query.allowWatchBookmarks;
+  await waitFor('a probe of the quiet watch', () => server.requests.some(isProbe), 5000);
+  // While the probe runs, the watch delivers (its watchdog is re-armed, and fires during the probe),
+  // then it stalls, and so does the probe.
+  server.create('services', svc('default', 'during'));
+  await waitFor('delivered', () => r.get('default/during') !== undefined);
+  server.stallWatches();
+  server.create('services', svc('default', 'late'));
+  // A later probe sees what the stalled watch missed: it is reconnected and delivers.
+  await waitFor('the stalled watch is reconnected', () => r.get('default/late') !== undefined, 5000);
+  assert.ok(rec.restarts.includes('watchdog'));
+});
+
 void test('5xx errors back off exponentially; 429 honours Retry-After', async (t) => {
   const { server, client } = await startDouble(t);
   server.failNext(3, 503, { method: 'GET', watch: false });
