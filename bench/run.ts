@@ -6,6 +6,8 @@
 //   npm run bench -- scale router      only those whose file name starts with these
 //   npm run bench -- scale --sizes 1000,10000   flags (from the first one on) go to each selected one
 //   SCALE_SIZES=1000 npm run bench -- scale      the same through the environment
+//   npm run bench -- scale --kube real --sizes 10000   the scale bench against the real kube-apiserver
+//                                      (--kube both: the API double and then the real server, per size)
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 

@@ -15,12 +15,26 @@
 //  5. non-health endpoint updates at a fixed rate (hostname and trigger-time annotation change,
 //     readiness does not): cosmolet's CPU (/proc/<pid>/stat) and its router applies (/metrics).
 // Prints a table against the issue's targets and writes bench/results/scale.json (after each size).
+// Before the cold start, the list floor: cosmolet's client listing every Service and EndpointSlice
+// (500 a page) from the node namespace, as its reflectors will (scale/list-floor.ts).
+//
+// `--kube real` runs the same against the real kube-apiserver (scale/real-lab.ts: etcd,
+// kube-apiserver, kube-controller-manager and kube-scheduler from Kubernetes' Go modules, cosmolet
+// in-cluster with the chart's RBAC and a bound token); the cluster is written through the API with
+// `--concurrency` requests in flight, and the results go to bench/results/scale-real.json with a
+// second table beside the double's. `--kube both` runs the double and then the real server per size.
 //
 //   node --import tsx bench/scale.ts [--sizes 1000,10000,50000] [--flips 40] [--floor 30]
 //        [--rate 50] [--seconds 60] [--label TEXT] [--out FILE] [--populate-only] [--keep-logs]
 //        [--cosmolet PATH/dist/cli.js]   (another build of cosmolet, e.g. an older commit's, to compare)
 //        [--kubeconfig]   (cosmolet finds the API through a kubeconfig file, not in-cluster as in its pod)
-//   (sizes also from SCALE_SIZES=1000,10000). Needs root, FRR, GoBGP and `npm run build`.
+//        [--kube double|real|both] [--concurrency 32] [--list-rounds 3]
+//        [--repeats 1]   (more: the bare baseline and the cold start K times each, medians reported;
+//                         before each further cold start cosmolet is killed and its device and routes
+//                         deleted until the leaf is back to where it was)
+//   (sizes also from SCALE_SIZES=1000,10000; with --kube real or both the default is 10000).
+//   Needs root, FRR, GoBGP and `npm run build`; --kube real also the control plane
+//   (scripts/go-tools.sh kube, built on first use) and Helm (scripts/go-tools.sh helm4).
 import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -29,10 +43,19 @@ import { parseArgs } from 'node:util';
 import type { KubeObject } from '../src/model/objects.js';
 import { runCommand } from '../src/router/exec.js';
 import { metric } from './prometheus-text.js';
-import { ScaleLab } from './scale/lab.js';
+import { ScaleLab, type BenchLab } from './scale/lab.js';
+import { listFloorMs, type ListFloor } from './scale/list-floor.js';
+import { RealScaleLab } from './scale/real-lab.js';
 import { fibCount, LeafMonitor, type FibCount, type RouteChange } from './scale/leaf.js';
 import { commandName, cpuSeconds, memoryMB } from './scale/proc.js';
-import { percentiles, table, type ScaleResults, type SizeResult } from './scale/report.js';
+import {
+  percentiles,
+  serverMarkdownTable,
+  serverTable,
+  table,
+  type ScaleResults,
+  type SizeResult,
+} from './scale/report.js';
 import {
   benchNode,
   benchService,
@@ -47,17 +70,21 @@ const DEVICE = 'cosmolet0';
 
 const { values: args } = parseArgs({
   options: {
-    sizes: { type: 'string', default: process.env.SCALE_SIZES ?? '1000,10000,50000' },
+    sizes: { type: 'string' },
     flips: { type: 'string', default: '40' },
     floor: { type: 'string', default: '30' },
     rate: { type: 'string', default: '50' },
     seconds: { type: 'string', default: '60' },
     label: { type: 'string', default: '' },
-    out: { type: 'string', default: new URL('./results/scale.json', import.meta.url).pathname },
+    out: { type: 'string' },
     'populate-only': { type: 'boolean', default: false },
     'keep-logs': { type: 'boolean', default: false },
     cosmolet: { type: 'string' },
     kubeconfig: { type: 'boolean', default: false },
+    kube: { type: 'string', default: 'double' },
+    concurrency: { type: 'string', default: '32' },
+    'list-rounds': { type: 'string', default: '3' },
+    repeats: { type: 'string', default: '1' },
   },
   strict: true,
 });
@@ -71,7 +98,28 @@ function positiveInt(name: string, v: string): number {
   return n;
 }
 
-const SIZES = (args.sizes ?? '').split(',').map((s) => positiveInt('sizes', s.trim()));
+type Kube = 'double' | 'real';
+const KUBES: Kube[] =
+  args.kube === 'both'
+    ? ['double', 'real']
+    : args.kube === 'real'
+      ? ['real']
+      : args.kube === 'double'
+        ? ['double']
+        : [];
+if (KUBES.length === 0) {
+  console.error(`scale: --kube must be double, real or both, got ${args.kube}`);
+  process.exit(2);
+}
+const REAL = KUBES.includes('real');
+const SIZES = (args.sizes ?? process.env.SCALE_SIZES ?? (REAL ? '10000' : '1000,10000,50000'))
+  .split(',')
+  .map((s) => positiveInt('sizes', s.trim()));
+const OUT =
+  args.out ?? new URL(REAL ? './results/scale-real.json' : './results/scale.json', import.meta.url).pathname;
+const CONCURRENCY = positiveInt('concurrency', args.concurrency ?? '');
+const LIST_ROUNDS = positiveInt('list-rounds', args['list-rounds'] ?? '');
+const REPEATS = positiveInt('repeats', args.repeats ?? '');
 const FLIPS = positiveInt('flips', args.flips ?? '');
 const FLOOR = positiveInt('floor', args.floor ?? '');
 const RATE = positiveInt('rate', args.rate ?? '');
@@ -191,7 +239,7 @@ function routeLines(n: number, verb: 'add' | 'del'): string {
 }
 
 /** The bare baseline: the same 2N routes in one `ip -batch`, until the leaf's FIB holds them all. */
-async function bareBaseline(lab: ScaleLab, n: number, base: FibCount): Promise<SizeResult['bare']> {
+async function bareBaseline(lab: BenchLab, n: number, base: FibCount): Promise<SizeResult['bare']> {
   const ns = lab.fabric.ns.node;
   // The device as cosmolet makes it: dummy, or ifb where the kernel has no dummy driver.
   await runCommand(['ip', '-n', ns, 'link', 'add', DEVICE, 'type', 'dummy'], { timeoutMs: 10_000 }).catch(
@@ -224,7 +272,7 @@ async function bareBaseline(lab: ScaleLab, n: number, base: FibCount): Promise<S
 }
 
 async function coldStart(
-  lab: ScaleLab,
+  lab: BenchLab,
   n: number,
   base: FibCount,
 ): Promise<{ result: SizeResult['coldStart']; pid: number }> {
@@ -280,6 +328,37 @@ async function coldStart(
   };
 }
 
+/**
+ * Another cold start on the same cluster: cosmolet killed (SIGKILL: nothing withdrawn on its way
+ * out), its device deleted with every route through it, and the leaf back to its base counts, as on a
+ * fresh node; then started again.
+ */
+async function coldStartAgain(
+  lab: BenchLab,
+  n: number,
+  base: FibCount,
+  pid: number,
+): Promise<{ result: SizeResult['coldStart']; pid: number }> {
+  process.kill(pid, 'SIGKILL');
+  for (let i = 0; i < 200; i++) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      break;
+    }
+    await sleep(50);
+  }
+  await runCommand(['ip', '-n', lab.fabric.ns.node, 'link', 'del', DEVICE], { timeoutMs: 60_000 });
+  await waitCounts(
+    lab.leafPid(),
+    "the leaf to drop cosmolet's routes",
+    (c) => c.ipv4 <= base.ipv4 && c.ipv6 <= base.ipv6,
+    600_000,
+  );
+  await sleep(2000);
+  return coldStart(lab, n, base);
+}
+
 async function settledRss(pid: number): Promise<SizeResult['rss']> {
   const started = performance.now();
   const samples: number[] = [];
@@ -300,7 +379,7 @@ function flipServices(n: number, count: number): number[] {
 }
 
 async function floorAndFlips(
-  lab: ScaleLab,
+  lab: BenchLab,
   monitor: LeafMonitor,
   n: number,
   pid: number,
@@ -331,7 +410,7 @@ async function floorAndFlips(
     const ip = (family === 'IPv4' ? ipv4 : ipv6) ?? '';
     const seen = monitor.expect(ip, ready ? 'add' : 'del', 60_000);
     const started = performance.now();
-    await lab.put(benchSlice(i, family, { ready, generation: 0 }));
+    await lab.put(benchSlice(i, family, { ready, generation: 0 }, lab.managedBy));
     return (await seen) - started;
   };
 
@@ -393,7 +472,7 @@ async function floorAndFlips(
 }
 
 async function updates(
-  lab: ScaleLab,
+  lab: BenchLab,
   n: number,
   pid: number,
   skip: Set<number>,
@@ -418,7 +497,7 @@ async function updates(
     const g = (generation.get(key) ?? 0) + 1;
     generation.set(key, g);
     const p = lab
-      .put(benchSlice(i, family, { ready: true, generation: g }))
+      .put(benchSlice(i, family, { ready: true, generation: g }, lab.managedBy))
       .then(() => void sent++)
       .catch((err: unknown) => {
         if (failed++ < 3) errors.push(String(err instanceof Error ? err.message : err).slice(0, 200));
@@ -457,46 +536,106 @@ async function updates(
   };
 }
 
-async function runSize(n: number): Promise<SizeResult | undefined> {
+function fmtFloor(f: ListFloor): string {
+  const first = f.rounds[0];
+  const firstText = first
+    ? `; first round ${Math.round(first.services.ms + first.endpointSlices.ms)} ms`
+    : '';
+  return `Services ${Math.round(f.servicesMs)} ms, EndpointSlices ${Math.round(f.endpointSlicesMs)} ms, both at once ${Math.round(f.concurrentMs ?? NaN)} ms (medians of ${f.rounds.length}${firstText})`;
+}
+
+/** The double: loaded through its bulk endpoint, then listed once so its JSON text is cached. */
+async function prepareDouble(lab: ScaleLab, n: number): Promise<Partial<SizeResult> | undefined> {
+  const populateMs = await populate(lab, n);
+  log(`populated ${n} Services and ${2 * n} EndpointSlices in ${Math.round(populateMs)} ms`);
+  // The double caches each object's JSON text as it first lists it: list everything once now, so
+  // that serializing 150,000 objects is not part of cosmolet's cold start (nor of its CPU's
+  // competition on a small machine). The times say how fast the double serves lists.
+  const listedServices = await timeList(lab, '/api/v1/services');
+  const listedSlices = await timeList(lab, '/apis/discovery.k8s.io/v1/endpointslices');
+  const doubleListMs = listedServices.ms + listedSlices.ms;
+  log(
+    `listed ${listedServices.items} Services and ${listedSlices.items} EndpointSlices from the double in ${Math.round(doubleListMs)} ms`,
+  );
+  if (args['populate-only']) {
+    const again = await timeList(lab, '/apis/discovery.k8s.io/v1/endpointslices');
+    log(`listed the EndpointSlices again (cached text) in ${Math.round(again.ms)} ms`);
+    log(`--populate-only: the API double's RSS ${apiRss(lab)} MB`);
+    return undefined;
+  }
+  return { populateMs, doubleListMs };
+}
+
+/** The real kube-apiserver: the cluster written through the API, its memory after that. */
+async function prepareReal(lab: RealScaleLab, n: number): Promise<Partial<SizeResult> | undefined> {
+  log(
+    `kube-apiserver ${lab.version}: writing ${n} Services and ${2 * n} EndpointSlices, ${CONCURRENCY} in flight`,
+  );
+  const load = await lab.populate(n, CONCURRENCY, (done) => {
+    if (done % 15_000 === 0) log(`  ${done} of ${3 * n} objects written`);
+  });
+  const memoryAfterLoad = lab.serverMemory();
+  log(
+    `wrote ${load.objects} objects in ${Math.round(load.ms)} ms (${Math.round(load.objects / (load.ms / 1000))}/s, ${load.throttled} x 429, ${load.retries} retries); kube-apiserver RSS ${memoryAfterLoad.apiserverMB.toFixed(0)} MB, etcd ${memoryAfterLoad.etcdMB.toFixed(0)} MB (${memoryAfterLoad.etcdDiskMB} MB on disk)`,
+  );
+  const directListFloor = await lab.directListFloor(LIST_ROUNDS);
+  log(`list floor straight to the API server's port: ${fmtFloor(directListFloor)}`);
+  if (args['populate-only']) return undefined;
+  return {
+    populateMs: load.ms,
+    server: { version: lab.version, load, directListFloor, memoryAfterLoad, memoryEnd: memoryAfterLoad },
+  };
+}
+
+async function runSize(n: number, kube: Kube): Promise<SizeResult | undefined> {
   const load = loadSampler();
   const loadStart = loadavg();
-  const lab = new ScaleLab({
+  const labOpts = {
     keepDir: args['keep-logs'] === true,
     ...(args.cosmolet ? { cli: resolve(args.cosmolet) } : {}),
-  });
+  };
+  const lab = kube === 'real' ? new RealScaleLab(labOpts) : new ScaleLab(labOpts);
   let monitor: LeafMonitor | undefined;
   try {
-    log(`${n} Services: starting the fabric`);
+    log(`${n} Services, ${kube === 'real' ? 'real kube-apiserver' : 'API double'}: starting the fabric`);
     await lab.start();
     const leafPid = lab.leafPid();
     const base = fibCount(leafPid);
-    const populateMs = await populate(lab, n);
-    log(`populated ${n} Services and ${2 * n} EndpointSlices in ${Math.round(populateMs)} ms`);
-    const bare = await bareBaseline(lab, n, base);
-    log(`bare ip -batch of ${2 * n} routes: leaf holds all after ${Math.round(bare.leafMs)} ms`);
-    // The double caches each object's JSON text as it first lists it: list everything once now, so
-    // that serializing 150,000 objects is not part of cosmolet's cold start (nor of its CPU's
-    // competition on a small machine). The times say how fast the double serves lists.
-    const listedServices = await timeList(lab, '/api/v1/services');
-    const listedSlices = await timeList(lab, '/apis/discovery.k8s.io/v1/endpointslices');
-    const doubleListMs = listedServices.ms + listedSlices.ms;
-    log(
-      `listed ${listedServices.items} Services and ${listedSlices.items} EndpointSlices from the double in ${Math.round(doubleListMs)} ms`,
-    );
-    if (args['populate-only']) {
-      const again = await timeList(lab, '/apis/discovery.k8s.io/v1/endpointslices');
-      log(`listed the EndpointSlices again (cached text) in ${Math.round(again.ms)} ms`);
-      log(`--populate-only: the API double's RSS ${apiRss(lab)} MB`);
-      return undefined;
+    const prepared = lab instanceof RealScaleLab ? await prepareReal(lab, n) : await prepareDouble(lab, n);
+    if (!prepared) return undefined;
+    const bareRuns: SizeResult['bare'][] = [];
+    while (bareRuns.length < REPEATS) {
+      const b = await bareBaseline(lab, n, base);
+      log(`bare ip -batch of ${2 * n} routes: leaf holds all after ${Math.round(b.leafMs)} ms`);
+      bareRuns.push(b);
     }
-    const { result: cold, pid } = await coldStart(lab, n, base);
-    log(
-      `cold start: lists complete after ${cold.listsCompleteMs} ms, all ${2 * n} at the leaf ${cold.listsToLeafMs} ms later`,
-    );
+    // The run with the median time to the leaf (the lower of the middle two for an even count).
+    const bare =
+      [...bareRuns].sort((a, b) => a.leafMs - b.leafMs)[Math.floor((bareRuns.length - 1) / 2)] ??
+      bareRuns[0]!;
+    const listFloor = await lab.listFloor(LIST_ROUNDS);
+    log(`list floor (cosmolet's client, ${listFloor.path}): ${fmtFloor(listFloor)}`);
+    const first = await coldStart(lab, n, base);
+    const cold = first.result;
+    let pid = first.pid;
+    const logCold = (c: SizeResult['coldStart']): void =>
+      log(
+        `cold start: lists complete after ${c.listsCompleteMs} ms, all ${2 * n} at the leaf ${c.listsToLeafMs} ms later; ${(c.spawnToLeafMs / (listFloorMs(listFloor) + bare.leafMs)).toFixed(2)}x (list floor + route floor)`,
+      );
+    logCold(cold);
     const rss = await settledRss(pid);
     log(
       `RSS ${rss.mb.toFixed(1)} MB (settled after ${rss.settledAfterS.toFixed(0)} s, peak ${rss.peakMB.toFixed(1)} MB)`,
     );
+    const coldStarts = [cold];
+    while (coldStarts.length < REPEATS) {
+      const again = await coldStartAgain(lab, n, base, pid);
+      pid = again.pid;
+      coldStarts.push(again.result);
+      logCold(again.result);
+    }
+    // The flips start from a settled cosmolet, as after the first cold start.
+    if (coldStarts.length > 1) await settledRss(pid);
     monitor = new LeafMonitor(lab.fabric.ns.leaf);
     await monitor.started();
     const flipSvcs = flipServices(n, Math.ceil(FLIPS / 2) + 1);
@@ -510,14 +649,20 @@ async function runSize(n: number): Promise<SizeResult | undefined> {
       `${up.sent} updates in ${SECONDS} s: ${up.applies} applies, ${(up.core * 100).toFixed(1)}% of a core, ${up.cpuMsPerUpdate.toFixed(2)} ms CPU per update`,
     );
     const endRssMB = memoryMB(pid).rss;
+    if (prepared.server && lab instanceof RealScaleLab) prepared.server.memoryEnd = lab.serverMemory();
     return {
       services: n,
       prefixes: 2 * n,
+      kube,
       loadAverage: { start: loadStart, end: loadavg(), mean1m: load.stop() },
-      populateMs,
-      doubleListMs,
+      populateMs: prepared.populateMs ?? NaN,
+      ...(prepared.doubleListMs !== undefined ? { doubleListMs: prepared.doubleListMs } : {}),
+      listFloor,
+      ...(prepared.server ? { server: prepared.server } : {}),
       bare,
+      ...(bareRuns.length > 1 ? { bareRuns } : {}),
       coldStart: cold,
+      ...(coldStarts.length > 1 ? { coldStarts } : {}),
       rss,
       ...ff,
       updates: up,
@@ -583,16 +728,19 @@ async function main(): Promise<void> {
     settings: { flips: FLIPS, floorSamples: FLOOR, updateRate: RATE, updateSeconds: SECONDS },
     sizes: [],
   };
-  const out = args.out ?? '';
+  const out = OUT;
   for (const n of SIZES) {
-    const r = await runSize(n);
-    if (!r) continue;
-    results.sizes.push(r);
-    mkdirSync(dirname(out), { recursive: true });
-    writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
+    for (const kube of KUBES) {
+      const r = await runSize(n, kube);
+      if (!r) continue;
+      results.sizes.push(r);
+      mkdirSync(dirname(out), { recursive: true });
+      writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
+    }
   }
   if (results.sizes.length > 0) {
-    console.log(`\n${table(results)}\n\nwritten to ${out}`);
+    console.log(`\n${table(results)}\n\n${serverTable(results)}\n\nwritten to ${out}`);
+    if (REAL) console.log(`\nfor docs/benchmarks.md:\n\n${serverMarkdownTable(results)}`);
   }
 }
 

@@ -3,6 +3,8 @@
 // cosmolet reaches it over real HTTPS at 127.0.0.1:6443), and the built `cosmolet run` beside it.
 // This process reaches both through unix sockets (namespaces share the file system). Everything is
 // started through the fabric, tracked by pid, and killed by its teardown, also on failure and signals.
+// What both labs share (this one and the real kube-apiserver's, real-lab.ts): the BenchLab surface the
+// benchmark drives, cosmolet started in the node namespace as in its pod, its HTTP port, the leaf.
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -11,12 +13,16 @@ import { join } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { startFabric, waitFor, type Fabric } from '../../src/lab/fabric.js';
 import type { KubeObject } from '../../src/model/objects.js';
+import { measureListFloor, type ListFloor } from './list-floor.js';
+import { CONTROLLER_MANAGER } from './workload.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
-const CLI = join(ROOT, 'dist', 'cli.js');
+export const CLI = join(ROOT, 'dist', 'cli.js');
 const APISERVER = join(ROOT, 'dist', 'lab', 'apiserver-main.js');
-const FORWARD = join(ROOT, 'dist', 'lab', 'forward-main.js');
+export const FORWARD = join(ROOT, 'dist', 'lab', 'forward-main.js');
 const TOKEN = 'bench-token';
+/** Where cosmolet finds its service account in its pod (its own mount namespace here). */
+const SA_PATH = '/run/secrets/kubernetes.io/serviceaccount';
 
 export interface Reply {
   status: number;
@@ -39,12 +45,148 @@ export function objectPath(o: KubeObject): string {
   }
 }
 
-export class ScaleLab {
+/** What the scale benchmark drives, on the API double (ScaleLab) or the real kube-apiserver. */
+export interface BenchLab {
+  readonly kind: 'double' | 'real';
+  readonly fabric: Fabric;
+  readonly cosmoletLog: string;
+  /** The managed-by label of the EndpointSlices the benchmark writes. */
+  readonly managedBy: string;
+  start(): Promise<void>;
+  /** Writes an object whole (PUT without resourceVersion: no precondition), as a controller would. */
+  put(o: KubeObject): Promise<void>;
+  /** GET on cosmolet's HTTP server. */
+  get(path: string): Promise<Reply>;
+  startCosmolet(config?: Record<string, unknown>, inCluster?: boolean): ChildProcess;
+  /**
+   * Paginated LISTs (500 a page) of every Service and every EndpointSlice with cosmolet's client and
+   * credentials, from the node namespace over the path cosmolet takes (127.0.0.1:6443).
+   */
+  listFloor(rounds: number): Promise<ListFloor>;
+  leafPid(): number;
+  teardown(): Promise<void>;
+}
+
+/** The service account directory cosmolet gets mounted: token, ca.crt, namespace. */
+export function writeServiceAccount(dir: string, token: string, caPem: string, namespace?: string): string {
+  const sa = join(dir, 'serviceaccount');
+  mkdirSync(sa, { recursive: true });
+  writeFileSync(join(sa, 'token'), token, { mode: 0o600 });
+  writeFileSync(join(sa, 'ca.crt'), caPem);
+  if (namespace !== undefined) writeFileSync(join(sa, 'namespace'), namespace);
+  return sa;
+}
+
+/**
+ * Starts the built `cosmolet run` in the node namespace with kernel origination. `inCluster` finds
+ * the API the way it does in its pod: KUBERNETES_SERVICE_HOST/PORT (127.0.0.1:6443) and the service
+ * account's token and CA at /var/run/secrets/kubernetes.io/serviceaccount, which a tmpfs over /run
+ * provides in cosmolet's own mount namespace only (`ip netns exec` gives it one). Memory is then
+ * measured on the path cosmolet takes in production; a kubeconfig may load more code.
+ */
+export function spawnCosmolet(
+  fabric: Fabric,
+  opts: {
+    cli: string;
+    config: Record<string, unknown>;
+    logFile: string;
+    serviceAccountDir: string;
+    /** Used when not in-cluster. */
+    kubeconfig: string;
+    inCluster: boolean;
+  },
+): ChildProcess {
+  const file = join(fabric.dir, 'cosmolet.yaml');
+  writeFileSync(
+    file,
+    stringifyYaml({
+      frr: { origination: 'kernel', socketDir: fabric.socketDir('node') },
+      http: { address: '127.0.0.1:8080' },
+      logging: { level: 'info', format: 'json' },
+      ...opts.config,
+    }),
+  );
+  const run = [process.execPath, opts.cli, 'run', '--config', file, '--node-name', 'node-a'];
+  if (!opts.inCluster)
+    return fabric.spawn('node', [...run, '--kubeconfig', opts.kubeconfig], { logFile: opts.logFile });
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    KUBERNETES_SERVICE_HOST: '127.0.0.1',
+    KUBERNETES_SERVICE_PORT: '6443',
+  };
+  delete env.KUBECONFIG;
+  return fabric.spawn(
+    'node',
+    [
+      'sh',
+      '-c',
+      'mount -t tmpfs tmpfs /run && mkdir -p "$2" && mount --bind "$1" "$2" && shift 2 && exec "$@"',
+      'sh',
+      opts.serviceAccountDir,
+      SA_PATH,
+      ...run,
+    ],
+    { logFile: opts.logFile, env },
+  );
+}
+
+/** cosmolet.log for the first start, cosmolet-<n>.log for the n-th. */
+export function cosmoletLogFile(dir: string, n: number): string {
+  return join(dir, n <= 1 ? 'cosmolet.log' : `cosmolet-${n}.log`);
+}
+
+/** A forwarder process in the node namespace (e.g. unix:…/http.sock to tcp:127.0.0.1:8080). */
+export async function nodeForwarder(fabric: Fabric, listen: string, connect: string): Promise<void> {
+  fabric.spawn('node', [process.execPath, FORWARD, '--listen', listen, '--connect', connect]);
+  if (listen.startsWith('unix:')) {
+    const path = listen.slice('unix:'.length);
+    await waitFor(`forwarder ${listen}`, () => existsSync(path), 10_000, 20);
+    return;
+  }
+  const port = listen.split(':').pop() ?? '';
+  await waitFor(
+    `forwarder ${listen}`,
+    async () => {
+      await fabric.exec('node', ['bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${port}`]);
+      return true;
+    },
+    10_000,
+    50,
+  );
+}
+
+/** GET on cosmolet's HTTP server through the unix socket bridge in `dir`. */
+export function cosmoletGet(dir: string, path: string): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ socketPath: join(dir, 'http.sock'), path, timeout: 30_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${path}: timeout`)));
+    req.on('error', reject);
+  });
+}
+
+/** Pid of a process living in the leaf namespace (for /proc/<pid>/net). */
+export function leafZebraPid(fabric: Fabric): number {
+  const pid = fabric.pid('leaf', 'zebra');
+  if (pid === undefined) throw new Error('the leaf zebra is not running');
+  return pid;
+}
+
+export class ScaleLab implements BenchLab {
+  readonly kind = 'double';
+  readonly managedBy = CONTROLLER_MANAGER;
   fabric!: Fabric;
   private apiAgent: https.Agent | undefined;
   cosmolet: ChildProcess | undefined;
   cosmoletLog = '';
+  /** How many times cosmolet was started: each start logs to a file of its own. */
+  private starts = 0;
   private caPem = '';
+  private saDir: string | undefined;
 
   /**
    * keepDir: keep the fabric's directory (logs of cosmolet, the double and FRR) after teardown;
@@ -112,10 +254,18 @@ export class ScaleLab {
     }
   }
 
-  private async forwarder(listen: string, connect: string): Promise<void> {
-    this.fabric.spawn('node', [process.execPath, FORWARD, '--listen', listen, '--connect', connect]);
-    const path = listen.slice('unix:'.length);
-    await waitFor(`forwarder ${listen}`, () => existsSync(path), 10_000, 20);
+  private forwarder(listen: string, connect: string): Promise<void> {
+    return nodeForwarder(this.fabric, listen, connect);
+  }
+
+  /** The double's bearer token and CA, where cosmolet (and the list floor) find them. */
+  get serviceAccountDir(): string {
+    this.saDir ??= writeServiceAccount(this.dir, TOKEN, this.caPem);
+    return this.saDir;
+  }
+
+  listFloor(rounds: number): Promise<ListFloor> {
+    return measureListFloor({ fabric: this.fabric, serviceAccountDir: this.serviceAccountDir, rounds });
   }
 
   /** A request to the API double (HTTPS through the unix socket bridge). */
@@ -168,77 +318,28 @@ export class ScaleLab {
     if (r.status !== 200) throw new Error(`POST /_lab/objects: ${r.status} ${r.body.slice(0, 200)}`);
   }
 
-  /**
-   * Starts the built `cosmolet run` in the node namespace with kernel origination. `inCluster`
-   * (the default) finds the API the way it does in its pod: KUBERNETES_SERVICE_HOST/PORT and the
-   * service account's token and CA at /var/run/secrets/kubernetes.io/serviceaccount, which a tmpfs
-   * over /run provides in cosmolet's own mount namespace only (`ip netns exec` gives it one). Memory
-   * is then measured on the path cosmolet takes in production; `--kubeconfig` may load more code.
-   */
+  /** Starts the built `cosmolet run` in the node namespace (spawnCosmolet), in-cluster by default. */
   startCosmolet(config: Record<string, unknown> = {}, inCluster = true): ChildProcess {
-    const file = join(this.dir, 'cosmolet.yaml');
-    writeFileSync(
-      file,
-      stringifyYaml({
-        frr: { origination: 'kernel', socketDir: this.fabric.socketDir('node') },
-        http: { address: '127.0.0.1:8080' },
-        logging: { level: 'info', format: 'json' },
-        ...config,
-      }),
-    );
-    this.cosmoletLog = join(this.dir, 'cosmolet.log');
-    const run = [process.execPath, this.cli, 'run', '--config', file, '--node-name', 'node-a'];
-    if (!inCluster) {
-      this.cosmolet = this.fabric.spawn('node', [...run, '--kubeconfig', join(this.dir, 'kubeconfig')], {
-        logFile: this.cosmoletLog,
-      });
-      return this.cosmolet;
-    }
-    const sa = join(this.dir, 'serviceaccount');
-    mkdirSync(sa, { recursive: true });
-    writeFileSync(join(sa, 'token'), TOKEN);
-    writeFileSync(join(sa, 'ca.crt'), this.caPem);
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      KUBERNETES_SERVICE_HOST: '127.0.0.1',
-      KUBERNETES_SERVICE_PORT: '6443',
-    };
-    delete env.KUBECONFIG;
-    this.cosmolet = this.fabric.spawn(
-      'node',
-      [
-        'sh',
-        '-c',
-        'mount -t tmpfs tmpfs /run && mkdir -p "$2" && mount --bind "$1" "$2" && shift 2 && exec "$@"',
-        'sh',
-        sa,
-        '/run/secrets/kubernetes.io/serviceaccount',
-        ...run,
-      ],
-      { logFile: this.cosmoletLog, env },
-    );
+    this.cosmoletLog = cosmoletLogFile(this.dir, ++this.starts);
+    this.cosmolet = spawnCosmolet(this.fabric, {
+      cli: this.cli,
+      config,
+      logFile: this.cosmoletLog,
+      serviceAccountDir: this.serviceAccountDir,
+      kubeconfig: join(this.dir, 'kubeconfig'),
+      inCluster,
+    });
     return this.cosmolet;
   }
 
   /** GET on cosmolet's HTTP server (through the unix socket bridge). */
   get(path: string): Promise<Reply> {
-    return new Promise((resolve, reject) => {
-      const req = http.get({ socketPath: join(this.dir, 'http.sock'), path, timeout: 30_000 }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      });
-      req.on('timeout', () => req.destroy(new Error(`GET ${path}: timeout`)));
-      req.on('error', reject);
-    });
+    return cosmoletGet(this.dir, path);
   }
 
   /** Pid of a process living in the leaf namespace (for /proc/<pid>/net). */
   leafPid(): number {
-    const pid = this.fabric.pid('leaf', 'zebra');
-    if (pid === undefined) throw new Error('the leaf zebra is not running');
-    return pid;
+    return leafZebraPid(this.fabric);
   }
 
   async teardown(): Promise<void> {

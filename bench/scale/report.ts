@@ -1,5 +1,8 @@
 // The scale benchmark's results file (bench/results/scale.json), its targets (issue 10) and the
-// table printed from it. Shared by bench/scale.ts and bench/plot.ts.
+// table printed from it. Shared by bench/scale.ts and bench/plot.ts. With `--kube real` (or both), a
+// second table sets the real kube-apiserver's figures beside the double's (bench/results/scale-real.json).
+import { listFloorMs, median, type ListFloor } from './list-floor.js';
+import type { LoadResult, ServerMemory } from './real-lab.js';
 
 export interface Percentiles {
   p50: number;
@@ -16,24 +19,45 @@ export function percentiles(xs: readonly number[]): Percentiles {
   return { p50: at(0.5), p99: at(0.99), min: s[0] ?? NaN, max: s[s.length - 1] ?? NaN, n: s.length };
 }
 
+export interface ColdStart {
+  /** From spawning cosmolet to its first log line (Node.js started, code loaded). */
+  processStartMs: number;
+  /** From spawning cosmolet to the last reflector's first full list (its "synced" log line). */
+  listsCompleteMs: number;
+  /** From that line to the leaf's FIB holding all 2N prefixes. */
+  listsToLeafMs: number;
+  spawnToLeafMs: number;
+  signal: string;
+}
+
 export interface SizeResult {
   services: number;
   prefixes: number;
+  /** The API server cosmolet ran against; absent in results from before `--kube` (the double). */
+  kube?: 'double' | 'real';
+  /** cosmolet's client listing every Service and EndpointSlice over cosmolet's path (list-floor.ts). */
+  listFloor?: ListFloor;
+  /** The real kube-apiserver's own figures (`--kube real`). */
+  server?: {
+    version: string;
+    /** Writing the N Services and 2N EndpointSlices. */
+    load: LoadResult;
+    /** The list floor from the host straight to the API server's port, without the node's bridge. */
+    directListFloor: ListFloor;
+    memoryAfterLoad: ServerMemory;
+    memoryEnd: ServerMemory;
+  };
   loadAverage: { start: number[]; end: number[]; mean1m: number };
   populateMs: number;
   /** Listing every Service and EndpointSlice from the double once, before cosmolet starts. */
   doubleListMs?: number;
+  /** The bare baseline; with --repeats K > 1 the run with the median time to the leaf. */
   bare: { batchMs: number; leafMs: number };
-  coldStart: {
-    /** From spawning cosmolet to its first log line (Node.js started, code loaded). */
-    processStartMs: number;
-    /** From spawning cosmolet to the last reflector's first full list (its "synced" log line). */
-    listsCompleteMs: number;
-    /** From that line to the leaf's FIB holding all 2N prefixes. */
-    listsToLeafMs: number;
-    spawnToLeafMs: number;
-    signal: string;
-  };
+  /** With --repeats K > 1: every bare baseline run. */
+  bareRuns?: { batchMs: number; leafMs: number }[];
+  coldStart: ColdStart;
+  /** With --repeats K > 1: every cold start on the same cluster, the first one included. */
+  coldStarts?: ColdStart[];
   rss: { mb: number; peakMB: number; settledAfterS: number };
   floorMs: Percentiles & { add: Percentiles; del: Percentiles };
   flipMs: Percentiles & { advertise: Percentiles; withdraw: Percentiles };
@@ -140,13 +164,15 @@ export const CHECKS: Check[] = [
   },
 ];
 
+/** A column's title: the size, and which API server when the results hold the real one. */
+function column(results: ScaleResults, r: SizeResult): string {
+  const real = results.sizes.some((x) => x.kube === 'real');
+  return `${r.services.toLocaleString('en')} Services${real ? `, ${r.kube === 'real' ? 'real' : 'double'}` : ''}`;
+}
+
 /** A plain-text table: one row per figure, one column per size, pass/miss beside each value. */
 export function table(results: ScaleResults): string {
-  const head = [
-    'figure',
-    'target',
-    ...results.sizes.map((r) => `${r.services.toLocaleString('en')} Services`),
-  ];
+  const head = ['figure', 'target', ...results.sizes.map((r) => column(results, r))];
   const rows = CHECKS.map((c) => [
     c.figure,
     c.target,
@@ -163,7 +189,7 @@ export function table(results: ScaleResults): string {
 
 /** The same table in Markdown, for docs/benchmarks.md. */
 export function markdownTable(results: ScaleResults): string {
-  const head = ['', 'target', ...results.sizes.map((r) => `${r.services.toLocaleString('en')} Services`)];
+  const head = ['', 'target', ...results.sizes.map((r) => column(results, r))];
   const rows = CHECKS.map((c) => [
     c.figure,
     c.target,
@@ -173,5 +199,136 @@ export function markdownTable(results: ScaleResults): string {
     }),
   ]);
   rows.push(['load average (1 min, mean)', '', ...results.sizes.map((r) => r.loadAverage.mean1m.toFixed(1))]);
+  return [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
+}
+
+/** A cold start figure: the median over the repeated cold starts when there are several. */
+export function coldMedian(r: SizeResult, f: (c: ColdStart) => number): number {
+  return r.coldStarts && r.coldStarts.length > 1 ? median(r.coldStarts.map(f)) : f(r.coldStart);
+}
+
+/**
+ * Cold start against its floor: from spawning cosmolet until the leaf holds every prefix, divided by
+ * (list floor + route floor): both lists at once with cosmolet's client, plus the bare `ip -batch`
+ * of every route until the leaf holds them. Undefined without a measured list floor.
+ */
+export function coldStartRatio(r: SizeResult): number | undefined {
+  if (!r.listFloor) return undefined;
+  return coldMedian(r, (c) => c.spawnToLeafMs) / (listFloorMs(r.listFloor) + r.bare.leafMs);
+}
+
+/** The same from cosmolet's first log line (Node.js up, its code loaded), which no floor includes. */
+export function coldStartRatioFromProcessUp(r: SizeResult): number | undefined {
+  if (!r.listFloor || !Number.isFinite(r.coldStart.processStartMs)) return undefined;
+  return (
+    coldMedian(r, (c) => c.spawnToLeafMs - c.processStartMs) / (listFloorMs(r.listFloor) + r.bare.leafMs)
+  );
+}
+
+/** "(median of K)" after a cold start figure when it is one. */
+function coldOf(r: SizeResult): string {
+  return r.coldStarts && r.coldStarts.length > 1 ? ` (median of ${r.coldStarts.length})` : '';
+}
+
+const sec = (x: number): string => (x >= 10_000 ? `${(x / 1000).toFixed(1)} s` : ms(x));
+
+/** One row per figure for `serverTable`: the double's and the real server's side by side. */
+const SERVER_ROWS: { figure: string; value: (r: SizeResult) => string }[] = [
+  {
+    figure: 'API server',
+    value: (r) => (r.server ? `kube-apiserver ${r.server.version}` : 'API double'),
+  },
+  {
+    figure: 'writing the cluster (N Services, 2N slices)',
+    value: (r) =>
+      r.server
+        ? `${sec(r.server.load.ms)} (${Math.round(r.server.load.objects / (r.server.load.ms / 1000))}/s, ${r.server.load.concurrency} in flight, ${r.server.load.throttled} x 429)`
+        : `${ms(r.populateMs)} (bulk endpoint)`,
+  },
+  {
+    figure: 'list floor: Services',
+    value: (r) => (r.listFloor ? ms(r.listFloor.servicesMs) : '-'),
+  },
+  {
+    figure: 'list floor: EndpointSlices',
+    value: (r) => (r.listFloor ? ms(r.listFloor.endpointSlicesMs) : '-'),
+  },
+  {
+    figure: 'list floor: both at once',
+    value: (r) => (r.listFloor?.concurrentMs !== undefined ? ms(r.listFloor.concurrentMs) : '-'),
+  },
+  {
+    figure: 'list floor: both at once, straight to the port',
+    value: (r) => (r.server ? ms(listFloorMs(r.server.directListFloor)) : '-'),
+  },
+  {
+    figure: 'route floor: bare ip -batch to the leaf',
+    value: (r) =>
+      r.bareRuns && r.bareRuns.length > 1
+        ? `${ms(r.bare.leafMs)} (${r.bareRuns.map((b) => ms(b.leafMs)).join(', ')})`
+        : ms(r.bare.leafMs),
+  },
+  {
+    figure: 'cold start: process up, lists complete',
+    value: (r) =>
+      `${ms(coldMedian(r, (c) => c.processStartMs))}, ${ms(coldMedian(r, (c) => c.listsCompleteMs))}${coldOf(r)}`,
+  },
+  {
+    figure: 'cold start: started to all at the leaf',
+    value: (r) => {
+      const all = r.coldStarts && r.coldStarts.length > 1 ? r.coldStarts.map((c) => ms(c.spawnToLeafMs)) : [];
+      return `${ms(coldMedian(r, (c) => c.spawnToLeafMs))}${all.length ? ` (${all.join(', ')})` : ''}`;
+    },
+  },
+  {
+    figure: 'cold start / (list floor + route floor)',
+    value: (r) => {
+      const x = coldStartRatio(r);
+      return x === undefined ? '-' : `${x.toFixed(2)}x`;
+    },
+  },
+  {
+    figure: 'the same from process up',
+    value: (r) => {
+      const x = coldStartRatioFromProcessUp(r);
+      return x === undefined ? '-' : `${x.toFixed(2)}x`;
+    },
+  },
+  { figure: 'flip p50 (floor p50)', value: (r) => `${ms(r.flipMs.p50)} (${ms(r.floorMs.p50)})` },
+  { figure: 'flip p99 (floor p99)', value: (r) => `${ms(r.flipMs.p99)} (${ms(r.floorMs.p99)})` },
+  { figure: 'cosmolet RSS after cold start', value: (r) => `${r.rss.mb.toFixed(0)} MB` },
+  {
+    figure: 'updates/s: cosmolet CPU',
+    value: (r) => `${(r.updates.core * 100).toFixed(1)}% (${r.updates.applies} applies)`,
+  },
+  {
+    figure: 'kube-apiserver, etcd RSS (end)',
+    value: (r) =>
+      r.server
+        ? `${r.server.memoryEnd.apiserverMB.toFixed(0)} MB, ${r.server.memoryEnd.etcdMB.toFixed(0)} MB`
+        : '-',
+  },
+  {
+    figure: 'load average (1 min: start, mean, end)',
+    value: (r) =>
+      `${(r.loadAverage.start[0] ?? NaN).toFixed(1)}, ${r.loadAverage.mean1m.toFixed(1)}, ${(r.loadAverage.end[0] ?? NaN).toFixed(1)}`,
+  },
+];
+
+function serverRows(results: ScaleResults): string[][] {
+  const head = ['', ...results.sizes.map((r) => column(results, r))];
+  return [head, ...SERVER_ROWS.map((row) => [row.figure, ...results.sizes.map((r) => row.value(r))])];
+}
+
+/** The double's and the real kube-apiserver's figures side by side, as plain text. */
+export function serverTable(results: ScaleResults): string {
+  const rows = serverRows(results);
+  const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length)));
+  return rows.map((row) => row.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ')).join('\n');
+}
+
+/** The same in Markdown, for docs/benchmarks.md. */
+export function serverMarkdownTable(results: ScaleResults): string {
+  const [head = [], ...rows] = serverRows(results);
   return [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
 }

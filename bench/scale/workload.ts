@@ -1,10 +1,16 @@
 // The scale benchmark's cluster (issue 10): N dual-stack ClusterIP Services, each with an IPv4 and
 // an IPv6 EndpointSlice of 5 endpoints, one of them on this node and four elsewhere. Pure and
 // deterministic: the benchmark regenerates an object from its index and state instead of keeping
-// 100,000 slices in memory.
+// 100,000 slices in memory. On the real kube-apiserver (--kube real) the Services have no selector
+// (the real EndpointSlice controller leaves them alone) and the slices carry the benchmark's own
+// managed-by label, as any other controller writing EndpointSlices does.
 import type { EndpointSlice, Node, Service } from '../../src/model/objects.js';
 
 export const NODE_NAME = 'node-a';
+/** The managed-by label of the EndpointSlice controller, which the API double's slices carry. */
+export const CONTROLLER_MANAGER = 'endpointslice-controller.k8s.io';
+/** The benchmark's own managed-by label: its slices on the real kube-apiserver. */
+export const BENCH_MANAGER = 'bench.cosmolet.io';
 export const ENDPOINTS_PER_SLICE = 5;
 const NAMESPACES = 20;
 /** Service i gets the (i + OFFSET)-th address of each range (skips 10.96.0.0/24). */
@@ -14,6 +20,7 @@ export type Family = 'IPv4' | 'IPv6';
 
 /** The address `v` inside a 20-bit IPv6 range `fd00:<net>::/108`, canonical. */
 function v6(net: string, v: number): string {
+  if (v === 0) return `fd00:${net}::`;
   const hi = v >>> 16;
   const lo = v & 0xffff;
   return `fd00:${net}::${hi ? `${hi.toString(16)}:` : ''}${lo.toString(16)}`;
@@ -60,7 +67,8 @@ export function benchNode(): Node {
   };
 }
 
-export function benchService(i: number): Service {
+/** `selector: false`: a Service without selector, whose EndpointSlices someone else writes. */
+export function benchService(i: number, opts: { selector?: boolean } = {}): Service {
   const { ipv4, ipv6 } = serviceIPs(i);
   const name = serviceName(i);
   return {
@@ -74,7 +82,7 @@ export function benchService(i: number): Service {
       ipFamilies: ['IPv4', 'IPv6'],
       ipFamilyPolicy: 'RequireDualStack',
       internalTrafficPolicy: 'Cluster',
-      selector: { app: name },
+      ...(opts.selector === false ? {} : { selector: { app: name } }),
       ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }],
       sessionAffinity: 'None',
     },
@@ -91,7 +99,12 @@ export interface SliceState {
 
 export const INITIAL: SliceState = { ready: true, generation: 0 };
 
-export function benchSlice(i: number, family: Family, state: SliceState = INITIAL): EndpointSlice {
+export function benchSlice(
+  i: number,
+  family: Family,
+  state: SliceState = INITIAL,
+  managedBy: string = CONTROLLER_MANAGER,
+): EndpointSlice {
   const ns = namespaceOf(i);
   const svc = serviceName(i);
   const endpoints = Array.from({ length: ENDPOINTS_PER_SLICE }, (_, e) => {
@@ -114,7 +127,7 @@ export function benchSlice(i: number, family: Family, state: SliceState = INITIA
       namespace: ns,
       labels: {
         'kubernetes.io/service-name': svc,
-        'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io',
+        'endpointslice.kubernetes.io/managed-by': managedBy,
       },
       annotations: {
         'endpoints.kubernetes.io/last-change-trigger-time': new Date(
