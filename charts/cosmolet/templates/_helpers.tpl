@@ -78,4 +78,7 @@ or withdrawal at exit). With bgp.enabled false cosmolet only plans and reads, wh
 {{- if .Values.config.nodeName -}}
 {{- fail "config.nodeName must stay empty in the chart: every pod takes its node name from NODE_NAME (spec.nodeName)" -}}
 {{- end -}}
+{{- with include "cosmolet.configProblems" . -}}
+{{- fail (printf "\n%s" .) -}}
+{{- end -}}
 {{- end -}}
