@@ -4,15 +4,22 @@
 // the non-resource URL (e.g. "/metrics", "/status"). RBAC grants it with
 //   rules: [{nonResourceURLs: ["/metrics", "/status"], verbs: ["get"]}]
 // cosmolet's own service account needs the system:auth-delegator ClusterRole to create the reviews.
-// Decisions are cached briefly (keyed by a hash of the token, never the token itself).
+// Decisions are cached briefly (keyed by a hash of the token, never the token itself): allows and
+// refusals in separate least-recently-used caches, so a flood of junk tokens only ever evicts other
+// refusals, never a caller that was allowed. Reviews in flight at once are capped: each one is a
+// request under cosmolet's own identity, and API priority and fairness would throttle cosmolet's
+// own list/watch if an unauthenticated client could start thousands.
 import { createHash } from 'node:crypto';
 import { parseHttpAddress } from '../config/http-address.js';
 import { errorMessage } from '../errors.js';
 import { statusMessage, type KubeClient } from '../kube/client.js';
 
 export interface AuthDecision {
-  /** 200 allowed, 401 no or invalid token, 403 authenticated but not allowed, 503 cannot check. */
-  status: 200 | 401 | 403 | 503;
+  /**
+   * 200 allowed, 401 no or invalid token, 403 authenticated but not allowed, 429 too many reviews in
+   * flight (retry), 503 cannot check.
+   */
+  status: 200 | 401 | 403 | 429 | 503;
   reason: string;
   user?: string;
 }
@@ -23,15 +30,27 @@ export interface RequestAuthorizer {
 
 export interface DelegatingAuthorizerOptions {
   client: KubeClient;
+  /**
+   * The audiences a token must be bound to (http.tokenAudiences), sent as TokenReview spec.audiences:
+   * a token the API server would accept for itself is then refused, so none is ever sent to a node.
+   * Undefined: the API server's own audiences (tests of the review alone).
+   */
+  audiences?: readonly string[];
   /** How long an allow is reused. Default 60 s. */
   allowTtlMs?: number;
   /** How long a refusal is reused. Default 10 s. */
   denyTtlMs?: number;
   /** While the API server cannot be asked, an allow this recent is still honoured. Default 15 min. */
   staleAllowMs?: number;
+  /** Entries in each cache (allows, refusals). Default 1000. */
   maxEntries?: number;
+  /** TokenReviews in flight at once; a new token beyond this is answered 429. Default 16. */
+  maxReviewsInFlight?: number;
   now?: () => number;
 }
+
+/** Enough for Prometheus, a few operators and `cosmolet status` at once; the rest wait a second. */
+export const DEFAULT_MAX_REVIEWS_IN_FLIGHT = 16;
 
 interface Entry {
   decision: AuthDecision;
@@ -41,23 +60,31 @@ interface Entry {
 interface TokenReviewStatus {
   authenticated?: unknown;
   user?: { username?: unknown; uid?: unknown; groups?: unknown; extra?: unknown };
+  audiences?: unknown;
   error?: unknown;
 }
 
 export class DelegatingAuthorizer implements RequestAuthorizer {
-  private readonly cache = new Map<string, Entry>();
+  private readonly allows = new Map<string, Entry>();
+  private readonly refusals = new Map<string, Entry>();
   private readonly inflight = new Map<string, Promise<AuthDecision>>();
   private readonly allowTtlMs: number;
   private readonly denyTtlMs: number;
   private readonly staleAllowMs: number;
   private readonly maxEntries: number;
+  private readonly maxInFlight: number;
   private readonly now: () => number;
+  /** The last review could not reach an answer (503): an outage, as far as we know. */
+  private unavailable = false;
+  /** The most reviews in flight at once so far (for tests and docs/reliability.md). */
+  peakInFlight = 0;
 
   constructor(private readonly options: DelegatingAuthorizerOptions) {
     this.allowTtlMs = options.allowTtlMs ?? 60_000;
     this.denyTtlMs = options.denyTtlMs ?? 10_000;
     this.staleAllowMs = options.staleAllowMs ?? 15 * 60_000;
     this.maxEntries = options.maxEntries ?? 1000;
+    this.maxInFlight = options.maxReviewsInFlight ?? DEFAULT_MAX_REVIEWS_IN_FLIGHT;
     this.now = options.now ?? Date.now;
   }
 
@@ -66,26 +93,44 @@ export class DelegatingAuthorizer implements RequestAuthorizer {
     const token = m?.[1];
     if (!token) return { status: 401, reason: 'a bearer token is required (Authorization: Bearer ...)' };
     const key = `${createHash('sha256').update(token).digest('hex')} ${path}`;
-    const cached = this.cache.get(key);
     const now = this.now();
-    if (cached && now - cached.at < (cached.decision.status === 200 ? this.allowTtlMs : this.denyTtlMs)) {
-      return cached.decision;
-    }
+    const allow = this.allows.get(key);
+    if (allow && now - allow.at < this.allowTtlMs) return touch(this.allows, key, allow).decision;
+    const refusal = this.refusals.get(key);
+    if (refusal && now - refusal.at < this.denyTtlMs) return touch(this.refusals, key, refusal).decision;
+    // An allow too old to reuse, but young enough to honour while the API server cannot answer.
+    const stale = allow && now - allow.at < this.staleAllowMs ? allow.decision : undefined;
     // Concurrent requests with the same token share one review.
     let pending = this.inflight.get(key);
     if (!pending) {
-      pending = this.review(token, path).finally(() => this.inflight.delete(key));
-      this.inflight.set(key, pending);
+      if (this.inflight.size >= this.maxInFlight) {
+        return stale ?? { status: 429, reason: 'too many token reviews in flight; retry shortly' };
+      }
+      pending = this.start(key, token, path);
     }
+    // During an outage a review only times out: answer a recent allow now, re-check behind it.
+    if (stale && this.unavailable) return stale;
     const decision = await pending;
-    if (decision.status === 503) {
-      // The API server is away: keep serving a caller that was allowed recently.
-      if (cached?.decision.status === 200 && now - cached.at < this.staleAllowMs) return cached.decision;
+    return decision.status === 503 && stale ? stale : decision;
+  }
+
+  /** Starts one review and files its answer in the cache it belongs to. */
+  private start(key: string, token: string, path: string): Promise<AuthDecision> {
+    const pending = this.review(token, path).then((decision) => {
+      this.inflight.delete(key);
+      this.unavailable = decision.status === 503;
+      if (decision.status === 200) {
+        this.refusals.delete(key);
+        remember(this.allows, key, { decision, at: this.now() }, this.maxEntries);
+      } else if (decision.status !== 503) {
+        this.allows.delete(key);
+        remember(this.refusals, key, { decision, at: this.now() }, this.maxEntries);
+      }
       return decision;
-    }
-    if (this.cache.size >= this.maxEntries) this.cache.clear();
-    this.cache.set(key, { decision, at: now });
-    return decision;
+    });
+    this.inflight.set(key, pending);
+    this.peakInFlight = Math.max(this.peakInFlight, this.inflight.size);
+    return pending;
   }
 
   private async review(token: string, path: string): Promise<AuthDecision> {
@@ -94,7 +139,11 @@ export class DelegatingAuthorizer implements RequestAuthorizer {
       const tr = await client.request(
         'POST',
         '/apis/authentication.k8s.io/v1/tokenreviews',
-        { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } },
+        {
+          apiVersion: 'authentication.k8s.io/v1',
+          kind: 'TokenReview',
+          spec: { token, ...(this.options.audiences ? { audiences: this.options.audiences } : {}) },
+        },
         { timeoutMs: 10_000 },
       );
       if (tr.status !== 201 && tr.status !== 200) {
@@ -107,6 +156,12 @@ export class DelegatingAuthorizer implements RequestAuthorizer {
       const user = status.user;
       if (status.authenticated !== true || typeof user?.username !== 'string') {
         return { status: 401, reason: 'the token is not valid' };
+      }
+      // An authenticator that ignores audiences answers without them: that token is not bound to ours.
+      const wanted = this.options.audiences;
+      const granted: unknown[] = Array.isArray(status.audiences) ? (status.audiences as unknown[]) : [];
+      if (wanted && !granted.some((a) => typeof a === 'string' && wanted.includes(a))) {
+        return { status: 401, reason: `the token is not bound to the audience ${wanted.join(' or ')}` };
       }
       const spec: Record<string, unknown> = {
         user: user.username,
@@ -138,6 +193,22 @@ export class DelegatingAuthorizer implements RequestAuthorizer {
     } catch (err) {
       return { status: 503, reason: `cannot check the token: ${errorMessage(err)}` };
     }
+  }
+}
+
+/** A cache hit moves the entry to the young end of the map (Maps iterate in insertion order). */
+function touch(cache: Map<string, Entry>, key: string, entry: Entry): Entry {
+  cache.delete(key);
+  cache.set(key, entry);
+  return entry;
+}
+
+/** Files an entry; past `max`, the least recently used one goes. */
+function remember(cache: Map<string, Entry>, key: string, entry: Entry, max: number): void {
+  touch(cache, key, entry);
+  if (cache.size > max) {
+    const oldest = cache.keys().next();
+    if (!oldest.done) cache.delete(oldest.value);
   }
 }
 
