@@ -101,6 +101,28 @@ export const configSchema = z
             message: 'must be HOST:PORT, [IPv6]:PORT or :PORT with PORT 1 to 65535',
           })
           .default(':8080'),
+        // Both or neither: http.address then serves HTTPS with this pair, re-read when the files change.
+        tls: z
+          .object({ certFile: z.string().min(1).optional(), keyFile: z.string().min(1).optional() })
+          .strict()
+          .superRefine((t, ctx) => {
+            if (t.certFile !== undefined && t.keyFile === undefined)
+              ctx.addIssue({
+                code: 'custom',
+                path: ['keyFile'],
+                message: 'is required with http.tls.certFile',
+              });
+            if (t.keyFile !== undefined && t.certFile === undefined)
+              ctx.addIssue({
+                code: 'custom',
+                path: ['certFile'],
+                message: 'is required with http.tls.keyFile',
+              });
+          })
+          .prefault({}),
+        // A token for /metrics and /status must be bound to one of these (TokenReview spec.audiences),
+        // so a token sent to a node is never one the API server accepts.
+        tokenAudiences: z.array(z.string().min(1)).min(1).default(['cosmolet']),
       })
       .strict()
       .prefault({}),

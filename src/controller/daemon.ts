@@ -167,13 +167,12 @@ export class Daemon {
     // Off loopback, /metrics and /status need a token the API server vouches for (auth.ts).
     const authorizer = isLoopbackOnly(config.http.address)
       ? undefined
-      : new DelegatingAuthorizer({ client: this.deps.client });
-    this.http = await startHttpServer(
-      config.http.address,
-      this.routes(),
-      log,
-      authorizer ? { authorizer } : {},
-    );
+      : new DelegatingAuthorizer({ client: this.deps.client, audiences: config.http.tokenAudiences });
+    const { certFile, keyFile } = config.http.tls;
+    this.http = await startHttpServer(config.http.address, this.routes(), log, {
+      ...(authorizer ? { authorizer } : {}),
+      ...(certFile !== undefined && keyFile !== undefined ? { tls: { certFile, keyFile } } : {}),
+    });
     this.reflectors.start();
     this.reconciler.start();
     this.monitor.start();

@@ -411,6 +411,16 @@ export class FakeApiServer {
         sendJson(res, 201, this.auth.subjectAccessReview(body));
         return;
       }
+      const tokenFor = /^\/api\/v1\/namespaces\/([^/]+)\/serviceaccounts\/([^/]+)\/token$/.exec(path);
+      if (method === 'POST' && tokenFor) {
+        const [ns, sa] = [decodeURIComponent(tokenFor[1] ?? ''), decodeURIComponent(tokenFor[2] ?? '')];
+        if (!this.objects.get('serviceaccounts', ns, sa))
+          throw new HttpError(404, 'NotFound', `serviceaccounts "${sa}" not found`);
+        const answer = this.auth.tokenRequest(ns, sa, body);
+        if (typeof answer === 'string') throw new HttpError(400, 'Invalid', answer);
+        sendJson(res, 201, answer);
+        return;
+      }
       if (path.startsWith('/_lab/')) {
         serveLabEndpoint(this, this.logger, method, path, body, res);
         return;

@@ -19,6 +19,15 @@ export const RESOURCES: readonly ResourceInfo[] = [
   { name: 'events', group: '', version: 'v1', kind: 'Event', namespaced: true, shortNames: ['ev'] },
   { name: 'namespaces', group: '', version: 'v1', kind: 'Namespace', namespaced: false, shortNames: ['ns'] },
   {
+    name: 'serviceaccounts',
+    group: '',
+    version: 'v1',
+    kind: 'ServiceAccount',
+    namespaced: true,
+    shortNames: ['sa'],
+  },
+  { name: 'configmaps', group: '', version: 'v1', kind: 'ConfigMap', namespaced: true, shortNames: ['cm'] },
+  {
     name: 'endpointslices',
     group: 'discovery.k8s.io',
     version: 'v1',
@@ -37,7 +46,15 @@ export const RESOURCES: readonly ResourceInfo[] = [
 ];
 
 export type ResourceName =
-  'services' | 'nodes' | 'pods' | 'events' | 'namespaces' | 'endpointslices' | 'leases';
+  | 'services'
+  | 'nodes'
+  | 'pods'
+  | 'events'
+  | 'namespaces'
+  | 'serviceaccounts'
+  | 'configmaps'
+  | 'endpointslices'
+  | 'leases';
 
 export function resourceInfo(name: string): ResourceInfo {
   const r = RESOURCES.find((x) => x.name === name);

@@ -588,11 +588,11 @@ void test('bulk upsert over POST /_lab/objects (YAML documents and Lists)', asyn
   const { server, client } = await startDouble(t);
   const yaml = [
     'apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: a}\nspec: {clusterIP: 10.96.0.1}\n',
-    'apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Node, metadata: {name: n1}}\n- {kind: ConfigMap, metadata: {name: c}}\n',
+    'apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Node, metadata: {name: n1}}\n- {kind: Secret, metadata: {name: c}}\n',
   ].join('---\n');
   const res = await client.request('POST', '/_lab/objects', yaml, { contentType: 'application/yaml' });
   assert.equal(res.status, 200);
-  assert.deepEqual(JSON.parse(res.body), { loaded: 2, skipped: ['ConfigMap/c'] });
+  assert.deepEqual(JSON.parse(res.body), { loaded: 2, skipped: ['Secret/c'] });
   const again = await client.request('POST', '/_lab/objects', {
     kind: 'Service',
     metadata: { name: 'web', namespace: 'a' },

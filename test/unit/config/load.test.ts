@@ -72,7 +72,7 @@ describe('defaults', () => {
         staticTag: 7300,
         commandTimeoutSeconds: 10,
       },
-      http: { address: ':8080' },
+      http: { address: ':8080', tls: {}, tokenAudiences: ['cosmolet'] },
       logging: { level: 'info', format: 'json' },
     });
     assert.deepEqual(c, defaultConfig());
