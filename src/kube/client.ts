@@ -6,7 +6,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
-import { CosmoletError, ErrorCodes, errorMessage } from '../errors.js';
+import { CosmoletError, ErrorCodes, OversizeError, errorMessage } from '../errors.js';
 import { buildInfo } from '../version.js';
 import type { Auth } from './credentials.js';
 import { missing, type LoadKubeClientOptions, type Transport } from './transport.js';
@@ -31,8 +31,13 @@ export interface RequestOptions {
   /** Abort the whole request after this many ms (not used for streams). Default 60 s. */
   timeoutMs?: number;
   signal?: AbortSignal;
-  /** Fail (KUBE_API) once the response body grows past this many bytes. */
+  /** Fail (OversizeError) once the response body grows past this many bytes. */
   maxBytes?: number;
+  /**
+   * Takes the body of a 200 as it arrives instead of buffering it (the response's body is then '');
+   * what it throws fails the request. Other statuses are buffered as usual, for their Status message.
+   */
+  sink?: (chunk: Buffer) => void;
 }
 
 export interface KubeClient {
@@ -220,6 +225,7 @@ class HttpKubeClient implements KubeClient {
     const timeout = AbortSignal.timeout(options.timeoutMs ?? 60_000);
     const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
     const { res } = await this.open(method, path, headers, payload, signal);
+    const sink = res.statusCode === 200 ? options.sink : undefined;
     return await new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;
@@ -227,20 +233,29 @@ class HttpKubeClient implements KubeClient {
         res.destroy(new Error('aborted'));
       };
       signal.addEventListener('abort', onAbort, { once: true });
+      let failed = false;
+      const fail = (err: Error): void => {
+        failed = true;
+        signal.removeEventListener('abort', onAbort);
+        res.destroy();
+        reject(err);
+      };
       res.on('data', (c: Buffer) => {
+        if (failed) return;
         size += c.length;
         if (options.maxBytes !== undefined && size > options.maxBytes) {
-          signal.removeEventListener('abort', onAbort);
-          res.destroy();
-          reject(
-            new CosmoletError(
-              ErrorCodes.KUBE_API,
-              `${method} ${path}: the response is larger than ${options.maxBytes} bytes`,
-            ),
-          );
+          fail(new OversizeError(`${method} ${path}: the response is larger than ${options.maxBytes} bytes`));
           return;
         }
-        chunks.push(c);
+        if (!sink) {
+          chunks.push(c);
+          return;
+        }
+        try {
+          sink(c);
+        } catch (err) {
+          fail(err instanceof Error ? err : new Error(String(err)));
+        }
       });
       res.on('error', (err) => {
         signal.removeEventListener('abort', onAbort);

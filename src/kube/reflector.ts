@@ -23,6 +23,7 @@ import {
 import type { Logger } from '../logger.js';
 import { retryAfterSeconds, statusMessage, type KubeClient, type KubeStream } from './client.js';
 import { objectKey, type KubeObject } from '../model/objects.js';
+import { ListPageReader } from './list-page.js';
 
 export type ReflectedResource = 'services' | 'endpointslices' | 'nodes';
 
@@ -44,6 +45,11 @@ export interface ReflectorHooks {
   watchRestart?(resource: ReflectedResource, reason: WatchRestartReason, namespace?: string): void;
   event?(resource: ReflectedResource, type: WatchEventType, namespace?: string): void;
   synced?(resource: ReflectedResource, synced: boolean, namespace?: string): void;
+  /**
+   * Watches went silent several times in a row (while lists may still answer, e.g. a stuck watch
+   * cache): true while lists stand in for them, false once a watch delivers again.
+   */
+  watchSilent?(resource: ReflectedResource, silent: boolean, namespace?: string): void;
   /** A full list arrived (every page): the API answers again. */
   listed?(resource: ReflectedResource, objects: number, namespace?: string): void;
   /** A watch request was answered 200 (events may still take a while). */
@@ -85,11 +91,21 @@ export interface ReflectorTimers {
   pageSize: number;
   /** A watch line longer than this ends the watch and forces a relist (etcd objects are <= ~1.5 MB). */
   maxLineBytes: number;
-  /** A list page body larger than this fails the list. */
+  /**
+   * A list page body larger than this is cut off: the page is asked again with half the limit
+   * (down to 1); a single object over it fails the list.
+   */
   maxPageBytes: number;
   /** A list with more objects or pages than this is a runaway (endless continue tokens): it fails. */
   maxListObjects: number;
   maxListPages: number;
+  /**
+   * Relists after 410s back off (jittered exponential, backoffInitialMs to backoffMaxMs) until a
+   * watch has lasted this long: a server whose watches keep ending in 410 is not listed twice a second.
+   */
+  relistBackoffResetMs: number;
+  /** This many silent watches in a row (reopened by the watchdog) and the watch path is bypassed by lists. */
+  silentWatchesBeforeRelist: number;
 }
 
 export const DEFAULT_TIMERS: ReflectorTimers = {
@@ -109,6 +125,8 @@ export const DEFAULT_TIMERS: ReflectorTimers = {
   maxPageBytes: 64 << 20,
   maxListObjects: 1_000_000,
   maxListPages: 20_000,
+  relistBackoffResetMs: 60_000,
+  silentWatchesBeforeRelist: 2,
 };
 
 /**
@@ -142,6 +160,8 @@ export interface ReflectorOptions<T> {
   timers?: Partial<ReflectorTimers>;
   /** Default: the real clock. */
   clock?: Clock;
+  /** Uniform in [0, 1), for the backoff's jitter. Default: Math.random. */
+  random?: () => number;
 }
 
 /** The API path of a resource's collection (optionally in a namespace). */
@@ -178,7 +198,13 @@ export class Reflector<T = KubeObject> {
   private readonly abort = new AbortController();
   private current: KubeStream | undefined;
   private failures = 0;
-  private lastGoneAt = 0;
+  /** 410s since a watch last lasted relistBackoffResetMs: the relist backoff's exponent. */
+  private goneStreak = 0;
+  /** Watches in a row reopened by the watchdog without having delivered. */
+  private silentWatches = 0;
+  private bypassingWatches = false;
+  /** The list page limit now: halved when a page is too large, grown back when pages are small. */
+  private pageLimit: number;
   private wakeUp: (() => void) | undefined;
   /** Recent gaps between bookmarks within one watch: the server's bookmark interval. */
   private bookmarkGaps: number[] = [];
@@ -188,6 +214,7 @@ export class Reflector<T = KubeObject> {
   private readonly log: Logger;
   private readonly project: (raw: KubeObject) => T | undefined;
   private readonly same: (a: T, b: T) => boolean;
+  private readonly random: () => number;
 
   constructor(private readonly options: ReflectorOptions<T>) {
     this.project = options.project ?? ((raw) => slim(raw) as T);
@@ -196,6 +223,8 @@ export class Reflector<T = KubeObject> {
     this.namespace = options.namespace;
     this.timers = { ...DEFAULT_TIMERS, ...options.timers };
     this.clock = options.clock ?? realClock;
+    this.random = options.random ?? Math.random;
+    this.pageLimit = Math.max(1, this.timers.pageSize);
     this.progressAt = this.clock.now();
     this.log = options.logger.child({ resource: options.resource, namespace: options.namespace ?? '*' });
   }
@@ -271,16 +300,17 @@ export class Reflector<T = KubeObject> {
         const reason = await this.watch();
         if (this.stopped) break;
         this.hook('watchRestart', reason);
-        if (reason === 'watchdog') this.log.warn('watch silent for too long, reconnecting');
+        if (reason === 'watchdog') needList = this.silentWatch();
       } catch (err) {
         if (this.stopped) break;
         if (err instanceof GoneError || (err instanceof KubeApiError && err.status === 410)) {
-          this.log.info({ reason: errorMessage(err) }, 'resourceVersion expired, relisting');
           this.hook('watchRestart', 'gone');
           needList = true;
-          // 410 right after a relist again: do not spin on a server that keeps answering 410.
-          if (this.clock.now() - this.lastGoneAt < 1000) await this.backoff(err);
-          this.lastGoneAt = this.clock.now();
+          // The first 410 relists at once (compaction, a restarted server). More of them before a
+          // watch has lasted a while: the server keeps expiring watches; do not list it twice a second.
+          if (this.goneStreak > 0) await this.relistBackoff(err);
+          else this.log.info({ reason: errorMessage(err) }, 'resourceVersion expired, relisting');
+          this.goneStreak += 1;
           continue;
         }
         // Events may have been lost in an oversized line: the store is rebuilt from a list.
@@ -292,11 +322,56 @@ export class Reflector<T = KubeObject> {
     }
   }
 
-  private async backoff(err: unknown): Promise<void> {
+  /**
+   * A watch ended by the watchdog. Once several in a row have, the watch path is stuck (a watch cache
+   * that stopped, while lists still answer): relist, a consistent read, after each further one until a
+   * watch delivers again. Returns whether to relist.
+   */
+  private silentWatch(): boolean {
+    this.silentWatches += 1;
+    if (this.silentWatches < this.timers.silentWatchesBeforeRelist) {
+      this.log.warn('watch silent for too long, reconnecting');
+      return false;
+    }
+    this.log.warn(
+      { silentWatches: this.silentWatches },
+      'watches silent several times in a row: relisting (lists are consistent reads)',
+    );
+    if (!this.bypassingWatches) {
+      this.bypassingWatches = true;
+      this.hook('watchSilent', true);
+    }
+    return true;
+  }
+
+  /** A watch delivered: the watch path works again. */
+  private watchDelivered(): void {
+    this.silentWatches = 0;
+    if (!this.bypassingWatches) return;
+    this.bypassingWatches = false;
+    this.hook('watchSilent', false);
+    this.log.info('a watch delivers again');
+  }
+
+  /** Jittered exponential delay number `n` (0-based), capped at backoffMaxMs. */
+  private jittered(n: number): number {
     const t = this.timers;
-    const base = Math.min(t.backoffMaxMs, t.backoffInitialMs * 2 ** Math.min(this.failures, 20));
+    const base = Math.min(t.backoffMaxMs, t.backoffInitialMs * 2 ** Math.min(n, 20));
     // Full jitter on the upper half: spread reconnecting agents without ever waiting less than half.
-    let delay = Math.min(t.backoffMaxMs, base / 2 + Math.random() * (base / 2));
+    return Math.min(t.backoffMaxMs, base / 2 + this.random() * (base / 2));
+  }
+
+  private async relistBackoff(err: unknown): Promise<void> {
+    const delay = this.jittered(this.goneStreak - 1);
+    this.log.warn(
+      { reason: errorMessage(err), delayMs: Math.round(delay), expiredInARow: this.goneStreak + 1 },
+      'resourceVersion expired again before a watch lasted: relisting after a backoff',
+    );
+    await this.sleep(delay);
+  }
+
+  private async backoff(err: unknown): Promise<void> {
+    let delay = this.jittered(this.failures);
     const retryAfter = err instanceof KubeApiError ? err.retryAfterSeconds : undefined;
     if (retryAfter !== undefined) delay = Math.max(delay, retryAfter * 1000);
     this.failures += 1;
@@ -342,13 +417,36 @@ export class Reflector<T = KubeObject> {
     let pages = 0;
     const seen = new Set<string>();
     for (;;) {
-      const extra: Record<string, string> = { limit: String(this.timers.pageSize) };
+      const limit = this.pageLimit;
+      const extra: Record<string, string> = { limit: String(limit) };
       if (cont) extra.continue = cont;
-      const res = await this.options.client.request('GET', this.query(extra), undefined, {
-        timeoutMs: this.timers.listTimeoutMs,
-        signal: this.abort.signal,
-        maxBytes: this.timers.maxPageBytes,
+      // Items are projected as they arrive and kept only once the page has proved to be a list.
+      const items: [string, T][] = [];
+      const reader = new ListPageReader(this.resource, (raw) => {
+        const item = raw as KubeObject | null;
+        if (!item || typeof item !== 'object' || !item.metadata?.name) return;
+        const value = this.project(item);
+        if (value !== undefined) items.push([objectKey(item), value]);
       });
+      let res;
+      try {
+        res = await this.options.client.request('GET', this.query(extra), undefined, {
+          timeoutMs: this.timers.listTimeoutMs,
+          signal: this.abort.signal,
+          maxBytes: this.timers.maxPageBytes,
+          sink: (chunk) => reader.write(chunk),
+        });
+      } catch (err) {
+        if (!(err instanceof OversizeError) || limit <= 1 || this.stopped) throw err;
+        // A page too large (objects with huge annotations): ask for the same page in fewer objects.
+        this.pageLimit = Math.max(1, Math.floor(limit / 2));
+        this.log.warn(
+          { limit, nextLimit: this.pageLimit, maxPageBytes: this.timers.maxPageBytes },
+          'list page too large, asking for smaller pages',
+        );
+        this.progress();
+        continue;
+      }
       this.progress();
       if (res.status === 410 && cont && !restarted) {
         // The continue token expired between pages: start the list over, once, without it.
@@ -365,19 +463,19 @@ export class Reflector<T = KubeObject> {
           retryAfterSeconds(res.headers),
         );
       }
-      let page: { metadata?: { resourceVersion?: unknown; continue?: unknown }; items?: unknown };
-      try {
-        page = JSON.parse(res.body) as typeof page;
-      } catch {
-        throw new CosmoletError(ErrorCodes.KUBE_API, `list ${this.resource}: response is not JSON`);
-      }
-      for (const item of Array.isArray(page.items) ? (page.items as KubeObject[]) : []) {
-        if (!item || typeof item !== 'object' || !item.metadata?.name) continue;
-        const value = this.project(item);
-        if (value !== undefined) next.set(objectKey(item), value);
-      }
-      if (!rv && typeof page.metadata?.resourceVersion === 'string') rv = page.metadata.resourceVersion;
-      cont = typeof page.metadata?.continue === 'string' ? page.metadata.continue : '';
+      // A client that does not stream (a test's) hands the body over whole.
+      if (res.body !== '') reader.write(Buffer.from(res.body, 'utf8'));
+      const head = reader.end();
+      for (const [key, value] of items) next.set(key, value);
+      if (!rv) rv = head.resourceVersion;
+      // Full pages well under the cap: the objects are small again, grow the page back.
+      if (
+        items.length >= limit &&
+        reader.bytes < this.timers.maxPageBytes / 4 &&
+        limit < this.timers.pageSize
+      )
+        this.pageLimit = Math.min(this.timers.pageSize, limit * 2);
+      cont = head.continue;
       if (!cont) break;
       // A server that never stops paging (or repeats a token) must not grow the store without bound.
       pages += 1;
@@ -564,6 +662,7 @@ export class Reflector<T = KubeObject> {
               if (this.handleLine(line)) {
                 delivered += 1;
                 answer();
+                this.watchDelivered();
               }
             } catch (err) {
               finish(() => reject(err instanceof Error ? err : new Error(String(err))));
@@ -605,6 +704,8 @@ export class Reflector<T = KubeObject> {
       probeAbort.abort();
       answeredTimer.cancel();
       this.current = undefined;
+      // A watch that lasted: whatever made watches end in 410 at once is over.
+      if (this.clock.now() - opened >= t.relistBackoffResetMs) this.goneStreak = 0;
     }
   }
 

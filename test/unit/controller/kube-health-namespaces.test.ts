@@ -54,7 +54,7 @@ void test('every reflector hook gets the reflector namespace last', async () => 
           : {
               status: 200,
               headers: {},
-              body: JSON.stringify({ metadata: { resourceVersion: '1' }, items: [] }),
+              body: JSON.stringify({ kind: 'ServiceList', metadata: { resourceVersion: '1' }, items: [] }),
             },
       ),
     stream: () => {

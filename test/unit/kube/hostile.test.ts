@@ -164,16 +164,110 @@ void test('regression: endless continue tokens are a failed list; the previous s
   );
 });
 
-void test('a list page larger than the cap fails the list without reading it all', async (t) => {
-  const client = await hostile(t, (_req, res) => {
+void test('an object larger than the page cap fails the list (pages halved down to 1) without reading it all', async (t) => {
+  const limits: string[] = [];
+  const client = await hostile(t, (_req, res, url) => {
+    limits.push(url.searchParams.get('limit') ?? '');
     res.setHeader('Content-Type', 'application/json');
     res.writeHead(200);
+    res.write(
+      '{"kind":"ServiceList","metadata":{"resourceVersion":"1"},"items":[{"metadata":{"name":"a","annotations":{"x":"',
+    );
     void writeGarbage(res, 8 << 20).then(() => res.end());
   });
   const { r, seen } = reflect(t, client, { maxPageBytes: 1 << 20 });
   await waitFor('oversized page refused', () => seen.failures.length > 0, 20_000);
   assert.match(seen.failures[0] ?? '', /larger than 1048576 bytes/);
+  assert.deepEqual(limits.slice(0, 10), ['500', '250', '125', '62', '31', '15', '7', '3', '1']);
   assert.equal(r.synced, false);
+});
+
+/** A list server over `items`, paged by the request's limit (the continue token is the offset). */
+function pagedList(items: unknown[], url: URL): string {
+  const limit = Number(url.searchParams.get('limit') ?? items.length);
+  const from = Number(url.searchParams.get('continue') || 0);
+  const to = Math.min(items.length, from + limit);
+  return list(items.slice(from, to), to < items.length ? String(to) : '');
+}
+
+void test('regression: Services with large annotations never synced (every 500-object page was over the cap): pages shrink until they fit', async (t) => {
+  // 40 Services with 100 KB annotations: 4 MB in a page of 500, the cap is 1 MiB here (64 MiB by
+  // default, which 280 Services of 250 KB exceeded).
+  const big = 'a'.repeat(100_000);
+  const items = Array.from({ length: 40 }, (_, i) => {
+    const s = withRv(svc('default', `s${i}`), String(i + 1));
+    return { ...s, metadata: { ...s.metadata, annotations: { big, 'cosmolet.io/route-class': 'gold' } } };
+  });
+  const limits: string[] = [];
+  const client = await hostile(t, (_req, res, url) => {
+    res.setHeader('Content-Type', 'application/json');
+    if (url.searchParams.get('watch') === '1') {
+      res.writeHead(200);
+      return void res.write('');
+    }
+    limits.push(url.searchParams.get('limit') ?? '');
+    res.end(pagedList(items, url));
+  });
+  const { r, seen } = reflect(t, client, { maxPageBytes: 1 << 20 });
+  await waitFor('synced', () => r.synced, 20_000);
+  assert.equal(r.size, 40);
+  assert.deepEqual(seen.failures, []);
+  // 500 down to 7 (700 KB), then the rest of the list in pages of 7.
+  assert.deepEqual(limits.slice(0, 8), ['500', '250', '125', '62', '31', '15', '7', '7']);
+});
+
+void test('regression: a list answered 200 with a body that is not a list withdrew every object', async (t) => {
+  let body = list([withRv(svc('default', 'kept'), '5')]);
+  let expire = false;
+  const client = await hostile(t, (_req, res, url) => {
+    res.setHeader('Content-Type', 'application/json');
+    if (url.searchParams.get('watch') === '1') {
+      // The watch fails too: every watch asks for a relist.
+      if (expire) {
+        res.writeHead(410);
+        return void res.end(JSON.stringify({ kind: 'Status', code: 410, message: 'too old' }));
+      }
+      res.writeHead(200);
+      res.write('');
+      return void open.push(res);
+    }
+    res.end(body);
+  });
+  const open: http.ServerResponse[] = [];
+  const { r, seen } = reflect(t, client, {});
+  await waitFor('first list', () => r.synced && r.size === 1 && open.length === 1);
+  expire = true;
+  open[0]?.end(
+    JSON.stringify({ type: 'ERROR', object: { kind: 'Status', code: 410, message: 'too old' } }) + '\n',
+  );
+  const cases: [string, RegExp][] = [
+    ['{}', /kind is missing, not a list/],
+    [
+      JSON.stringify({ kind: 'Status', code: 500, message: 'etcd down' }),
+      /kind is "Status", not a list \(etcd down\)/,
+    ],
+    [
+      JSON.stringify({ kind: 'ServiceList', metadata: { resourceVersion: '9' }, items: null }),
+      /items is null, not an array/,
+    ],
+    ['[]', /the body is not a JSON object/],
+    [JSON.stringify({ kind: 'ServiceList', metadata: {}, items: [] }), /metadata.resourceVersion is missing/],
+    ['{"kind":"ServiceList","items":[{"metadata":', /ends before the JSON object does/],
+  ];
+  for (const [bad, why] of cases) {
+    body = bad;
+    const before = seen.failures.length;
+    await waitFor(
+      `a failed list for ${bad}`,
+      () => seen.failures.slice(before).some((f) => why.test(f)),
+      10_000,
+    );
+    assert.deepEqual(
+      r.items().map((s) => s.metadata?.name),
+      ['kept'],
+      `after ${bad}`,
+    );
+  }
 });
 
 void test('regression: watches that open with 200 and die at once are failures, never "the API answers"', async (t) => {
