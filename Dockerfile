@@ -120,6 +120,9 @@ COPY package.json ./
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 RUN ln -s /app/dist/cli.js /usr/local/bin/cosmolet
+# The chart's entrypoint when frrVtyGroupId is null: joins the group of FRR's vty sockets found on
+# the node, then runs cosmolet without the capabilities that took (setpriv, from util-linux).
+COPY --chmod=0755 scripts/join-vty-group.sh /usr/local/bin/cosmolet-join-vty-group
 
 # The static origination runs as this user; the Helm chart runs the kernel origination as UID 0
 # with only CAP_NET_ADMIN (Kubernetes gives a non-root process no added capability).

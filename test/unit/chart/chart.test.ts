@@ -221,6 +221,7 @@ describe('helm chart', () => {
       'ClusterRoleBinding',
       'ConfigMap',
       'DaemonSet',
+      'ResourceQuota',
       'Service',
       'ServiceAccount',
     ]);
@@ -318,11 +319,16 @@ describe('helm chart', () => {
   test('kernel origination: root with NET_ADMIN only, nothing else', () => {
     for (const objects of [defaults, production]) {
       const sc = obj(container(objects), 'securityContext');
+      // Without frrVtyGroupId (defaults) the entrypoint also holds SETGID and SETPCAP, and drops
+      // both before cosmolet starts (test/e2e/image checks what cosmolet runs with).
       assert.deepEqual(sc, {
         privileged: false,
         allowPrivilegeEscalation: false,
         readOnlyRootFilesystem: true,
-        capabilities: { drop: ['ALL'], add: ['NET_ADMIN'] },
+        capabilities: {
+          drop: ['ALL'],
+          add: objects === defaults ? ['NET_ADMIN', 'SETGID', 'SETPCAP'] : ['NET_ADMIN'],
+        },
         seccompProfile: { type: 'RuntimeDefault' },
       });
       const psc = obj(only(objects, 'DaemonSet'), 'spec', 'template', 'spec', 'securityContext');
@@ -362,7 +368,7 @@ describe('helm chart', () => {
     const caps = (objects: Obj[]): unknown => at(container(objects), 'securityContext', 'capabilities');
     const user = (objects: Obj[]): unknown =>
       at(only(objects, 'DaemonSet'), 'spec', 'template', 'spec', 'securityContext', 'runAsUser');
-    const planOnly = template('--set', 'config.bgp.enabled=false');
+    const planOnly = template('--set', 'config.bgp.enabled=false', '--set', 'frrVtyGroupId=112');
     assert.deepEqual(caps(planOnly), { drop: ['ALL'] });
     assert.equal(user(planOnly), 10001);
     // Withdrawing at exit changes routes, so it needs NET_ADMIN again (config key or flag).
@@ -370,7 +376,7 @@ describe('helm chart', () => {
       ['--set', 'config.withdrawOnExit=true'],
       ['--set', 'extraArgs={--withdraw-on-exit}'],
     ]) {
-      const withdraw = template('--set', 'config.bgp.enabled=false', ...extra);
+      const withdraw = template('--set', 'config.bgp.enabled=false', '--set', 'frrVtyGroupId=112', ...extra);
       assert.deepEqual(caps(withdraw), { drop: ['ALL'], add: ['NET_ADMIN'] });
       assert.equal(user(withdraw), 0);
     }
@@ -395,7 +401,8 @@ describe('helm chart', () => {
   });
 
   test('nothing anywhere is privileged, shares host PID/IPC, or adds a capability beyond NET_ADMIN', () => {
-    for (const objects of [defaults, production, staticOrigination]) {
+    // With frrVtyGroupId set; without it the entrypoint's own capabilities are checked below.
+    for (const objects of [production, staticOrigination]) {
       const pod = obj(only(objects, 'DaemonSet'), 'spec', 'template', 'spec');
       assert.equal(pod.hostPID, undefined);
       assert.equal(pod.hostIPC, undefined);
@@ -507,8 +514,11 @@ describe('helm chart', () => {
       rollingUpdate: { maxUnavailable: 1, maxSurge: 0 },
     });
     const pod = obj(ds, 'spec', 'template', 'spec');
-    assert.equal(pod.priorityClassName, undefined);
-    assert.deepEqual(pod.nodeSelector, { 'kubernetes.io/os': 'linux' });
+    assert.equal(pod.priorityClassName, 'system-node-critical');
+    assert.deepEqual(pod.nodeSelector, {
+      'kubernetes.io/os': 'linux',
+      'node-role.kubernetes.io/bgp': 'true',
+    });
     assert.ok(
       typeof pod.terminationGracePeriodSeconds === 'number' && pod.terminationGracePeriodSeconds > 10,
     );
@@ -645,6 +655,7 @@ describe('helm chart', () => {
       'ClusterRoleBinding',
       'ConfigMap',
       'DaemonSet',
+      'ResourceQuota',
       'Role',
       'Role',
       'RoleBinding',
@@ -727,10 +738,10 @@ describe('helm chart', () => {
     assert.equal(at(moved, 'metadata', 'labels', 'team'), 'network');
   });
 
-  test('NOTES.txt shows the FRR export snippet for the chosen origination and warns about frrvty', () => {
+  test('NOTES.txt shows the FRR export snippet for the chosen origination and says how frrvty is joined', () => {
     const kernel = helm(['install', 'cosmolet', CHART_DIR, '--dry-run=client', '--namespace', NAMESPACE]);
     assert.match(kernel, /redistribute kernel route-map COSMOLET-EXPORT/);
-    assert.match(kernel, /WARNING: frrVtyGroupId is not set/);
+    assert.match(kernel, /frrVtyGroupId is not set: each pod joins the group of its node's FRR vty sockets/);
     const stat = helm([
       'install',
       'cosmolet',
@@ -841,7 +852,18 @@ describe('deploy/', () => {
     const stat = parseAllDocuments(rendered.get('cosmolet-static.yaml') ?? '')
       .map((d) => d.toJS() as unknown)
       .filter(isObj);
-    assert.deepEqual(at(container(stat), 'securityContext', 'capabilities'), { drop: ['ALL'] });
+    // Only the entrypoint's, to join FRR's vty group: cosmolet then runs as UID 10001 with none.
+    assert.deepEqual(at(container(stat), 'securityContext', 'capabilities'), {
+      drop: ['ALL'],
+      add: ['SETGID', 'SETUID'],
+    });
+    assert.deepEqual(at(container(stat), 'command'), [
+      'cosmolet-join-vty-group',
+      '/var/run/frr',
+      '10001:10001',
+      '--',
+      'cosmolet',
+    ]);
   });
 
   test('the Argo CD Application points at the chart with values the chart and cosmolet accept', () => {
