@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RouterParseError } from '../../errors.js';
 import { runCommand, type RunResult } from '../exec.js';
+import { vtyAccessProblem } from './vty-access.js';
 
 export interface VtyshOptions {
   vtyshPath: string;
@@ -50,8 +51,9 @@ export class Vtysh {
     if (out.trim() === '') {
       // vtysh says why on stderr when it can (no permission on the socket, PAM refused it).
       const why = stderr.trim().replace(/\s+/g, ' ').slice(0, 300);
+      const access = vtyAccessProblem(this.opts.socketDir);
       throw new RouterParseError(
-        `vtysh "${command}" printed nothing${why ? `: ${why}` : ' (is the daemon running?)'}`,
+        `vtysh "${command}" printed nothing${why ? `: ${why}` : ' (is the daemon running?)'}${access ? `; ${access}` : ''}`,
       );
     }
     try {
