@@ -22,6 +22,8 @@ export class KubeHealth {
   private readonly failingSince = new Map<string, number>();
   /** Reflector -> the credential problem of its last failure (401, 403, no credential). */
   private readonly authFailure = new Map<string, string>();
+  /** Reflectors whose watches went silent twice in a row and which relist instead, until one delivers. */
+  private readonly silentWatches = new Set<string>();
 
   constructor(
     private readonly clock: Clock,
@@ -44,6 +46,11 @@ export class KubeHealth {
         else this.authFailure.delete(name);
       },
       relist: (resource) => m.reflectorRelists.inc({ resource }),
+      watchSilent: (resource, silent, namespace) => {
+        const name = reflectorName(resource, namespace);
+        if (silent) this.silentWatches.add(name);
+        else this.silentWatches.delete(name);
+      },
       // Any answer from the API ends an outage, even on a quiet cluster with no events.
       listed: (resource, _objects, namespace) => ok(resource, namespace),
       watchOpened: (resource, namespace) => ok(resource, namespace),
@@ -75,6 +82,15 @@ export class KubeHealth {
     if (!first) return undefined;
     const resources = [...this.authFailure.keys()].join(', ');
     return `kubernetes-unauthorized: requests for ${resources} are refused: ${first[1]}; keeping the routes as they are`;
+  }
+
+  /**
+   * Reflectors bypassing a watch path that stays silent (/readyz says so, without failing: each
+   * relist is a consistent read, so the data is at most one silent watch old, not stale).
+   */
+  watchesSilent(): string | undefined {
+    if (this.silentWatches.size === 0) return undefined;
+    return `kubernetes-watches-silent: watches for ${[...this.silentWatches].join(', ')} went silent twice in a row; relisting after each silent watch until one delivers again`;
   }
 
   /** Resources whose requests have failed for longer than UNREACHABLE_AFTER_MS (not for the credential). */

@@ -13,6 +13,7 @@ import {
   type ReflectorTimers,
 } from './reflector.js';
 import {
+  NodeNames,
   projectNode,
   projectService,
   projectSlice,
@@ -52,6 +53,8 @@ export class ReflectorSet {
   readonly services: Reflector<ServiceInfo>[];
   readonly endpointSlices: Reflector<SliceInfo>[];
   readonly node: Reflector<NodeInfo>;
+  /** The node names the slices share; each slice's are released when its store lets go of it. */
+  readonly nodeNames = new NodeNames();
 
   constructor(options: ReflectorSetOptions) {
     const namespaces: (string | undefined)[] =
@@ -91,7 +94,8 @@ export class ReflectorSet {
           resource: 'endpointslices',
           ...(ns ? { namespace: ns } : {}),
           labelSelector: SERVICE_PROXY_NAME_SELECTOR,
-          project: (raw) => projectSlice(raw, options.nodeName, report),
+          project: (raw) => projectSlice(raw, options.nodeName, report, this.nodeNames),
+          release: (info) => this.nodeNames.release(info),
           same: sameSlice,
           onChange: onChange('endpointslices'),
         }),

@@ -150,6 +150,12 @@ export interface ReflectorOptions<T> {
    * reported. Default: same resourceVersion and uid.
    */
   same?: (a: T, b: T) => boolean;
+  /**
+   * Called once for every value `project` returned when the reflector lets go of it (replaced,
+   * deleted, dropped with a failed list or the previous store): projections that hold shared
+   * resources (interned names) give them back.
+   */
+  release?: (value: T) => void;
   resource: ReflectedResource;
   namespace?: string;
   labelSelector?: string;
@@ -301,6 +307,8 @@ export class Reflector<T = KubeObject> {
         if (this.stopped) break;
         this.hook('watchRestart', reason);
         if (reason === 'watchdog') needList = this.silentWatch();
+        // Ended by the server at its timeout: the watch path answers (a quiet resource delivers nothing).
+        else if (reason === 'closed') this.watchAnswered();
       } catch (err) {
         if (this.stopped) break;
         if (err instanceof GoneError || (err instanceof KubeApiError && err.status === 410)) {
@@ -344,8 +352,8 @@ export class Reflector<T = KubeObject> {
     return true;
   }
 
-  /** A watch delivered: the watch path works again. */
-  private watchDelivered(): void {
+  /** A watch delivered, or a live server ended or vouched for a quiet one: the watch path works. */
+  private watchAnswered(): void {
     this.silentWatches = 0;
     if (!this.bypassingWatches) return;
     this.bypassingWatches = false;
@@ -411,6 +419,30 @@ export class Reflector<T = KubeObject> {
   private async list(): Promise<void> {
     this.hook('relist');
     const next = new Map<string, T>();
+    let items: [string, T][] = [];
+    let rv: string;
+    try {
+      rv = await this.listInto(next, (page) => (items = page));
+    } catch (err) {
+      for (const value of next.values()) this.release(value);
+      for (const [, value] of items) this.release(value);
+      throw err;
+    }
+    this.replace(next, rv);
+    this.failures = 0;
+    this.hook('listed', next.size);
+  }
+
+  private release(value: T): void {
+    try {
+      this.options.release?.(value);
+    } catch (err) {
+      this.log.warn({ err }, 'release failed');
+    }
+  }
+
+  /** The list's pages into `next`; `page` is told each page's projected items before they are kept. */
+  private async listInto(next: Map<string, T>, page: (items: [string, T][]) => void): Promise<string> {
     let cont = '';
     let rv = '';
     let restarted = false;
@@ -422,6 +454,7 @@ export class Reflector<T = KubeObject> {
       if (cont) extra.continue = cont;
       // Items are projected as they arrive and kept only once the page has proved to be a list.
       const items: [string, T][] = [];
+      page(items);
       const reader = new ListPageReader(this.resource, (raw) => {
         const item = raw as KubeObject | null;
         if (!item || typeof item !== 'object' || !item.metadata?.name) return;
@@ -438,6 +471,8 @@ export class Reflector<T = KubeObject> {
         });
       } catch (err) {
         if (!(err instanceof OversizeError) || limit <= 1 || this.stopped) throw err;
+        for (const [, value] of items) this.release(value);
+        items.length = 0;
         // A page too large (objects with huge annotations): ask for the same page in fewer objects.
         this.pageLimit = Math.max(1, Math.floor(limit / 2));
         this.log.warn(
@@ -451,6 +486,7 @@ export class Reflector<T = KubeObject> {
       if (res.status === 410 && cont && !restarted) {
         // The continue token expired between pages: start the list over, once, without it.
         this.log.info('list continue token expired, restarting the list');
+        for (const value of next.values()) this.release(value);
         next.clear();
         cont = '';
         restarted = true;
@@ -466,7 +502,12 @@ export class Reflector<T = KubeObject> {
       // A client that does not stream (a test's) hands the body over whole.
       if (res.body !== '') reader.write(Buffer.from(res.body, 'utf8'));
       const head = reader.end();
-      for (const [key, value] of items) next.set(key, value);
+      for (const [key, value] of items) {
+        const duplicate = next.get(key);
+        if (duplicate !== undefined) this.release(duplicate);
+        next.set(key, value);
+      }
+      page([]);
       if (!rv) rv = head.resourceVersion;
       // Full pages well under the cap: the objects are small again, grow the page back.
       if (
@@ -488,9 +529,7 @@ export class Reflector<T = KubeObject> {
       }
       seen.add(cont);
     }
-    this.replace(next, rv);
-    this.failures = 0;
-    this.hook('listed', next.size);
+    return rv;
   }
 
   /** Swaps in a full list and reports only what really differs from the previous store. */
@@ -506,6 +545,7 @@ export class Reflector<T = KubeObject> {
     }
     for (const [key, old] of previous)
       if (!next.has(key)) changes.push({ type: 'deleted', key, previous: old });
+    for (const old of previous.values()) this.release(old);
     if (!this.syncedFlag) {
       this.syncedFlag = true;
       this.hook('synced', true);
@@ -625,6 +665,7 @@ export class Reflector<T = KubeObject> {
             }
             this.log.debug('watch quiet: the server has nothing newer for it');
             answer();
+            this.watchAnswered();
             watchdog = this.clock.setTimeout(fire, this.silenceLimitMs(watchdogMs));
           });
         };
@@ -662,7 +703,7 @@ export class Reflector<T = KubeObject> {
               if (this.handleLine(line)) {
                 delivered += 1;
                 answer();
-                this.watchDelivered();
+                this.watchAnswered();
               }
             } catch (err) {
               finish(() => reject(err instanceof Error ? err : new Error(String(err))));
@@ -799,9 +840,11 @@ export class Reflector<T = KubeObject> {
     if (value === undefined) {
       // Deleted, or no longer something the store keeps (a malformed update drops the object).
       this.store.delete(key);
+      if (old !== undefined) this.release(old);
       if (old !== undefined) this.emit({ type: 'deleted', key, previous: old });
     } else {
       this.store.set(key, value);
+      if (old !== undefined) this.release(old);
       if (old === undefined) this.emit({ type: 'added', key, object: value });
       else if (!this.same(old, value)) this.emit({ type: 'modified', key, object: value, previous: old });
     }

@@ -24,6 +24,7 @@ void test('not ready before the first lists and the first reconcile; ready after
       'kubernetes-synced',
       'kubernetes-reachable',
       'kubernetes-authorized',
+      'kubernetes-watches-deliver',
       'node-found',
       'router-programmed',
       'frr-exports-routes',
