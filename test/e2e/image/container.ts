@@ -7,7 +7,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { parse as parseYaml, parseAllDocuments, stringify as stringifyYaml } from 'yaml';
+import { helmBinary } from '../../../scripts/render-deploy.js';
 import type { ControllerLab } from '../controller/harness.js';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
@@ -78,6 +79,96 @@ export interface ChartRun {
   origination: 'kernel' | 'static';
   /** Config on top of the lab's (ControllerLab.config). */
   config?: Record<string, unknown>;
+  /** Values files given to the chart before the lab's own values (e.g. the published values). */
+  valuesFiles?: string[];
+  /** The chart's frrVtyGroupId: null (the default) makes the entrypoint join the group itself. */
+  frrVtyGroupId?: number | null;
+}
+
+/** The pod the chart renders: what kubelet would run. */
+export interface RenderedPod {
+  configYaml: string;
+  spec: PodSpec;
+}
+
+interface PodSpec {
+  securityContext?: { runAsUser?: number; runAsGroup?: number; supplementalGroups?: number[] };
+  containers: {
+    command?: string[];
+    args?: string[];
+    env?: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
+    securityContext?: {
+      readOnlyRootFilesystem?: boolean;
+      allowPrivilegeEscalation?: boolean;
+      capabilities?: { drop?: string[]; add?: string[] };
+    };
+    volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
+  }[];
+  volumes?: {
+    name: string;
+    configMap?: unknown;
+    hostPath?: { path: string };
+    emptyDir?: { medium?: string; sizeLimit?: string };
+  }[];
+}
+
+/** `helm template` of the chart with these values files; its ConfigMap and DaemonSet pod. */
+export function renderChart(valuesFiles: string[]): RenderedPod {
+  const args = ['template', 'cosmolet', join(ROOT, 'charts', 'cosmolet'), '--namespace', 'cosmolet'];
+  for (const f of valuesFiles) args.push('-f', f);
+  const r = spawnSync(helmBinary(), args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`helm ${args.join(' ')}: ${r.stderr}`);
+  const docs = parseAllDocuments(r.stdout).map((d) => d.toJS() as Record<string, unknown> | null);
+  const cm = docs.find((d) => d?.kind === 'ConfigMap' && (d.data as Record<string, unknown>)['config.yaml']);
+  const ds = docs.find((d) => d?.kind === 'DaemonSet') as
+    { spec: { template: { spec: PodSpec } } } | undefined;
+  if (!cm || !ds) throw new Error('the chart rendered no ConfigMap or DaemonSet');
+  return {
+    configYaml: String((cm.data as Record<string, unknown>)['config.yaml']),
+    spec: ds.spec.template.spec,
+  };
+}
+
+/** The podman options that give the container what the pod spec gives it (kubelet's part). */
+function podmanOptions(
+  pod: PodSpec,
+  lab: ControllerLab,
+  configDir: string,
+): { options: string[]; args: string[] } {
+  const c = pod.containers[0];
+  if (!c) throw new Error('the pod has no container');
+  const psc = pod.securityContext ?? {};
+  const csc = c.securityContext ?? {};
+  const options = ['--user', `${psc.runAsUser ?? 10001}:${psc.runAsGroup ?? 10001}`];
+  for (const g of psc.supplementalGroups ?? []) options.push('--group-add', String(g));
+  // readOnlyRootFilesystem (and nothing else writable: podman's default /run, /var/tmp tmpfs are
+  // off), allowPrivilegeEscalation false, the capabilities; seccomp RuntimeDefault is podman's default.
+  if (csc.readOnlyRootFilesystem) options.push('--read-only', '--read-only-tmpfs=false');
+  if (csc.allowPrivilegeEscalation === false) options.push('--security-opt', 'no-new-privileges');
+  for (const cap of csc.capabilities?.drop ?? []) options.push('--cap-drop', cap);
+  for (const cap of csc.capabilities?.add ?? []) options.push('--cap-add', cap);
+  if (c.command) options.push('--entrypoint', JSON.stringify(c.command));
+  for (const m of c.volumeMounts ?? []) {
+    const v = (pod.volumes ?? []).find((x) => x.name === m.name);
+    if (v?.configMap) options.push('--volume', `${configDir}:${m.mountPath}:ro`);
+    else if (v?.hostPath)
+      options.push('--volume', `${v.hostPath.path}:${m.mountPath}${m.readOnly ? ':ro' : ''}`);
+    else if (v?.emptyDir)
+      options.push(
+        '--tmpfs',
+        `${m.mountPath}:rw,size=${(v.emptyDir.sizeLimit ?? '32Mi').replace(/i$/, '').toLowerCase()},mode=1777`,
+      );
+    else throw new Error(`volume ${m.name} is of a kind this test does not mount`);
+  }
+  for (const e of c.env ?? []) {
+    const value = e.valueFrom?.fieldRef?.fieldPath === 'spec.nodeName' ? lab.nodeName : e.value;
+    if (value === undefined) throw new Error(`env ${e.name} has a source this test does not give`);
+    options.push('--env', `${e.name}=${value}`);
+  }
+  // What kubelet adds to every pod: the API server's Service, here the lab's API at 127.0.0.1:6443.
+  if (!(c.env ?? []).some((e) => e.name === 'KUBERNETES_SERVICE_HOST'))
+    options.push('--env', 'KUBERNETES_SERVICE_HOST=127.0.0.1', '--env', 'KUBERNETES_SERVICE_PORT=6443');
+  return { options, args: c.args ?? [] };
 }
 
 export interface ContainerFacts {
@@ -125,6 +216,24 @@ export class CosmoletContainer {
     };
   }
 
+  /**
+   * What cosmolet itself runs with, read from /proc/1/status in the container (after the
+   * entrypoint's execs PID 1 is cosmolet): its uid, groups and effective capabilities (bit mask).
+   */
+  processIdentity(): { uid: number; groups: number[]; capEff: bigint } {
+    const r = podmanSync(['exec', this.name, 'cat', '/proc/1/status']);
+    if (r.status !== 0) throw new Error(`podman exec ${this.name}: ${r.stderr}`);
+    const field = (k: string): string => new RegExp(`^${k}:\\s*(.*)$`, 'm').exec(r.stdout)?.[1] ?? '';
+    return {
+      uid: Number(field('Uid').split(/\s+/)[1]),
+      groups: field('Groups')
+        .split(/\s+/)
+        .filter((g) => g !== '')
+        .map(Number),
+      capEff: BigInt(`0x${field('CapEff') || '0'}`),
+    };
+  }
+
   /** Removes the container whatever its state (test cleanup). */
   async remove(): Promise<void> {
     podmanSync(['rm', '--force', '--time', '0', this.name]);
@@ -135,7 +244,11 @@ export class CosmoletContainer {
 
 let runs = 0;
 
-/** Starts the image in the lab's node namespace with the DaemonSet's pod and container settings. */
+/**
+ * Renders the chart with the lab's config (the node's FRR socket directory, its ASN) on top of
+ * `opts.valuesFiles`, and starts the image in the lab's node namespace with the DaemonSet's pod:
+ * its user and groups, capabilities, entrypoint, volumes and environment.
+ */
 export function startChartContainer(lab: ControllerLab, opts: ChartRun): CosmoletContainer {
   const n = ++runs;
   const name = `${lab.fabric.prefix}-cosmolet-${n}`;
@@ -144,12 +257,21 @@ export function startChartContainer(lab: ControllerLab, opts: ChartRun): Cosmole
   const saDir = join(dir, 'serviceaccount');
   mkdirSync(configDir, { recursive: true, mode: 0o755 });
   mkdirSync(saDir, { recursive: true, mode: 0o755 });
-  // The chart's listen address (all addresses of the node); the lab bridges 127.0.0.1:8080.
+  // Published values keep their own config but for the lab node's socket directory; otherwise the
+  // lab's config, listening on all addresses of the node as the chart does (the lab bridges :8080).
+  const labValues = join(dir, 'lab-values.yaml');
+  const config = opts.valuesFiles
+    ? { frr: { socketDir: lab.fabric.socketDir('node') }, ...opts.config }
+    : lab.config({ http: { address: ':8080' }, ...opts.config });
   writeFileSync(
-    join(configDir, 'config.yaml'),
-    stringifyYaml(lab.config({ http: { address: ':8080' }, ...opts.config })),
-    { mode: 0o644 },
+    labValues,
+    stringifyYaml({
+      config,
+      ...(opts.frrVtyGroupId === undefined ? {} : { frrVtyGroupId: opts.frrVtyGroupId }),
+    }),
   );
+  const pod = renderChart([...(opts.valuesFiles ?? []), labValues]);
+  writeFileSync(join(configDir, 'config.yaml'), pod.configYaml, { mode: 0o644 });
   // In-cluster credentials, as kubelet projects them: the token and the API server's CA.
   const kc = parseYaml(lab.api.kubeconfig()) as {
     clusters: { cluster: { 'certificate-authority-data': string } }[];
@@ -159,11 +281,7 @@ export function startChartContainer(lab: ControllerLab, opts: ChartRun): Cosmole
   writeFileSync(join(saDir, 'token'), lab.api.token ?? '', { mode: 0o644 });
   writeFileSync(join(saDir, 'namespace'), 'kube-system', { mode: 0o644 });
 
-  const socketDir = lab.fabric.socketDir('node');
-  // The group FRR gives its vty sockets (frrvty on a packaged node; the lab's daemons run -g frr).
-  const vtyGroup = statSync(join(socketDir, 'bgpd.vty')).gid;
-  const user = opts.origination === 'kernel' ? '0:0' : '10001:10001';
-  const caps = opts.origination === 'kernel' ? ['--cap-add', 'NET_ADMIN'] : [];
+  const { options, args: podArgs } = podmanOptions(pod.spec, lab, configDir);
   const args = [
     'run',
     '--rm',
@@ -173,44 +291,20 @@ export function startChartContainer(lab: ControllerLab, opts: ChartRun): Cosmole
     '--network',
     `ns:/run/netns/${lab.fabric.ns.node}`,
     ...LIMITS,
-    // securityContext: runAsUser/runAsGroup, supplementalGroups, readOnlyRootFilesystem (and
-    // nothing else writable: podman's default /run, /var/tmp tmpfs are off), allowPrivilegeEscalation
-    // false, capabilities drop ALL (+ NET_ADMIN for kernel), seccomp RuntimeDefault (podman's default).
-    '--user',
-    user,
-    '--group-add',
-    String(vtyGroup),
-    '--read-only',
-    '--read-only-tmpfs=false',
-    '--security-opt',
-    'no-new-privileges',
-    '--cap-drop',
-    'ALL',
-    ...caps,
-    // volumes: the ConfigMap, the FRR socket directory (read-only), /tmp as a memory emptyDir.
-    '--volume',
-    `${configDir}:/etc/cosmolet:ro`,
-    '--volume',
-    `${socketDir}:${socketDir}:ro`,
-    '--tmpfs',
-    '/tmp:rw,size=32m,mode=1777',
+    ...options,
     '--volume',
     `${saDir}:${SERVICE_ACCOUNT_DIR}:ro`,
-    // env: NODE_NAME from spec.nodeName, the API server straight (values apiServer.host).
-    '--env',
-    `NODE_NAME=${lab.nodeName}`,
-    '--env',
-    'KUBERNETES_SERVICE_HOST=127.0.0.1',
-    '--env',
-    'KUBERNETES_SERVICE_PORT=6443',
     IMAGE,
-    'run',
-    '--config',
-    '/etc/cosmolet/config.yaml',
+    ...podArgs,
   ];
   const logFile = join(dir, 'container.log');
   const fd = openSync(logFile, 'a');
   const [file, ...rest] = PODMAN;
   const child = spawn(file as string, [...rest, ...args], { stdio: ['ignore', fd, fd] });
   return new CosmoletContainer(name, child, logFile);
+}
+
+/** The group of the lab node's FRR vty sockets (frrvty on a packaged node; the lab runs -g frr). */
+export function vtyGroupOf(lab: ControllerLab): number {
+  return statSync(join(lab.fabric.socketDir('node'), 'bgpd.vty')).gid;
 }

@@ -6,9 +6,16 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { expectedRoutes, node, services, slices } from '../controller/cluster.js';
-import { ControllerLab } from '../controller/harness.js';
-import { IMAGE, ensureImage, runImage, startChartContainer, type CosmoletContainer } from './container.js';
-import { SERVICE_ACCOUNT_USER } from '../../../src/lab/apiserver.js';
+import { join } from 'node:path';
+import {
+  IMAGE,
+  ensureImage,
+  runImage,
+  startChartContainer,
+  vtyGroupOf,
+  type CosmoletContainer,
+} from './container.js';
+import { ControllerLab, ROOT } from '../controller/harness.js';
 
 const skip = ensureImage();
 if (skip) console.log(`# skipping the image tests: ${skip}`);
@@ -50,8 +57,20 @@ test(`${IMAGE}: the SBOM is in the image, production dependencies only`, { skip 
   assert.match(r.stdout, /^no dist\/lab$/m);
 });
 
-for (const origination of ['kernel', 'static'] as const) {
-  describe(`${IMAGE} under the chart's security settings: ${origination} origination`, { skip }, () => {
+const CAP_NET_ADMIN = 1n << 12n;
+const STATUS_TOKEN = 'image-e2e-status-token';
+const PUBLISHED_VALUES = join(ROOT, 'charts', 'cosmolet', 'ci', 'published-values.yaml');
+
+// Kernel with frrVtyGroupId given (supplementalGroups, the image's entrypoint); static with it null
+// (the chart's default: cosmolet-join-vty-group joins the sockets' group, then runs as 10001).
+const RUNS = [
+  { origination: 'kernel', joinsItself: false },
+  { origination: 'static', joinsItself: true },
+] as const;
+
+for (const { origination, joinsItself } of RUNS) {
+  const how = joinsItself ? 'frrVtyGroupId null' : 'frrVtyGroupId set';
+  describe(`${IMAGE} as the chart runs it: ${origination} origination, ${how}`, { skip }, () => {
     const lab = new ControllerLab({ origination });
     let container: CosmoletContainer | undefined;
 
@@ -60,8 +79,10 @@ for (const origination of ['kernel', 'static'] as const) {
       lab.api.create('nodes', node());
       for (const s of services) lab.api.create('services', structuredClone(s));
       for (const s of slices) lab.api.create('endpointslices', structuredClone(s));
-      // The chart listens on every address, so cosmolet checks callers: this one may read /status.
-      lab.api.allow(SERVICE_ACCOUNT_USER.username, 'get', '/status');
+      // The chart listens on every address, so cosmolet checks callers: a scraper's token, bound to
+      // cosmolet's audience (http.tokenAudiences), that may read /status.
+      lab.api.addToken(STATUS_TOKEN, { username: 'scraper', audiences: ['cosmolet'], resources: 'none' });
+      lab.api.allow('scraper', 'get', '/status');
     });
     after(async () => {
       await container?.remove();
@@ -69,27 +90,37 @@ for (const origination of ['kernel', 'static'] as const) {
     });
 
     test('the leaf receives the planned routes, /readyz turns 200, SIGTERM leaves the routes', async () => {
-      const c = startChartContainer(lab, { origination });
+      const vtyGroup = vtyGroupOf(lab);
+      const c = startChartContainer(lab, { origination, frrVtyGroupId: joinsItself ? null : vtyGroup });
       container = c;
       const withLog = (err: unknown): never => {
         throw new Error(`${(err as Error).message}\ncontainer log:\n${c.log().slice(-4000)}`);
       };
       await lab.waitPeersHold(expectedRoutes, 60_000).catch(withLog);
       await lab.waitReady(30_000).catch(withLog);
-      const reply = await lab.get('/status', lab.api.token);
+      const reply = await lab.get('/status', STATUS_TOKEN);
       assert.equal(reply.status, 200, reply.body);
       const status = JSON.parse(reply.body) as {
         routes: { prefix: string; installed: boolean }[];
       };
       assert.deepEqual(status.routes.map((r) => r.prefix).sort(), expectedRoutes);
       assert.ok(status.routes.every((r) => r.installed));
-      // The container really ran with the chart's settings.
+      // The container really ran with the chart's settings...
       const facts = c.inspect();
-      assert.deepEqual(facts.caps, origination === 'kernel' ? ['CAP_NET_ADMIN'] : []);
-      assert.equal(facts.user, origination === 'kernel' ? '0:0' : '10001:10001');
+      const containerCaps = {
+        kernel: joinsItself ? ['CAP_NET_ADMIN', 'CAP_SETGID', 'CAP_SETPCAP'] : ['CAP_NET_ADMIN'],
+        static: joinsItself ? ['CAP_SETGID', 'CAP_SETUID'] : [],
+      }[origination];
+      assert.deepEqual(facts.caps, containerCaps);
+      assert.equal(facts.user, origination === 'kernel' || joinsItself ? '0:0' : '10001:10001');
       assert.ok(facts.readOnlyRoot, 'read-only root filesystem');
-      assert.equal(facts.groups.length, 1, 'the FRR vty group');
+      assert.deepEqual(facts.groups, joinsItself ? [] : [String(vtyGroup)]);
       assert.ok(facts.securityOpt.includes('no-new-privileges'), facts.securityOpt.join(' '));
+      // ...and cosmolet itself runs in the vty group with NET_ADMIN alone (kernel) or nothing.
+      const id = c.processIdentity();
+      assert.equal(id.uid, origination === 'kernel' ? 0 : 10001);
+      assert.ok(id.groups.includes(vtyGroup), `groups ${id.groups.join(',')} lack ${vtyGroup}`);
+      assert.equal(id.capEff, origination === 'kernel' ? CAP_NET_ADMIN : 0n);
 
       c.signal('TERM');
       const { code } = await c.exited;
@@ -100,6 +131,41 @@ for (const origination of ['kernel', 'static'] as const) {
     });
   });
 }
+
+describe(`${IMAGE}: the published values file, as written, becomes ready`, { skip }, () => {
+  const lab = new ControllerLab({ origination: 'kernel' });
+  let container: CosmoletContainer | undefined;
+
+  before(async () => {
+    await lab.start();
+    lab.api.create('nodes', node());
+  });
+  after(async () => {
+    await container?.remove();
+    await lab.teardown();
+  });
+
+  test("no frrVtyGroupId: the pod joins the lab node's vty group at start and /readyz turns 200", async (t) => {
+    const vtyGroup = vtyGroupOf(lab);
+    // Only the lab node's socket directory is added to the file (its ASN is the file's 65001).
+    const c = startChartContainer(lab, { origination: 'kernel', valuesFiles: [PUBLISHED_VALUES] });
+    container = c;
+    const withLog = (err: unknown): never => {
+      throw new Error(`${(err as Error).message}\ncontainer log:\n${c.log().slice(-4000)}`);
+    };
+    await lab.waitReady(60_000).catch(withLog);
+    t.diagnostic(`the lab node's vty sockets have gid ${vtyGroup}; the pod was given no group`);
+    assert.deepEqual(c.inspect().groups, [], 'the pod spec gives no supplementary group');
+    assert.match(
+      c.log(),
+      new RegExp(`cosmolet-join-vty-group: joining group ${vtyGroup} of FRR's vty sockets`),
+    );
+    const id = c.processIdentity();
+    assert.equal(id.uid, 0);
+    assert.ok(id.groups.includes(vtyGroup), `groups ${id.groups.join(',')} lack ${vtyGroup}`);
+    assert.equal(id.capEff, CAP_NET_ADMIN, 'SETGID and SETPCAP were dropped before cosmolet started');
+  });
+});
 
 /** The routes cosmolet owns on the node, read straight from the kernel or from FRR's config. */
 async function nodeRoutes(lab: ControllerLab, origination: 'kernel' | 'static'): Promise<string[]> {
