@@ -101,6 +101,14 @@ export const configSchema = z
             message: 'must be HOST:PORT, [IPv6]:PORT or :PORT with PORT 1 to 65535',
           })
           .default(':8080'),
+        // The kubelet's probes: /healthz, /readyz, /version only, never a token, its own connections.
+        // Loopback by default (hostNetwork: only the node reaches it); "" for none.
+        probeAddress: z
+          .string()
+          .refine((s) => s === '' || typeof parseHttpAddress(s) !== 'string', {
+            message: 'must be "" or HOST:PORT, [IPv6]:PORT or :PORT with PORT 1 to 65535',
+          })
+          .default('127.0.0.1:8081'),
         // Both or neither: http.address then serves HTTPS with this pair, re-read when the files change.
         tls: z
           .object({ certFile: z.string().min(1).optional(), keyFile: z.string().min(1).optional() })

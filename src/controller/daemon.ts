@@ -35,6 +35,9 @@ import {
   type EventSink,
 } from './service-events.js';
 
+/** The kubelet opens one connection per probe; a few at once, never dozens. */
+const PROBE_MAX_CONNECTIONS = 16;
+
 export interface DaemonDeps {
   config: Config;
   /** The API client: the reflectors, the Events and the HTTP authorizer use it. */
@@ -71,6 +74,7 @@ export class Daemon {
   private readonly reflectorTimers: ReflectorTimers;
   private readonly malformedSeen = new Set<string>();
   private http: RunningHttpServer | undefined;
+  private probes: RunningHttpServer | undefined;
   private routeWatch: RouteWatch | undefined;
   private stopping: Promise<void> | undefined;
 
@@ -151,6 +155,11 @@ export class Daemon {
     return this.http?.port;
   }
 
+  /** The port of the probe listener (after start; undefined when http.probeAddress is ""). */
+  get probePort(): number | undefined {
+    return this.probes?.port;
+  }
+
   /** Serves the HTTP endpoints, then starts watching, reconciling and checking FRR. */
   async start(): Promise<void> {
     const { config, log } = this;
@@ -173,6 +182,18 @@ export class Daemon {
       ...(authorizer ? { authorizer } : {}),
       ...(certFile !== undefined && keyFile !== undefined ? { tls: { certFile, keyFile } } : {}),
     });
+    // The kubelet's own listener: clients of http.address cannot take its connections (issue 21).
+    const probeAddress = config.http.probeAddress;
+    if (probeAddress !== '') {
+      const probeRoutes = this.probeRoutes(isLoopbackOnly(probeAddress));
+      this.probes = await startHttpServer(probeAddress, probeRoutes, log, {
+        maxConnections: PROBE_MAX_CONNECTIONS,
+        maxConnectionsPerSource: PROBE_MAX_CONNECTIONS,
+      }).catch(async (err: unknown) => {
+        await this.http?.close();
+        throw err;
+      });
+    }
     this.reflectors.start();
     this.reconciler.start();
     this.monitor.start();
@@ -208,6 +229,7 @@ export class Daemon {
     }
     await this.events.close();
     await this.http?.close();
+    await this.probes?.close();
     log.info('stopped');
   }
 
@@ -222,6 +244,7 @@ export class Daemon {
       reflectorsSynced,
       kubernetesProblem: this.kube.unreachable(),
       kubernetesAuthProblem: this.kube.unauthorized(),
+      kubernetesWatchProblem: this.kube.watchesSilent(),
       nodeName: config.nodeName,
       nodeFound: this.reflectors.nodeObject() !== undefined,
       reconcileOk: status.lastOk,
@@ -285,18 +308,7 @@ export class Daemon {
 
   private routes(): HttpRoutes {
     return {
-      '/healthz': () => {
-        const l = this.liveness();
-        return { status: l.alive ? 200 : 503, body: l.alive ? 'ok\n' : `stuck: ${l.problems.join('; ')}\n` };
-      },
-      // Open for the kubelet; the messages (node name, FRR snippets) only for an authorized caller.
-      '/readyz': ({ authorized }) => {
-        const r = this.readiness();
-        const body = authorized
-          ? r
-          : { ready: r.ready, conditions: r.conditions.map((c) => ({ name: c.name, ok: c.ok })) };
-        return { status: r.ready ? 200 : 503, body };
-      },
+      ...this.probeRoutes(true),
       '/metrics': {
         protected: true,
         heavy: true,
@@ -309,8 +321,6 @@ export class Daemon {
           };
         },
       },
-      // AGPL-3.0 section 13: users who reach cosmolet over the network are told where its source is.
-      '/version': () => ({ status: 200, body: { ...buildInfo(), ...sourceInfo() } }),
       '/status': {
         protected: true,
         heavy: true,
@@ -347,6 +357,29 @@ export class Daemon {
           };
         },
       },
+    };
+  }
+
+  /**
+   * The open paths, on both listeners. /readyz's messages (node name, FRR snippets) only where the
+   * caller may see details: a loopback listener (`details`) that checks no tokens.
+   */
+  private probeRoutes(details: boolean): HttpRoutes {
+    return {
+      '/healthz': () => {
+        const l = this.liveness();
+        return { status: l.alive ? 200 : 503, body: l.alive ? 'ok\n' : `stuck: ${l.problems.join('; ')}\n` };
+      },
+      '/readyz': ({ authorized }) => {
+        const r = this.readiness();
+        const body =
+          authorized && details
+            ? r
+            : { ready: r.ready, conditions: r.conditions.map((c) => ({ name: c.name, ok: c.ok })) };
+        return { status: r.ready ? 200 : 503, body };
+      },
+      // AGPL-3.0 section 13: users who reach cosmolet over the network are told where its source is.
+      '/version': () => ({ status: 200, body: { ...buildInfo(), ...sourceInfo() } }),
     };
   }
 }

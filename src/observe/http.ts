@@ -286,7 +286,7 @@ export async function startHttpServer(
       tls: options.tls !== undefined,
       authentication: authorizer ? 'TokenReview+SubjectAccessReview' : 'none (loopback)',
     },
-    `serving /healthz /readyz /metrics /version /status on ${address}`,
+    `serving ${[...table.keys()].join(' ')} on ${address}`,
   );
   return {
     port,

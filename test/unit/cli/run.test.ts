@@ -92,7 +92,7 @@ async function setup(t: TestContext, kubeconfigServer?: string): Promise<string[
   writeFileSync(join(dir, 'kubeconfig'), kubeconfig);
   writeFileSync(
     join(dir, 'config.yaml'),
-    `bgp:\n  enabled: false\nfrr:\n  socketDir: ${dir}/no-frr\n  commandTimeoutSeconds: 2\nhttp:\n  address: 127.0.0.1:${await freePort()}\n`,
+    `bgp:\n  enabled: false\nfrr:\n  socketDir: ${dir}/no-frr\n  commandTimeoutSeconds: 2\nhttp:\n  address: 127.0.0.1:${await freePort()}\n  probeAddress: ""\n`,
   );
   return ['--config', join(dir, 'config.yaml'), '--kubeconfig', join(dir, 'kubeconfig'), '--node-name', 'n1'];
 }
@@ -172,7 +172,7 @@ test('a rotated token-file is picked up; a refused credential is named kubernete
   const address = `127.0.0.1:${await freePort()}`;
   writeFileSync(
     join(dir, 'config.yaml'),
-    `bgp:\n  enabled: false\nfrr:\n  socketDir: ${dir}/no-frr\n  commandTimeoutSeconds: 2\nhttp:\n  address: ${address}\n`,
+    `bgp:\n  enabled: false\nfrr:\n  socketDir: ${dir}/no-frr\n  commandTimeoutSeconds: 2\nhttp:\n  address: ${address}\n  probeAddress: ""\n`,
   );
   const run = startRun(t, [
     ...['--config', join(dir, 'config.yaml'), '--kubeconfig', join(dir, 'kubeconfig'), '--node-name', 'n1'],
@@ -210,7 +210,7 @@ test('regression: /readyz reflects watches that stay open but silent while bookm
   const address = `127.0.0.1:${await freePort()}`;
   writeFileSync(
     join(dir, 'config.yaml'),
-    `bgp:\n  enabled: false\nfrr:\n  socketDir: ${dir}/no-frr\n  commandTimeoutSeconds: 2\nhttp:\n  address: ${address}\n`,
+    `bgp:\n  enabled: false\nfrr:\n  socketDir: ${dir}/no-frr\n  commandTimeoutSeconds: 2\nhttp:\n  address: ${address}\n  probeAddress: ""\n`,
   );
   const run = startRun(t, [
     ...['--config', join(dir, 'config.yaml'), '--kubeconfig', join(dir, 'kubeconfig'), '--node-name', 'n1'],

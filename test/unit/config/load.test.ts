@@ -72,7 +72,7 @@ describe('defaults', () => {
         staticTag: 7300,
         commandTimeoutSeconds: 10,
       },
-      http: { address: ':8080', tls: {}, tokenAudiences: ['cosmolet'] },
+      http: { address: ':8080', probeAddress: '127.0.0.1:8081', tls: {}, tokenAudiences: ['cosmolet'] },
       logging: { level: 'info', format: 'json' },
     });
     assert.deepEqual(c, defaultConfig());

@@ -192,6 +192,8 @@ export async function startRig(t: TestContext, options: RigOptions = {}): Promis
     ...options.config,
   });
   config.http.address = '127.0.0.1:0';
+  // Any free port: tests run side by side, the default 8081 would collide.
+  config.http.probeAddress = '127.0.0.1:0';
   const clock = new ManualClock();
   const router = new MemoryRouter();
   const vtysh = new MemoryVtysh(router);
