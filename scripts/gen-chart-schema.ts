@@ -57,6 +57,7 @@ export function configJsonSchema(): JsonObject {
     maxLength: 63,
   };
   propertyAt(schema, ['http', 'address']).pattern = '^(\\[[0-9A-Fa-f:.]+\\]|[^:\\[\\]]*):[0-9]{1,5}$';
+  propertyAt(schema, ['http', 'probeAddress']).pattern = '^$|^(\\[[0-9A-Fa-f:.]+\\]|[^:\\[\\]]*):[0-9]{1,5}$';
   return schema;
 }
 

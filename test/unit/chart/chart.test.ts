@@ -299,19 +299,27 @@ describe('helm chart', () => {
     assert.equal(at(mount, 'mountPath'), '/run/frr-custom');
   });
 
-  test('liveness probes /healthz and readiness /readyz on the http port', () => {
+  test('liveness probes /healthz and readiness /readyz on the probe listener, else the http port', () => {
+    // The probe listener on the node's loopback (kubelet shares the host network namespace).
     const c = container(defaults);
-    assert.deepEqual(at(c, 'livenessProbe', 'httpGet'), { path: '/healthz', port: 'http' });
-    assert.deepEqual(at(c, 'readinessProbe', 'httpGet'), { path: '/readyz', port: 'http' });
-    // A loopback-only listener is probed on loopback (kubelet shares the host network namespace).
-    const lo = container(template('--set', 'config.http.address=127.0.0.1:9000'));
+    const probe = { port: 8081, host: '127.0.0.1' };
+    assert.deepEqual(at(c, 'livenessProbe', 'httpGet'), { path: '/healthz', ...probe });
+    assert.deepEqual(at(c, 'readinessProbe', 'httpGet'), { path: '/readyz', ...probe });
+    const all = container(template('--set-string', 'config.http.probeAddress=:9081'));
+    assert.deepEqual(at(all, 'livenessProbe', 'httpGet'), { path: '/healthz', port: 9081 });
+    const none = (...args: string[]) =>
+      container(template('--set-string', 'config.http.probeAddress=', ...args));
+    assert.deepEqual(at(none(), 'livenessProbe', 'httpGet'), { path: '/healthz', port: 'http' });
+    assert.deepEqual(at(none(), 'readinessProbe', 'httpGet'), { path: '/readyz', port: 'http' });
+    // A loopback-only listener is probed on loopback.
+    const lo = none('--set', 'config.http.address=127.0.0.1:9000');
     assert.deepEqual(at(lo, 'livenessProbe', 'httpGet'), {
       path: '/healthz',
       port: 'http',
       host: '127.0.0.1',
     });
     assert.equal(at(lo, 'ports', 0, 'containerPort'), 9000);
-    const v6 = container(template('--set-string', 'config.http.address=[::]:8443'));
+    const v6 = none('--set-string', 'config.http.address=[::]:8443');
     assert.deepEqual(at(v6, 'readinessProbe', 'httpGet'), { path: '/readyz', port: 'http' });
     assert.equal(at(v6, 'ports', 0, 'containerPort'), 8443);
   });
