@@ -12,8 +12,8 @@ import {
   type ReflectorHooks,
   type ReflectorTimers,
 } from './reflector.js';
+import { NodeNames } from '../plan/node-names.js';
 import {
-  NodeNames,
   projectNode,
   projectService,
   projectSlice,
@@ -95,7 +95,7 @@ export class ReflectorSet {
           ...(ns ? { namespace: ns } : {}),
           labelSelector: SERVICE_PROXY_NAME_SELECTOR,
           project: (raw) => projectSlice(raw, options.nodeName, report, this.nodeNames),
-          release: (info) => this.nodeNames.release(info),
+          release: (info) => this.nodeNames.release(info.nodes),
           same: sameSlice,
           onChange: onChange('endpointslices'),
         }),

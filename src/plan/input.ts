@@ -7,6 +7,7 @@
 import type { EndpointSlice, KubeObject, Node, Service } from '../model/objects.js';
 import { Annotations, Labels } from '../model/objects.js';
 import { parseServiceIP, type Family, type IP } from '../net/ip.js';
+import type { NodeNames } from './node-names.js';
 import type { IPKind } from './types.js';
 
 /** One IP a Service carries through one kind; `ip` is undefined when the text does not parse. */
@@ -106,41 +107,6 @@ function intern(map: Map<string, string>, s: string): string {
   return s;
 }
 
-/**
- * Node names shared by the slices that name them, each released with the last slice that does: a
- * table that only grew kept every name any EndpointSlice ever carried (40 updates of a slice with
- * 1,000 endpoints on new nodes kept +28.7 MB after it was deleted). Sharing saves a third of the
- * slices' memory at 10,000 slices on 100 nodes (3.1 MB instead of 4.7 MB); the store that keeps the
- * projections releases each one it drops.
- */
-export class NodeNames {
-  private readonly refs = new Map<string, { name: string; count: number }>();
-
-  acquire(name: string): string {
-    const known = this.refs.get(name);
-    if (known) {
-      known.count += 1;
-      return known.name;
-    }
-    this.refs.set(name, { name, count: 1 });
-    return name;
-  }
-
-  /** A projection acquired through this table leaves its store. */
-  release(info: SliceInfo): void {
-    for (const n of info.nodes) {
-      const known = this.refs.get(n);
-      if (!known) continue;
-      known.count -= 1;
-      if (known.count <= 0) this.refs.delete(n);
-    }
-  }
-
-  /** Distinct names held. */
-  get size(): number {
-    return this.refs.size;
-  }
-}
 const NO_NODES: readonly string[] = Object.freeze([]);
 
 function isRecord(v: unknown): v is Record<string, unknown> {
