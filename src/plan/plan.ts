@@ -2,7 +2,6 @@
 // Node to the prefixes this node advertises and, for every IP it does not, the reason why.
 // No I/O, no clock, no randomness: `render` and `run` call the same function.
 import type { EndpointSlice, Node, Service } from '../model/objects.js';
-import { compareIP, hostPrefix, type IP } from '../net/ip.js';
 import {
   addSlice,
   compileSettings,
@@ -13,6 +12,7 @@ import {
   serviceClass,
   type ServiceReadiness,
 } from './decide.js';
+import { planDocument, type RouteRow, type SkipRow } from './document.js';
 import {
   projectNode,
   projectService,
@@ -21,15 +21,7 @@ import {
   type ServiceInfo,
   type SliceInfo,
 } from './input.js';
-import type {
-  IPKind,
-  Plan,
-  PlannedRoute,
-  PlanSettings,
-  SkippedIP,
-  SkipReason,
-  UnknownRouteClass,
-} from './types.js';
+import type { Plan, PlanSettings, UnknownRouteClass } from './types.js';
 
 export interface PlanInput {
   services: Iterable<Service>;
@@ -53,22 +45,6 @@ export interface ProjectedPlanInput {
   nodeName: string;
   settings: PlanSettings;
   missingNode: 'assume-schedulable' | 'advertise-nothing';
-}
-
-interface RouteAcc {
-  ip: IP;
-  /** Each Service adds itself once per prefix, so a list is enough. */
-  services: string[];
-  kinds: IPKind[];
-  /** "" = none. */
-  routeClass: string;
-}
-
-interface SkipAcc {
-  service: string;
-  raw: string;
-  ip: IP | undefined;
-  reason: SkipReason;
 }
 
 /** The plan for raw objects (render's input): projects them, then decides. */
@@ -105,8 +81,9 @@ export function computeProjectedPlan(input: ProjectedPlanInput): Plan {
   }
   const nodeBlock = nodeBlockReason(input.node, input.settings, input.missingNode);
   // Keyed by the canonical address text (unique across families); the prefix is made at the end.
-  const routes = new Map<string, RouteAcc>();
-  const skips: SkipAcc[] = [];
+  // Each Service adds itself once per prefix, so a list of Services is enough.
+  const routes = new Map<string, RouteRow>();
+  const skips: SkipRow[] = [];
 
   const seen = new Set<string>();
   for (const svc of input.services) {
@@ -128,22 +105,11 @@ export function computeProjectedPlan(input: ProjectedPlanInput): Plan {
     }
   }
 
-  const routeList: PlannedRoute[] = [...routes.values()]
-    .sort((a, b) => compareIP(a.ip, b.ip))
-    .map((r) => ({
-      prefix: hostPrefix(r.ip),
-      family: r.ip.family,
-      services: r.services.length > 1 ? r.services.sort() : r.services,
-      kinds: r.kinds.length > 1 ? r.kinds.sort() : r.kinds,
-      class: r.routeClass === '' ? null : r.routeClass,
-    }));
-
-  const skipped: SkippedIP[] = skips
-    .filter((s) => !(s.ip && routes.has(s.ip.text)))
-    .sort(compareSkips)
-    .map((s) => ({ service: s.service, ip: s.ip ? s.ip.text : s.raw, reason: s.reason }));
-
-  return { node: input.nodeName, routes: routeList, skipped };
+  return planDocument(
+    input.nodeName,
+    [...routes.values()],
+    skips.filter((s) => !(s.ip && routes.has(s.ip.text))),
+  );
 }
 
 /**
@@ -172,13 +138,4 @@ export function unknownRouteClasses(
       });
   }
   return [...out.values()].sort((a, b) => (a.service < b.service ? -1 : 1));
-}
-
-/** By Service, then IPv4 before IPv6 numerically, then invalid strings (no family) by text. */
-function compareSkips(a: SkipAcc, b: SkipAcc): number {
-  if (a.service !== b.service) return a.service < b.service ? -1 : 1;
-  if (a.ip && b.ip) return compareIP(a.ip, b.ip);
-  if (a.ip) return -1;
-  if (b.ip) return 1;
-  return a.raw < b.raw ? -1 : a.raw > b.raw ? 1 : 0;
 }

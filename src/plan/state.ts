@@ -18,16 +18,15 @@ import {
   type IPDecision,
   type ServiceReadiness,
 } from './decide.js';
+import { planDocument, type RouteRow, type SkipRow } from './document.js';
 import type { NodeInfo, ServiceInfo, SliceInfo } from './input.js';
-import { compareIP, familyOf, hostPrefix, type Family, type IP } from '../net/ip.js';
+import { familyOf, hostPrefix, type Family, type IP } from '../net/ip.js';
 import type {
   DecisionChange,
   DecisionState,
   IPKind,
   Plan,
-  PlannedRoute,
   PlanSettings,
-  SkippedIP,
   SkipReason,
   UnknownRouteClass,
 } from './types.js';
@@ -382,40 +381,22 @@ export class PlanState {
   }
 
   private materialize(): Plan {
-    const routes: PlannedRoute[] = [...this.routes.values()]
-      .sort((a, b) => compareIP(a.ip, b.ip))
-      .map((r) => {
-        const kinds = new Set<IPKind>();
-        for (const q of r.services) for (const k of q.kinds) kinds.add(k);
-        return {
-          prefix: r.prefix,
-          family: r.ip.family,
-          services: r.services.map((q) => q.service).sort(),
-          kinds: [...kinds].sort(),
-          class: routeClassOf(r) || null,
-        };
-      });
-    const skips: { service: string; e: IPDecision }[] = [];
+    const routes: RouteRow[] = [];
+    for (const r of this.routes.values()) {
+      const kinds = new Set<IPKind>();
+      for (const q of r.services) for (const k of q.kinds) kinds.add(k);
+      const services = r.services.map((q) => q.service);
+      routes.push({ ip: r.ip, services, kinds: [...kinds], routeClass: routeClassOf(r) });
+    }
+    const skips: SkipRow[] = [];
     for (const [service, entries] of this.decided) {
       for (const e of entries) {
         if (e.kinds.length > 0 || !e.reason) continue;
         if (e.ip && this.routes.has(hostPrefix(e.ip))) continue;
-        skips.push({ service, e });
+        skips.push({ service, raw: e.raw, ip: e.ip, reason: e.reason });
       }
     }
-    skips.sort((a, b) => {
-      if (a.service !== b.service) return a.service < b.service ? -1 : 1;
-      if (a.e.ip && b.e.ip) return compareIP(a.e.ip, b.e.ip);
-      if (a.e.ip) return -1;
-      if (b.e.ip) return 1;
-      return a.e.raw < b.e.raw ? -1 : a.e.raw > b.e.raw ? 1 : 0;
-    });
-    const skipped: SkippedIP[] = skips.map(({ service, e }) => ({
-      service,
-      ip: shownIP(e),
-      reason: e.reason as SkipReason,
-    }));
-    return { node: this.opts.nodeName, routes, skipped };
+    return planDocument(this.opts.nodeName, routes, skips);
   }
 }
 
