@@ -255,11 +255,13 @@ superRefine, which zod runs only when every key passed), joined by newlines; "" 
 {{- $lines = append $lines (printf "config: advertise.allowedCIDRs[%d]: %s is not a CIDR without host bits (%s)" $i (include "cosmolet.shortJson" $cidr) .) -}}
 {{- end -}}
 {{- end -}}
-{{- range $key := list "address" "probeAddress" -}}
-{{- $address := dig "http" $key "" $c -}}
-{{- if and (or (eq $key "address") (ne $address "")) (include "cosmolet.httpAddressProblem" $address) -}}
-{{- $lines = append $lines (printf "config: http.%s: %s must be HOST:PORT, [IPv6]:PORT or :PORT with PORT 1 to 65535" $key (include "cosmolet.shortJson" $address)) -}}
+{{- $address := dig "http" "address" ":8080" $c -}}
+{{- if include "cosmolet.httpAddressProblem" $address -}}
+{{- $lines = append $lines (printf "config: http.address: %s must be HOST:PORT, [IPv6]:PORT or :PORT with PORT 1 to 65535" (include "cosmolet.shortJson" $address)) -}}
 {{- end -}}
+{{- $probe := dig "http" "probeAddress" "" $c -}}
+{{- if and (ne $probe "") (include "cosmolet.httpAddressProblem" $probe) -}}
+{{- $lines = append $lines (printf "config: http.probeAddress: %s must be \"\" or HOST:PORT, [IPv6]:PORT or :PORT with PORT 1 to 65535" (include "cosmolet.shortJson" $probe)) -}}
 {{- end -}}
 {{- $tls := dig "http" "tls" (dict) $c -}}
 {{- range $pair := list (list "certFile" "keyFile") (list "keyFile" "certFile") -}}

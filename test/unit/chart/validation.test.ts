@@ -155,6 +155,12 @@ const CASES: Case[] = [
     config: { routeClasses: { a: { mark: 4294967295 }, b: { mark: 4294967295 } } },
     by: 'template',
   },
+  { name: 'http.probeAddress port 0', config: { http: { probeAddress: '127.0.0.1:0' } }, by: 'template' },
+  {
+    name: 'http.probeAddress without a port',
+    config: { http: { probeAddress: 'localhost' } },
+    by: { schemaPath: '/config/http/probeAddress' },
+  },
   {
     name: 'http.tls.certFile without keyFile',
     config: { http: { tls: { certFile: '/tls/tls.crt' } } },
