@@ -14,8 +14,9 @@
 // Why one file of this length: it is one backend (the device, apply, read-back and the conflict check
 // before an add share the same ip invocations and ownership rule); the route shapes are kernel-routes.ts.
 import { ZEBRA_PROTOCOLS } from '../config/schema.js';
-import { CosmoletError, ErrorCodes, RouterApplyError } from '../errors.js';
+import { CosmoletError, ErrorCodes } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { applied, applyError, notApplied } from './apply.js';
 import { runCommand } from './exec.js';
 import { requireCanonicalPrefix } from '../net/prefix.js';
 import {
@@ -349,7 +350,7 @@ export class KernelRouter implements Router {
       ...kernelBatch(batch, this.opts.kernelProtocol, KERNEL_DEVICE, this.blackholes),
     ];
     for (const p of batch.remove) this.blackholes.delete(p);
-    if (lines.length === 0) return this.done(result, started);
+    if (lines.length === 0) return applied(this.log, result, started);
     await this.ensureDevice();
     // -force: go on after a failed line (a `del` of a route already gone); the read-back judges.
     const r = await runCommand([...this.ip(), '-force', '-batch', '-'], {
@@ -360,28 +361,17 @@ export class KernelRouter implements Router {
     if (r.exitCode !== 0) {
       this.deviceReady = false;
       const owned = await this.read();
-      const stillThere = batch.remove.filter((p) => owned.has(p));
-      const missing = batch.add.filter((p) => !owned.has(p));
+      const failed = notApplied(owned, batch.add, batch.remove, diff.remark ?? []);
       const raced: string[] = [];
-      if (missing.length > 0) {
+      if (batch.add.some((p) => !owned.has(p))) {
         // A route of another protocol added since the check (an equal metric refuses ours): a
         // conflict, not a failure.
         const all = [...(await this.show('-4', [])), ...(await this.show('-6', []))];
         const foreign = new Set(all.map((x) => x.prefix));
-        raced.push(...missing.filter((p) => foreign.has(p)));
+        raced.push(...batch.add.filter((p) => !owned.has(p) && foreign.has(p)));
       }
-      const unmarked = (diff.remark ?? []).filter((r) => owned.get(r.prefix) !== r.to).map((r) => r.prefix);
-      const failed = [...stillThere, ...missing.filter((p) => !raced.includes(p)), ...unmarked];
-      if (failed.length > 0) {
-        throw new RouterApplyError(
-          `ip -batch: ${failed.length} of ${lines.length} route changes did not take effect: ${r.stderr
-            .trim()
-            .split('\n')
-            .slice(0, 4)
-            .join('; ')}`,
-          failed,
-        );
-      }
+      const unexplained = failed.filter((p) => !raced.includes(p));
+      if (unexplained.length > 0) throw applyError('ip -batch', unexplained, lines.length, r.stderr);
       result.conflicts = [...result.conflicts, ...raced].sort();
     }
     if (result.conflicts.length > 0) {
@@ -391,20 +381,6 @@ export class KernelRouter implements Router {
       );
     }
     result.added -= result.conflicts.length;
-    return this.done(result, started);
-  }
-
-  private done(result: ApplyResult, started: number): ApplyResult {
-    result.durationMs = performance.now() - started;
-    this.log.debug(
-      {
-        added: result.added,
-        removed: result.removed,
-        remarked: result.remarked,
-        ms: Math.round(result.durationMs),
-      },
-      'applied',
-    );
-    return result;
+    return applied(this.log, result, started);
   }
 }

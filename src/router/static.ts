@@ -19,7 +19,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../logger.js';
-import { RouterApplyError } from '../errors.js';
+import { applied, applyError, notApplied } from './apply.js';
 import { parseStaticRoutes, type StaticRouteLine } from './frr/parse.js';
 import type { Vtysh } from './frr/vtysh.js';
 import { requireCanonicalPrefix } from '../net/prefix.js';
@@ -313,33 +313,12 @@ export class StaticRouter implements Router {
       );
       // vtysh -f exits 0 when staticd is down and goes on after bad lines: the read-back decides.
       const after = await this.read();
-      const wantedMark = new Map((diff.remark ?? []).map((r) => [r.prefix, r.to]));
-      const failed = [
-        ...plan.removed.filter((p) => after.has(p)),
-        ...plan.added.filter((p) => !after.has(p)),
-        ...plan.remarked.filter((p) => after.get(p) !== wantedMark.get(p)),
-      ];
-      if (failed.length > 0) {
-        throw new RouterApplyError(
-          `vtysh -f (exit ${r.exitCode}): ${failed.length} of ${plan.lines.length} route changes did not take effect${
-            r.stdout.trim() || r.stderr.trim()
-              ? `: ${(r.stdout + r.stderr).trim().split('\n').slice(0, 4).join('; ')}`
-              : ''
-          }`,
-          failed,
-        );
-      }
+      const remarked = new Set(plan.remarked);
+      const remarks = (diff.remark ?? []).filter((m) => remarked.has(m.prefix));
+      const failed = notApplied(after, plan.added, plan.removed, remarks);
+      if (failed.length > 0)
+        throw applyError(`vtysh -f (exit ${r.exitCode})`, failed, plan.lines.length, r.stdout + r.stderr);
     }
-    result.durationMs = performance.now() - started;
-    this.log.debug(
-      {
-        added: result.added,
-        removed: result.removed,
-        remarked: result.remarked,
-        ms: Math.round(result.durationMs),
-      },
-      'applied',
-    );
-    return result;
+    return applied(this.log, result, started);
   }
 }
