@@ -15,7 +15,9 @@ export function labHints(state: LabState, command: string, labFlags = ''): strin
     `curl:     ip netns exec ${leafNs} curl -s http://10.96.0.10/     ip netns exec ${leafNs} curl -sg 'http://[fd00:10:96::a]/'`,
     `status:   ip netns exec ${leafNs} ${command} status --kubeconfig ${join(state.dir, 'node-kubeconfig')}     (every node's /status)`,
     ...(first
-      ? [`cosmolet: ip netns exec ${first.ns} curl -s 127.0.0.1:8080/readyz     (also /metrics)`]
+      ? [
+          `cosmolet: ip netns exec ${first.ns} curl -s 127.0.0.1:8081/readyz     (the probe listener; /metrics on :8080)`,
+        ]
       : []),
     ...(last && state.nodes.length > 1
       ? [`fail:     ${command} lab node stop ${last.name}${labFlags}     (and: lab node start ${last.name})`]

@@ -17,6 +17,7 @@ import {
   labProcess,
   NODE_API_PORT,
   NODE_HTTP_PORT,
+  NODE_PROBE_PORT,
   writeState,
   type LabNode,
   type LabProcess,
@@ -89,6 +90,10 @@ export function startNodeProcesses(state: LabState, fabric: Fabric, node: LabNod
       `unix:${join(node.dir, 'http.sock')}`,
       '--connect',
       `tcp:127.0.0.1:${NODE_HTTP_PORT}`,
+      '--listen',
+      `unix:${join(node.dir, 'probe.sock')}`,
+      '--connect',
+      `tcp:127.0.0.1:${NODE_PROBE_PORT}`,
     ]).pid,
   );
   startCosmolet(state, fabric, node);

@@ -16,6 +16,8 @@ export const DEFAULT_NODES = 3;
 export const NODE_API_PORT = 6443;
 /** cosmolet's HTTP port on every node (all addresses: the node's address and loopback). */
 export const NODE_HTTP_PORT = 8080;
+/** cosmolet's probe listener on every node (http.probeAddress's default: the node's loopback). */
+export const NODE_PROBE_PORT = 8081;
 /** Where the lab's cosmolet pods are, as the chart installs them. */
 export const COSMOLET_NAMESPACE = 'cosmolet';
 
@@ -30,7 +32,7 @@ export interface LabNode {
   v6: string;
   podCidrV4: string;
   podCidrV6: string;
-  /** Its files: cosmolet.yaml, cosmolet.log, http.sock. */
+  /** Its files: cosmolet.yaml, cosmolet.log, http.sock, probe.sock. */
   dir: string;
 }
 

@@ -178,9 +178,10 @@ interface NodeRead {
 async function readNode(node: LabNode, token: string | undefined): Promise<NodeRead> {
   const sock = join(node.dir, 'http.sock');
   const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+  // /readyz from the probe listener: on loopback it has the messages, and needs no token.
   const [status, readyz] = await Promise.all([
     getJson<StatusDocument>(sock, '/status', headers),
-    getJson<Readyz>(sock, '/readyz', headers),
+    getJson<Readyz>(join(node.dir, 'probe.sock'), '/readyz', {}),
   ]);
   return { node, status: status?.status === 200 ? status.body : undefined, readyz };
 }

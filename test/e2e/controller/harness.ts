@@ -101,7 +101,10 @@ export class ControllerLab {
     writeFileSync(join(this.dir, 'kubeconfig'), stringifyYaml(kc), { mode: 0o600 });
   }
 
-  /** Joins the node namespace's 127.0.0.1:6443 to `apiPort` here, and cosmolet's :8080 to http.sock. */
+  /**
+   * Joins the node namespace's 127.0.0.1:6443 to `apiPort` here, cosmolet's :8080 to http.sock and
+   * its probe listener (http.probeAddress, 127.0.0.1:8081) to probe.sock.
+   */
   protected async bridge(apiPort: number): Promise<void> {
     this.apiBridge = await startForwarder(
       { kind: 'unix', path: join(this.dir, 'api.sock') },
@@ -110,6 +113,7 @@ export class ControllerLab {
     this.nodeForwarders.push(
       await this.forwarder(`tcp:127.0.0.1:6443`, `unix:${join(this.dir, 'api.sock')}`),
       await this.forwarder(`unix:${join(this.dir, 'http.sock')}`, 'tcp:127.0.0.1:8080'),
+      await this.forwarder(`unix:${join(this.dir, 'probe.sock')}`, 'tcp:127.0.0.1:8081'),
     );
   }
 
@@ -191,17 +195,23 @@ export class ControllerLab {
   /** GET on cosmolet's HTTP server (through the unix socket bridge). */
   /** GET on cosmolet's HTTP port; `token` is sent as a bearer token (needed off loopback). */
   get(path: string, token?: string): Promise<HttpReply> {
+    return this.request('http.sock', path, token);
+  }
+
+  /** GET on cosmolet's probe listener (loopback: /readyz with its messages, no token). */
+  probe(path: string): Promise<HttpReply> {
+    return this.request('probe.sock', path);
+  }
+
+  private request(socket: string, path: string, token?: string): Promise<HttpReply> {
     const headers = token ? { authorization: `Bearer ${token}` } : {};
     return new Promise((resolve, reject) => {
-      const req = http.get(
-        { socketPath: join(this.dir, 'http.sock'), path, headers, timeout: 5000 },
-        (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (c: string) => (body += c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-        },
-      );
+      const req = http.get({ socketPath: join(this.dir, socket), path, headers, timeout: 5000 }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
       req.on('timeout', () => req.destroy(new Error(`GET ${path}: timeout`)));
       req.on('error', reject);
     });

@@ -167,9 +167,12 @@ export class AuditedClusterLab extends RealClusterLab {
     if (out.trim() === '') this.kubectl(['create', 'namespace', name]);
   }
 
-  /** cosmolet's /readyz from the loopback bridge: the status and every condition. */
+  /**
+   * cosmolet's /readyz: from the probe listener (loopback: every condition with its message), or
+   * with `token` from http.address (which never reviews it: names and states only).
+   */
   async readyz(token?: string): Promise<Readyz> {
-    const r = await this.get('/readyz', token);
+    const r = token === undefined ? await this.probe('/readyz') : await this.get('/readyz', token);
     return { status: r.status, ...(JSON.parse(r.body) as Omit<Readyz, 'status'>) };
   }
 

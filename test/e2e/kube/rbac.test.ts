@@ -124,20 +124,15 @@ function withLog<T>(c: CosmoletProcess, p: Promise<T>): Promise<T> {
   });
 }
 
-/** Waits for /readyz (with messages: from the loopback bridge) to satisfy `ok`, and returns it. */
-async function readyzUntil(
-  c: CosmoletProcess,
-  what: string,
-  ok: (r: Readyz) => boolean,
-  token?: string,
-): Promise<Readyz> {
+/** Waits for /readyz (with messages: from the probe listener) to satisfy `ok`, and returns it. */
+async function readyzUntil(c: CosmoletProcess, what: string, ok: (r: Readyz) => boolean): Promise<Readyz> {
   let last: Readyz | undefined;
   return withLog(
     c,
     waitFor(
       what,
       async () => {
-        last = await lab.readyz(token);
+        last = await lab.readyz();
         return ok(last) ? last : undefined;
       },
       45_000,
@@ -163,10 +158,10 @@ test("with exactly the chart's RBAC, cosmolet is ready, the API server refuses n
   // Off loopback, so that a scrape goes through TokenReview and SubjectAccessReview too.
   const c = start(t, { http: { address: ':8080' } });
   await withLog(c, lab.waitPeersHold(web, 60_000));
-  const ready = await readyzUntil(c, '/readyz 200', (r) => r.status === 200, scraperToken);
+  const ready = await readyzUntil(c, '/readyz 200', (r) => r.status === 200);
   assert.ok(
     ready.conditions.every((x) => x.message !== undefined),
-    'the reader role shows /readyz messages',
+    'the probe listener shows /readyz messages',
   );
   // An Advertised Event per IP (create), then the same again after a withdrawal (patch: count 2).
   await withLog(
@@ -249,7 +244,7 @@ test('each grant taken away breaks something a user sees', async (t) => {
     assert.match(metrics.body, /system:auth-delegator/);
     const status = await lab.get('/status', scraperToken);
     assert.equal(status.status, 503);
-    // /readyz keeps answering, without messages (the token cannot be checked).
+    // /readyz keeps answering, without messages (a token there is never reviewed).
     const r = await lab.readyz(scraperToken);
     assert.equal(r.status, 200);
     assert.ok(r.conditions.every((x) => x.message === undefined));
