@@ -8,7 +8,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -36,8 +36,8 @@ let cp: ControlPlane | undefined;
 /** Why the operator's CRDs are not installed; undefined once they are. */
 let crdsMissing: string | undefined = 'not tried yet';
 
-function render(file?: string): Obj[] {
-  const args = ['template', 'cosmolet', CHART, '--namespace', NAMESPACE, ...(file ? ['-f', file] : [])];
+function render(file?: string, namespace = NAMESPACE): Obj[] {
+  const args = ['template', 'cosmolet', CHART, '--namespace', namespace, ...(file ? ['-f', file] : [])];
   const r = spawnSync(helmBinary(), args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`helm ${args.join(' ')}: ${r.stderr}`);
   return parseAllDocuments(r.stdout)
@@ -79,9 +79,46 @@ function installOperatorCrds(): string | undefined {
   return undefined;
 }
 
+/**
+ * kube-apiserver admits pods of the critical priority classes in any namespace unless its
+ * ResourceQuota admission limits them (the Kubernetes docs' "Limit Priority Class consumption by
+ * default", as managed clusters configure it): then only where a ResourceQuota scoped to the class
+ * exists. The control plane here runs with that limit, so the chart is checked against the strict case.
+ */
+const CRITICAL_CLASSES_LIMITED = {
+  apiVersion: 'apiserver.config.k8s.io/v1',
+  kind: 'AdmissionConfiguration',
+  plugins: [
+    {
+      name: 'ResourceQuota',
+      configuration: {
+        apiVersion: 'apiserver.config.k8s.io/v1',
+        kind: 'ResourceQuotaConfiguration',
+        limitedResources: [
+          {
+            resource: 'pods',
+            matchScopes: [
+              {
+                scopeName: 'PriorityClass',
+                operator: 'In',
+                values: ['system-node-critical', 'system-cluster-critical'],
+              },
+            ],
+          },
+        ],
+      },
+    },
+  ],
+};
+
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'cosmolet-chart-server-'));
-  cp = await ControlPlane.start({ dir: join(dir, 'control-plane') });
+  const admission = join(dir, 'admission.json');
+  writeFileSync(admission, JSON.stringify(CRITICAL_CLASSES_LIMITED));
+  cp = await ControlPlane.start({
+    dir: join(dir, 'control-plane'),
+    apiserverArgs: [`--admission-control-config-file=${admission}`],
+  });
   crdsMissing = installOperatorCrds();
 });
 after(async () => {
@@ -147,4 +184,49 @@ test('the check is not vacuous: strict validation refuses a misspelt field in th
   const r = kubectl(['apply', '--dry-run=server', '--validate=strict', '-f', '-'], JSON.stringify(broken));
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /unknown field "spec.updateStrategyy"/);
+});
+
+test("the default priorityClassName system-node-critical: the DaemonSet's pod is admitted outside kube-system with the chart's ResourceQuota, refused without it", () => {
+  const withQuota = 'cosmolet-critical';
+  const without = 'cosmolet-no-quota';
+  for (const ns of [withQuota, without]) mustKubectl(['create', 'namespace', ns]);
+  const objects = render(undefined, withQuota);
+  // The pod's ServiceAccount, in both namespaces (admission looks it up).
+  for (const ns of [withQuota, without]) {
+    for (const sa of render(undefined, ns).filter((o) => o.kind === 'ServiceAccount'))
+      mustKubectl(['apply', '-f', '-'], JSON.stringify(sa));
+  }
+  const quota = objects.find((o) => o.kind === 'ResourceQuota');
+  assert.ok(quota?.metadata?.name, 'the chart renders a ResourceQuota outside kube-system');
+  mustKubectl(['apply', '-f', '-'], JSON.stringify(quota));
+  // kube-controller-manager's resourcequota controller (not run by this control plane) writes the
+  // quota's status before the quota admits anything; written here as it would.
+  mustKubectl([
+    '-n',
+    withQuota,
+    'patch',
+    'resourcequota',
+    quota.metadata.name,
+    '--subresource=status',
+    '--type=merge',
+    '-p',
+    JSON.stringify({ status: { hard: { pods: '5000' }, used: { pods: '0' } } }),
+  ]);
+  // The pod the DaemonSet controller (not run either) would create from the template.
+  const ds = objects.find((o) => o.kind === 'DaemonSet') as
+    { spec: { template: { metadata: Record<string, unknown>; spec: Record<string, unknown> } } } | undefined;
+  assert.ok(ds);
+  assert.equal(ds.spec.template.spec.priorityClassName, 'system-node-critical');
+  const pod = (ns: string) =>
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { ...ds.spec.template.metadata, name: 'cosmolet-node-a', namespace: ns },
+      spec: { ...ds.spec.template.spec, nodeName: 'node-a' },
+    });
+  const admitted = kubectl(['create', '--dry-run=server', '-f', '-'], pod(withQuota));
+  assert.equal(admitted.status, 0, `refused with the chart's ResourceQuota:\n${admitted.stderr}`);
+  const refused = kubectl(['create', '--dry-run=server', '-f', '-'], pod(without));
+  assert.notEqual(refused.status, 0, 'admitted without a quota: the check above proves nothing');
+  assert.match(refused.stderr, /insufficient quota to match these scopes/);
 });
