@@ -206,6 +206,7 @@ export class Reflector<T = KubeObject> {
   private failures = 0;
   /** 410s since a watch last lasted relistBackoffResetMs: the relist backoff's exponent. */
   private goneStreak = 0;
+  private lastGoneAt = -Infinity;
   /** Watches in a row reopened by the watchdog without having delivered. */
   private silentWatches = 0;
   private bypassingWatches = false;
@@ -316,6 +317,9 @@ export class Reflector<T = KubeObject> {
           needList = true;
           // The first 410 relists at once (compaction, a restarted server). More of them before a
           // watch has lasted a while: the server keeps expiring watches; do not list it twice a second.
+          // A 410 long after the last one starts afresh too (as client-go's backoff manager resets).
+          if (this.clock.now() - this.lastGoneAt >= this.timers.relistBackoffResetMs) this.goneStreak = 0;
+          this.lastGoneAt = this.clock.now();
           if (this.goneStreak > 0) await this.relistBackoff(err);
           else this.log.info({ reason: errorMessage(err) }, 'resourceVersion expired, relisting');
           this.goneStreak += 1;
