@@ -164,6 +164,30 @@ export function chartValuesSchema(): JsonObject {
         additionalProperties: false,
         properties: { enabled: bool, annotations: stringMap },
       },
+      tls: {
+        type: 'object',
+        additionalProperties: false,
+        description:
+          'HTTPS for /metrics and /status: a CA and certificate the chart makes, an existing Secret (secretName), or cert-manager (certManager.issuerRef).',
+        properties: {
+          enabled: bool,
+          secretName: str,
+          caBundle: str,
+          certManager: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              issuerRef: {
+                type: 'object',
+                additionalProperties: false,
+                properties: { name: str, kind: str, group: str },
+              },
+              duration: duration,
+              renewBefore: duration,
+            },
+          },
+        },
+      },
       monitoring: {
         type: 'object',
         additionalProperties: false,
@@ -175,7 +199,13 @@ export function chartValuesSchema(): JsonObject {
           serviceMonitor: {
             type: 'object',
             additionalProperties: false,
-            properties: { enabled: bool, interval: duration, scrapeTimeout: duration, labels: stringMap },
+            properties: {
+              enabled: bool,
+              interval: duration,
+              scrapeTimeout: duration,
+              labels: stringMap,
+              bearerTokenFile: str,
+            },
           },
           prometheusRule: {
             type: 'object',

@@ -88,18 +88,22 @@ export function runHelm(
   }
 }
 
+// Plain manifests cannot make a certificate (the chart's own is random per render): they name the
+// Secret the operator creates first (docs/install.md, "Plain manifests").
+const DEPLOY_TLS = ['--set', 'tls.secretName=cosmolet-tls'];
+
 /** The files of deploy/ that are rendered, with the helm flags for each. */
 export const DEPLOY_VARIANTS: ReadonlyArray<{ file: string; title: string; setArgs: string[] }> = [
   {
     file: 'cosmolet.yaml',
     title:
       'kernel origination (the default): routes through the cosmolet0 dummy device with protocol 73, needs NET_ADMIN',
-    setArgs: [],
+    setArgs: DEPLOY_TLS,
   },
   {
     file: 'cosmolet-static.yaml',
     title: 'static origination: tagged static routes through vtysh, no capabilities',
-    setArgs: ['--set', 'config.frr.origination=static'],
+    setArgs: ['--set', 'config.frr.origination=static', ...DEPLOY_TLS],
   },
 ];
 
@@ -131,6 +135,8 @@ export function renderDeploy(): Map<string, string> {
       `# (a test fails when this file differs from the chart). Apply with: kubectl apply -f deploy/${v.file}`,
       '# Edit the ConfigMap "cosmolet" below to change the configuration (docs/decisions.md keys), then',
       `# restart the pods: kubectl -n ${DEPLOY_NAMESPACE} rollout restart daemonset/cosmolet`,
+      '# Before applying: the Secret cosmolet-tls (kubernetes.io/tls with ca.crt) whose certificate is for',
+      `# cosmolet-metrics.${DEPLOY_NAMESPACE}.svc, and the ConfigMap cosmolet-ca with its ca.crt (docs/install.md, Plain manifests).`,
       '---',
     ].join('\n');
     // Helm 4.3 ends each document with a blank line before the next `---`, Helm 3 and earlier 4.x
