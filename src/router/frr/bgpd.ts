@@ -1,6 +1,5 @@
 // What bgpd holds and how it is set up, read through the shared vtysh client. Both backends
 // export through bgpd, so reading bgpd's table is the same for either of them.
-import { RouterParseError } from '../../errors.js';
 import { requireCanonicalPrefix } from '../../net/prefix.js';
 import { parseBgpPrefixes, parseBgpSummary, scanBgpRoutes, type BgpPeer, type BgpView } from './parse.js';
 import type { Vtysh } from './vtysh.js';
@@ -11,12 +10,7 @@ export async function bgpTable(vtysh: Vtysh): Promise<BgpView> {
   for (const afi of ['ipv4', 'ipv6']) {
     const command = `show bgp ${afi} unicast json`;
     const { stdout, stderr } = await vtysh.exec([command], 'bgpd');
-    if (stdout.trim() === '') {
-      const why = stderr.trim().replace(/\s+/g, ' ').slice(0, 300);
-      throw new RouterParseError(
-        `vtysh "${command}" printed nothing${why ? `: ${why}` : ' (is the daemon running?)'}`,
-      );
-    }
+    if (stdout.trim() === '') throw vtysh.printedNothing(command, stderr);
     scanBgpRoutes(stdout, view);
   }
   return view;
@@ -40,7 +34,13 @@ export async function bgpSummary(vtysh: Vtysh): Promise<BgpPeer[]> {
   return parseBgpSummary(await vtysh.showJson('show bgp summary json', 'bgpd'));
 }
 
-/** bgpd's running configuration, for evaluateExport and evaluateAsn. */
-export function bgpdRunningConfig(vtysh: Vtysh): Promise<string> {
-  return vtysh.show('show running-config', 'bgpd');
+/**
+ * bgpd's running configuration, for evaluateExport and evaluateAsn. It is never empty when bgpd
+ * answered, so empty means vtysh could not reach it: an error saying why, not "no router bgp".
+ */
+export async function bgpdRunningConfig(vtysh: Vtysh): Promise<string> {
+  const command = 'show running-config';
+  const { stdout, stderr } = await vtysh.exec([command], 'bgpd');
+  if (stdout.trim() === '') throw vtysh.printedNothing(command, stderr);
+  return stdout;
 }

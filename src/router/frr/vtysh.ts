@@ -46,16 +46,22 @@ export class Vtysh {
     return (await this.exec([command], daemon)).stdout;
   }
 
+  /**
+   * The error for a call that printed nothing: vtysh could not reach the daemon. Its stderr, and what
+   * the socket directory shows (no FRR there, or sockets of a group this process is not in).
+   */
+  printedNothing(command: string, stderr: string): RouterParseError {
+    // vtysh says why on stderr when it can (no permission on the socket, PAM refused it).
+    const why = stderr.trim().replace(/\s+/g, ' ').slice(0, 300);
+    const access = vtyAccessProblem(this.opts.socketDir);
+    return new RouterParseError(
+      `vtysh "${command}" printed nothing${why ? `: ${why}` : ' (is the daemon running?)'}${access ? `; ${access}` : ''}`,
+    );
+  }
+
   async showJson(command: string, daemon?: string): Promise<unknown> {
     const { stdout: out, stderr } = await this.exec([command], daemon);
-    if (out.trim() === '') {
-      // vtysh says why on stderr when it can (no permission on the socket, PAM refused it).
-      const why = stderr.trim().replace(/\s+/g, ' ').slice(0, 300);
-      const access = vtyAccessProblem(this.opts.socketDir);
-      throw new RouterParseError(
-        `vtysh "${command}" printed nothing${why ? `: ${why}` : ' (is the daemon running?)'}${access ? `; ${access}` : ''}`,
-      );
-    }
+    if (out.trim() === '') throw this.printedNothing(command, stderr);
     try {
       return JSON.parse(out) as unknown;
     } catch {

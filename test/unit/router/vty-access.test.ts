@@ -6,6 +6,7 @@ import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { bgpdRunningConfig, bgpTable } from '../../../src/router/frr/bgpd.js';
 import { Vtysh } from '../../../src/router/frr/vtysh.js';
 import { currentIdentity, vtyAccessProblem } from '../../../src/router/frr/vty-access.js';
 
@@ -69,6 +70,17 @@ void test('Vtysh: a call that printed nothing carries the reason read from the s
       assert.match(err.message, /printed nothing .*; no FRR vty socket \(\*\.vty\) in /);
       return true;
     });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+void test("bgpd's running-config that printed nothing is an error with the reason, not an FRR without router bgp", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cosmolet-vty-'));
+  try {
+    const v = new Vtysh({ vtyshPath: 'true', socketDir: dir, timeoutMs: 2000 });
+    await assert.rejects(bgpdRunningConfig(v), /"show running-config" printed nothing .*; no FRR vty socket/);
+    await assert.rejects(bgpTable(v), /"show bgp ipv4 unicast json" printed nothing .*; no FRR vty socket/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
