@@ -255,5 +255,6 @@ function describe(v: unknown): string {
   if (v === undefined) return 'missing';
   if (v === null) return 'null';
   if (typeof v === 'string') return v === '' ? 'empty' : JSON.stringify(v.slice(0, 60));
-  return Array.isArray(v) ? 'an array' : `a ${typeof v}`;
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 }

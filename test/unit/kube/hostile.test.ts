@@ -199,11 +199,13 @@ void test('regression: Services with large annotations never synced (every 500-o
     return { ...s, metadata: { ...s.metadata, annotations: { big, 'cosmolet.io/route-class': 'gold' } } };
   });
   const limits: string[] = [];
+  const watches: http.ServerResponse[] = [];
   const client = await hostile(t, (_req, res, url) => {
     res.setHeader('Content-Type', 'application/json');
     if (url.searchParams.get('watch') === '1') {
       res.writeHead(200);
-      return void res.write('');
+      res.write('');
+      return void watches.push(res);
     }
     limits.push(url.searchParams.get('limit') ?? '');
     res.end(pagedList(items, url));
@@ -211,9 +213,20 @@ void test('regression: Services with large annotations never synced (every 500-o
   const { r, seen } = reflect(t, client, { maxPageBytes: 1 << 20 });
   await waitFor('synced', () => r.synced, 20_000);
   assert.equal(r.size, 40);
+  assert.equal(r.items()[0]?.metadata?.annotations?.['cosmolet.io/route-class'], 'gold');
   assert.deepEqual(seen.failures, []);
   // 500 down to 7 (700 KB), then the rest of the list in pages of 7.
   assert.deepEqual(limits.slice(0, 8), ['500', '250', '125', '62', '31', '15', '7', '7']);
+
+  // The annotations go; the next list grows its pages back (full pages under a quarter of the cap).
+  for (const s of items) s.metadata.annotations = { 'cosmolet.io/route-class': 'gold' };
+  await waitFor('watching', () => watches.length === 1);
+  limits.length = 0;
+  watches[0]?.end(
+    JSON.stringify({ type: 'ERROR', object: { kind: 'Status', code: 410, message: 'too old' } }) + '\n',
+  );
+  await waitFor('relisted', () => watches.length === 2);
+  assert.deepEqual(limits, ['7', '14', '28']);
 });
 
 void test('regression: a list answered 200 with a body that is not a list withdrew every object', async (t) => {
