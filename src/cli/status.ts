@@ -6,7 +6,7 @@
 //
 // What crosses the node network (issue 21 item 3): HTTPS only, verified against the chart's CA (the
 // `<release>-ca` ConfigMap, or --ca-file) for the one name every pod's certificate carries, the
-// metrics Service's `<release>.<namespace>.svc`; and never the operator's own credential, but a
+// metrics Service's `<release>-metrics.<namespace>.svc`; and never the operator's own credential, but a
 // 10-minute token bound to audience `cosmolet` for the chart's `<release>-status` ServiceAccount
 // (TokenRequest), which the API server itself refuses. Every answer is read up to a cap.
 import http from 'node:http';
@@ -52,7 +52,7 @@ const STATUS_FLAGS: FlagSpecs = {
   'server-name': {
     type: 'string',
     arg: 'NAME',
-    help: "the name the certificate must carry (default <release>.<namespace>.svc, the chart's)",
+    help: "the name the certificate must carry (default <release>-metrics.<namespace>.svc, the chart's metrics Service)",
   },
   'token-file': {
     type: 'string',
@@ -274,7 +274,7 @@ export async function statusCommand(argv: string[], io: CommandIO): Promise<numb
     : {
         scheme: 'https',
         ca: ca ?? (await chartCa(client, namespace, release)),
-        serverName: str('server-name') ?? `${release}.${namespace}.svc`,
+        serverName: str('server-name') ?? `${release}-metrics.${namespace}.svc`,
         token:
           fileToken ??
           (await statusToken(client, namespace, `${release}-status`, str('audience') ?? DEFAULT_AUDIENCE)),

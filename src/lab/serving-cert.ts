@@ -1,11 +1,11 @@
 // cosmolet's serving certificate in the lab and in tests, made with the openssl CLI as the chart's
 // default makes it: one CA, and one certificate for the whole DaemonSet whose DNS name is the metrics
-// Service's (<fullname>.<namespace>.svc). Clients connect to a node's address and verify that name
+// Service's (<fullname>-metrics.<namespace>.svc). Clients connect to a node's address and verify that name
 // (TLS servername), as a ServiceMonitor's tlsConfig.serverName does.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ErrorCodes, LabError } from '../errors.js';
+import { LabError, LabErrorCodes } from './errors.js';
 
 export interface ServingCert {
   /** The CA clients trust (ca.crt). */
@@ -18,14 +18,14 @@ export interface ServingCert {
 }
 
 /** The chart's metrics Service for release `cosmolet` in namespace `cosmolet`: the lab's name. */
-export const LAB_SERVER_NAME = 'cosmolet.cosmolet.svc';
+export const LAB_SERVER_NAME = 'cosmolet-metrics.cosmolet.svc';
 
 function openssl(args: string[], cwd: string): void {
   try {
     execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'], timeout: 30_000 });
   } catch (err) {
     throw new LabError(
-      ErrorCodes.LAB_PREREQUISITE,
+      LabErrorCodes.LAB_PREREQUISITE,
       `openssl ${args[0] ?? ''} failed (is openssl installed?): ${(err as Error).message}`,
     );
   }

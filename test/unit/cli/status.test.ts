@@ -1,5 +1,5 @@
 // `cosmolet status` against the API double and HTTPS servers on loopback standing in for the nodes'
-// /status (each with the one serving certificate of the DaemonSet, for cosmolet.cosmolet.svc, and a
+// /status (each with the one serving certificate of the DaemonSet, for cosmolet-metrics.cosmolet.svc, and a
 // TokenReview for audience cosmolet as cosmolet makes it): pods found by namespace and label
 // selector, each read at its pod IP and named `http` port, the CA read from the chart's
 // cosmolet-ca ConfigMap and the token minted for the chart's cosmolet-status ServiceAccount, the
@@ -302,7 +302,7 @@ test('regression: --https did not verify the certificate; a node whose certifica
   assert.match(errors.n1 ?? '', /self[- ]signed|unable to verify|unable to get local issuer/i);
   assert.match(
     errors.n2 ?? '',
-    /Hostname\/IP does not match certificate's altnames.*cosmolet\.cosmolet\.svc/,
+    /Hostname\/IP does not match certificate's altnames: Host: cosmolet-metrics\.cosmolet\.svc/,
   );
   assert.match(errors.n3 ?? '', /wrong version number|EPROTO|packet length/i);
   assert.deepEqual([impostor.auth, renamed.auth, plain.auth], [[], [], []], 'no request, no token');
