@@ -196,7 +196,8 @@ void test('regression: Services with large annotations never synced (every 500-o
   const big = 'a'.repeat(100_000);
   const items = Array.from({ length: 40 }, (_, i) => {
     const s = withRv(svc('default', `s${i}`), String(i + 1));
-    return { ...s, metadata: { ...s.metadata, annotations: { big, 'cosmolet.io/route-class': 'gold' } } };
+    const annotations: Record<string, string> = { big, 'cosmolet.io/route-class': 'gold' };
+    return { ...s, metadata: { ...s.metadata, annotations } };
   });
   const limits: string[] = [];
   const watches: http.ServerResponse[] = [];
