@@ -15,13 +15,13 @@ import { errorMessage, CosmoletError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { NodeInfo, ServiceInfo, SliceInfo } from '../plan/input.js';
-import { familyOf } from '../net/ip.js';
 import { hostPrefixOf } from '../net/prefix.js';
 import { PlanState } from '../plan/state.js';
 import { unknownClassMessage } from '../plan/route-class.js';
 import type { DecisionChange, Plan, PlanSettings, SkipReason, UnknownRouteClass } from '../plan/types.js';
 import { diffPrefixes, diffSize, type PrefixDiff, type Remark, type Router } from '../router/router.js';
 import { describeChange } from './decisions.js';
+import { RouteLedger } from './route-ledger.js';
 import { CoalescingTrigger } from './trigger.js';
 
 /** What the reconciler reads from the cluster: the reflectors' stores (projections). */
@@ -80,7 +80,10 @@ export interface ReconcilerOptions {
 export interface ReconcileStatus {
   /** Whether a plan was made (every reflector listed once). */
   planned: boolean;
-  /** Prefixes cosmolet has installed with their marks, as of the last read-back or successful apply. */
+  /**
+   * Prefixes cosmolet has installed with their marks, as of the last read-back or successful apply:
+   * a snapshot, which later reconciles do not change and which cannot change the reconciler.
+   */
   installed: ReadonlyMap<string, number>;
   /** Whether the last reconcile succeeded; undefined before the first one ran against the router. */
   lastOk: boolean | undefined;
@@ -100,11 +103,7 @@ export class Reconciler {
   readonly state: PlanState;
   private planned = false;
   private planVersion = 0;
-  /** prefix -> mark of the routes installed. */
-  private installed = new Map<string, number>();
-  private installedV4 = 0;
-  /** Prefixes held by routes that are not cosmolet's, as of the last apply; retried after a read-back. */
-  private conflicts = new Set<string>();
+  private readonly ledger: RouteLedger;
   private readonly queued = { services: new Set<string>(), slices: new Set<string>(), node: false };
   /** Prefixes that flipped since the last converge; a full diff replaces them when one is due. */
   private pendingPrefixes = new Set<string>();
@@ -128,6 +127,7 @@ export class Reconciler {
     this.clock = opts.clock ?? realClock;
     this.lastRunAt = this.clock.now();
     this.retryDelayMs = opts.retryMinMs ?? 500;
+    this.ledger = new RouteLedger(opts.metrics);
     this.state = new PlanState({
       nodeName: opts.nodeName,
       settings: opts.settings,
@@ -175,7 +175,7 @@ export class Reconciler {
   status(): ReconcileStatus {
     return {
       planned: this.planned,
-      installed: this.installed,
+      installed: this.ledger.snapshot(),
       lastOk: this.lastOk,
       lastError: this.lastError,
       lastRunAt: this.lastRunAt,
@@ -203,8 +203,7 @@ export class Reconciler {
     const owned = await this.opts.router.read();
     if (owned.size === 0) return 0;
     await this.opts.router.apply({ add: [], remove: [...owned.keys()].sort() });
-    this.installed = new Map();
-    this.setInstalledGauge();
+    this.ledger.reset(new Map());
     this.log.info({ withdrawn: owned.size }, `withdrew all ${owned.size} routes cosmolet owned`);
     return owned.size;
   }
@@ -268,15 +267,14 @@ export class Reconciler {
   private async readBack(): Promise<void> {
     if (!this.readBackDue) return;
     if (this.opts.applyEnabled) {
-      this.installed = await this.opts.router.read();
+      this.ledger.reset(await this.opts.router.read());
       await this.opts.router.repair?.();
     } else {
       // bgp.enabled false touches nothing; reading back only feeds /status, so its failure is no error.
-      this.installed = await this.opts.router.read().catch(() => this.installed);
+      const routes = await this.opts.router.read().catch(() => undefined);
+      if (routes) this.ledger.reset(routes);
     }
     this.readBackDue = false;
-    this.conflicts = new Set();
-    this.setInstalledGauge();
   }
 
   /** The mark an advertised prefix's route carries: its class's (0: no class). */
@@ -287,11 +285,12 @@ export class Reconciler {
 
   /** What the router must change: every prefix after a read-back, else only those that flipped. */
   private diff(full: boolean): PrefixDiff {
-    const wanted = (p: string): boolean => this.state.advertises(p) && !this.conflicts.has(p);
+    const installed = this.ledger.routes;
+    const wanted = (p: string): boolean => this.state.advertises(p) && !this.ledger.conflicted(p);
     if (full) {
       const desired = new Map<string, number>();
-      for (const p of this.state.advertised()) if (!this.conflicts.has(p)) desired.set(p, this.markOf(p));
-      return diffPrefixes(desired, this.installed);
+      for (const p of this.state.advertised()) if (!this.ledger.conflicted(p)) desired.set(p, this.markOf(p));
+      return diffPrefixes(desired, installed);
     }
     const add: string[] = [];
     const remove: string[] = [];
@@ -300,12 +299,12 @@ export class Reconciler {
     for (const p of this.pendingPrefixes) {
       if (wanted(p)) {
         const to = this.markOf(p);
-        const from = this.installed.get(p);
+        const from = installed.get(p);
         if (from === undefined) {
           add.push(p);
           if (to !== 0) marks.set(p, to);
         } else if (from !== to) remark.push({ prefix: p, from, to });
-      } else if (this.installed.has(p)) {
+      } else if (installed.has(p)) {
         remove.push(p);
       }
     }
@@ -335,20 +334,9 @@ export class Reconciler {
     metrics.applies.inc();
     const result = await router.apply(diff);
     const conflicts = new Set(result.conflicts);
-    let v4 = 0;
-    for (const p of diff.add) {
-      if (conflicts.has(p) || this.installed.has(p)) continue;
-      this.installed.set(p, diff.marks?.get(p) ?? 0);
-      if (familyOf(p) === 'ipv4') v4++;
-    }
-    for (const r of diff.remark ?? []) if (this.installed.has(r.prefix)) this.installed.set(r.prefix, r.to);
-    for (const p of diff.remove) if (this.installed.delete(p) && familyOf(p) === 'ipv4') v4--;
-    for (const p of conflicts) this.conflicts.add(p);
+    this.ledger.applied(diff, conflicts);
     this.readBackDue = false;
-    for (const p of diff.add) if (!conflicts.has(p)) metrics.routesAdded.inc({ family: familyOf(p) });
-    for (const p of diff.remove) metrics.routesWithdrawn.inc({ family: familyOf(p) });
     if (eventAt !== undefined) metrics.eventToInstalled.observe((this.clock.now() - eventAt) / 1000);
-    this.setInstalledGauge(v4);
     for (const p of result.conflicts) {
       this.log.warn({ prefix: p }, `not installing ${p}: a route that is not cosmolet's holds it`);
     }
@@ -437,7 +425,7 @@ export class Reconciler {
     }
     for (const [outcome, list] of byOutcome) {
       if (outcome === 'advertised') {
-        const adopted = list.filter((c) => this.installed.has(hostPrefixOf(c.ip))).length;
+        const adopted = list.filter((c) => this.ledger.routes.has(hostPrefixOf(c.ip))).length;
         this.log.info(
           { outcome, count: list.length, adopted },
           `first plan: ${list.length} Service IPs to advertise (${adopted} already installed, adopted)`,
@@ -470,17 +458,5 @@ export class Reconciler {
       this.retryTimer = undefined;
       this.trigger.fire(true);
     }, delay);
-  }
-
-  /** Counts installed IPv4 prefixes from scratch (after a read-back) or by `delta`. */
-  private setInstalledGauge(delta?: number): void {
-    if (delta === undefined) {
-      this.installedV4 = 0;
-      for (const p of this.installed.keys()) if (familyOf(p) === 'ipv4') this.installedV4++;
-    } else {
-      this.installedV4 += delta;
-    }
-    this.opts.metrics.installedPrefixes.set({ family: 'ipv4' }, this.installedV4);
-    this.opts.metrics.installedPrefixes.set({ family: 'ipv6' }, this.installed.size - this.installedV4);
   }
 }
