@@ -223,16 +223,16 @@ export async function startHttpServer(
   const handle = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const route = table.get(path);
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
-      return;
-    }
     // No path reads a body: refuse one rather than buffer or drain it, and close the connection.
     const length = req.headers['content-length'];
     if ((length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined) {
       res
         .writeHead(413, { 'content-type': 'text/plain', connection: 'close' })
         .end('a request body is not accepted\n');
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
       return;
     }
     if (!route) {

@@ -137,3 +137,17 @@ void test('regression: during an API outage four junk-token /metrics requests he
   );
   assert.deepEqual(served, Array(10).fill(200));
 });
+
+void test('a request body is refused (413) and its connection closed, never buffered', async (t) => {
+  const port = await serve(t, {});
+  const big = 'x'.repeat(1 << 20);
+  for (const head of [
+    `POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: ${big.length}\r\n\r\n`,
+    'GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n',
+  ]) {
+    const c = pipeline(port, [head, big]);
+    t.after(() => c.socket.destroy());
+    await c.closed;
+    assert.deepEqual(c.statuses(), [413]);
+  }
+});
