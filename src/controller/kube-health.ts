@@ -33,10 +33,14 @@ export class KubeHealth {
   /** The reflectors' hooks: outage tracking and the reflector metrics. */
   hooks(): ReflectorHooks {
     const m = this.metrics;
-    const ok = (resource: string, namespace: string | undefined) => {
+    // While a reflector's watches stay silent, a list or a reopened watch does not end its outage:
+    // only a watch that delivers (watchSilent false) does.
+    const ok = (resource: string, namespace: string | undefined, watchDelivers = false) => {
       const name = reflectorName(resource, namespace);
-      this.failingSince.delete(name);
       this.authFailure.delete(name);
+      if (this.silentWatches.has(name) && !watchDelivers) return;
+      this.silentWatches.delete(name);
+      this.failingSince.delete(name);
     };
     return {
       failed: (resource, err, namespace) => {
@@ -47,9 +51,8 @@ export class KubeHealth {
       },
       relist: (resource) => m.reflectorRelists.inc({ resource }),
       watchSilent: (resource, silent, namespace) => {
-        const name = reflectorName(resource, namespace);
-        if (silent) this.silentWatches.add(name);
-        else this.silentWatches.delete(name);
+        if (silent) this.silentWatches.add(reflectorName(resource, namespace));
+        else ok(resource, namespace, true);
       },
       // Any answer from the API ends an outage, even on a quiet cluster with no events.
       listed: (resource, _objects, namespace) => ok(resource, namespace),
@@ -85,8 +88,10 @@ export class KubeHealth {
   }
 
   /**
-   * Reflectors bypassing a watch path that stays silent (/readyz says so, without failing: each
-   * relist is a consistent read, so the data is at most one silent watch old, not stale).
+   * Reflectors bypassing a watch path that stays silent. Not ready meanwhile: the relists keep the
+   * routes converging, but a change arrives only with the next one, a silent watch later (about 6
+   * minutes with kube-apiserver's 60 s bookmarks, 11 to 21 before any bookmark), where a watch takes
+   * well under a second: an endpoint that turns unready keeps its route that long.
    */
   watchesSilent(): string | undefined {
     if (this.silentWatches.size === 0) return undefined;

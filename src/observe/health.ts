@@ -7,8 +7,6 @@ export interface Condition {
   message: string;
   /** FRR config to add, when the fix is a config change. */
   snippet?: string;
-  /** Something degraded that does not make the node unready (ok stays true). */
-  warning?: boolean;
 }
 
 export interface ReadinessInput {
@@ -18,7 +16,7 @@ export interface ReadinessInput {
   kubernetesProblem: string | undefined;
   /** Set when the API server refuses cosmolet's credential (401/403) or none can be had. */
   kubernetesAuthProblem?: string | undefined;
-  /** Set while watches stay silent and lists stand in for them (informational: the data is fresh). */
+  /** Set while watches stay silent and lists stand in for them (changes arrive only with the lists). */
   kubernetesWatchProblem?: string | undefined;
   nodeName: string;
   nodeFound: boolean;
@@ -57,12 +55,10 @@ export function readiness(i: ReadinessInput): { ready: boolean; conditions: Cond
       ok: i.kubernetesAuthProblem === undefined,
       message: i.kubernetesAuthProblem ?? 'the API server accepts the credential',
     },
-    // Never fails readiness: each relist is a consistent read, so the routes follow current data.
     {
       name: 'kubernetes-watches-deliver',
-      ok: true,
+      ok: i.kubernetesWatchProblem === undefined,
       message: i.kubernetesWatchProblem ?? 'watches deliver changes',
-      ...(i.kubernetesWatchProblem === undefined ? {} : { warning: true }),
     },
     {
       name: 'node-found',
