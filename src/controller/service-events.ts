@@ -7,8 +7,7 @@ import type { PlanState } from '../plan/state.js';
 import { unknownClassMessage } from '../plan/route-class.js';
 import type { DecisionChange, UnknownRouteClass } from '../plan/types.js';
 import { hostPrefixOf } from '../net/prefix.js';
-import { explain } from './decisions.js';
-import type { AppliedChanges } from './reconciler.js';
+import { explain, type AppliedChanges } from './decision-reporter.js';
 import { isReporter } from './reporters.js';
 
 /** Where the daemon's Events go (the EventRecorder in production). Calls return at once, never throw. */

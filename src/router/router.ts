@@ -92,14 +92,20 @@ export function markIn(routes: Routes, prefix: string): number {
 
 /**
  * desired minus actual to add, actual minus desired to remove, both with another mark to re-mark;
- * sorted for stable batches. A set means every prefix has no class.
+ * sorted for stable batches. A set means every prefix has no class. `only` (distinct prefixes)
+ * compares just those, for a caller that knows which prefixes can have changed since the last
+ * diff: the cost then follows the change, not the number of routes.
  */
-export function diffPrefixes(desired: Routes, actual: Routes): PrefixDiff {
+export function diffPrefixes(desired: Routes, actual: Routes, only?: Iterable<string>): PrefixDiff {
   const add: string[] = [];
   const remove: string[] = [];
   const remark: Remark[] = [];
   const marks = new Map<string, number>();
-  for (const p of desired.keys()) {
+  const compare = (p: string): void => {
+    if (!desired.has(p)) {
+      if (actual.has(p)) remove.push(p);
+      return;
+    }
     const to = markIn(desired, p);
     if (!actual.has(p)) {
       add.push(p);
@@ -108,8 +114,13 @@ export function diffPrefixes(desired: Routes, actual: Routes): PrefixDiff {
       const from = markIn(actual, p);
       if (from !== to) remark.push({ prefix: p, from, to });
     }
+  };
+  if (only) {
+    for (const p of only) compare(p);
+  } else {
+    for (const p of desired.keys()) compare(p);
+    for (const p of actual.keys()) if (!desired.has(p)) remove.push(p);
   }
-  for (const p of actual.keys()) if (!desired.has(p)) remove.push(p);
   const diff: PrefixDiff = { add: add.sort(), remove: remove.sort() };
   if (marks.size > 0) diff.marks = marks;
   if (remark.length > 0) diff.remark = remark.sort((a, b) => (a.prefix < b.prefix ? -1 : 1));

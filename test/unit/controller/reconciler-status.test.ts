@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { Reconciler, type ClusterSource } from '../../../src/controller/reconciler.js';
+import type { ClusterSource } from '../../../src/controller/change-queue.js';
+import { Reconciler } from '../../../src/controller/reconciler.js';
 import { createLogger } from '../../../src/observe/log.js';
 import { Metrics } from '../../../src/observe/metrics.js';
 import { projectService, projectSlice, type ServiceInfo, type SliceInfo } from '../../../src/plan/input.js';

@@ -7,12 +7,12 @@
 // A failure prints the seed and step; COSMOLET_PROPERTY_SEED=<n> replays that one sequence.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decisionsOf, diffDecisions } from '../../../src/controller/decisions.js';
 import type { EndpointSlice, Node, Service } from '../../../src/model/objects.js';
 import { projectNode, projectService, projectSlice } from '../../../src/plan/input.js';
 import { computePlan, unknownRouteClasses } from '../../../src/plan/plan.js';
 import { PlanState } from '../../../src/plan/state.js';
 import type { DecisionChange, Plan, PlanSettings } from '../../../src/plan/types.js';
+import { decisionsOf, diffDecisions } from './decisions-oracle.js';
 import { seededRandom } from './seeded-random.js';
 
 const NODE = 'node-a';
