@@ -11,7 +11,7 @@ import { bgpdRunningConfig, bgpPrefixes, bgpSummary, bgpTable } from '../router/
 import { evaluateAsn, evaluateExport, type Check, type RouteClassMark } from '../router/frr/checks.js';
 import type { BgpPeer, BgpView } from '../router/frr/parse.js';
 import type { Vtysh } from '../router/frr/vtysh.js';
-import { FrrWatcher } from '../router/frr/watcher.js';
+import { FrrRestartDetector } from '../router/frr/restarts.js';
 import type { Origination } from '../router/router.js';
 
 export interface FrrMonitorOptions {
@@ -62,7 +62,7 @@ export interface FrrState {
 }
 
 export class FrrMonitor {
-  private readonly watcher: FrrWatcher;
+  private readonly restarts: FrrRestartDetector;
   private readonly log: Logger;
   private readonly clock: Clock;
   private timer: Timer | undefined;
@@ -89,7 +89,7 @@ export class FrrMonitor {
   };
 
   constructor(private readonly opts: FrrMonitorOptions) {
-    this.watcher = new FrrWatcher(opts.socketDir);
+    this.restarts = new FrrRestartDetector(opts.socketDir);
     this.log = opts.logger.child({ component: 'frr-monitor' });
     this.clock = opts.clock ?? realClock;
   }
@@ -180,7 +180,7 @@ export class FrrMonitor {
   private async checkOnce(): Promise<void> {
     const { vtysh, metrics } = this.opts;
     try {
-      if (await this.watcher.changed()) {
+      if (await this.restarts.changed()) {
         metrics.frrRestarts.inc();
         this.log.warn('an FRR daemon restarted: reading routes back and re-applying');
         this.opts.onRestart();

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitFor, type Fabric } from '../../../src/lab/fabric.js';
 import { parseStaticRoutes } from '../../../src/router/frr/parse.js';
-import { FrrWatcher } from '../../../src/router/frr/watcher.js';
+import { FrrRestartDetector } from '../../../src/router/frr/restarts.js';
 import { assertOwned, makePrefixes, reconcile, resetState, STATIC_TAG, waitHeld } from './harness.js';
 import { routerSuite, type BackendOps } from './scenarios.js';
 
@@ -61,15 +61,15 @@ void test(
     const want = makePrefixes(100);
     await reconcile(router, want);
     await waitHeld(fabric, want);
-    const watcher = new FrrWatcher(fabric.socketDir('node'));
-    assert.equal(await watcher.changed(), false);
-    assert.equal(await watcher.changed(), false);
+    const restarts = new FrrRestartDetector(fabric.socketDir('node'));
+    assert.equal(await restarts.changed(), false);
+    assert.equal(await restarts.changed(), false);
 
     await fabric.killBgpd('node');
     await waitFor('leaf to drop the routes', async () => (await fabric.leafRoutes()).size === 0, 30_000, 200);
     await fabric.restartBgpd('node');
-    assert.equal(await watcher.changed(), true, 'bgpd restart not detected');
-    assert.equal(await watcher.changed(), false);
+    assert.equal(await restarts.changed(), true, 'bgpd restart not detected');
+    assert.equal(await restarts.changed(), false);
     await fabric.waitEstablished(60_000);
     // What the controller does on a detected restart: read back and re-apply (staticd kept them here).
     await reconcile(router, want);
@@ -77,7 +77,7 @@ void test(
 
     // staticd loses every unsaved static route when it restarts: only the re-apply brings them back.
     await fabric.restartDaemon('node', 'staticd');
-    assert.equal(await watcher.changed(), true, 'staticd restart not detected');
+    assert.equal(await restarts.changed(), true, 'staticd restart not detected');
     await assertOwned(router, []);
     const r = await reconcile(router, want);
     assert.equal(r.added, want.length);

@@ -10,7 +10,7 @@ import {
   validKernelProtocol,
 } from '../../../src/router/kernel.js';
 import { staticConfigDaemon, staticPlan, staticRouteLine } from '../../../src/router/static.js';
-import { FrrWatcher, readFrrIdentity } from '../../../src/router/frr/watcher.js';
+import { FrrRestartDetector, readFrrIdentity } from '../../../src/router/frr/restarts.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -136,15 +136,15 @@ void test('FRR identity changes when a daemon restarts (pid file, socket mtime)'
   try {
     writeFileSync(join(dir, 'bgpd.pid'), `${process.pid}\n`);
     writeFileSync(join(dir, 'bgpd.vty'), '');
-    const watcher = new FrrWatcher(dir);
-    assert.equal(await watcher.changed(), false);
-    assert.equal(await watcher.changed(), false);
+    const restarts = new FrrRestartDetector(dir);
+    assert.equal(await restarts.changed(), false);
+    assert.equal(await restarts.changed(), false);
     const id = await readFrrIdentity(dir, ['bgpd']);
     assert.equal(id.daemons[0]?.pid, process.pid);
     assert.ok(id.daemons[0]?.startTime);
     writeFileSync(join(dir, 'bgpd.pid'), '1\n');
-    assert.equal(await watcher.changed(), true);
-    assert.equal(await watcher.changed(), false);
+    assert.equal(await restarts.changed(), true);
+    assert.equal(await restarts.changed(), false);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,4 +1,5 @@
-// Restart detection: an identity of the running FRR daemons that changes whenever one restarted.
+// Restart detection: an identity of the running FRR daemons that changes whenever one restarted
+// (the FRR monitor asks it every loop; a restarted staticd has lost its routes).
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -60,7 +61,7 @@ export async function readFrrIdentity(
 }
 
 /** Remembers the last identity; `changed()` is true once after each restart. */
-export class FrrWatcher {
+export class FrrRestartDetector {
   private last: string | undefined;
   constructor(
     private readonly socketDir: string,
