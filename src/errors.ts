@@ -1,5 +1,6 @@
 // The single error catalogue. Every error cosmolet raises on purpose is a CosmoletError with a
-// stable `code`, so callers, logs and metrics can branch on the code instead of the message.
+// stable `code`, so callers, logs and metrics can branch on the code instead of the message. A code
+// belongs to one class (test/unit/errors.test.ts). The lab's errors are the lab's (src/lab/errors.ts).
 
 export const ErrorCodes = {
   /** Bad configuration: a flag, a config key or the config file. Exit status 2. */
@@ -18,18 +19,20 @@ export const ErrorCodes = {
   KUBE_AUTH: 'COSMOLET_KUBE_AUTH',
   /** A resourceVersion is too old (HTTP 410 or an in-stream ERROR 410): relist. */
   KUBE_GONE: 'COSMOLET_KUBE_GONE',
+  /** The Kubernetes API sent more than a reader accepts (a huge line, a runaway list or body). */
+  KUBE_OVERSIZE: 'COSMOLET_KUBE_OVERSIZE',
+  /** A malformed label or field selector. */
+  SELECTOR_INVALID: 'COSMOLET_SELECTOR_INVALID',
   /** An external command (ip, vtysh) did not finish within its timeout and was killed. */
   COMMAND_TIMEOUT: 'COSMOLET_COMMAND_TIMEOUT',
   /** An external command exited with a failure status. */
   COMMAND_FAILED: 'COSMOLET_COMMAND_FAILED',
   /** Output of ip or vtysh that could not be understood. */
   ROUTER_PARSE: 'COSMOLET_ROUTER_PARSE',
+  /** A prefix that is not canonical reached the gate in front of a command line. */
+  PREFIX_INVALID: 'COSMOLET_PREFIX_INVALID',
   /** A batch of route changes did not take effect (read back after the apply disagrees). */
   ROUTER_APPLY: 'COSMOLET_ROUTER_APPLY',
-  /** The lab cannot start: missing packages, not root, no network namespaces. */
-  LAB_PREREQUISITE: 'COSMOLET_LAB_PREREQUISITE',
-  /** A lab step failed (a daemon did not start, a session did not come up in time). */
-  LAB_FAILED: 'COSMOLET_LAB_FAILED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -78,21 +81,21 @@ export class KubeApiError extends CosmoletError {
 /** A malformed label or field selector: the API answers 400 BadRequest for it; the config refuses it. */
 export class SelectorError extends CosmoletError {
   constructor(message: string) {
-    super(ErrorCodes.KUBE_API, message);
+    super(ErrorCodes.SELECTOR_INVALID, message);
   }
 }
 
-/** A watch reported its resourceVersion too old (an in-stream ERROR 410): relist. */
-export class GoneError extends CosmoletError {
+/** A watch reported its resourceVersion too old (an in-stream ERROR 410): relist. A 410 like any other. */
+export class GoneError extends KubeApiError {
   constructor(message: string) {
-    super(ErrorCodes.KUBE_GONE, message);
+    super(410, message);
   }
 }
 
 /** The server sent more than a reflector accepts (a huge line, a runaway list): back off, then relist. */
 export class OversizeError extends CosmoletError {
   constructor(message: string) {
-    super(ErrorCodes.KUBE_API, message);
+    super(ErrorCodes.KUBE_OVERSIZE, message);
   }
 }
 
@@ -125,7 +128,7 @@ export class RouterParseError extends CosmoletError {
 export class InvalidPrefixError extends CosmoletError {
   readonly prefix: string;
   constructor(prefix: string) {
-    super(ErrorCodes.ROUTER_PARSE, `refusing prefix ${JSON.stringify(prefix)}: not a canonical IP prefix`);
+    super(ErrorCodes.PREFIX_INVALID, `refusing prefix ${JSON.stringify(prefix)}: not a canonical IP prefix`);
     this.prefix = prefix;
   }
 }
@@ -136,13 +139,6 @@ export class RouterApplyError extends CosmoletError {
   constructor(message: string, prefixes: string[], options?: { cause?: unknown }) {
     super(ErrorCodes.ROUTER_APPLY, message, options);
     this.prefixes = prefixes.slice(0, 100);
-  }
-}
-
-/** The lab (fabric, `cosmolet lab`): a prerequisite missing, or a step that failed. */
-export class LabError extends CosmoletError {
-  constructor(code: typeof ErrorCodes.LAB_PREREQUISITE | typeof ErrorCodes.LAB_FAILED, message: string) {
-    super(code, message);
   }
 }
 

@@ -1,6 +1,6 @@
 // Command dispatch and the one place that turns errors into exit statuses: input the user must fix
 // (flags, config, snapshot, kubeconfig) exits 2 with one line; anything else exits 1.
-import { CosmoletError, ErrorCodes, EXIT_USAGE, errorMessage } from '../errors.js';
+import { CosmoletError, ErrorCodes, EXIT_USAGE, UsageError, errorMessage } from '../errors.js';
 import { buildInfo, sourceInfo, versionLine } from '../version.js';
 import { parseFlags } from './flags.js';
 import { renderCommand, type CommandIO } from './render.js';
@@ -22,7 +22,6 @@ const USER_ERRORS: ReadonlySet<string> = new Set([
   ErrorCodes.USAGE,
   ErrorCodes.SNAPSHOT_INVALID,
   ErrorCodes.KUBECONFIG_MISSING,
-  ErrorCodes.LAB_PREREQUISITE,
 ]);
 
 type Command = (argv: string[], io: CommandIO) => number | Promise<number>;
@@ -75,10 +74,8 @@ function versionCommand(argv: string[], io: CommandIO): number {
 /** The container image leaves the test lab (dist/lab) out: say so instead of a module error. */
 function labMissing(err: unknown): never {
   if ((err as { code?: unknown }).code === 'ERR_MODULE_NOT_FOUND') {
-    throw new CosmoletError(
-      ErrorCodes.LAB_PREREQUISITE,
+    throw new UsageError(
       'cosmolet lab is not part of this build (the container image leaves the lab out): run it from a source checkout',
-      { cause: err },
     );
   }
   throw err;

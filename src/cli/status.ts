@@ -259,7 +259,8 @@ export async function statusCommand(argv: string[], io: CommandIO): Promise<numb
   const client = kubeClientFromTransport(kube);
   const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods?labelSelector=${encodeURIComponent(selector)}`;
   const r = await client.request('GET', path);
-  if (r.status !== 200) throw new Error(`listing cosmolet's pods: HTTP ${r.status}: ${r.body.slice(0, 200)}`);
+  if (r.status !== 200)
+    throw new KubeApiError(r.status, `listing cosmolet's pods: HTTP ${r.status}: ${r.body.slice(0, 200)}`);
   const pods = ((JSON.parse(r.body) as { items?: PodLite[] }).items ?? []).filter(
     (p) => p.status?.phase !== 'Succeeded',
   );

@@ -165,7 +165,7 @@ export class ExecCredentials implements Credentials {
     try {
       const parsed = JSON.parse(stdout) as { kind?: unknown; status?: ExecCredentialStatus };
       if (parsed.kind !== 'ExecCredential' || !parsed.status || typeof parsed.status !== 'object') {
-        throw new Error('not an ExecCredential with a status');
+        throw authError('not an ExecCredential with a status');
       }
       status = parsed.status;
     } catch (e) {

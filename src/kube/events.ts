@@ -4,7 +4,7 @@
 // - a per-object token bucket (burst 25, one more every 5 minutes, like client-go's spam filter);
 // - a bounded queue drained by one background sender: record() never blocks and never throws.
 // Everything dropped (queue full, rate-limited, refused by the API) is reported through a hook.
-import { errorMessage } from '../errors.js';
+import { CosmoletError, ErrorCodes, KubeApiError, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { statusMessage, type KubeClient } from './client.js';
 
@@ -278,7 +278,7 @@ export class EventRecorder {
       reportingInstance: this.options.nodeName,
     };
     const status = await this.attempt('POST', `/api/v1/namespaces/${enc(namespace)}/events`, event);
-    if (status !== 201 && status !== 200) throw new Error(`POST event: HTTP ${status}`);
+    if (status !== 201 && status !== 200) throw new KubeApiError(status, `POST event: HTTP ${status}`);
     this.remember(key, { namespace, name, count: 1 });
     this.options.hooks?.sent?.('created');
   }
@@ -286,6 +286,7 @@ export class EventRecorder {
   /** Sends with retries on transient failures; returns the final status (404 is returned, not thrown). */
   private async attempt(method: string, path: string, body: unknown): Promise<number> {
     let last = '';
+    let lastStatus = 0;
     for (let i = 0; i < this.maxAttempts; i++) {
       if (i > 0) await this.pause();
       if (this.abort.signal.aborted) break;
@@ -297,12 +298,17 @@ export class EventRecorder {
         });
         if (res.status < 300 || res.status === 404) return res.status;
         last = `HTTP ${res.status}: ${statusMessage(res.body)}`;
+        lastStatus = res.status;
         if (res.status !== 429 && res.status < 500) break;
       } catch (err) {
         last = errorMessage(err);
+        lastStatus = 0;
       }
     }
-    throw new Error(`${method} ${path}: ${last}`);
+    const message = `${method} ${path}: ${last}`;
+    throw lastStatus > 0
+      ? new KubeApiError(lastStatus, message)
+      : new CosmoletError(ErrorCodes.KUBE_UNREACHABLE, message);
   }
 
   private async pause(): Promise<void> {

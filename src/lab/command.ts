@@ -3,7 +3,8 @@
 // See src/lab/lab-up.ts for what runs where, and docs/lab.md for the walkthrough. Part of the lab:
 // cli/main.ts loads it on demand, and the container image leaves it out with the rest of dist/lab.
 import { relative } from 'node:path';
-import { UsageError } from '../errors.js';
+import { EXIT_USAGE, UsageError } from '../errors.js';
+import { LabError, LabErrorCodes } from './errors.js';
 import { MAX_NODES } from './fabric-topology.js';
 import { labHints } from './lab-hints.js';
 import { startNode, stopNode } from './lab-node.js';
@@ -139,7 +140,18 @@ async function liveView(state: LabState, io: CommandIO, command: string, flags: 
   return 0;
 }
 
+/** A prerequisite the machine lacks is the user's to fix: one line and exit 2, as for bad flags. */
 export async function labCommand(argv: string[], io: CommandIO): Promise<number> {
+  try {
+    return await lab(argv, io);
+  } catch (err) {
+    if (!(err instanceof LabError) || err.code !== LabErrorCodes.LAB_PREREQUISITE) throw err;
+    io.stderr.write(`${err.message}\n`);
+    return EXIT_USAGE;
+  }
+}
+
+async function lab(argv: string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parseFlags(argv, LAB_FLAGS, 'lab');
   if (values.help) {
     io.stdout.write(LAB_HELP);

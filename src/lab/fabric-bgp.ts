@@ -1,11 +1,10 @@
 // What the fabric's BGP speakers hold: FRR's tables through vtysh, GoBGP's RIB through its CLI.
-import { ErrorCodes } from '../errors.js';
+import { LabError, LabErrorCodes } from './errors.js';
 import type { RunResult } from '../router/exec.js';
 import { parseBgpRoutes, type BgpPeer, type BgpView } from '../router/frr/parse.js';
 import type { Vtysh } from '../router/frr/vtysh.js';
 import type { NodeAddressing } from './fabric-config.js';
 import { parseGobgpRib } from './gobgp.js';
-import { LabError } from '../errors.js';
 
 /** Runs a command in GoBGP's namespace (`ext`). */
 export type ExtExec = (argv: string[], opts?: { timeoutMs?: number }) => Promise<RunResult>;
@@ -53,7 +52,7 @@ export async function gobgpDestinations(exec: ExtExec): Promise<number> {
     const r = await exec([...GOBGP, 'global', 'rib', 'summary', '-a', afi]);
     const m = /Destination:\s*(\d+)/.exec(r.stdout);
     if (m?.[1] === undefined)
-      throw new LabError(ErrorCodes.LAB_FAILED, `gobgp rib summary: ${r.stdout.trim()}`);
+      throw new LabError(LabErrorCodes.LAB_FAILED, `gobgp rib summary: ${r.stdout.trim()}`);
     n += Number(m[1]);
   }
   return n;

@@ -3,7 +3,7 @@
 // link-local only: BGP unnumbered), and its `ext0` is ext's `eth<i>` (numbered v4 and v6). Also the
 // cleanup of a prefix's namespaces, which is how leftovers of killed runs are found.
 import { spawnSync } from 'node:child_process';
-import { ErrorCodes, LabError } from '../errors.js';
+import { LabError, LabErrorCodes } from './errors.js';
 import { runCommand } from '../router/exec.js';
 import { nodeAddressing } from './fabric-config.js';
 
@@ -75,7 +75,7 @@ export async function createTopology(
   if (taken.length > 0) {
     // Never adopt (and later delete) namespaces this fabric did not create.
     throw new LabError(
-      ErrorCodes.LAB_FAILED,
+      LabErrorCodes.LAB_FAILED,
       `namespaces ${taken.join(', ')} already exist: another lab uses prefix ${prefix} (cleanupStale removes leftovers)`,
     );
   }

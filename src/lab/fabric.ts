@@ -16,7 +16,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ErrorCodes, LabError } from '../errors.js';
+import { LabError, LabErrorCodes } from './errors.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../observe/log.js';
 import { runCommand, type RunResult } from '../router/exec.js';
@@ -179,7 +179,7 @@ export class Fabric {
       () => {
         if (t.child.exitCode !== null || t.child.signalCode !== null) {
           throw new LabError(
-            ErrorCodes.LAB_FAILED,
+            LabErrorCodes.LAB_FAILED,
             `${key} ${daemon} exited (${t.child.exitCode ?? t.child.signalCode})`,
           );
         }
@@ -225,7 +225,7 @@ export class Fabric {
       'gobgpd API',
       async () => {
         if (t.child.exitCode !== null)
-          throw new LabError(ErrorCodes.LAB_FAILED, `gobgpd exited with ${t.child.exitCode}`);
+          throw new LabError(LabErrorCodes.LAB_FAILED, `gobgpd exited with ${t.child.exitCode}`);
         await this.exec('ext', ['gobgp', '-u', '127.0.0.1', '-p', '50051', 'global'], { timeoutMs: 5000 });
         return true;
       },
@@ -372,7 +372,7 @@ export class Fabric {
   private signalDaemon(role: FrrRole, daemon: FrrDaemon, sig: NodeJS.Signals): void {
     const t = this.procs.daemons.get(`${this.key(role)}/${daemon}`);
     if (!t || t.pid === undefined)
-      throw new LabError(ErrorCodes.LAB_FAILED, `${role} ${daemon} is not running`);
+      throw new LabError(LabErrorCodes.LAB_FAILED, `${role} ${daemon} is not running`);
     process.kill(t.pid, sig);
   }
 

@@ -8,7 +8,7 @@
 // - the manifest directory, kept in the cluster (inotify plus a 1 s poll);
 // - the data path: pods and kube-proxy rules (lab-pods.ts) following the cluster's objects;
 // - a control socket LABDIR/ctl.sock (plain HTTP): GET /state for `lab status`.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
@@ -16,11 +16,12 @@ import { EXIT_USAGE, errorMessage } from '../errors.js';
 import type { EndpointSlice, KubeObject, Service } from '../model/objects.js';
 import type { Logger } from '../logger.js';
 import { createLogger } from '../observe/log.js';
-import { FakeApiServer, SERVICE_ACCOUNT_USER } from './apiserver.js';
+import { FakeApiServer } from './apiserver.js';
 import { discoveryDocument } from './apiserver/discovery.js';
 import { startForwarder } from './forward.js';
 import { ManifestSync, watchManifestDir } from './lab-manifests.js';
 import { dataPath, PodManager } from './lab-pods.js';
+import { labServingCert, STATUS_USER, statusAccessObjects } from './lab-status-access.js';
 import { COSMOLET_NAMESPACE, NODE_API_PORT, NODE_HTTP_PORT, readState, type LabNode } from './lab-state.js';
 import { serveControl } from './lab-unix.js';
 
@@ -110,10 +111,11 @@ function clusterArgs(): ClusterArgs {
 /** The API double, its kubeconfigs (host and node namespaces) and the unix socket bridge to it. */
 async function startApi(dir: string, token: string): Promise<FakeApiServer> {
   const api = await FakeApiServer.start({ host: '127.0.0.1', port: 0, token });
-  // The lab's one token is the operator's too: RBAC lets it read every node's /status, /metrics and
-  // /readyz (cosmolet listens off loopback in the lab, so it checks the caller as in a cluster).
-  for (const path of ['/status', '/metrics', '/readyz'])
-    api.allow(SERVICE_ACCOUNT_USER.username, 'get', path);
+  // `cosmolet status` and the lab's view read /status as the chart's cosmolet-status ServiceAccount,
+  // with a token bound to audience cosmolet, verifying the lab's CA from the cosmolet-ca ConfigMap.
+  for (const o of statusAccessObjects(readFileSync(labServingCert(dir).caFile, 'utf8')))
+    api.upsert(o.kind === 'ConfigMap' ? 'configmaps' : 'serviceaccounts', o);
+  for (const path of ['/status', '/metrics', '/readyz']) api.allow(STATUS_USER, 'get', path);
   api.writeKubeconfig(join(dir, 'kubeconfig'));
   const kc = parseYaml(api.kubeconfig()) as { clusters: { cluster: { server: string } }[] };
   for (const c of kc.clusters) c.cluster.server = `https://127.0.0.1:${NODE_API_PORT}`;

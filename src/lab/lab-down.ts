@@ -3,7 +3,7 @@
 // namespaces, and nothing else.
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { ErrorCodes, LabError } from '../errors.js';
+import { LabError, LabErrorCodes } from './errors.js';
 import { COMPONENTS, type Component } from './control-plane/flags.js';
 import { cleanupStale } from './fabric-topology.js';
 import { DIST, labNamespaces } from './lab-prereq.js';
@@ -51,7 +51,7 @@ export async function labDown(o: { stateDir: string; prefix: string; force?: boo
     const ns = labNamespaces(prefix);
     if (ns.length > 0 && !o.force)
       throw new LabError(
-        ErrorCodes.LAB_FAILED,
+        LabErrorCodes.LAB_FAILED,
         `no lab state in ${dir}, but namespaces ${ns.join(', ')} exist (a lab with another --state-dir?). ` +
           `Add --force to delete them and what runs in them.`,
       );

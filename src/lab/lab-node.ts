@@ -4,8 +4,8 @@
 // leaf drops its next hops when the BGP hold time expires) and come back.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { ErrorCodes, LabError } from '../errors.js';
+import { stringify as stringifyYaml } from 'yaml';
+import { LabError, LabErrorCodes } from './errors.js';
 import { Fabric } from './fabric.js';
 import { LAB_ROUTE_CLASSES } from './fabric-config.js';
 import { DIST } from './lab-prereq.js';
@@ -23,15 +23,16 @@ import {
   type LabProcess,
   type LabState,
 } from './lab-state.js';
+import { labServingCert } from './lab-status-access.js';
 import { tokenDir } from './lab-tokens.js';
 import { getUnix } from './lab-unix.js';
 import { waitFor } from './wait.js';
 
 /**
  * cosmolet's config on a lab node: everything advertised, kernel origination, the lab's route
- * classes, HTTP on every address.
+ * classes, HTTPS on every address with the lab's serving certificate (lab-status-access.ts).
  */
-export function nodeConfigYaml(socketDir: string): string {
+export function nodeConfigYaml(socketDir: string, tls?: { certFile: string; keyFile: string }): string {
   return stringifyYaml({
     advertise: {
       clusterIP: true,
@@ -45,24 +46,9 @@ export function nodeConfigYaml(socketDir: string): string {
     routeClasses: Object.fromEntries(LAB_ROUTE_CLASSES.map((c) => [c.name, { mark: c.mark }])),
     frr: { origination: 'kernel', socketDir, commandTimeoutSeconds: 10 },
     // The node's address too: `cosmolet status` reads /status there, as on a real node.
-    http: { address: `:${NODE_HTTP_PORT}` },
+    http: { address: `:${NODE_HTTP_PORT}`, ...(tls ? { tls } : {}) },
     logging: { level: 'info', format: 'json' },
   });
-}
-
-/**
- * The bearer token `lab` sends to cosmolet's /status: node-kubeconfig's (0600), the operator's. On
- * the double it is the lab's one token; on the real control plane the operator ServiceAccount's.
- */
-export function labToken(state: LabState): string | undefined {
-  try {
-    const kc = parseYaml(readFileSync(join(state.dir, 'node-kubeconfig'), 'utf8')) as {
-      users?: { user?: { token?: string } }[];
-    };
-    return kc.users?.[0]?.user?.token;
-  } catch {
-    return undefined;
-  }
 }
 
 function record(state: LabState, name: string, pid: number | undefined): void {
@@ -100,7 +86,11 @@ export function startNodeProcesses(state: LabState, fabric: Fabric, node: LabNod
 }
 
 function startCosmolet(state: LabState, fabric: Fabric, node: LabNode): void {
-  writeFileSync(join(node.dir, 'cosmolet.yaml'), nodeConfigYaml(fabric.socketDir(node.key)));
+  const { certFile, keyFile } = labServingCert(state.dir);
+  writeFileSync(
+    join(node.dir, 'cosmolet.yaml'),
+    nodeConfigYaml(fabric.socketDir(node.key), { certFile, keyFile }),
+  );
   const argv = [
     process.execPath,
     join(DIST, 'cli.js'),
@@ -124,7 +114,8 @@ function startCosmolet(state: LabState, fabric: Fabric, node: LabNode): void {
 }
 
 export function cosmoletReady(node: LabNode): Promise<boolean> {
-  return getUnix(join(node.dir, 'http.sock'), '/readyz').then(
+  // The probe listener (plain, loopback) as the kubelet asks; the http port serves HTTPS.
+  return getUnix(join(node.dir, 'probe.sock'), '/readyz').then(
     (r) => r.status === 200,
     () => false,
   );
@@ -143,7 +134,7 @@ export async function waitCosmoletReady(node: LabNode, timeoutMs = 60_000): Prom
     (err: unknown) => {
       const log = join(node.dir, 'cosmolet.log');
       throw new LabError(
-        ErrorCodes.LAB_FAILED,
+        LabErrorCodes.LAB_FAILED,
         `${err instanceof Error ? err.message : String(err)}\ncosmolet log (${log}):\n${tail(log)}`,
       );
     },
@@ -154,7 +145,7 @@ function findNode(state: LabState, name: string): LabNode {
   const node = state.nodes.find((n) => n.name === name);
   if (!node)
     throw new LabError(
-      ErrorCodes.LAB_FAILED,
+      LabErrorCodes.LAB_FAILED,
       `no node ${name} in this lab (its nodes: ${state.nodes.map((n) => n.name).join(', ')})`,
     );
   return node;

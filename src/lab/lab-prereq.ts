@@ -2,14 +2,14 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { ErrorCodes, LabError } from '../errors.js';
+import { LabError, LabErrorCodes } from './errors.js';
 import { checkPrerequisites } from './fabric.js';
 
 export const ROOT = new URL('../../', import.meta.url).pathname;
 export const DIST = join(ROOT, 'dist');
 
 function prereq(message: string): LabError {
-  return new LabError(ErrorCodes.LAB_PREREQUISITE, message);
+  return new LabError(LabErrorCodes.LAB_PREREQUISITE, message);
 }
 
 function which(bin: string): boolean {
@@ -68,7 +68,7 @@ export function checkTraversable(dir: string): void {
   for (let d = dirname(dir); d !== dirname(d); d = dirname(d)) {
     if ((statSync(d).mode & 0o001) === 0)
       throw new LabError(
-        ErrorCodes.LAB_FAILED,
+        LabErrorCodes.LAB_FAILED,
         `${d} is not searchable by other users, so FRR (running as user frr) cannot reach ${dir}.\n` +
           `  fix: chmod o+x ${d}, or pick another --state-dir`,
       );

@@ -3,12 +3,13 @@
 // detached in `<stateDir>/control-plane` and recorded in lab.json, cosmolet's RBAC from the chart and
 // the operator's ServiceAccount applied with kubectl, and the wait for the cluster to catch up with
 // its manifests (pods scheduled, addressed and made namespaces; EndpointSlices written).
-import { copyFileSync, symlinkSync } from 'node:fs';
+import { copyFileSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
-import { ErrorCodes, LabError } from '../errors.js';
+import { LabError, LabErrorCodes } from './errors.js';
 import { COMPONENTS, ControlPlane } from './control-plane/control-plane.js';
 import { operatorObjects, renderRbac, type Settled } from './lab-real.js';
+import { labServingCert, statusAccessObjects } from './lab-status-access.js';
 import { COSMOLET_NAMESPACE, labProcess, writeState, type LabState } from './lab-state.js';
 import { getUnix } from './lab-unix.js';
 import { waitFor } from './wait.js';
@@ -45,11 +46,11 @@ export async function startControlPlaneStep(
   const t2 = Date.now();
   cp.kubectl(['create', 'namespace', COSMOLET_NAMESPACE]);
   cp.kubectl(['apply', '-f', '-'], renderRbac(helm));
+  // With the chart's CA ConfigMap for `cosmolet status` (the lab's own CA: lab-status-access.ts).
+  const ca = readFileSync(labServingCert(state.dir).caFile, 'utf8');
   cp.kubectl(
     ['apply', '-f', '-'],
-    operatorObjects()
-      .map((o) => stringifyYaml(o))
-      .join('---\n'),
+    [...operatorObjects(), ...statusAccessObjects(ca)].map((o) => stringifyYaml(o)).join('---\n'),
   );
   progress(
     `  cosmolet's ServiceAccount and RBAC from the chart (helm template) applied with kubectl in ${timed(t2)}`,
@@ -78,7 +79,7 @@ export async function waitSettledStep(state: LabState, timeoutMs = 90_000): Prom
     100,
   ).catch((err: unknown) => {
     throw new LabError(
-      ErrorCodes.LAB_FAILED,
+      LabErrorCodes.LAB_FAILED,
       `${err instanceof Error ? err.message : String(err)}; still waiting for: ${(last?.settled?.waitingFor ?? []).join('; ')}` +
         `${last?.errors?.length ? `\nerrors: ${last.errors.join('\n')}` : ''}\n(see ${join(state.dir, 'cluster.log')})`,
     );

@@ -5,7 +5,7 @@
 // that plays a pod's readiness probe, when a token is renewed, and cosmolet's in-cluster command.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { ErrorCodes, LabError } from '../errors.js';
+import { LabError, LabErrorCodes } from './errors.js';
 import { SERVICE_ACCOUNT_DIR } from '../kube/client.js';
 import type { KubeObject, Service } from '../model/objects.js';
 import { cachedKubeBinDir, kubeBinDir } from './control-plane/binaries.js';
@@ -47,7 +47,7 @@ export function resolveKubeBinDir(progress: (line: string) => void): string {
     return kubeBinDir();
   } catch (err) {
     throw new LabError(
-      ErrorCodes.LAB_PREREQUISITE,
+      LabErrorCodes.LAB_PREREQUISITE,
       `${err instanceof Error ? err.message : String(err)} (its output is above)\n` +
         '  fix: bash scripts/go-tools.sh kube (needs Go, https://go.dev/dl), or run the lab on the double: --kube double',
     );
@@ -69,7 +69,7 @@ export function resolveHelm(progress: (line: string) => void): string {
   const dir = r.stdout.trim();
   if (r.status !== 0 || !dir)
     throw new LabError(
-      ErrorCodes.LAB_PREREQUISITE,
+      LabErrorCodes.LAB_PREREQUISITE,
       'building helm failed (its output is above)\n  fix: bash scripts/go-tools.sh helm4, or run the lab on the double: --kube double',
     );
   return join(dir, 'helm');
@@ -93,7 +93,7 @@ export function renderRbac(helm: string): string {
     { encoding: 'utf8', timeout: 60_000 },
   );
   if (r.status !== 0)
-    throw new LabError(ErrorCodes.LAB_FAILED, `helm template: ${r.stderr || r.error?.message}`);
+    throw new LabError(LabErrorCodes.LAB_FAILED, `helm template: ${r.stderr || r.error?.message}`);
   return r.stdout;
 }
 

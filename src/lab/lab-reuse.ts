@@ -3,7 +3,7 @@
 // namespaces and files of another lab, which it refuses to touch and says how to remove.
 import { existsSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { ErrorCodes, LabError } from '../errors.js';
+import { LabError, LabErrorCodes } from './errors.js';
 import { labDown } from './lab-down.js';
 import { labNamespaces } from './lab-prereq.js';
 import { isAlive, kubeKind, readState, stateFile, type KubeKind, type LabState } from './lab-state.js';
@@ -70,19 +70,19 @@ export async function reuseOrClear(
   }
   if (existsSync(stateFile(dir)))
     throw new LabError(
-      ErrorCodes.LAB_FAILED,
+      LabErrorCodes.LAB_FAILED,
       `${stateFile(dir)} is from another version of cosmolet lab; remove that lab first: ` +
         `${o.command} lab down${o.labFlags ?? ''} --prefix <its prefix> --force`,
     );
   if (existsSync(dir) && readdirSync(dir).length > 0)
     throw new LabError(
-      ErrorCodes.LAB_FAILED,
+      LabErrorCodes.LAB_FAILED,
       `${dir} is not empty and holds no lab state (${stateFile(dir)}); pick another --state-dir`,
     );
   const stale = labNamespaces(o.prefix);
   if (stale.length > 0)
     throw new LabError(
-      ErrorCodes.LAB_FAILED,
+      LabErrorCodes.LAB_FAILED,
       `namespaces ${stale.join(', ')} exist but ${dir} has no lab state: they belong to a lab started with ` +
         `another --state-dir. Run ${o.command} lab down with that --state-dir, use another --prefix, or ` +
         `${o.command} lab down --prefix ${o.prefix} --force to delete them`,

@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { ErrorCodes, LabError } from '../errors.js';
+import { LabError, LabErrorCodes } from './errors.js';
 import { Fabric } from './fabric.js';
 import { MAX_NODES } from './fabric-topology.js';
 import { cachedKubeBinDir } from './control-plane/binaries.js';
@@ -158,7 +158,7 @@ async function spawnClusterProcess(
     'the cluster process',
     async () => {
       if (cluster.exitCode !== null)
-        throw new LabError(ErrorCodes.LAB_FAILED, `the cluster process exited:\n${tail(clusterLog)}`);
+        throw new LabError(LabErrorCodes.LAB_FAILED, `the cluster process exited:\n${tail(clusterLog)}`);
       const r = await getUnix(join(state.dir, 'ctl.sock'), '/state');
       return r.status === 200 ? (JSON.parse(r.body) as ClusterProcessState) : undefined;
     },
@@ -323,7 +323,7 @@ export async function labUp(o: LabOptions): Promise<UpResult> {
   const dir = resolve(o.stateDir);
   const count = o.nodes ?? DEFAULT_NODES;
   if (!Number.isInteger(count) || count < 1 || count > MAX_NODES)
-    throw new LabError(ErrorCodes.LAB_FAILED, `--nodes must be 1 to ${MAX_NODES}: ${count}`);
+    throw new LabError(LabErrorCodes.LAB_FAILED, `--nodes must be 1 to ${MAX_NODES}: ${count}`);
   o.progress('checking prerequisites (root, network namespaces, FRR, GoBGP, nftables)');
   checkLabPrerequisites(o.command);
   const existing = await reuseOrClear(o, dir, o.manifests === undefined ? undefined : resolve(o.manifests));
@@ -331,7 +331,7 @@ export async function labUp(o: LabOptions): Promise<UpResult> {
   const kind = chooseKube(o.kube, o.kube === 'double' ? undefined : cachedKubeBinDir());
   const manifests = resolve(o.manifests ?? (kind === 'real' ? DEFAULT_REAL_MANIFESTS : DEFAULT_MANIFESTS));
   if (!existsSync(manifests))
-    throw new LabError(ErrorCodes.LAB_FAILED, `the manifest directory ${manifests} does not exist`);
+    throw new LabError(LabErrorCodes.LAB_FAILED, `the manifest directory ${manifests} does not exist`);
   // Built before anything is created (minutes the first time, said first).
   const binDir = kind === 'real' ? resolveKubeBinDir(o.progress) : undefined;
   const helm = kind === 'real' ? resolveHelm(o.progress) : undefined;

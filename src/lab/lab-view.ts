@@ -10,7 +10,8 @@ import { cidrContains, hostPrefix, parseCIDR, parseIP, type CIDR } from '../net/
 import { DEFAULT_ADDRESSING, Fabric } from './fabric.js';
 import { fabricStateFile } from './fabric-state.js';
 import type { ManifestReport } from './lab-manifests.js';
-import { labToken } from './lab-node.js';
+import { getTlsUnix, labServingCert, labStatusToken } from './lab-status-access.js';
+import type { ServingCert } from './serving-cert.js';
 import type { RunningPod } from './lab-pods.js';
 import { kubeKind, type LabNode, type LabState } from './lab-state.js';
 import { getUnix } from './lab-unix.js';
@@ -175,15 +176,17 @@ interface NodeRead {
   readyz: { status: number; body: Readyz } | undefined;
 }
 
-async function readNode(node: LabNode, token: string | undefined): Promise<NodeRead> {
-  const sock = join(node.dir, 'http.sock');
-  const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+async function readNode(node: LabNode, cert: ServingCert, token: string | undefined): Promise<NodeRead> {
+  // /status over HTTPS, verified, with the audience-bound token (as `cosmolet status` reads it);
   // /readyz from the probe listener: on loopback it has the messages, and needs no token.
   const [status, readyz] = await Promise.all([
-    getJson<StatusDocument>(sock, '/status', headers),
+    getTlsUnix(join(node.dir, 'http.sock'), '/status', cert, token).then(
+      (r) => (r.status === 200 ? (JSON.parse(r.body) as StatusDocument) : undefined),
+      () => undefined,
+    ),
     getJson<Readyz>(join(node.dir, 'probe.sock'), '/readyz', {}),
   ]);
-  return { node, status: status?.status === 200 ? status.body : undefined, readyz };
+  return { node, status, readyz };
 }
 
 /** What the nodes, the leaf and GoBGP say about one IP of Service `key`. */
@@ -258,10 +261,11 @@ function viewNode(state: LabState, r: NodeRead): ViewNode {
 }
 
 export async function gatherView(state: LabState, fabric: Fabric): Promise<LabView> {
-  const token = labToken(state);
+  const token = await labStatusToken(state);
+  const cert = labServingCert(state.dir);
   const [cluster, reads, fib, gobgp] = await Promise.all([
     getJson<ClusterState>(join(state.dir, 'ctl.sock'), '/state'),
-    Promise.all(state.nodes.map((n) => readNode(n, token))),
+    Promise.all(state.nodes.map((n) => readNode(n, cert, token))),
     leafFib(fabric).catch(() => new Map<string, number>()),
     fabric.gobgpRoutes().catch(() => new Set<string>()),
   ]);

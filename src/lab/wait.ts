@@ -1,5 +1,5 @@
 // Waiting for a condition with a deadline: how every lab step and test waits (never a fixed sleep).
-import { ErrorCodes, LabError } from '../errors.js';
+import { LabError, LabErrorCodes } from './errors.js';
 
 /** Polls `check` until it returns a value other than undefined/false, or throws at the deadline. */
 export async function waitFor<T>(
@@ -19,7 +19,10 @@ export async function waitFor<T>(
     }
     if (Date.now() >= deadline) {
       const why = lastError instanceof Error ? `: ${lastError.message}` : '';
-      throw new LabError(ErrorCodes.LAB_FAILED, `timed out after ${timeoutMs} ms waiting for ${what}${why}`);
+      throw new LabError(
+        LabErrorCodes.LAB_FAILED,
+        `timed out after ${timeoutMs} ms waiting for ${what}${why}`,
+      );
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }

@@ -42,7 +42,10 @@ function killGroup(pid: number | undefined): void {
 export function runCommand(argv: readonly string[], opts: RunOptions): Promise<RunResult> {
   const [file, ...args] = argv;
   const command = describeArgv(argv);
-  if (file === undefined) return Promise.reject(new Error('runCommand: empty argv'));
+  if (file === undefined)
+    return Promise.reject(
+      new CommandError(ErrorCodes.COMMAND_FAILED, '', 'runCommand: empty argv', null, ''),
+    );
   const okCodes = opts.okCodes ?? [0];
   const started = performance.now();
   return new Promise<RunResult>((resolve, reject) => {

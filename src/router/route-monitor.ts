@@ -12,6 +12,7 @@
 // SIGKILLed outside a container, the monitor outlives it only until the next route event, when its
 // write to the closed pipe ends it.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { CommandError, ErrorCodes } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { parsePrefix } from '../net/prefix.js';
 
@@ -110,7 +111,8 @@ export class RouteMonitor {
   start(): void {
     if (this.stopped || this.child) return;
     const [file, ...args] = this.opts.argv;
-    if (file === undefined) throw new Error('RouteMonitor: empty argv');
+    if (file === undefined)
+      throw new CommandError(ErrorCodes.COMMAND_FAILED, '', 'RouteMonitor: empty argv', null, '');
     let child: ChildProcess;
     try {
       child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CosmoletError, ErrorCodes } from '../../errors.js';
+import { LabError, LabErrorCodes } from '../errors.js';
 
 export interface TlsMaterial {
   key: string;
@@ -49,8 +49,8 @@ export function makeSelfSigned(host: string): TlsMaterial {
     certCache.set(host, made);
     return made;
   } catch (err) {
-    throw new CosmoletError(
-      ErrorCodes.LAB_PREREQUISITE,
+    throw new LabError(
+      LabErrorCodes.LAB_PREREQUISITE,
       'cannot make a TLS certificate (is openssl installed?)',
       {
         cause: err,

@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { join, resolve } from 'node:path';
-import { ErrorCodes, LabError } from '../../errors.js';
+import { LabError, LabErrorCodes } from '../errors.js';
 
 const ROOT = resolve(new URL('../../../', import.meta.url).pathname);
 
@@ -16,7 +16,7 @@ export function kubeBinDir(): string {
   const dir = r.stdout.trim();
   if (r.status !== 0 || !dir)
     throw new LabError(
-      ErrorCodes.LAB_PREREQUISITE,
+      LabErrorCodes.LAB_PREREQUISITE,
       'building the Kubernetes control plane failed (scripts/go-tools.sh kube)',
     );
   return dir;

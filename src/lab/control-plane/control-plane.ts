@@ -9,7 +9,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync
 import https from 'node:https';
 import { join, resolve } from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
-import { ErrorCodes, LabError } from '../../errors.js';
+import { LabError, LabErrorCodes } from '../errors.js';
 import { waitFor } from '../wait.js';
 import { freePort, kubeBinDir } from './binaries.js';
 import { COMPONENTS, componentArgv, type Component, type ControlPlaneRecord } from './flags.js';
@@ -136,7 +136,7 @@ export class ControlPlane {
     const [file, ...args] = componentArgv(c, this.record, this.pki, this.apiserverArgs);
     if (file === undefined || !existsSync(file))
       throw new LabError(
-        ErrorCodes.LAB_PREREQUISITE,
+        LabErrorCodes.LAB_PREREQUISITE,
         `${c}: ${file ?? ''} is not built (scripts/go-tools.sh kube)`,
       );
     const fd = openSync(this.logFile(c), 'a');
@@ -192,7 +192,8 @@ export class ControlPlane {
   }
 
   private assertRunning(c: Component): void {
-    if (!this.running(c)) throw new LabError(ErrorCodes.LAB_FAILED, `${c} exited; its log:\n${this.tail(c)}`);
+    if (!this.running(c))
+      throw new LabError(LabErrorCodes.LAB_FAILED, `${c} exited; its log:\n${this.tail(c)}`);
   }
 
   /** Whether the component's process is alive (by pid, so it works for an attached control plane). */
@@ -264,7 +265,7 @@ export class ControlPlane {
     });
     if (r.status !== 0)
       throw new LabError(
-        ErrorCodes.LAB_FAILED,
+        LabErrorCodes.LAB_FAILED,
         `kubectl ${args.join(' ')}: ${r.stderr || r.error?.message || ''}`,
       );
     return r.stdout;
@@ -300,7 +301,7 @@ export class ControlPlane {
       body: JSON.stringify({ revision: String(revision), physical: true }),
     });
     if (!r.ok)
-      throw new LabError(ErrorCodes.LAB_FAILED, `etcd compaction: HTTP ${r.status} ${await r.text()}`);
+      throw new LabError(LabErrorCodes.LAB_FAILED, `etcd compaction: HTTP ${r.status} ${await r.text()}`);
     return revision;
   }
 

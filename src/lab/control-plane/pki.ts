@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ErrorCodes, LabError } from '../../errors.js';
+import { LabError, LabErrorCodes } from '../errors.js';
 
 export interface Pki {
   dir: string;
@@ -31,7 +31,7 @@ function openssl(args: string[], cwd: string): void {
     execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'], timeout: 30_000 });
   } catch (err) {
     throw new LabError(
-      ErrorCodes.LAB_PREREQUISITE,
+      LabErrorCodes.LAB_PREREQUISITE,
       `openssl ${args[0] ?? ''} failed (is openssl installed?): ${(err as Error).message}`,
     );
   }

@@ -34,7 +34,7 @@ void test('prefix validation: canonical forms only reach command lines', () => {
     '',
     '-n/32',
   ]) {
-    assert.throws(() => requireCanonicalPrefix(bad), { code: ErrorCodes.ROUTER_PARSE }, bad);
+    assert.throws(() => requireCanonicalPrefix(bad), { code: ErrorCodes.PREFIX_INVALID }, bad);
   }
   assert.equal(parsePrefix('FD00:0:0::A')?.prefix, 'fd00::a/128');
   assert.equal(parsePrefix('10.96.0.0/12')?.prefix, '10.96.0.0/12');
