@@ -11,9 +11,8 @@ import { join } from 'node:path';
 import { namespacesWithPrefix } from '../../../src/lab/fabric.js';
 import { isAlive, readState, type LabState } from '../../../src/lab/lab-state.js';
 import { fabricHandle, type LabView } from '../../../src/lab/lab-view.js';
-import { getUnix } from '../../../src/lab/lab-unix.js';
 import { runCommand } from '../../../src/router/exec.js';
-import { labToken } from '../../../src/lab/lab-node.js';
+import { getTlsUnix, labServingCert, labStatusToken } from '../../../src/lab/lab-status-access.js';
 
 export const ROOT = new URL('../../../', import.meta.url).pathname;
 export const CLI = join(ROOT, 'dist', 'cli.js');
@@ -202,14 +201,11 @@ function addPaths(out: Map<string, Set<string>>, stdout: string, fam: string): v
 export async function planned(lab: Lab): Promise<Map<string, Set<string>>> {
   const s = state(lab);
   const out = new Map<string, Set<string>>();
+  // Over HTTPS verified against the lab's CA, with a token bound to audience cosmolet (as clients do).
+  const token = await labStatusToken(s);
+  const cert = labServingCert(s.dir);
   for (const node of s.nodes) {
-    const token = labToken(s);
-    const r = await getUnix(
-      join(node.dir, 'http.sock'),
-      '/status',
-      3000,
-      token ? { authorization: `Bearer ${token}` } : {},
-    );
+    const r = await getTlsUnix(join(node.dir, 'http.sock'), '/status', cert, token);
     assert.equal(r.status, 200, `${node.name} /status: ${r.body}`);
     const doc = JSON.parse(r.body) as { routes: { prefix: string }[] };
     for (const route of doc.routes)
