@@ -3,7 +3,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RouterParseError } from '../../errors.js';
+import { CommandError, ErrorCodes, RouterParseError } from '../../errors.js';
 import { runCommand, type RunResult } from '../exec.js';
 import { vtyAccessProblem } from './vty-access.js';
 
@@ -39,7 +39,23 @@ export class Vtysh {
   exec(commands: readonly string[], daemon?: string): Promise<RunResult> {
     const argv = [...this.base(), ...(daemon ? ['-d', daemon] : [])];
     for (const c of commands) argv.push('-c', c);
-    return this.serial(() => runCommand(argv, { timeoutMs: this.opts.timeoutMs }));
+    return this.serial(() =>
+      runCommand(argv, { timeoutMs: this.opts.timeoutMs }).catch((err: unknown) => {
+        throw this.withAccessProblem(err);
+      }),
+    );
+  }
+
+  /**
+   * vtysh exits 1 with "failed to connect to any daemons" both when FRR is not running and when this
+   * process may not open the sockets: the socket directory tells which, and what to set.
+   */
+  private withAccessProblem(err: unknown): unknown {
+    if (!(err instanceof CommandError) || err.code !== ErrorCodes.COMMAND_FAILED) return err;
+    if (!/failed to connect/.test(err.message)) return err;
+    const access = vtyAccessProblem(this.opts.socketDir);
+    if (access === undefined) return err;
+    return new CommandError(err.code, err.command, `${err.message}; ${access}`, err.exitCode, err.stderr);
   }
 
   async show(command: string, daemon?: string): Promise<string> {

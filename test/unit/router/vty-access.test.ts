@@ -2,7 +2,7 @@
 // sockets the process may not open, with the chart value that fixes it naming the sockets' gid.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,6 +81,24 @@ void test("bgpd's running-config that printed nothing is an error with the reaso
     const v = new Vtysh({ vtyshPath: 'true', socketDir: dir, timeoutMs: 2000 });
     await assert.rejects(bgpdRunningConfig(v), /"show running-config" printed nothing .*; no FRR vty socket/);
     await assert.rejects(bgpTable(v), /"show bgp ipv4 unicast json" printed nothing .*; no FRR vty socket/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+void test('Vtysh: "failed to connect to any daemons" (exit 1) carries the reason read from the socket directory', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cosmolet-vty-'));
+  try {
+    // What vtysh does when it cannot open any vty socket.
+    const fake = join(dir, 'vtysh');
+    writeFileSync(fake, '#!/bin/sh\necho "Exiting: failed to connect to any daemons." >&2\nexit 1\n', {
+      mode: 0o755,
+    });
+    const v = new Vtysh({ vtyshPath: fake, socketDir: dir, timeoutMs: 2000 });
+    await assert.rejects(bgpdRunningConfig(v), (err: Error) => {
+      assert.match(err.message, /failed to connect to any daemons.*; no FRR vty socket \(\*\.vty\) in /);
+      return true;
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
