@@ -1,12 +1,14 @@
 // Our own list/watch reflector (client-node 1.4.0's informer cannot be trusted, see docs/design.md).
-// One loop per reflector: paginated LIST -> WATCH from the list's resourceVersion with bookmarks and a
-// random 300-600 s timeout -> on a clean close re-watch at once, on 410 relist, on other errors back
+// One loop per reflector: paginated LIST (pages read item by item, ./list-page.ts) -> WATCH from the
+// list's resourceVersion with bookmarks and a random 300-600 s timeout -> on a clean close re-watch at
+// once, on 410 relist (backing off when 410s repeat before a watch has lasted), on other errors back
 // off (jittered exponential, 0.8 s to 30 s, at least Retry-After). An inactivity watchdog reconnects a
 // watch that has gone silent past the watch timeout plus a grace; once bookmarks have been seen, one
 // silent for several bookmark intervals is probed with a short second watch from the same version,
 // and reconnected only when that shows it missed something or the server does not answer (a real
-// kube-apiserver sends no bookmark while its version has not moved past the watch's). A relist swaps
-// the store atomically and reports only real differences.
+// kube-apiserver sends no bookmark while its version has not moved past the watch's).
+// The second silent watch in a row relists instead (a stuck watch cache: lists still answer). A
+// relist swaps the store atomically and reports only real differences.
 // Why one file of this length: it is one state machine (list, watch, watchdog, backoff, relist)
 // over shared state (store, resourceVersion, progress), and its transitions read best together,
 // as in client-go's reflector.go. The set of reflectors cosmolet runs is in reflector-set.ts.
