@@ -83,17 +83,25 @@ export interface ChartRun {
   valuesFiles?: string[];
   /** The chart's frrVtyGroupId: null (the default) makes the entrypoint join the group itself. */
   frrVtyGroupId?: number | null;
+  /** More chart values (top level) on top of the lab's. */
+  values?: Record<string, unknown>;
+  /** Capabilities a cluster policy strips from the rendered container. */
+  withoutCaps?: string[];
 }
 
 /** The pod the chart renders: what kubelet would run. */
 export interface RenderedPod {
   configYaml: string;
   spec: PodSpec;
+  /** The Secrets the chart renders, by name: their data, base64 as in the manifest. */
+  secrets: Map<string, Record<string, string>>;
 }
 
 interface PodSpec {
   securityContext?: { runAsUser?: number; runAsGroup?: number; supplementalGroups?: number[] };
   containers: {
+    readinessProbe?: { httpGet?: { path: string; port: number | string; host?: string; scheme?: string } };
+    ports?: { name?: string; containerPort: number }[];
     command?: string[];
     args?: string[];
     env?: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
@@ -109,6 +117,7 @@ interface PodSpec {
     configMap?: unknown;
     hostPath?: { path: string };
     emptyDir?: { medium?: string; sizeLimit?: string };
+    secret?: { secretName: string; items?: { key: string; path: string }[] };
   }[];
 }
 
@@ -123,18 +132,27 @@ export function renderChart(valuesFiles: string[]): RenderedPod {
   const ds = docs.find((d) => d?.kind === 'DaemonSet') as
     { spec: { template: { spec: PodSpec } } } | undefined;
   if (!cm || !ds) throw new Error('the chart rendered no ConfigMap or DaemonSet');
+  const secrets = new Map<string, Record<string, string>>();
+  for (const d of docs) {
+    if (d?.kind !== 'Secret') continue;
+    const meta = d.metadata as { name: string };
+    secrets.set(meta.name, d.data as Record<string, string>);
+  }
   return {
     configYaml: String((cm.data as Record<string, unknown>)['config.yaml']),
     spec: ds.spec.template.spec,
+    secrets,
   };
 }
 
 /** The podman options that give the container what the pod spec gives it (kubelet's part). */
 function podmanOptions(
-  pod: PodSpec,
+  rendered: RenderedPod,
   lab: ControllerLab,
+  dir: string,
   configDir: string,
 ): { options: string[]; args: string[] } {
+  const pod = rendered.spec;
   const c = pod.containers[0];
   if (!c) throw new Error('the pod has no container');
   const psc = pod.securityContext ?? {};
@@ -153,7 +171,17 @@ function podmanOptions(
     if (v?.configMap) options.push('--volume', `${configDir}:${m.mountPath}:ro`);
     else if (v?.hostPath)
       options.push('--volume', `${v.hostPath.path}:${m.mountPath}${m.readOnly ? ':ro' : ''}`);
-    else if (v?.emptyDir)
+    else if (v?.secret) {
+      // As kubelet projects a Secret: its items as files, read-only.
+      const data = rendered.secrets.get(v.secret.secretName);
+      if (!data) throw new Error(`the chart renders no Secret ${v.secret.secretName}`);
+      const secretDir = join(dir, `secret-${m.name}`);
+      mkdirSync(secretDir, { recursive: true, mode: 0o755 });
+      const items = v.secret.items ?? Object.keys(data).map((key) => ({ key, path: key }));
+      for (const it of items)
+        writeFileSync(join(secretDir, it.path), Buffer.from(data[it.key] ?? '', 'base64'), { mode: 0o644 });
+      options.push('--volume', `${secretDir}:${m.mountPath}:ro`);
+    } else if (v?.emptyDir)
       options.push(
         '--tmpfs',
         `${m.mountPath}:rw,size=${(v.emptyDir.sizeLimit ?? '32Mi').replace(/i$/, '').toLowerCase()},mode=1777`,
@@ -185,6 +213,7 @@ export class CosmoletContainer {
     readonly name: string,
     readonly child: ChildProcess,
     readonly logFile: string,
+    readonly pod: RenderedPod,
   ) {
     this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   }
@@ -234,6 +263,25 @@ export class CosmoletContainer {
     };
   }
 
+  /**
+   * What kubelet's readiness probe of the rendered pod gets: its httpGet (host, port, scheme, path),
+   * sent from the node's network namespace with curl. The status code and the body.
+   */
+  async readinessProbe(lab: ControllerLab): Promise<{ status: number; body: string }> {
+    const c = this.pod.spec.containers[0];
+    const get = c?.readinessProbe?.httpGet;
+    if (!get) throw new Error('the pod has no httpGet readiness probe');
+    const port =
+      typeof get.port === 'number' ? get.port : c?.ports?.find((p) => p.name === get.port)?.containerPort;
+    const host = get.host ?? '127.0.0.1';
+    const url = `${(get.scheme ?? 'HTTP').toLowerCase()}://${host.includes(':') ? `[${host}]` : host}:${String(port)}${get.path}`;
+    const r = await lab.fabric
+      .exec('node', ['curl', '-sk', '--max-time', '3', '-w', '\n%{http_code}', url])
+      .catch((err: Error) => ({ stdout: `${err.message}\n0` }));
+    const at = r.stdout.lastIndexOf('\n');
+    return { status: Number.parseInt(r.stdout.slice(at + 1), 10) || 0, body: r.stdout.slice(0, at) };
+  }
+
   /** Removes the container whatever its state (test cleanup). */
   async remove(): Promise<void> {
     podmanSync(['rm', '--force', '--time', '0', this.name]);
@@ -266,11 +314,14 @@ export function startChartContainer(lab: ControllerLab, opts: ChartRun): Cosmole
   writeFileSync(
     labValues,
     stringifyYaml({
+      ...opts.values,
       config,
       ...(opts.frrVtyGroupId === undefined ? {} : { frrVtyGroupId: opts.frrVtyGroupId }),
     }),
   );
   const pod = renderChart([...(opts.valuesFiles ?? []), labValues]);
+  const caps = pod.spec.containers[0]?.securityContext?.capabilities;
+  if (caps?.add && opts.withoutCaps) caps.add = caps.add.filter((c) => !opts.withoutCaps?.includes(c));
   writeFileSync(join(configDir, 'config.yaml'), pod.configYaml, { mode: 0o644 });
   // In-cluster credentials, as kubelet projects them: the token and the API server's CA.
   const kc = parseYaml(lab.api.kubeconfig()) as {
@@ -281,7 +332,7 @@ export function startChartContainer(lab: ControllerLab, opts: ChartRun): Cosmole
   writeFileSync(join(saDir, 'token'), lab.api.token ?? '', { mode: 0o644 });
   writeFileSync(join(saDir, 'namespace'), 'kube-system', { mode: 0o644 });
 
-  const { options, args: podArgs } = podmanOptions(pod.spec, lab, configDir);
+  const { options, args: podArgs } = podmanOptions(pod, lab, dir, configDir);
   const args = [
     'run',
     '--rm',
@@ -301,7 +352,7 @@ export function startChartContainer(lab: ControllerLab, opts: ChartRun): Cosmole
   const fd = openSync(logFile, 'a');
   const [file, ...rest] = PODMAN;
   const child = spawn(file as string, [...rest, ...args], { stdio: ['ignore', fd, fd] });
-  return new CosmoletContainer(name, child, logFile);
+  return new CosmoletContainer(name, child, logFile, pod);
 }
 
 /** The group of the lab node's FRR vty sockets (frrvty on a packaged node; the lab runs -g frr). */

@@ -16,6 +16,7 @@ import {
   type CosmoletContainer,
 } from './container.js';
 import { ControllerLab, ROOT } from '../controller/harness.js';
+import { waitFor } from '../../../src/lab/fabric.js';
 
 const skip = ensureImage();
 if (skip) console.log(`# skipping the image tests: ${skip}`);
@@ -91,7 +92,12 @@ for (const { origination, joinsItself } of RUNS) {
 
     test('the leaf receives the planned routes, /readyz turns 200, SIGTERM leaves the routes', async () => {
       const vtyGroup = vtyGroupOf(lab);
-      const c = startChartContainer(lab, { origination, frrVtyGroupId: joinsItself ? null : vtyGroup });
+      // Plain HTTP on :8080, which the lab bridges for /status; the published run keeps TLS.
+      const c = startChartContainer(lab, {
+        origination,
+        frrVtyGroupId: joinsItself ? null : vtyGroup,
+        values: { tls: { enabled: false } },
+      });
       container = c;
       const withLog = (err: unknown): never => {
         throw new Error(`${(err as Error).message}\ncontainer log:\n${c.log().slice(-4000)}`);
@@ -153,7 +159,13 @@ describe(`${IMAGE}: the published values file, as written, becomes ready`, { ski
     const withLog = (err: unknown): never => {
       throw new Error(`${(err as Error).message}\ncontainer log:\n${c.log().slice(-4000)}`);
     };
-    await lab.waitReady(60_000).catch(withLog);
+    // As kubelet sees it: the chart's readiness probe.
+    await waitFor(
+      'the readiness probe to answer 200',
+      async () => (await c.readinessProbe(lab)).status === 200,
+      60_000,
+      500,
+    ).catch(withLog);
     t.diagnostic(`the lab node's vty sockets have gid ${vtyGroup}; the pod was given no group`);
     assert.deepEqual(c.inspect().groups, [], 'the pod spec gives no supplementary group');
     assert.match(
@@ -164,6 +176,40 @@ describe(`${IMAGE}: the published values file, as written, becomes ready`, { ski
     assert.equal(id.uid, 0);
     assert.ok(id.groups.includes(vtyGroup), `groups ${id.groups.join(',')} lack ${vtyGroup}`);
     assert.equal(id.capEff, CAP_NET_ADMIN, 'SETGID and SETPCAP were dropped before cosmolet started');
+    c.signal('TERM');
+    await c.exited;
+  });
+
+  test('where joining cannot work (a policy strips SETGID): the log and /readyz name the frrVtyGroupId to set', async () => {
+    await container?.remove();
+    const vtyGroup = vtyGroupOf(lab);
+    const c = startChartContainer(lab, {
+      origination: 'kernel',
+      valuesFiles: [PUBLISHED_VALUES],
+      withoutCaps: ['SETGID'],
+    });
+    container = c;
+    const want = `frrVtyGroupId: ${vtyGroup}`;
+    await waitFor(
+      'the entrypoint to say what to set',
+      () => c.log().includes(`(set the chart's ${want})`),
+      30_000,
+      100,
+    );
+    // The readiness probe stays 503, its message (the probe listener is on loopback) naming the gid.
+    let last = '';
+    await waitFor(
+      '/readyz to name the gid',
+      async () => {
+        const r = await c.readinessProbe(lab);
+        last = `${r.status} ${r.body}`;
+        return r.status === 503 && r.body.includes(want);
+      },
+      60_000,
+      500,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}\nlast /readyz: ${last}\ncontainer log:\n${c.log().slice(-3000)}`);
+    });
   });
 });
 
