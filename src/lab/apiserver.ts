@@ -417,7 +417,7 @@ export class FakeApiServer {
         if (!this.objects.get('serviceaccounts', ns, sa))
           throw new HttpError(404, 'NotFound', `serviceaccounts "${sa}" not found`);
         const answer = this.auth.tokenRequest(ns, sa, body);
-        if (typeof answer === 'string') throw new HttpError(400, 'Invalid', answer);
+        if (typeof answer === 'string') throw new HttpError(422, 'Invalid', answer);
         sendJson(res, 201, answer);
         return;
       }

@@ -901,6 +901,50 @@ export const CASES: ConformanceCase[] = [
       assert.deepEqual([...svc.changes].sort(), [`added ${ns}/new`, `deleted ${ns}/s2`, `modified ${ns}/s1`]);
     },
   },
+  {
+    name: 'TokenRequest audiences: a token bound to cosmolet passes a TokenReview for cosmolet (status.audiences), not one for the API server',
+    async run(s) {
+      const ns = await namespace(s, 'conformance-audience');
+      await must(s, 'POST', `/api/v1/namespaces/${ns}/serviceaccounts`, {
+        apiVersion: 'v1',
+        kind: 'ServiceAccount',
+        metadata: { name: 'reader' },
+      });
+      const minted = await must<{
+        spec: { audiences: string[]; expirationSeconds: number };
+        status: { token: string };
+      }>(s, 'POST', `/api/v1/namespaces/${ns}/serviceaccounts/reader/token`, {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenRequest',
+        spec: { audiences: ['cosmolet'], expirationSeconds: 600 },
+      });
+      assert.deepEqual(minted.spec.audiences, ['cosmolet']);
+      assert.equal(minted.spec.expirationSeconds, 600);
+      type Review = {
+        status: { authenticated?: boolean; audiences?: string[]; user?: { username?: string } };
+      };
+      const review = (audiences?: string[]) =>
+        must<Review>(s, 'POST', '/apis/authentication.k8s.io/v1/tokenreviews', {
+          apiVersion: 'authentication.k8s.io/v1',
+          kind: 'TokenReview',
+          spec: { token: minted.status.token, ...(audiences ? { audiences } : {}) },
+        });
+      const bound = await review(['cosmolet']);
+      assert.equal(bound.status.authenticated, true);
+      assert.deepEqual(bound.status.audiences, ['cosmolet']);
+      assert.equal(bound.status.user?.username, `system:serviceaccount:${ns}:reader`);
+      // Without spec.audiences the API server's own are asked for: the token is not one of them.
+      assert.notEqual((await review()).status.authenticated, true);
+      assert.notEqual((await review(['someone-else'])).status.authenticated, true);
+      // Less than 10 minutes is refused (422 Invalid).
+      const short = await call(s.client(), 'POST', `/api/v1/namespaces/${ns}/serviceaccounts/reader/token`, {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenRequest',
+        spec: { audiences: ['cosmolet'], expirationSeconds: 60 },
+      });
+      assert.equal(short.status, 422);
+    },
+  },
 ];
 
 /** Registers every case as a test of this file, against one server made by `factory` for them all. */

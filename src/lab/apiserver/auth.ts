@@ -108,7 +108,7 @@ export class Auth {
 
   /**
    * The TokenRequest answering POST .../serviceaccounts/NAME/token (the ServiceAccount exists), or a
-   * message for a 400 as kube-apiserver words it.
+   * message for a 422 as kube-apiserver words it.
    */
   tokenRequest(namespace: string, name: string, body: string, now = Date.now()): object | string {
     const request = parseJson(body) as { spec?: { audiences?: unknown; expirationSeconds?: unknown } };
