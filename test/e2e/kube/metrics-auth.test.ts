@@ -1,8 +1,9 @@
 // /metrics and /status off loopback, checked by a real kube-apiserver: cosmolet serves on the node's
 // address (as the chart's :8080 does under hostNetwork) and a scraper on the node network reaches it
-// with curl. A `prometheus` ServiceAccount bound to the chart's reader ClusterRole gets 200; an
-// unbound ServiceAccount 403; no token 401; a token minted for another audience 401 (TokenReview
-// checks the API server's audiences). The reviews cosmolet makes are allowed by its
+// with curl. A `prometheus` ServiceAccount bound to the chart's reader ClusterRole, with a token
+// bound to audience cosmolet, gets 200; an unbound ServiceAccount 403; no token 401; a token the API
+// server accepts for itself (its own audience, cosmolet's own token) 401: cosmolet's TokenReview asks
+// for audience cosmolet (http.tokenAudiences, issue 21 item 3). The reviews cosmolet makes are allowed by its
 // system:auth-delegator binding, as the audit log shows.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,16 +12,16 @@ import { AuditedClusterLab, describe, refused, serviceAccountUser } from './rbac
 
 const lab = new AuditedClusterLab({ origination: 'kernel' });
 let base = '';
-const tokens = { prometheus: '', unbound: '', otherAudience: '', cosmolet: '' };
+const tokens = { prometheus: '', unbound: '', apiAudience: '', cosmolet: '' };
 
 before(async () => {
   await lab.start();
   base = `http://${lab.fabric.node(0).routerId}:8080`;
   lab.ensureNamespace('monitoring');
   await lab.bindReader('monitoring', 'prometheus');
-  tokens.prometheus = await lab.tokenFor('monitoring', 'prometheus');
-  tokens.unbound = await lab.tokenFor('monitoring', 'intruder');
-  tokens.otherAudience = await lab.tokenFor('monitoring', 'prometheus', ['cosmolet']);
+  tokens.prometheus = await lab.tokenFor('monitoring', 'prometheus', ['cosmolet']);
+  tokens.unbound = await lab.tokenFor('monitoring', 'intruder', ['cosmolet']);
+  tokens.apiAudience = await lab.tokenFor('monitoring', 'prometheus');
   tokens.cosmolet = await lab.refreshToken();
 });
 after(async () => {
@@ -71,25 +72,15 @@ test("off loopback, the chart's reader ClusterRole opens /metrics and /status; n
     /system:serviceaccount:monitoring:intruder may not get \/metrics/,
   );
   await check('intruder (unbound)', '/status', tokens.unbound, 403, /may not get \/status/);
-  await check(
-    'cosmolet itself',
-    '/metrics',
-    tokens.cosmolet,
-    403,
-    /system:serviceaccount:cosmolet:cosmolet may not get/,
-  );
+  // cosmolet's own token is bound to the API server: refused before any RBAC question.
+  await check('cosmolet itself', '/metrics', tokens.cosmolet, 401, /the token is not valid/);
   await check('no token', '/metrics', undefined, 401, /a bearer token is required/);
   await check('no token', '/status', undefined, 401);
   await check('forged token', '/metrics', 'not-a-token', 401, /the token is not valid/);
-  // A token bound to another audience is not one the API server accepts for itself: TokenReview
-  // without spec.audiences checks the server's own (the API double does not look at audiences).
-  await check(
-    'prometheus, audience cosmolet',
-    '/metrics',
-    tokens.otherAudience,
-    401,
-    /the token is not valid/,
-  );
+  // The same ServiceAccount's token for the API server: what a node must never be able to collect
+  // and reuse, so cosmolet does not take it (TokenReview spec.audiences [cosmolet]).
+  await check('prometheus, API audience', '/metrics', tokens.apiAudience, 401, /the token is not valid/);
+  await check('prometheus, API audience', '/status', tokens.apiAudience, 401);
 
   // /readyz stays open and brief on the node's address, token or not: a token there is never
   // reviewed (issue 21). Its messages are on the probe listener, on the node's loopback only.

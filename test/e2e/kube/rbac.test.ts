@@ -49,7 +49,8 @@ before(async () => {
   lab.apply([service('web', LOCAL), pod('web-1', 'web', 'node-a')]);
   lab.ensureNamespace('monitoring');
   await lab.bindReader('monitoring', 'prometheus');
-  scraperToken = await lab.tokenFor('monitoring', 'prometheus');
+  // Bound to audience cosmolet, as the chart's Prometheus token is (cosmolet refuses the API server's).
+  scraperToken = await lab.tokenFor('monitoring', 'prometheus', ['cosmolet']);
 });
 after(async () => {
   for (const row of table) console.log(`${row.removed.padEnd(40)} ${row.breaks}`);
