@@ -6,6 +6,7 @@ import { LineCounter, parseAllDocuments } from 'yaml';
 import { SnapshotError, errorMessage } from '../errors.js';
 import type { EndpointSlice, KubeObject, Node, Service } from '../model/objects.js';
 import { parseKubectlYaml, Unsupported } from './kubectl-yaml.js';
+import { isRecord } from '../model/json.js';
 
 export interface Snapshot {
   services: Service[];
@@ -15,17 +16,13 @@ export interface Snapshot {
   ignored: number;
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function collect(value: unknown, out: Snapshot): void {
   if (value === null || value === undefined) return;
   if (Array.isArray(value)) {
     for (const v of value) collect(v, out);
     return;
   }
-  if (!isObject(value)) {
+  if (!isRecord(value)) {
     out.ignored++;
     return;
   }

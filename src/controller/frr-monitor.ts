@@ -6,7 +6,7 @@ import { realClock, type Clock, type Timer } from '../clock.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../observe/metrics.js';
-import { familyOf, type Family } from '../net/ip.js';
+import { FamilyCount, type Family } from '../net/ip.js';
 import { bgpdRunningConfig, bgpPrefixes, bgpSummary, bgpTable } from '../router/frr/bgpd.js';
 import { evaluateAsn, evaluateExport, type Check, type RouteClassMark } from '../router/frr/checks.js';
 import type { BgpPeer, BgpView } from '../router/frr/parse.js';
@@ -70,7 +70,7 @@ export class FrrMonitor {
   private readonly refreshQueue = new Set<string>();
   /** Advertised prefixes bgpd holds as valid best paths, as of the last reads. */
   private readonly held = new Set<string>();
-  private heldV4 = 0;
+  private readonly heldCount = new FamilyCount();
   /** Installed, advertised prefixes bgpd's table lacked, since when (full reads only). */
   private missingSince = new Map<string, number>();
   private holdReadAt: number | undefined;
@@ -147,18 +147,17 @@ export class FrrMonitor {
   }
 
   private markHeld(prefix: string, held: boolean): void {
-    const v4 = familyOf(prefix) === 'ipv4' ? 1 : 0;
     if (held && !this.held.has(prefix)) {
       this.held.add(prefix);
-      this.heldV4 += v4;
+      this.heldCount.add(prefix);
     } else if (!held && this.held.delete(prefix)) {
-      this.heldV4 -= v4;
+      this.heldCount.add(prefix, -1);
     }
   }
 
   private setHeld(): void {
-    this.opts.metrics.bgpHeld.set({ family: 'ipv4' }, this.heldV4);
-    this.opts.metrics.bgpHeld.set({ family: 'ipv6' }, this.held.size - this.heldV4);
+    this.opts.metrics.bgpHeld.set({ family: 'ipv4' }, this.heldCount.ipv4);
+    this.opts.metrics.bgpHeld.set({ family: 'ipv6' }, this.heldCount.ipv6);
   }
 
   async stop(): Promise<void> {
@@ -209,7 +208,7 @@ export class FrrMonitor {
       this.state.viewVersion++;
       this.state.bgpError = undefined;
       this.held.clear();
-      this.heldV4 = 0;
+      this.heldCount.clear();
       for (const [p, r] of bgp) if (r.valid && r.best && this.opts.advertises(p)) this.markHeld(p, true);
       this.setHeld();
       this.noteMissing(bgp);

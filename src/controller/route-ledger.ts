@@ -1,13 +1,13 @@
 // The ledger of the routes cosmolet has installed on this node (prefix -> mark), as of the last
 // read-back from the router and every apply since, with the prefixes that a route which is not
 // cosmolet's holds. The reconciler diffs the plan against it; everyone else gets a snapshot.
-import { familyOf } from '../net/ip.js';
+import { FamilyCount, familyOf } from '../net/ip.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { InstalledRoutes, PrefixDiff } from '../router/router.js';
 
 export class RouteLedger {
   private installed: InstalledRoutes = new Map();
-  private installedV4 = 0;
+  private readonly installedCount = new FamilyCount();
   /** Prefixes held by routes that are not cosmolet's, as of the last apply; retried after a read-back. */
   private conflicts = new Set<string>();
   /** The snapshot handed out since the last change (one copy per change, not per reader). */
@@ -34,8 +34,8 @@ export class RouteLedger {
   reset(routes: InstalledRoutes): void {
     this.installed = routes;
     this.conflicts = new Set();
-    this.installedV4 = 0;
-    for (const p of routes.keys()) if (familyOf(p) === 'ipv4') this.installedV4++;
+    this.installedCount.clear();
+    for (const p of routes.keys()) this.installedCount.add(p);
     this.changed();
   }
 
@@ -47,12 +47,12 @@ export class RouteLedger {
       metrics.routesAdded.inc({ family: familyOf(p) });
       if (this.installed.has(p)) continue;
       this.installed.set(p, diff.marks?.get(p) ?? 0);
-      if (familyOf(p) === 'ipv4') this.installedV4++;
+      this.installedCount.add(p);
     }
     for (const r of diff.remark ?? []) if (this.installed.has(r.prefix)) this.installed.set(r.prefix, r.to);
     for (const p of diff.remove) {
       metrics.routesWithdrawn.inc({ family: familyOf(p) });
-      if (this.installed.delete(p) && familyOf(p) === 'ipv4') this.installedV4--;
+      if (this.installed.delete(p)) this.installedCount.add(p, -1);
     }
     for (const p of conflicts) this.conflicts.add(p);
     this.changed();
@@ -60,8 +60,8 @@ export class RouteLedger {
 
   private changed(): void {
     this.shared = undefined;
-    this.metrics.installedPrefixes.set({ family: 'ipv4' }, this.installedV4);
-    this.metrics.installedPrefixes.set({ family: 'ipv6' }, this.installed.size - this.installedV4);
+    this.metrics.installedPrefixes.set({ family: 'ipv4' }, this.installedCount.ipv4);
+    this.metrics.installedPrefixes.set({ family: 'ipv6' }, this.installedCount.ipv6);
   }
 }
 

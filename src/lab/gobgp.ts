@@ -2,10 +2,7 @@
 // list of paths. Older releases printed a list of destinations; both are accepted.
 import { parsePrefix } from '../net/prefix.js';
 import { RouterParseError } from '../errors.js';
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+import { isRecord } from '../model/json.js';
 
 export function parseGobgpRib(stdout: string): string[] {
   const text = stdout.trim();

@@ -102,6 +102,22 @@ export function familyOf(text: string): Family {
   return text.includes(':') ? 'ipv6' : 'ipv4';
 }
 
+/** How many addresses or prefixes of each family, kept as they come and go (for per-family gauges). */
+export class FamilyCount implements Record<Family, number> {
+  ipv4 = 0;
+  ipv6 = 0;
+
+  /** Counts `text` (an address or prefix) `by` more; a negative `by` counts it out. */
+  add(text: string, by = 1): void {
+    this[familyOf(text)] += by;
+  }
+
+  clear(): void {
+    this.ipv4 = 0;
+    this.ipv6 = 0;
+  }
+}
+
 export function parseIP(s: string): IP | undefined {
   if (typeof s !== 'string') return undefined;
   return familyOf(s) === 'ipv6' ? parseIPv6(s) : parseIPv4(s);

@@ -6,6 +6,7 @@
 // Objects are untrusted JSON: a field of the wrong type is dropped and reported, never misread.
 import type { EndpointSlice, KubeObject, Node, Service } from '../model/objects.js';
 import { Annotations, Labels } from '../model/objects.js';
+import { isRecord } from '../model/json.js';
 import { parseServiceIP, type Family, type IP } from '../net/ip.js';
 import type { NodeNames } from './node-names.js';
 import type { IPKind } from './types.js';
@@ -108,10 +109,6 @@ function intern(map: Map<string, string>, s: string): string {
 }
 
 const NO_NODES: readonly string[] = Object.freeze([]);
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** A map of strings, or undefined when absent; a malformed one is dropped and reported. */
 function stringMap(

@@ -20,7 +20,7 @@ import {
 } from './decide.js';
 import { planDocument, type RouteRow, type SkipRow } from './document.js';
 import type { NodeInfo, ServiceInfo, SliceInfo } from './input.js';
-import { familyOf, hostPrefix, type Family, type IP } from '../net/ip.js';
+import { FamilyCount, hostPrefix, type Family, type IP } from '../net/ip.js';
 import type {
   DecisionChange,
   DecisionState,
@@ -92,7 +92,7 @@ export class PlanState {
   private readonly dirty = new Set<string>();
   private allDirty = true;
   private cached: Plan | undefined;
-  private readonly advertisedCount = { ipv4: 0, ipv6: 0 };
+  private readonly advertisedCount = new FamilyCount();
   private readonly skippedCount = new Map<SkipReason, number>();
   /** Advertised prefixes per route class ("" = none). */
   private readonly classCount = new Map<string, number>();
@@ -261,7 +261,7 @@ export class PlanState {
         continue;
       }
       flipped.push(prefix);
-      this.advertisedCount[familyOf(prefix)] += now ? 1 : -1;
+      this.advertisedCount.add(prefix, now ? 1 : -1);
       // Another Service's skipped entry for this IP shows only while nobody advertises it.
       for (const s of this.skippers.get(prefix) ?? [])
         if (!affected.has(s)) affected.set(s, this.decided.get(s) ?? []);

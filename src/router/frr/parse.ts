@@ -1,6 +1,7 @@
 // Parsers for what FRR prints: bgpd's JSON (routes, single prefixes, the summary) and the
 // running-config (router bgp, static routes). Pure, so they are tested against captured output.
 import { RouterParseError } from '../../errors.js';
+import { isRecord } from '../../model/json.js';
 import type { Family } from '../../net/ip.js';
 import { parsePrefix } from '../../net/prefix.js';
 
@@ -9,10 +10,6 @@ export interface BgpRouteState {
   best: boolean;
 }
 export type BgpView = Map<string, BgpRouteState>;
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** FRR 8.x prints `bestpath: true`; the `json detail` form of 9.1+ prints `bestpath: {overall: true}`. */
 function isBest(path: Record<string, unknown>): boolean {
