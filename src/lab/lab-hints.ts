@@ -16,7 +16,7 @@ export function labHints(state: LabState, command: string, labFlags = ''): strin
     `status:   ip netns exec ${leafNs} ${command} status --kubeconfig ${join(state.dir, 'node-kubeconfig')}     (every node's /status)`,
     ...(first
       ? [
-          `cosmolet: ip netns exec ${first.ns} curl -s 127.0.0.1:8081/readyz     (the probe listener; /metrics on :8080)`,
+          `cosmolet: ip netns exec ${first.ns} curl -s 127.0.0.1:8081/readyz     (the probe listener; /metrics and /status: HTTPS on :8080, CA in tls/ca.crt, docs/lab.md)`,
         ]
       : []),
     ...(last && state.nodes.length > 1
