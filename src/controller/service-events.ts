@@ -8,7 +8,7 @@ import { unknownClassMessage } from '../plan/route-class.js';
 import type { DecisionChange, UnknownRouteClass } from '../plan/types.js';
 import { hostPrefixOf } from '../net/prefix.js';
 import { explain, type AppliedChanges } from './decision-reporter.js';
-import { isReporter } from './reporters.js';
+import { isReporter } from './reporter-nodes.js';
 
 /** Where the daemon's Events go (the EventRecorder in production). Calls return at once, never throw. */
 export interface EventSink {

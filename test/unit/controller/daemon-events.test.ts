@@ -1,7 +1,7 @@
 // The Events the in-process daemon posts to the API double: only what is this node's own.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isReporter } from '../../../src/controller/reporters.js';
+import { isReporter } from '../../../src/controller/reporter-nodes.js';
 import type { EndpointSlice } from '../../../src/model/objects.js';
 import { NODE, clusterService, node, service, slice, startRig, type Rig } from './daemon-rig.js';
 

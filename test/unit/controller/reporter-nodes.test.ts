@@ -1,7 +1,7 @@
 // Refusals are reported by a few nodes chosen alike by every node, not by all of them.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isReporter, REPORTERS_PER_SERVICE } from '../../../src/controller/reporters.js';
+import { isReporter, REPORTERS_PER_SERVICE } from '../../../src/controller/reporter-nodes.js';
 
 const nodes = Array.from({ length: 5000 }, (_, i) => `node-${i}`);
 
