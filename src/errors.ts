@@ -37,14 +37,17 @@ export const ErrorCodes = {
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
-export class CosmoletError extends Error {
-  readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+/** An error with a stable code to branch on; `C`: the codes of one catalogue (the lab has its own). */
+export class CodedError<C extends string> extends Error {
+  readonly code: C;
+  constructor(code: C, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
     this.name = new.target.name;
   }
 }
+
+export class CosmoletError extends CodedError<ErrorCode> {}
 
 /** A configuration error: `key` names the offending key (dotted path) or flag. */
 export class ConfigError extends CosmoletError {

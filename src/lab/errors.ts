@@ -1,5 +1,7 @@
 // The lab's errors: test tooling, so out of the product's catalogue (src/errors.ts) and not a
-// CosmoletError; the same shape, a stable `code` to branch on.
+// CosmoletError; coded the same way, so callers branch on `code`.
+import { CodedError } from '../errors.js';
+
 export const LabErrorCodes = {
   /** The lab cannot start: missing packages, not root, no network namespaces. Exit status 2. */
   LAB_PREREQUISITE: 'COSMOLET_LAB_PREREQUISITE',
@@ -10,11 +12,4 @@ export const LabErrorCodes = {
 export type LabErrorCode = (typeof LabErrorCodes)[keyof typeof LabErrorCodes];
 
 /** The lab (fabric, `cosmolet lab`): a prerequisite missing, or a step that failed. */
-export class LabError extends Error {
-  readonly code: LabErrorCode;
-  constructor(code: LabErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-    this.name = new.target.name;
-  }
-}
+export class LabError extends CodedError<LabErrorCode> {}
