@@ -10,6 +10,7 @@ import { FakeApiServer } from '../../../src/lab/apiserver.js';
 import { startFabric, waitFor, type Fabric, type FabricOptions } from '../../../src/lab/fabric.js';
 import { startForwarder, type Forwarder } from '../../../src/lab/forward.js';
 import { cidrContains, parseCIDR, parseIP, type CIDR } from '../../../src/net/ip.js';
+import { sampleLeafWhile as sampleWhile } from '../router/harness.js';
 
 export const ROOT = new URL('../../../', import.meta.url).pathname;
 export const CLI = join(ROOT, 'dist', 'cli.js');
@@ -315,29 +316,10 @@ function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Reco
  * Samples the leaf's FIB every ~100 ms while `during` runs and returns every prefix of `watch`
  * that was missing in at least one sample, with the number of samples taken.
  */
-export async function sampleLeafWhile(
+export function sampleLeafWhile(
   lab: ControllerLab,
   watch: readonly string[],
   during: () => Promise<void>,
 ): Promise<{ missing: Set<string>; samples: number }> {
-  const missing = new Set<string>();
-  let samples = 0;
-  let done = false;
-  const sampler = (async () => {
-    while (!done) {
-      const started = Date.now();
-      const fib = await lab.leafFib();
-      samples++;
-      for (const p of watch) if (!fib.has(p)) missing.add(p);
-      const left = 100 - (Date.now() - started);
-      if (left > 0) await new Promise((r) => setTimeout(r, left));
-    }
-  })();
-  try {
-    await during();
-  } finally {
-    done = true;
-    await sampler;
-  }
-  return { missing, samples };
+  return sampleWhile(() => lab.leafFib(), watch, during);
 }

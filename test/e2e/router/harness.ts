@@ -153,3 +153,44 @@ export async function resetState(fabric: Fabric, router: Router): Promise<void> 
   await reconcile(router, []);
   await waitHeld(fabric, []);
 }
+
+/** Starts over (resetState), then advertises `n` prefixes and waits for the leaf to hold them. */
+export async function advertiseFresh(fabric: Fabric, router: Router, n: number): Promise<string[]> {
+  await resetState(fabric, router);
+  const want = makePrefixes(n);
+  await reconcile(router, want);
+  await waitHeld(fabric, want);
+  return want;
+}
+
+/**
+ * Reads the leaf (`read`: its FIB or its BGP table) every ~100 ms while `during` runs and returns
+ * every prefix of `watch` that was missing in at least one sample, with the number of samples taken.
+ */
+export async function sampleLeafWhile(
+  read: () => Promise<ReadonlySet<string>>,
+  watch: Iterable<string>,
+  during: () => Promise<void>,
+): Promise<{ missing: Set<string>; samples: number }> {
+  const watched = [...watch];
+  const missing = new Set<string>();
+  let samples = 0;
+  let done = false;
+  const sampler = (async () => {
+    while (!done) {
+      const started = Date.now();
+      const held = await read();
+      samples++;
+      for (const p of watched) if (!held.has(p)) missing.add(p);
+      const left = 100 - (Date.now() - started);
+      if (left > 0) await new Promise((r) => setTimeout(r, left));
+    }
+  })();
+  try {
+    await during();
+  } finally {
+    done = true;
+    await sampler;
+  }
+  return { missing, samples };
+}

@@ -9,6 +9,7 @@ import { ErrorCodes } from '../../../src/errors.js';
 import { bgpTable } from '../../../src/router/frr/bgpd.js';
 import type { Router } from '../../../src/router/router.js';
 import {
+  advertiseFresh,
   assertOwned,
   canRun,
   fabricFor,
@@ -17,6 +18,7 @@ import {
   reconcile,
   resetState,
   routerFor,
+  sampleLeafWhile,
   vtyshFor,
   waitHeld,
 } from './harness.js';
@@ -31,7 +33,21 @@ export interface ForeignRoutes {
   remove(): Promise<void>;
 }
 
+/** Routes with cosmolet's mark in a shape that is not its own, made by the test. */
+export interface OtherShapes {
+  /** Every one of them, sorted as `present()` lists them. */
+  all: string[];
+  /** Those still there, sorted. */
+  present(): Promise<string[]>;
+  remove(): Promise<void>;
+}
+
 export interface BackendOps {
+  /**
+   * Adds routes with cosmolet's mark in other shapes (a wider prefix, a next hop, another device or
+   * Null0, a distance); three of them hold 10.96.0.70/32, 10.96.0.71/32 and fd00:10:96::70/128.
+   */
+  addOtherShapes(): Promise<OtherShapes>;
   /** What a hand edit or an earlier run leaves: `deleted` gone, `leftovers` added with cosmolet's mark. */
   damage(deleted: string[], leftovers: string[]): Promise<void>;
   /** Adds routes that are not cosmolet's (other protocol / other tag or none). */
@@ -128,27 +144,16 @@ export function routerSuite(
         [c, 1001],
         [d, 0],
       ]);
-      const missing = new Set<string>();
-      let samples = 0;
-      let done = false;
-      const sampler = (async () => {
-        while (!done) {
-          const started = Date.now();
-          const held = await fabric.leafRoutes();
-          samples++;
-          for (const p of first.keys()) if (!held.has(p)) missing.add(p);
-          await new Promise((res) => setTimeout(res, Math.max(0, 100 - (Date.now() - started))));
-        }
-      })();
-      try {
-        const m = await reconcile(router, second);
-        assert.deepEqual([m.added, m.removed, m.remarked], [0, 0, 4]);
-        assert.deepEqual([...(await router.read())].sort(), [...second].sort());
-        await expectCommunities([c], [a]);
-      } finally {
-        done = true;
-        await sampler;
-      }
+      const { missing, samples } = await sampleLeafWhile(
+        () => fabric.leafRoutes(),
+        first.keys(),
+        async () => {
+          const m = await reconcile(router, second);
+          assert.deepEqual([m.added, m.removed, m.remarked], [0, 0, 4]);
+          assert.deepEqual([...(await router.read())].sort(), [...second].sort());
+          await expectCommunities([c], [a]);
+        },
+      );
       assert.deepEqual([...missing], [], 'a re-mark withdrew a prefix from the leaf');
       assert.ok(samples > 0);
       await reconcile(router, []);
@@ -177,10 +182,7 @@ export function routerSuite(
     { skip },
     async () => {
       const { fabric, router } = suite;
-      await resetState(fabric, router);
-      const want = makePrefixes(100);
-      await reconcile(router, want);
-      await waitHeld(fabric, want);
+      const want = await advertiseFresh(fabric, router, 100);
       const deleted = [want[10] ?? '', want[11] ?? ''];
       const leftovers = ['10.100.9.9/32', 'fd00:10:96::9:9/128'];
       await backendOps(fabric).damage(deleted, leftovers);
@@ -202,10 +204,7 @@ export function routerSuite(
     { skip },
     async (t) => {
       const { fabric, router } = suite;
-      await resetState(fabric, router);
-      const want = makePrefixes(20);
-      await reconcile(router, want);
-      await waitHeld(fabric, want);
+      const want = await advertiseFresh(fabric, router, 20);
       // One FRR client for the table read and the router, as in `cosmolet run`.
       const fastVtysh = vtyshFor(fabric, 1);
       const fast = routerFor(fabric, origination, 1, fastVtysh);
@@ -243,6 +242,35 @@ export function routerSuite(
       await reconcile(router, []);
       assert.equal(await foreign.state(), before);
       await foreign.assertIntact();
+    },
+  );
+
+  // What marks a route as cosmolet's: its protocol number (kernel) or its tag (static).
+  const mark = origination === 'kernel' ? 'protocol' : 'tag';
+  void test(
+    `${origination}: ownership by ${mark} alone: routes with cosmolet's ${mark} in another shape are never removed, a prefix they hold is a conflict`,
+    { skip },
+    async (t) => {
+      const { fabric, router } = suite;
+      await resetState(fabric, router);
+      const other = await backendOps(fabric).addOtherShapes();
+      t.after(() => other.remove());
+      assert.deepEqual(await other.present(), other.all);
+      assert.deepEqual([...(await router.read()).keys()], [], 'none of them is owned');
+      // A full diff that wants nothing: before the fix it removed every one of them.
+      await reconcile(router, []);
+      assert.deepEqual(await other.present(), other.all, 'a route of another shape was removed');
+      // Wanted host prefixes they hold are conflicts; ours beside them is never added.
+      const r = await reconcile(router, [
+        '10.96.0.70/32',
+        '10.96.0.71/32',
+        'fd00:10:96::70/128',
+        '10.96.0.73/32',
+      ]);
+      assert.deepEqual(r.conflicts.sort(), ['10.96.0.70/32', '10.96.0.71/32', 'fd00:10:96::70/128']);
+      await assertOwned(router, ['10.96.0.73/32']);
+      await reconcile(router, []);
+      assert.deepEqual(await other.present(), other.all);
     },
   );
 
