@@ -1,4 +1,4 @@
-// Runs every *.test.ts below the given folders with node:test through tsx.
+// Runs every *.test.ts below the given folders (or the given test files) with node:test through tsx.
 // Node 20's test runner takes no globs, so the files are listed here.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ function collect(dir) {
 }
 
 const dirs = process.argv.slice(2);
-const files = dirs.flatMap(collect);
+const files = dirs.flatMap((p) => (statSync(p).isDirectory() ? collect(p) : [p]));
 if (files.length === 0) {
   console.error(`no test files under ${dirs.join(' ')}`);
   process.exit(1);
