@@ -12,6 +12,15 @@ module.exports = {
       to: { circular: true },
     },
     {
+      name: 'no-folder-cycles',
+      severity: 'error',
+      scope: 'folder',
+      comment:
+        'Layers, not only files, flow one way: two folders that import each other (even through different files) are one layer in two places.',
+      from: { path: '^src/' },
+      to: { circular: true },
+    },
+    {
       name: 'plan-is-pure',
       severity: 'error',
       comment:

@@ -12,7 +12,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { configSchema, ZEBRA_PROTOCOLS } from '../src/config/schema.js';
+import { configSchema } from '../src/config/schema.js';
+import { ZEBRA_PROTOCOLS } from '../src/router/kernel-routes.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const SCHEMA_PATH = join(REPO_ROOT, 'charts', 'cosmolet', 'values.schema.json');

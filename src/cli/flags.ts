@@ -1,19 +1,7 @@
-// Command-line flags: definitions for node:util.parseArgs, the help text generated from them, and
-// the mapping of flags onto config keys (a flag overrides the config file).
-import { parseArgs } from 'node:util';
-import { UsageError } from '../errors.js';
+// The flags the cosmolet commands share and the mapping of flags onto config keys (a flag overrides
+// the config file). Parsing and help text are src/command-line.ts, shared with the lab's command.
 import type { ConfigOverrides } from '../config/load.js';
-
-export interface FlagSpec {
-  type: 'string' | 'boolean';
-  /** The value's placeholder in the help text, for string flags. */
-  arg?: string;
-  help: string;
-  /** The config key this flag overrides, when it has one. */
-  configKey?: string;
-}
-
-export type FlagSpecs = Record<string, FlagSpec>;
+import type { FlagSpecs, ParsedFlags } from '../command-line.js';
 
 export const COMMON_FLAGS: FlagSpecs = {
   config: { type: 'string', arg: 'FILE', help: 'configuration file (YAML); defaults apply without it' },
@@ -33,25 +21,6 @@ export const COMMON_FLAGS: FlagSpecs = {
   help: { type: 'boolean', help: 'show this help' },
 };
 
-export interface ParsedFlags {
-  values: Record<string, string | boolean | undefined>;
-  positionals: string[];
-}
-
-export function parseFlags(argv: string[], specs: FlagSpecs, command: string): ParsedFlags {
-  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
-  for (const [name, spec] of Object.entries(specs)) options[name] = { type: spec.type };
-  // -h is --help on every command, as users expect of a CLI.
-  if (options.help) options.help.short = 'h';
-  try {
-    const { values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
-    return { values: values, positionals };
-  } catch (err) {
-    const msg = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    throw new UsageError(`cosmolet ${command}: ${msg} (see cosmolet ${command} --help)`);
-  }
-}
-
 /** The config overrides that the given flags carry. */
 export function configOverrides(values: ParsedFlags['values'], specs: FlagSpecs): ConfigOverrides {
   const out: ConfigOverrides = {};
@@ -60,13 +29,4 @@ export function configOverrides(values: ParsedFlags['values'], specs: FlagSpecs)
     if (spec.configKey && v !== undefined) out[spec.configKey] = v;
   }
   return out;
-}
-
-export function helpText(usage: string, summary: string, specs: FlagSpecs): string {
-  const rows = Object.entries(specs).map(([name, spec]) => {
-    const flag = name === 'help' ? '-h, --help' : `--${name}`;
-    const left = `  ${flag}${spec.type === 'string' ? ` ${spec.arg ?? 'VALUE'}` : ''}`;
-    return `${left.padEnd(30)} ${spec.help}`;
-  });
-  return `Usage: ${usage}\n\n${summary}\n\nFlags:\n${rows.join('\n')}\n`;
 }

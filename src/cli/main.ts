@@ -2,8 +2,8 @@
 // (flags, config, snapshot, kubeconfig) exits 2 with one line; anything else exits 1.
 import { CosmoletError, ErrorCodes, EXIT_USAGE, UsageError, errorMessage } from '../errors.js';
 import { buildInfo, sourceInfo, versionLine } from '../version.js';
-import { parseFlags } from './flags.js';
-import { renderCommand, type CommandIO } from './render.js';
+import { parseFlags, type CommandIO } from '../command-line.js';
+import { renderCommand } from './render.js';
 
 const USAGE = `Usage: cosmolet <command> [flags]
 

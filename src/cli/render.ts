@@ -7,7 +7,8 @@ import { projectService } from '../plan/input.js';
 import { computePlan, unknownRouteClasses } from '../plan/plan.js';
 import { unknownClassMessage } from '../plan/route-class.js';
 import { readSnapshot } from './snapshot.js';
-import { COMMON_FLAGS, configOverrides, helpText, parseFlags, type FlagSpecs } from './flags.js';
+import { helpText, parseFlags, type CommandIO, type FlagSpecs } from '../command-line.js';
+import { COMMON_FLAGS, configOverrides } from './flags.js';
 
 export const RENDER_FLAGS: FlagSpecs = {
   snapshot: {
@@ -23,12 +24,6 @@ export const RENDER_HELP = helpText(
   'Prints, as JSON, the routes this node would advertise and why every other Service IP is skipped.',
   RENDER_FLAGS,
 );
-
-export interface CommandIO {
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
-  env: NodeJS.ProcessEnv;
-}
 
 export function renderCommand(argv: string[], io: CommandIO): number {
   const { values, positionals } = parseFlags(argv, RENDER_FLAGS, 'render');

@@ -8,8 +8,8 @@ import { loadKubeClient } from '../kube/client.js';
 import { createLogger } from '../observe/log.js';
 import { createRouter } from '../router/create.js';
 import { Vtysh } from '../router/frr/vtysh.js';
-import { COMMON_FLAGS, configOverrides, helpText, parseFlags, type FlagSpecs } from './flags.js';
-import type { CommandIO } from './render.js';
+import { helpText, parseFlags, type CommandIO, type FlagSpecs } from '../command-line.js';
+import { COMMON_FLAGS, configOverrides } from './flags.js';
 
 export const RUN_FLAGS: FlagSpecs = {
   ...COMMON_FLAGS,

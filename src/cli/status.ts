@@ -17,8 +17,7 @@ import { errorMessage, KubeApiError, UsageError } from '../errors.js';
 import { kubeClientFromTransport, loadTransport, statusMessage, type KubeClient } from '../kube/client.js';
 import { clusterStatus, renderClusterStatus, type NodeStatusRead } from '../observe/cluster-status.js';
 import type { StatusDocument } from '../observe/status.js';
-import { helpText, parseFlags, type FlagSpecs } from './flags.js';
-import type { CommandIO } from './render.js';
+import { helpText, parseFlags, type CommandIO, type FlagSpecs } from '../command-line.js';
 
 /** A node's /status is a few MB at 10,000 Services; an answer past this is not one, and not held. */
 export const MAX_STATUS_BYTES = 16 * 1024 * 1024;

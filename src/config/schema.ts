@@ -3,12 +3,8 @@
 import { z } from 'zod';
 import { parseCIDR } from '../net/ip.js';
 import { parseLabelSelector } from '../model/selector.js';
+import { ZEBRA_PROTOCOLS } from '../router/kernel-routes.js';
 import { parseHttpAddress } from './http-address.js';
-
-/** Route protocol numbers zebra owns and deletes at start: cosmolet must never use them. */
-export const ZEBRA_PROTOCOLS: ReadonlySet<number> = new Set([
-  11, 42, 186, 187, 188, 189, 190, 191, 192, 193, 194, 195, 196, 197, 198,
-]);
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 

@@ -19,8 +19,7 @@ import {
 import { parseKubeFlag } from './lab-real.js';
 import { labDown, labHealthy, labUp, type LabOptions } from './lab-up.js';
 import { fabricHandle, gatherView, renderView, type LabView } from './lab-view.js';
-import { helpText, parseFlags, type FlagSpecs } from '../cli/flags.js';
-import type { CommandIO } from '../cli/render.js';
+import { helpText, parseFlags, type CommandIO, type FlagSpecs } from '../command-line.js';
 
 const LAB_FLAGS: FlagSpecs = {
   manifests: {

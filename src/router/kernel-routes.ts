@@ -12,10 +12,17 @@
 // Routes FRR's zebra installed (its protocol numbers: a path to the same Service IP learned over
 // BGP from other nodes, say) are not conflicts: zebra chose them among its own routes, of which
 // cosmolet's is one (a kernel route, distance 0), and it replaces them when cosmolet's appears.
-import { ZEBRA_PROTOCOLS } from '../config/schema.js';
 import { requireCanonicalPrefix, parsePrefix } from '../net/prefix.js';
 import type { Family } from '../net/ip.js';
 import { RouterParseError } from '../errors.js';
+
+/**
+ * Route protocol numbers zebra owns and deletes at start: cosmolet must never use them. Here, with
+ * the routes they mark, so the router needs no config; the config's schema refuses them too.
+ */
+export const ZEBRA_PROTOCOLS: ReadonlySet<number> = new Set([
+  11, 42, 186, 187, 188, 189, 190, 191, 192, 193, 194, 195, 196, 197, 198,
+]);
 
 /** The device cosmolet's kernel routes point at; created (dummy, else ifb) and set up when missing. */
 export const KERNEL_DEVICE = 'cosmolet0';

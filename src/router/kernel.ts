@@ -13,7 +13,6 @@
 // sends the packet to the real endpoint, and anything nobody serves is dropped by the device.
 // Why one file of this length: it is one backend (the device, apply, read-back and the conflict check
 // before an add share the same ip invocations and ownership rule); the route shapes are kernel-routes.ts.
-import { ZEBRA_PROTOCOLS } from '../config/schema.js';
 import { CosmoletError, ErrorCodes } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { applied, applyError, notApplied } from './apply.js';
@@ -29,6 +28,7 @@ import {
   markOf,
   metricOf,
   parseIpRoutes,
+  ZEBRA_PROTOCOLS,
   type KernelRoute,
 } from './kernel-routes.js';
 import {

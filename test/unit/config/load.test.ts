@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../../../src/errors.js';
 import { loadConfig, validateConfig, type ConfigOverrides } from '../../../src/config/load.js';
-import { defaultConfig, planSettings, ZEBRA_PROTOCOLS } from '../../../src/config/schema.js';
+import { defaultConfig, planSettings } from '../../../src/config/schema.js';
+import { ZEBRA_PROTOCOLS } from '../../../src/router/kernel-routes.js';
 import { parseHttpAddress } from '../../../src/config/http-address.js';
 
 function tempDir(t: TestContext): string {
