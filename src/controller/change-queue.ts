@@ -1,6 +1,7 @@
 // The keys that watch events touched since the last reconcile (client-go's workqueue with one
 // worker): a key says only "look again"; the worker reads the object's current state from the
 // stores, so ten updates of one object between two reconciles cost one read.
+import type { ReflectedResource } from '../kube/reflector.js';
 import type { NodeInfo, ServiceInfo, SliceInfo } from '../plan/input.js';
 import type { PlanState } from '../plan/state.js';
 
@@ -15,8 +16,6 @@ export interface ClusterSource {
   node(): NodeInfo | undefined;
 }
 
-export type ChangedResource = 'services' | 'endpointslices' | 'nodes';
-
 export class ChangeQueue {
   private readonly services = new Set<string>();
   private readonly slices = new Set<string>();
@@ -24,7 +23,7 @@ export class ChangeQueue {
   /** Every object, not just the queued keys: at start and at every resync. */
   private everything = true;
 
-  add(resource: ChangedResource, key: string): void {
+  add(resource: ReflectedResource, key: string): void {
     if (resource === 'services') this.services.add(key);
     else if (resource === 'endpointslices') this.slices.add(key);
     else this.node = true;

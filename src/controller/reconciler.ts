@@ -10,11 +10,12 @@
 // diff is the router's diffPrefixes, and what is told about decisions is in decision-reporter.ts.
 import { realClock, type Clock, type Timer } from '../clock.js';
 import { errorMessage, CosmoletError } from '../errors.js';
+import type { ReflectedResource } from '../kube/reflector.js';
 import type { Logger } from '../logger.js';
 import { PlanState } from '../plan/state.js';
 import type { Plan, PlanSettings } from '../plan/types.js';
 import { diffPrefixes, diffSize, type PrefixDiff, type Router } from '../router/router.js';
-import { ChangeQueue, type ChangedResource, type ClusterSource } from './change-queue.js';
+import { ChangeQueue, type ClusterSource } from './change-queue.js';
 import { DecisionReporter, type DecisionReporterOptions } from './decision-reporter.js';
 import { RouteLedger } from './route-ledger.js';
 import { CoalescingTrigger } from './trigger.js';
@@ -116,7 +117,7 @@ export class Reconciler {
   }
 
   /** A watch event: the object under `key` may have changed. */
-  changed(resource: ChangedResource, key: string, at: number = this.clock.now()): void {
+  changed(resource: ReflectedResource, key: string, at: number = this.clock.now()): void {
     this.queue.add(resource, key);
     this.pendingEventAt ??= at;
     this.trigger.fire();
