@@ -1,8 +1,10 @@
 // The reflectors cosmolet runs: Services and EndpointSlices per watched namespace (or one
-// all-namespaces watch each), and this node's Node object by name. Their stores hold the plan's
-// projections (src/plan/input.ts), not the objects, and the selectors leave out what another proxy
-// serves (service.kubernetes.io/service-proxy-name) on the API server's side.
+// all-namespaces watch each), and this node's Node object by name. The selectors leave out what
+// another proxy serves (service.kubernetes.io/service-proxy-name) on the API server's side. What
+// the stores keep is the caller's: the daemon hands in the plan's projections (as client-go's
+// reflector is handed its transforms), so kube knows nothing of the plan.
 import type { Clock } from '../clock.js';
+import type { KubeObject } from '../model/objects.js';
 import type { Logger } from '../logger.js';
 import type { KubeClient } from './client.js';
 import {
@@ -12,51 +14,47 @@ import {
   type ReflectorHooks,
   type ReflectorTimers,
 } from './reflector.js';
-import { NodeNames } from '../plan/node-names.js';
-import {
-  projectNode,
-  projectService,
-  projectSlice,
-  sameNode,
-  sameService,
-  sameSlice,
-  type NodeInfo,
-  type ServiceInfo,
-  type SliceInfo,
-} from '../plan/input.js';
 
 export const SERVICE_PROXY_NAME_SELECTOR = '!service.kubernetes.io/service-proxy-name';
 
-export interface ReflectorSetOptions {
+/** What one resource's store keeps of an object, and when two of those are alike (see Reflector). */
+export interface Projection<T> {
+  project: (raw: KubeObject) => T | undefined;
+  same?: (a: T, b: T) => boolean;
+  release?: (value: T) => void;
+}
+
+/** One projection per watched resource. */
+export interface Projections<S, E, N> {
+  services: Projection<S>;
+  endpointSlices: Projection<E>;
+  node: Projection<N>;
+}
+
+export interface ReflectorSetOptions<S, E, N> {
   client: KubeClient;
   /** Namespaces to watch; empty = all namespaces (one all-namespaces watch). */
   namespaces: string[];
   /** services.labelSelector from the config ('' = none). */
   serviceLabelSelector?: string;
   nodeName: string;
+  projections: Projections<S, E, N>;
   logger: Logger;
   hooks?: ReflectorHooks;
-  /** Called for every change the plan can see: level-triggered callers need only the key. */
+  /** Called for every change the stores can see: level-triggered callers need only the key. */
   onChange?: (resource: ReflectedResource, key: string, type: ReflectorChange<unknown>['type']) => void;
-  /** A field of the wrong type was dropped (`resource.field`); the object is read without it. */
-  onMalformed?: (field: string) => void;
   timers?: Partial<ReflectorTimers>;
   /** Default: the real clock. */
   clock?: Clock;
 }
 
-/**
- * Services and EndpointSlices per namespace (or all), and this Node. The stores keep the plan's
- * projections (src/plan/input.ts), not the objects.
- */
-export class ReflectorSet {
-  readonly services: Reflector<ServiceInfo>[];
-  readonly endpointSlices: Reflector<SliceInfo>[];
-  readonly node: Reflector<NodeInfo>;
-  /** The node names the slices share; each slice's are released when its store lets go of it. */
-  readonly nodeNames = new NodeNames();
+/** Services and EndpointSlices per namespace (or all), and this Node, kept as the given projections. */
+export class ReflectorSet<S, E, N> {
+  readonly services: Reflector<S>[];
+  readonly endpointSlices: Reflector<E>[];
+  readonly node: Reflector<N>;
 
-  constructor(options: ReflectorSetOptions) {
+  constructor(options: ReflectorSetOptions<S, E, N>) {
     const namespaces: (string | undefined)[] =
       options.namespaces.length > 0 ? [...new Set(options.namespaces)] : [undefined];
     const svcSelector = [SERVICE_PROXY_NAME_SELECTOR, options.serviceLabelSelector?.trim() ?? '']
@@ -73,17 +71,15 @@ export class ReflectorSet {
       (resource: ReflectedResource) =>
       (change: ReflectorChange<unknown>): void =>
         options.onChange?.(resource, change.key, change.type);
-    const report = options.onMalformed;
+    const { services, endpointSlices, node } = options.projections;
     this.services = namespaces.map(
       (ns) =>
         new Reflector({
           ...common,
+          ...services,
           resource: 'services',
           ...(ns ? { namespace: ns } : {}),
           labelSelector: svcSelector,
-          // The API server applies the label selector (above): the store needs no labels.
-          project: (raw) => projectService(raw, report, { labels: false }),
-          same: sameService,
           onChange: onChange('services'),
         }),
     );
@@ -91,21 +87,18 @@ export class ReflectorSet {
       (ns) =>
         new Reflector({
           ...common,
+          ...endpointSlices,
           resource: 'endpointslices',
           ...(ns ? { namespace: ns } : {}),
           labelSelector: SERVICE_PROXY_NAME_SELECTOR,
-          project: (raw) => projectSlice(raw, options.nodeName, report, this.nodeNames),
-          release: (info) => this.nodeNames.release(info.nodes),
-          same: sameSlice,
           onChange: onChange('endpointslices'),
         }),
     );
     this.node = new Reflector({
       ...common,
+      ...node,
       resource: 'nodes',
       fieldSelector: `metadata.name=${options.nodeName}`,
-      project: (raw) => projectNode(raw, report),
-      same: sameNode,
       onChange: onChange('nodes'),
     });
   }
@@ -137,16 +130,16 @@ export class ReflectorSet {
     return Math.min(...this.all.map((r) => r.lastProgressAt));
   }
 
-  serviceItems(): ServiceInfo[] {
+  serviceItems(): S[] {
     return this.services.flatMap((r) => r.items());
   }
 
-  endpointSliceItems(): SliceInfo[] {
+  endpointSliceItems(): E[] {
     return this.endpointSlices.flatMap((r) => r.items());
   }
 
   /** One Service by `namespace/name` (a handful of stores: one per watched namespace). */
-  service(key: string): ServiceInfo | undefined {
+  service(key: string): S | undefined {
     for (const r of this.services) {
       const s = r.get(key);
       if (s) return s;
@@ -154,7 +147,7 @@ export class ReflectorSet {
     return undefined;
   }
 
-  endpointSlice(key: string): SliceInfo | undefined {
+  endpointSlice(key: string): E | undefined {
     for (const r of this.endpointSlices) {
       const s = r.get(key);
       if (s) return s;
@@ -163,7 +156,7 @@ export class ReflectorSet {
   }
 
   /** This node's object, or undefined when it does not exist (advertise nothing). */
-  nodeObject(): NodeInfo | undefined {
+  nodeObject(): N | undefined {
     return this.node.items()[0];
   }
 }

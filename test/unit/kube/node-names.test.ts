@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import type { KubeClient } from '../../../src/kube/client.js';
+import { planProjections } from '../../../src/controller/projections.js';
 import { ReflectorSet } from '../../../src/kube/reflector-set.js';
 import { silentLogger } from '../../../src/observe/log.js';
 import { waitFor } from './helpers.js';
@@ -60,7 +61,14 @@ function event(type: string, update: number, endpoints: number): string {
 
 void test('regression: node names interned from EndpointSlices were never released (40 updates of a 1,000-endpoint slice kept +28.7 MB)', async (t) => {
   const { client, slices } = fakeClient();
-  const set = new ReflectorSet({ client, namespaces: [], nodeName: 'me', logger: silentLogger() });
+  const projections = planProjections('me');
+  const set = new ReflectorSet({
+    client,
+    namespaces: [],
+    nodeName: 'me',
+    projections,
+    logger: silentLogger(),
+  });
   t.after(() => set.stop());
   set.start();
   await waitFor('synced and watching slices', () => set.synced && slices() !== undefined);
@@ -75,7 +83,7 @@ void test('regression: node names interned from EndpointSlices were never releas
       () => set.endpointSlice('tenant/big')?.nodes[0]?.startsWith(`node-${u}-`) === true,
     );
   }
-  const live = set.nodeNames.size;
+  const live = projections.nodeNames.size;
   watch.write(event('DELETED', updates, 0));
   await waitFor('deleted', () => set.endpointSlice('tenant/big') === undefined);
   const grownMB = (heapAfterGc() - before) / 1e6;
@@ -83,5 +91,5 @@ void test('regression: node names interned from EndpointSlices were never releas
   // The 40,000 names of 253 characters weigh about 13 MB.
   assert.ok(grownMB < 4, `kept ${grownMB.toFixed(1)} MB after the slice was deleted`);
   assert.equal(live, 1000, 'while it existed: the names of the current slice only');
-  assert.equal(set.nodeNames.size, 0);
+  assert.equal(projections.nodeNames.size, 0);
 });

@@ -7,6 +7,7 @@ import {
   type ReflectorOptions,
   type WatchRestartReason,
 } from '../../../src/kube/reflector.js';
+import { planProjections } from '../../../src/controller/projections.js';
 import { ReflectorSet } from '../../../src/kube/reflector-set.js';
 import type { KubeObject, Service } from '../../../src/model/objects.js';
 import { silentLogger } from '../../../src/observe/log.js';
@@ -382,6 +383,7 @@ void test('ReflectorSet: namespaces list vs all, proxy-name and label selectors,
     namespaces: ['a', 'b'],
     serviceLabelSelector: 'tier=front',
     nodeName: 'node-a',
+    projections: planProjections('node-a'),
     logger: silentLogger(),
     timers: FAST,
     onChange: (res, key, type) => changes.push(`${res} ${type} ${key}`),
@@ -414,6 +416,7 @@ void test('ReflectorSet: namespaces list vs all, proxy-name and label selectors,
     client,
     namespaces: [],
     nodeName: 'node-b',
+    projections: planProjections('node-b'),
     logger: silentLogger(),
     timers: FAST,
   });
