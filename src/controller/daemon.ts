@@ -21,11 +21,13 @@ import type { Logger } from '../logger.js';
 import { Metrics } from '../observe/metrics.js';
 import { statusDocument } from '../observe/status.js';
 import type { Family } from '../net/ip.js';
+import type { NodeInfo, ServiceInfo, SliceInfo } from '../plan/input.js';
 import type { Vtysh } from '../router/frr/vtysh.js';
 import type { Router, RouteWatch } from '../router/router.js';
 import { buildInfo, sourceInfo } from '../version.js';
 import { FrrMonitor } from './frr-monitor.js';
 import { KubeHealth } from './kube-health.js';
+import { planProjections } from './projections.js';
 import { Reconciler } from './reconciler.js';
 import { startRouteWatch } from './route-watch.js';
 import {
@@ -63,7 +65,7 @@ export interface Readiness {
 
 export class Daemon {
   readonly metrics: Metrics;
-  readonly reflectors: ReflectorSet;
+  readonly reflectors: ReflectorSet<ServiceInfo, SliceInfo, NodeInfo>;
   readonly reconciler: Reconciler;
   readonly monitor: FrrMonitor;
   private readonly config: Config;
@@ -93,16 +95,17 @@ export class Daemon {
         nodeName: config.nodeName,
         logger: log,
         hooks: { dropped: (reason) => this.metrics.kubeEventsDropped.inc({ reason }) },
+        clock: this.clock,
       });
     this.reflectors = new ReflectorSet({
       client,
       namespaces: config.services.namespaces,
       serviceLabelSelector: config.services.labelSelector,
       nodeName: config.nodeName,
+      projections: planProjections(config.nodeName, (field) => this.malformed(field)),
       logger: log.child({ component: 'reflector' }),
       hooks: this.reflectorHooks(),
       onChange: (resource, key) => this.reconciler.changed(resource, key),
-      onMalformed: (field) => this.malformed(field),
       timers: this.reflectorTimers,
       clock: this.clock,
     });

@@ -4,6 +4,7 @@
 // - a per-object token bucket (burst 25, one more every 5 minutes, like client-go's spam filter);
 // - a bounded queue drained by one background sender: record() never blocks and never throws.
 // Everything dropped (queue full, rate-limited, refused by the API) is reported through a hook.
+import { realClock, type Clock, type Timer } from '../clock.js';
 import { CosmoletError, ErrorCodes, KubeApiError, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { statusMessage, type KubeClient } from './client.js';
@@ -50,7 +51,8 @@ export interface EventRecorderOptions {
   /** Attempts per event for transient failures (5xx, 429, unreachable), and the pause between. */
   maxAttempts?: number;
   retryDelayMs?: number;
-  now?: () => Date;
+  /** The Events' timestamps, the token buckets' refill and the retry and close timers. Default: the real clock. */
+  clock?: Clock;
 }
 
 interface Pending {
@@ -88,7 +90,7 @@ export class EventRecorder {
   private readonly cacheSize: number;
   private readonly maxAttempts: number;
   private readonly retryDelayMs: number;
-  private readonly now: () => Date;
+  private readonly clock: Clock;
   private readonly log: Logger;
 
   constructor(private readonly options: EventRecorderOptions) {
@@ -98,7 +100,7 @@ export class EventRecorder {
     this.cacheSize = options.cacheSize ?? 4096;
     this.maxAttempts = options.maxAttempts ?? 3;
     this.retryDelayMs = options.retryDelayMs ?? 1000;
-    this.now = options.now ?? (() => new Date());
+    this.clock = options.clock ?? realClock;
     this.log = options.logger.child({ component: 'events' });
   }
 
@@ -159,7 +161,7 @@ export class EventRecorder {
       if (!service.name || !service.namespace) return;
       if (!this.take(objectRef(service))) return this.drop('rate-limited');
       if (this.queue.length >= this.queueSize) return this.drop('queue-full');
-      this.queue.push({ service, type, reason, message, at: this.now() });
+      this.queue.push({ service, type, reason, message, at: new Date(this.clock.now()) });
       this.kick();
     } catch (err) {
       this.log.warn({ err }, 'cannot record an event');
@@ -178,9 +180,12 @@ export class EventRecorder {
   /** Stops accepting events and sends what is queued, for at most `timeoutMs`. */
   async close(timeoutMs = 2000): Promise<void> {
     this.closed = true;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.flush(), new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
-    clearTimeout(timer);
+    let timer: Timer | undefined;
+    await Promise.race([
+      this.flush(),
+      new Promise<void>((r) => (timer = this.clock.setTimeout(r, timeoutMs))),
+    ]);
+    timer?.cancel();
     // Whatever is still in flight (retry pauses, slow requests) is abandoned.
     this.abort.abort();
     for (let n = this.queue.splice(0).length; n > 0; n--) this.drop('closed');
@@ -195,7 +200,7 @@ export class EventRecorder {
   }
 
   private take(key: string): boolean {
-    const now = Date.now();
+    const now = this.clock.now();
     const b = this.buckets.get(key) ?? { tokens: this.burst, updated: now };
     b.tokens = Math.min(this.burst, b.tokens + ((now - b.updated) / 1000) * this.refillPerSecond);
     b.updated = now;
@@ -315,11 +320,11 @@ export class EventRecorder {
     const signal = this.abort.signal;
     await new Promise<void>((resolve) => {
       const done = (): void => {
-        clearTimeout(timer);
+        timer.cancel();
         signal.removeEventListener('abort', done);
         resolve();
       };
-      const timer = setTimeout(done, this.retryDelayMs);
+      const timer = this.clock.setTimeout(done, this.retryDelayMs);
       signal.addEventListener('abort', done, { once: true });
     });
   }
