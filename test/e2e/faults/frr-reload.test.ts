@@ -18,6 +18,7 @@ import { waitFor } from '../../../src/lab/fabric.js';
 import { silentLogger } from '../../../src/observe/log.js';
 import { RouteMonitor } from '../../../src/router/route-monitor.js';
 import { ControllerLab } from '../controller/harness.js';
+import { sampleLeaf } from '../router/harness.js';
 import { expectedRoutes } from '../controller/cluster.js';
 import { resetCluster, startCosmolet } from './common.js';
 
@@ -52,25 +53,18 @@ const line = (prefix: string): string =>
   `${prefix.includes(':') ? 'ipv6' : 'ip'} route ${prefix} blackhole tag 7300`;
 
 /** Samples the leaf's FIB every ~100 ms until stopped: when each sample lacked a planned prefix. */
-function sampleLeaf(lab: ControllerLab): { stop: () => Promise<{ samples: number; lacking: number[] }> } {
-  let done = false;
-  let samples = 0;
+function sampleLacking(lab: ControllerLab): { stop: () => Promise<{ samples: number; lacking: number[] }> } {
   const lacking: number[] = [];
-  const loop = (async () => {
-    while (!done) {
-      const started = Date.now();
-      const fib = await lab.leafFib();
-      samples++;
-      if (expectedRoutes.some((p) => !fib.has(p))) lacking.push(started);
-      const left = 100 - (Date.now() - started);
-      if (left > 0) await new Promise((r) => setTimeout(r, left));
-    }
-  })();
+  const sampler = sampleLeaf(
+    () => lab.leafFib(),
+    (fib, takenAt) => {
+      if (expectedRoutes.some((p) => !fib.has(p))) lacking.push(takenAt);
+    },
+  );
   return {
     stop: async () => {
-      done = true;
-      await loop;
-      return { samples, lacking };
+      await sampler.stop();
+      return { samples: sampler.count(), lacking };
     },
   };
 }
@@ -122,7 +116,7 @@ for (const origination of ['static', 'kernel'] as const) {
       // `ip monitor` subscribes right after it starts; give it a moment before the reload.
       await new Promise((r) => setTimeout(r, 200));
 
-      const leaf = sampleLeaf(lab);
+      const leaf = sampleLacking(lab);
       let sampled: { samples: number; lacking: number[] } | undefined;
       try {
         const started = Date.now();

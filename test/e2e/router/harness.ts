@@ -174,23 +174,38 @@ export async function sampleLeafWhile(
 ): Promise<{ missing: Set<string>; samples: number }> {
   const watched = [...watch];
   const missing = new Set<string>();
+  const sampler = sampleLeaf(read, (held) => {
+    for (const p of watched) if (!held.has(p)) missing.add(p);
+  });
+  try {
+    await during();
+  } finally {
+    await sampler.stop();
+  }
+  return { missing, samples: sampler.count() };
+}
+
+/** Reads the leaf every ~100 ms and hands each sample, with when it was taken, to `onSample` until stopped. */
+export function sampleLeaf(
+  read: () => Promise<ReadonlySet<string>>,
+  onSample: (held: ReadonlySet<string>, takenAt: number) => void,
+): { stop: () => Promise<void>; count: () => number } {
   let samples = 0;
   let done = false;
-  const sampler = (async () => {
+  const loop = (async () => {
     while (!done) {
       const started = Date.now();
-      const held = await read();
+      onSample(await read(), started);
       samples++;
-      for (const p of watched) if (!held.has(p)) missing.add(p);
       const left = 100 - (Date.now() - started);
       if (left > 0) await new Promise((r) => setTimeout(r, left));
     }
   })();
-  try {
-    await during();
-  } finally {
-    done = true;
-    await sampler;
-  }
-  return { missing, samples };
+  return {
+    count: () => samples,
+    stop: async () => {
+      done = true;
+      await loop;
+    },
+  };
 }
