@@ -5,7 +5,7 @@
 // (A JSON.parse reviver does not help: V8 builds the whole tree before it calls the reviver.)
 // Everything outside `items` (kind, apiVersion, metadata) is kept and parsed at the end, where the
 // page is validated: a 200 whose body is not a list must never read as "no objects".
-import { CosmoletError, ErrorCodes } from '../errors.js';
+import { KubeApiError } from '../errors.js';
 
 export interface ListPageHead {
   kind: string;
@@ -246,8 +246,9 @@ export class ListPageReader {
     this.onItem(raw);
   }
 
-  private invalid(why: string): CosmoletError {
-    return new CosmoletError(ErrorCodes.KUBE_API, `list ${this.what}: ${why}; keeping the previous state`);
+  // The API answered 200, but not with a list page: an API error like any other (backoff, relist).
+  private invalid(why: string): KubeApiError {
+    return new KubeApiError(200, `list ${this.what}: ${why}; keeping the previous state`);
   }
 }
 

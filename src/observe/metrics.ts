@@ -24,6 +24,7 @@ export const RECONCILE_ERROR_REASONS = [
   ErrorCodes.COMMAND_FAILED,
   ErrorCodes.ROUTER_PARSE,
   ErrorCodes.ROUTER_APPLY,
+  ErrorCodes.PREFIX_INVALID,
   'UNEXPECTED',
 ];
 
