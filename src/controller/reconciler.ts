@@ -42,6 +42,10 @@ export interface ReconcilerOptions extends Omit<DecisionReporterOptions, 'logger
   retryMaxMs?: number;
   /** Default: the real clock. */
   clock?: Clock;
+  /** Where the installed routes are published (default: a ledger of its own). */
+  ledger?: RouteLedger;
+  /** The plan it keeps, for readers built before it (default: one of its own from `settings`). */
+  state?: PlanState;
 }
 
 export interface ReconcileStatus {
@@ -94,12 +98,10 @@ export class Reconciler {
       runningSince: undefined,
       planVersion: 0,
     };
-    this.state = new PlanState({
-      nodeName: opts.nodeName,
-      settings: opts.settings,
-      missingNode: 'advertise-nothing',
-    });
-    this.ledger = new RouteLedger(opts.metrics);
+    this.state =
+      opts.state ??
+      new PlanState({ nodeName: opts.nodeName, settings: opts.settings, missingNode: 'advertise-nothing' });
+    this.ledger = opts.ledger ?? new RouteLedger(opts.metrics);
     this.reporter = new DecisionReporter({ ...opts, logger: this.log });
     this.trigger = new CoalescingTrigger({
       // Short: a reconcile costs what changed, so coalescing only needs to catch a burst in flight.
