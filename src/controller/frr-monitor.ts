@@ -1,18 +1,39 @@
-// Watches FRR from the outside, every loop interval: does bgpd export cosmolet's routes, is the ASN
-// the configured one, what does bgpd hold (for /status), does it hold every route cosmolet
-// installed, how are the peers, and did a daemon restart (then the reconciler reads back and
-// re-applies: a restarted staticd has lost its routes).
+// The FRR monitor schedules the pure checks of router/frr/checks.ts: every loop interval it reads
+// FRR (the only I/O here) and hands each read to its check with that check's previous result. Did a
+// daemon restart (then it says so, and the daemon has the reconciler read back and re-apply: a
+// restarted staticd has lost its routes), does bgpd run the ASN and export the routes, does bgpd
+// hold every route the reconciler installed (read from the route ledger's published view, never
+// written), how are the peers. bgpd's whole table is read only when something may have changed;
+// after an apply, only the prefixes it touched are asked.
 import { realClock, type Clock, type Timer } from '../clock.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../observe/metrics.js';
-import { FamilyCount, type Family } from '../net/ip.js';
-import { bgpdRunningConfig, bgpPrefixes, bgpSummary, bgpTable } from '../router/frr/bgpd.js';
-import { evaluateAsn, evaluateExport, type Check, type RouteClassMark } from '../router/frr/checks.js';
-import type { BgpPeer, BgpView } from '../router/frr/parse.js';
+import type { Family, FamilyCount } from '../net/ip.js';
+import { bgpdRunningConfig, bgpPrefixes, bgpTable } from '../router/frr/bgpd.js';
+import {
+  asnCheck,
+  exportCheck,
+  fullReadDue,
+  heldCount,
+  holdCheck,
+  peersCheck,
+  restartCheck,
+  clearHeld,
+  trackMissing,
+  type Check,
+  type ConfigRead,
+  type HoldResult,
+  type PeersResult,
+  type RestartResult,
+  type RouteClassMark,
+  type TableStamp,
+} from '../router/frr/checks.js';
+import { parseBgpSummary, parseBgpTableStamp, type BgpRouteState } from '../router/frr/parse.js';
+import { readFrrIdentity } from '../router/frr/restarts.js';
 import type { Vtysh } from '../router/frr/vtysh.js';
-import { FrrRestartDetector } from '../router/frr/restarts.js';
 import type { Origination } from '../router/router.js';
+import type { InstalledRoutesView } from './route-ledger.js';
 
 export interface FrrMonitorOptions {
   /** The process's one FRR client, shared with the router. */
@@ -26,83 +47,110 @@ export interface FrrMonitorOptions {
   intervalSeconds: number;
   logger: Logger;
   metrics: Metrics;
-  /** A daemon restarted: the reconciler must read back and re-apply. */
-  onRestart: () => void;
+  /** The routes the reconciler installed, as its route ledger publishes them. */
+  installed: InstalledRoutesView;
   /** Whether the plan advertises a prefix now, to count how many bgpd holds as valid best paths. */
   advertises: (prefix: string) => boolean;
-  /** The prefixes cosmolet has installed (the router's read-back and applies). */
-  installed: () => Iterable<string>;
-  /** Largest change refreshed prefix by prefix; a larger one reads the whole table once instead. */
+  /** A daemon restarted: routes may be lost. The monitor only says so; the daemon decides. */
+  onRestart: () => void;
+  /** Largest change refreshed prefix by prefix; a larger one is left to the next full read. */
   maxPrefixRefresh?: number;
   /** Default: the real clock. */
   clock?: Clock;
 }
 
-/**
- * How long an installed prefix may be missing from bgpd's table before /readyz says so. bgpd takes
- * a route from zebra in well under a second; a cold start of 20,000 routes took up to 35 s to reach
- * the leaf on a loaded machine, so a shorter grace would call a busy bgpd broken.
- */
-export const BGP_HOLD_GRACE_MS = 30_000;
-
-/** Prefixes named in a message at most; the count says how many there are. */
-const NAMED_PREFIXES = 5;
-
-export interface FrrState {
-  /** bgpd's running-config, or why it could not be read; both undefined until the first check. */
-  bgpdConfig: string | undefined;
-  bgpdConfigError: string | undefined;
-  asnCheck: Check | undefined;
-  bgp: BgpView | undefined;
-  bgpError: string | undefined;
-  peers: BgpPeer[];
-  lastCheckAt: number | undefined;
-  /** Bumped whenever `bgp` changes (it is updated in place after an apply). */
-  viewVersion: number;
+/** What bgpd holds, as of the monitor's last read. */
+export interface BgpTableRead {
+  /** The last full read, with the prefixes refreshed since; undefined before the first read. */
+  view: ReadonlyMap<string, BgpRouteState> | undefined;
+  /** Bumped whenever `view` changes (for caches of documents built from it). */
+  version: number;
+  /** Why the last full read failed, if it did. */
+  error: string | undefined;
+  /** When a round last checked bgpd (the view is current as of then, or the read failed). */
+  checkedAt: number | undefined;
 }
 
-export class FrrMonitor {
-  private readonly restarts: FrrRestartDetector;
+/** What the monitor reports: read-only, for /readyz and /status. */
+export interface FrrView {
+  /** Does FRR export cosmolet's routes for these families? undefined before the first check. */
+  exportCheck(families: readonly Family[]): Check | undefined;
+  holdCheck(): Check | undefined;
+  /** undefined when bgp.asn is not set, or before the first check. */
+  asnCheck(): Check | undefined;
+  bgp(): BgpTableRead;
+}
+
+export class FrrMonitor implements FrrView {
   private readonly log: Logger;
   private readonly clock: Clock;
   private timer: Timer | undefined;
   private soonTimer: Timer | undefined;
+  private unsubscribe: (() => void) | undefined;
   private readonly refreshQueue = new Set<string>();
-  /** Advertised prefixes bgpd holds as valid best paths, as of the last reads. */
-  private readonly held = new Set<string>();
-  private readonly heldCount = new FamilyCount();
-  /** Installed, advertised prefixes bgpd's table lacked, since when (full reads only). */
-  private missingSince = new Map<string, number>();
-  private holdReadAt: number | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
-  private readonly knownPeers = new Set<string>();
-  readonly state: FrrState = {
-    bgpdConfig: undefined,
-    bgpdConfigError: undefined,
-    asnCheck: undefined,
-    bgp: undefined,
-    bgpError: undefined,
-    peers: [],
-    lastCheckAt: undefined,
-    viewVersion: 0,
-  };
+  // The last result of each check, each replaced whole by its own check only.
+  private restart: RestartResult | undefined;
+  private config: ConfigRead | undefined;
+  private asn: Check | undefined;
+  private table: BgpTableRead = { view: undefined, version: 0, error: undefined, checkedAt: undefined };
+  private lastFullRead: { stamp: TableStamp; at: number } | undefined;
+  private hold: HoldResult | undefined;
+  private peers: PeersResult | undefined;
 
   constructor(private readonly opts: FrrMonitorOptions) {
-    this.restarts = new FrrRestartDetector(opts.socketDir);
     this.log = opts.logger.child({ component: 'frr-monitor' });
     this.clock = opts.clock ?? realClock;
   }
 
   start(): void {
+    // After an apply, ask bgpd about just the prefixes it touched (a read-back leaves it to the
+    // next round, which sees the ledger's version moved).
+    this.unsubscribe = this.opts.installed.subscribe((change) => {
+      if (change) this.refreshSoon(change);
+    });
     this.timer = this.clock.setInterval(() => void this.check(), this.opts.intervalSeconds * 1000);
     void this.check();
   }
 
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribe?.();
+    this.timer?.cancel();
+    this.soonTimer?.cancel();
+    await this.running;
+  }
+
+  exportCheck(families: readonly Family[]): Check | undefined {
+    const { origination, routeClasses } = this.opts;
+    return exportCheck(this.config, origination, families, routeClasses);
+  }
+
+  holdCheck(): Check | undefined {
+    return holdCheck(this.hold);
+  }
+
+  asnCheck(): Check | undefined {
+    return this.asn;
+  }
+
+  bgp(): BgpTableRead {
+    return this.table;
+  }
+
+  /** One round of checks; never throws, never runs beside another read. */
+  check(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    this.running ??= this.round().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
   /**
-   * After an apply: asks bgpd shortly about just the prefixes that changed (one vtysh call), so
-   * /status catches up without bgpd serializing its whole table; after a very large change (a cold
-   * start) the next loop-interval check reads the whole table.
+   * Asks bgpd shortly about just these prefixes (one vtysh call), so /status catches up without
+   * bgpd serializing its whole table because one Service flipped.
    */
   refreshSoon(prefixes: Iterable<string>, delayMs = 500): void {
     if (this.stopped) return;
@@ -114,15 +162,84 @@ export class FrrMonitor {
     }, delayMs);
   }
 
+  private async round(): Promise<void> {
+    const restarted = await this.checkRestart();
+    await this.checkConfig();
+    // Before the table: a change between the two reads shows as a new stamp next round.
+    const stamp: TableStamp = { bgpd: await this.checkPeers(), installed: this.opts.installed.version };
+    const now = this.clock.now();
+    const lacking = this.hold?.missingSince.size ?? 0;
+    if (fullReadDue({ stamp, now, last: this.lastFullRead, restarted, lacking })) await this.readTable(stamp);
+    this.table = { ...this.table, checkedAt: this.clock.now() };
+  }
+
+  private async checkRestart(): Promise<boolean> {
+    let token: string | undefined;
+    try {
+      token = (await readFrrIdentity(this.opts.socketDir)).token;
+    } catch (err) {
+      this.log.debug({ err }, 'could not read FRR daemon identities');
+    }
+    this.restart = restartCheck(token, this.restart);
+    if (!this.restart.restarted) return false;
+    this.opts.metrics.frrRestarts.inc();
+    this.log.warn('an FRR daemon restarted: reading routes back and re-applying');
+    this.opts.onRestart();
+    return true;
+  }
+
+  private async checkConfig(): Promise<void> {
+    try {
+      this.config = { text: await bgpdRunningConfig(this.opts.vtysh) };
+    } catch (err) {
+      this.config = { error: `cannot read FRR's running-config: ${errorMessage(err)}` };
+    }
+    // The same read serves the export check too: one vtysh call instead of two.
+    if (this.opts.asn !== 0) this.asn = asnCheck(this.config, this.opts.asn);
+  }
+
+  /** Reads the summary: the peers, and the stamp that says whether bgpd's table changed. */
+  private async checkPeers(): Promise<string | undefined> {
+    let json: unknown;
+    try {
+      json = await this.opts.vtysh.showJson('show bgp summary json', 'bgpd');
+      this.peers = peersCheck(parseBgpSummary(json), this.peers);
+    } catch (err) {
+      this.peers = peersCheck([], this.peers);
+      this.log.debug({ err }, 'cannot read the BGP summary');
+      json = undefined;
+    }
+    const { metrics } = this.opts;
+    for (const p of this.peers.peers)
+      metrics.peerPrefixesSent.set({ peer: p.name, afi: p.family }, p.prefixesSent);
+    for (const [peer, up] of this.peers.established) metrics.peerEstablished.set({ peer }, up ? 1 : 0);
+    for (const peer of this.peers.gone) metrics.peerEstablished.set({ peer }, 0);
+    return parseBgpTableStamp(json);
+  }
+
+  private async readTable(stamp: TableStamp): Promise<void> {
+    const { advertises } = this.opts;
+    try {
+      const view = await bgpTable(this.opts.vtysh);
+      const now = this.clock.now();
+      this.table = { view, version: this.table.version + 1, error: undefined, checkedAt: now };
+      this.lastFullRead = { stamp, at: now };
+      this.hold = trackMissing(view, this.opts.installed.snapshot().keys(), advertises, now, this.hold);
+      this.setHeld(heldCount(view, advertises));
+    } catch (err) {
+      this.table = { ...this.table, error: errorMessage(err) };
+    }
+  }
+
   private refresh(): Promise<void> {
     const prefixes = [...this.refreshQueue];
     this.refreshQueue.clear();
     if (prefixes.length === 0) return Promise.resolve();
     // A large change (a cold start): bgpd is busy sending those routes to its peers; serializing its
     // whole table now would slow that down (measured: the cold start took 1.4x a bare `ip -batch`).
-    // The next loop-interval check reads it.
+    // The next round reads it, since the ledger's version moved.
     if (prefixes.length > (this.opts.maxPrefixRefresh ?? 256)) return Promise.resolve();
-    // Never beside a full check: one reader at a time keeps the view and the counts consistent.
+    // Never beside a round: one reader at a time keeps the view and the counts consistent.
     this.running ??= this.refreshPrefixes(prefixes).finally(() => {
       this.running = undefined;
     });
@@ -131,171 +248,22 @@ export class FrrMonitor {
 
   private async refreshPrefixes(prefixes: string[]): Promise<void> {
     try {
-      const view = await bgpPrefixes(this.opts.vtysh, prefixes);
-      const bgp = (this.state.bgp ??= new Map());
-      this.state.viewVersion++;
-      for (const [p, r] of view) {
-        if (r.valid || r.best) bgp.set(p, r);
-        else bgp.delete(p);
-        if (r.valid) this.missingSince.delete(p);
-        this.markHeld(p, r.valid && r.best && this.opts.advertises(p));
+      const read = await bgpPrefixes(this.opts.vtysh, prefixes);
+      const view = new Map(this.table.view);
+      for (const [p, r] of read) {
+        if (r.valid || r.best) view.set(p, r);
+        else view.delete(p);
       }
-      this.setHeld();
+      this.table = { ...this.table, view, version: this.table.version + 1 };
+      this.hold = clearHeld(this.hold, read);
+      this.setHeld(heldCount(view, this.opts.advertises));
     } catch (err) {
       this.log.debug({ err: errorMessage(err) }, 'cannot read the changed prefixes from bgpd');
     }
   }
 
-  private markHeld(prefix: string, held: boolean): void {
-    if (held && !this.held.has(prefix)) {
-      this.held.add(prefix);
-      this.heldCount.add(prefix);
-    } else if (!held && this.held.delete(prefix)) {
-      this.heldCount.add(prefix, -1);
-    }
-  }
-
-  private setHeld(): void {
-    this.opts.metrics.bgpHeld.set({ family: 'ipv4' }, this.heldCount.ipv4);
-    this.opts.metrics.bgpHeld.set({ family: 'ipv6' }, this.heldCount.ipv6);
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.timer?.cancel();
-    this.soonTimer?.cancel();
-    await this.running;
-  }
-
-  /** One round of checks; never throws, never runs twice at once. */
-  check(): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    this.running ??= this.checkOnce().finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
-  }
-
-  private async checkOnce(): Promise<void> {
-    const { vtysh, metrics } = this.opts;
-    try {
-      if (await this.restarts.changed()) {
-        metrics.frrRestarts.inc();
-        this.log.warn('an FRR daemon restarted: reading routes back and re-applying');
-        this.opts.onRestart();
-      }
-    } catch (err) {
-      this.log.debug({ err }, 'could not read FRR daemon identities');
-    }
-    try {
-      this.state.bgpdConfig = await bgpdRunningConfig(vtysh);
-      this.state.bgpdConfigError = undefined;
-    } catch (err) {
-      this.state.bgpdConfig = undefined;
-      this.state.bgpdConfigError = `cannot read FRR's running-config: ${errorMessage(err)}`;
-    }
-    if (this.opts.asn !== 0) {
-      // The same read serves both checks: one vtysh call instead of two.
-      const { bgpdConfig, bgpdConfigError } = this.state;
-      this.state.asnCheck =
-        bgpdConfig !== undefined
-          ? evaluateAsn(bgpdConfig, this.opts.asn)
-          : { ok: false, message: bgpdConfigError ?? "cannot read FRR's running-config" };
-    }
-    try {
-      const bgp = await bgpTable(vtysh);
-      this.state.bgp = bgp;
-      this.state.viewVersion++;
-      this.state.bgpError = undefined;
-      this.held.clear();
-      this.heldCount.clear();
-      for (const [p, r] of bgp) if (r.valid && r.best && this.opts.advertises(p)) this.markHeld(p, true);
-      this.setHeld();
-      this.noteMissing(bgp);
-    } catch (err) {
-      this.state.bgpError = errorMessage(err);
-    }
-    try {
-      this.state.peers = await bgpSummary(vtysh);
-      this.recordPeers(this.state.peers);
-    } catch (err) {
-      this.state.peers = [];
-      this.recordPeers([]);
-      this.log.debug({ err }, 'cannot read the BGP summary');
-    }
-    this.state.lastCheckAt = this.clock.now();
-  }
-
-  /** After a full read of bgpd's table: which installed, advertised prefixes it lacks, since when. */
-  private noteMissing(bgp: BgpView): void {
-    const now = this.clock.now();
-    const lacking = new Map<string, number>();
-    for (const p of this.opts.installed()) {
-      if (!this.opts.advertises(p) || bgp.get(p)?.valid === true) continue;
-      lacking.set(p, this.missingSince.get(p) ?? now);
-    }
-    this.missingSince = lacking;
-    this.holdReadAt = now;
-  }
-
-  /**
-   * Does bgpd hold every prefix cosmolet installed and advertises? A prefix missing for longer than
-   * the grace is a problem: installed but not reaching the fabric. Seen when zebra restarted alone
-   * (FRR 8.4's bgpd then takes no new route until it restarts too) and when the export route-map's
-   * prefix-lists do not cover a Service range. undefined before the first read of bgpd's table.
-   */
-  holdCheck(): Check | undefined {
-    if (this.holdReadAt === undefined) return undefined;
-    const grace = BGP_HOLD_GRACE_MS;
-    // Judged at the last full read, not now: a prefix is late when two reads at least the grace
-    // apart both lacked it (bgpd may have taken it since the last read).
-    const readAt = this.holdReadAt;
-    const late = [...this.missingSince].filter(([, since]) => readAt - since >= grace).map(([p]) => p);
-    if (late.length === 0) {
-      const pending = this.missingSince.size;
-      return {
-        ok: true,
-        message:
-          pending === 0
-            ? 'bgpd holds every route cosmolet installed'
-            : `${pending} installed prefixes not in bgpd yet (for less than ${grace / 1000} s)`,
-      };
-    }
-    late.sort();
-    const named = late.slice(0, NAMED_PREFIXES).join(', ') + (late.length > NAMED_PREFIXES ? ', ...' : '');
-    return {
-      ok: false,
-      message:
-        `bgpd has not held ${late.length} installed prefixes for ${grace / 1000} s or more (${named}): ` +
-        'they are in the kernel / staticd but do not reach the fabric. Check that the export ' +
-        "route-map's prefix-lists cover them (show bgp <prefix>); if zebra restarted without bgpd, " +
-        'restart bgpd too (FRR 8.4 bgpd takes no new route from a new zebra)',
-    };
-  }
-
-  /**
-   * Does FRR export cosmolet's routes for the families it has prefixes of now (evaluated at each
-   * /readyz from the last running-config read)? undefined before the first check.
-   */
-  exportCheck(families: Iterable<Family>): Check | undefined {
-    const { bgpdConfig, bgpdConfigError } = this.state;
-    if (bgpdConfigError !== undefined) return { ok: false, message: bgpdConfigError };
-    if (bgpdConfig === undefined) return undefined;
-    return evaluateExport(bgpdConfig, this.opts.origination, [...families], this.opts.routeClasses);
-  }
-
-  private recordPeers(peers: BgpPeer[]): void {
-    const { metrics } = this.opts;
-    const seen = new Set<string>();
-    const established = new Map<string, boolean>();
-    for (const p of peers) {
-      established.set(p.name, (established.get(p.name) ?? false) || p.established);
-      metrics.peerPrefixesSent.set({ peer: p.name, afi: p.family }, p.prefixesSent);
-      seen.add(p.name);
-    }
-    for (const [peer, up] of established) metrics.peerEstablished.set({ peer }, up ? 1 : 0);
-    // A peer that disappeared from the config reports 0 rather than its last value.
-    for (const peer of this.knownPeers) if (!seen.has(peer)) metrics.peerEstablished.set({ peer }, 0);
-    for (const peer of seen) this.knownPeers.add(peer);
+  private setHeld(count: FamilyCount): void {
+    this.opts.metrics.bgpHeld.set({ family: 'ipv4' }, count.ipv4);
+    this.opts.metrics.bgpHeld.set({ family: 'ipv6' }, count.ipv6);
   }
 }

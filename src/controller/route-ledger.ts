@@ -1,17 +1,33 @@
 // The ledger of the routes cosmolet has installed on this node (prefix -> mark), as of the last
 // read-back from the router and every apply since, with the prefixes that a route which is not
-// cosmolet's holds. The reconciler diffs the plan against it; everyone else gets a snapshot.
+// cosmolet's holds. The reconciler writes it and diffs the plan against it; everyone else reads its
+// published view (a version, a snapshot, the prefixes each change touched) and never writes back.
 import { FamilyCount, familyOf } from '../net/ip.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { InstalledRoutes, PrefixDiff } from '../router/router.js';
 
-export class RouteLedger {
+/** The prefixes one change touched; undefined: the ledger started over from a read-back. */
+export type InstalledChange = readonly string[] | undefined;
+
+/** What the ledger publishes: read-only, so data flows from the reconciler to its readers only. */
+export interface InstalledRoutesView {
+  /** Bumped by every change of the routes (not by a read-back that found what the ledger held). */
+  readonly version: number;
+  /** An unchanging copy: what the ledger held when it was taken, whatever happens after. */
+  snapshot(): ReadonlyMap<string, number>;
+  /** Called after each change; returns the unsubscribe function. */
+  subscribe(listener: (change: InstalledChange) => void): () => void;
+}
+
+export class RouteLedger implements InstalledRoutesView {
   private installed: InstalledRoutes = new Map();
   private readonly installedCount = new FamilyCount();
   /** Prefixes held by routes that are not cosmolet's, as of the last apply; retried after a read-back. */
   private conflicts = new Set<string>();
   /** The snapshot handed out since the last change (one copy per change, not per reader). */
   private shared: RoutesSnapshot | undefined;
+  private changes = 0;
+  private readonly listeners = new Set<(change: InstalledChange) => void>();
 
   constructor(private readonly metrics: Metrics) {}
 
@@ -20,10 +36,18 @@ export class RouteLedger {
     return this.installed;
   }
 
-  /** An unchanging copy: what the ledger held when it was taken, whatever happens after. */
+  get version(): number {
+    return this.changes;
+  }
+
   snapshot(): ReadonlyMap<string, number> {
     this.shared ??= new RoutesSnapshot(this.installed);
     return this.shared;
+  }
+
+  subscribe(listener: (change: InstalledChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   conflicted(prefix: string): boolean {
@@ -32,11 +56,13 @@ export class RouteLedger {
 
   /** What the router read back: the ledger starts over from it, and conflicts are tried again. */
   reset(routes: InstalledRoutes): void {
-    this.installed = routes;
     this.conflicts = new Set();
+    // Every resync reads back; finding what the ledger held is no change for its readers.
+    if (sameRoutes(routes, this.installed)) return;
+    this.installed = routes;
     this.installedCount.clear();
     for (const p of routes.keys()) this.installedCount.add(p);
-    this.changed();
+    this.changed(undefined);
   }
 
   /** Records a successful apply of `diff`; `conflicts` are the prefixes it could not add. */
@@ -55,14 +81,27 @@ export class RouteLedger {
       if (this.installed.delete(p)) this.installedCount.add(p, -1);
     }
     for (const p of conflicts) this.conflicts.add(p);
-    this.changed();
+    const touched = [
+      ...diff.add.filter((p) => !conflicts.has(p)),
+      ...(diff.remark ?? []).map((r) => r.prefix),
+      ...diff.remove,
+    ];
+    if (touched.length > 0) this.changed(touched);
   }
 
-  private changed(): void {
+  private changed(change: InstalledChange): void {
+    this.changes++;
     this.shared = undefined;
     this.metrics.installedPrefixes.set({ family: 'ipv4' }, this.installedCount.ipv4);
     this.metrics.installedPrefixes.set({ family: 'ipv6' }, this.installedCount.ipv6);
+    for (const listener of this.listeners) listener(change);
   }
+}
+
+function sameRoutes(a: ReadonlyMap<string, number>, b: ReadonlyMap<string, number>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [prefix, mark] of a) if (b.get(prefix) !== mark) return false;
+  return true;
 }
 
 /** A copy no method can change, so one can be handed to every reader until the ledger changes. */

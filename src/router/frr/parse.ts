@@ -230,6 +230,23 @@ export function parseBgpSummary(json: unknown): BgpPeer[] {
   return peers;
 }
 
+/**
+ * What in `show bgp summary json` moves whenever bgpd's unicast tables change: each family's table
+ * version (bumped by every route bgpd processes) and RIB count. undefined when it prints neither
+ * (no BGP instance, another FRR), so the caller cannot tell and reads the table.
+ */
+export function parseBgpTableStamp(json: unknown): string | undefined {
+  if (!isRecord(json)) return undefined;
+  const parts: string[] = [];
+  for (const [afKey, family] of Object.entries(AF_KEYS)) {
+    const af = json[afKey];
+    if (!isRecord(af)) continue;
+    if (typeof af.tableVersion !== 'number' || typeof af.ribCount !== 'number') return undefined;
+    parts.push(`${family}:${af.tableVersion}/${af.ribCount}`);
+  }
+  return parts.length > 0 ? parts.join(',') : undefined;
+}
+
 export interface RouterBgpConfig {
   asn: number;
   /** Lines (trimmed) outside any address-family block. */

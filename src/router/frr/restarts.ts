@@ -2,6 +2,7 @@
 // (the FRR monitor asks it every loop; a restarted staticd has lost its routes).
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { restartCheck, type RestartResult } from './checks.js';
 
 export interface DaemonIdentity {
   name: string;
@@ -60,9 +61,9 @@ export async function readFrrIdentity(
   return { token, daemons: list };
 }
 
-/** Remembers the last identity; `changed()` is true once after each restart. */
+/** Remembers the last identity; `changed()` is true once after each restart (restartCheck). */
 export class FrrRestartDetector {
-  private last: string | undefined;
+  private last: RestartResult | undefined;
   constructor(
     private readonly socketDir: string,
     private readonly daemons: readonly string[] = ['zebra', 'bgpd', 'staticd', 'mgmtd'],
@@ -70,8 +71,7 @@ export class FrrRestartDetector {
 
   async changed(): Promise<boolean> {
     const { token } = await readFrrIdentity(this.socketDir, this.daemons);
-    const changed = this.last !== undefined && this.last !== token;
-    this.last = token;
-    return changed;
+    this.last = restartCheck(token, this.last);
+    return this.last.restarted;
   }
 }

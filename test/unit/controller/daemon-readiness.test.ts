@@ -1,7 +1,7 @@
 // /readyz of the in-process daemon: each condition turns on what it names, in fake time.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BGP_HOLD_GRACE_MS } from '../../../src/controller/frr-monitor.js';
+import { BGP_HOLD_GRACE_MS } from '../../../src/router/frr/checks.js';
 import { UNREACHABLE_AFTER_MS } from '../../../src/controller/kube-health.js';
 import { clusterService, condition, failing, node, startRig, watchRestarts } from './daemon-rig.js';
 

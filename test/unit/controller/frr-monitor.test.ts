@@ -1,0 +1,165 @@
+// The FRR monitor: a scheduler of pure checks that reads the route ledger's published routes and
+// never writes them; it reads bgpd's whole table only when something may have changed.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FrrMonitor } from '../../../src/controller/frr-monitor.js';
+import { RouteLedger } from '../../../src/controller/route-ledger.js';
+import { silentLogger } from '../../../src/observe/log.js';
+import { Metrics } from '../../../src/observe/metrics.js';
+import type { RunResult } from '../../../src/router/exec.js';
+import { FULL_READ_MAX_AGE_MS } from '../../../src/router/frr/checks.js';
+import { Vtysh } from '../../../src/router/frr/vtysh.js';
+import { buildInfo } from '../../../src/version.js';
+import { ManualClock } from '../manual-clock.js';
+
+const INTERVAL_MS = 15_000;
+
+/** bgpd answered from memory: it holds `held`; its table version moves whenever `held` does. */
+class BgpdDouble extends Vtysh {
+  readonly held = new Set<string>();
+  readonly asked: string[] = [];
+  private version = 0;
+  private lastHeld = '';
+
+  constructor() {
+    super({ vtyshPath: 'vtysh', socketDir: '/nonexistent', timeoutMs: 1000 });
+  }
+
+  /** How many times bgpd serialized its whole table. */
+  get tableReads(): number {
+    return this.asked.filter((c) => /^show bgp ipv4 unicast json$/.test(c)).length;
+  }
+
+  override exec(commands: readonly string[]): Promise<RunResult> {
+    this.asked.push(...commands);
+    const stdout = commands.map((c) => this.answer(c)).join('\n');
+    return Promise.resolve({ stdout, stderr: '', exitCode: 0, durationMs: 0 });
+  }
+
+  private answer(command: string): string {
+    const held = [...this.held].sort().join(',');
+    if (held !== this.lastHeld) {
+      this.version++;
+      this.lastHeld = held;
+    }
+    if (command === 'show running-config')
+      return 'router bgp 65001\n address-family ipv4 unicast\n  redistribute kernel\n exit-address-family\nexit\n';
+    if (command === 'show bgp summary json') {
+      return JSON.stringify({
+        ipv4Unicast: { tableVersion: this.version, ribCount: this.held.size, peers: {} },
+      });
+    }
+    if (/^show bgp ipv[46] unicast json$/.test(command)) {
+      const routes: Record<string, unknown> = {};
+      if (command.includes('ipv4')) for (const p of this.held) routes[p] = [{ valid: true, bestpath: true }];
+      return JSON.stringify({ routes });
+    }
+    const one = /^show bgp ipv4 unicast (\S+) json$/.exec(command);
+    if (one?.[1]) {
+      return this.held.has(one[1])
+        ? JSON.stringify({ prefix: one[1], paths: [{ valid: true, bestpath: true }] })
+        : '{}';
+    }
+    throw new Error(`unexpected command ${command}`);
+  }
+}
+
+function setup(t: TestContext) {
+  const dir = mkdtempSync(join(tmpdir(), 'cosmolet-frr-monitor-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'bgpd.pid'), `${process.pid}\n`);
+  const clock = new ManualClock();
+  const metrics = new Metrics(buildInfo());
+  const ledger = new RouteLedger(metrics);
+  const bgpd = new BgpdDouble();
+  const restarts: number[] = [];
+  const monitor = new FrrMonitor({
+    vtysh: bgpd,
+    origination: 'kernel',
+    socketDir: dir,
+    asn: 65001,
+    intervalSeconds: INTERVAL_MS / 1000,
+    logger: silentLogger(),
+    metrics,
+    clock,
+    installed: ledger,
+    advertises: () => true,
+    onRestart: () => restarts.push(clock.now()),
+  });
+  t.after(() => monitor.stop());
+  /** The next interval's round, run to its end. */
+  const round = async () => {
+    await clock.advance(INTERVAL_MS);
+    await monitor.check();
+  };
+  return { dir, clock, ledger, bgpd, monitor, restarts, round };
+}
+
+void test("regression: at idle each round read bgpd's whole table; now only the summary, and the whole table when something moved", async (t) => {
+  const { ledger, bgpd, monitor, round } = setup(t);
+  ledger.reset(new Map([['10.96.0.10/32', 0]]));
+  bgpd.held.add('10.96.0.10/32');
+  monitor.start();
+  await monitor.check();
+  assert.equal(bgpd.tableReads, 1, 'the first round reads the table');
+  for (let i = 0; i < 10; i++) await round();
+  assert.equal(bgpd.tableReads, 1, 'ten idle rounds: no table read');
+  assert.equal(monitor.holdCheck()?.ok, true);
+  const checked = monitor.bgp().checkedAt;
+  assert.ok(checked !== undefined && checked > 0, 'an idle round still checked bgpd');
+
+  bgpd.held.delete('10.96.0.10/32');
+  await round();
+  assert.equal(bgpd.tableReads, 2, "bgpd's table changed: read");
+  assert.match(monitor.holdCheck()?.message ?? '', /1 installed prefixes not in bgpd yet/);
+  await round();
+  assert.equal(bgpd.tableReads, 3, 'a pending prefix: read again to judge it');
+  bgpd.held.add('10.96.0.10/32');
+  await round();
+  await round();
+  assert.equal(bgpd.tableReads, 4, 'held again: idle again');
+  assert.equal(monitor.holdCheck()?.ok, true);
+});
+
+void test('an apply is read prefix by prefix through the ledger, then whole once; a read-back that found the same routes is no change', async (t) => {
+  const { clock, ledger, bgpd, monitor, round } = setup(t);
+  monitor.start();
+  await monitor.check();
+  const before = bgpd.tableReads;
+  bgpd.held.add('10.96.0.11/32');
+  ledger.applied({ add: ['10.96.0.11/32'], remove: [] }, new Set());
+  await clock.advance(500);
+  await monitor.check();
+  assert.ok(
+    bgpd.asked.includes('show bgp ipv4 unicast 10.96.0.11/32 json'),
+    'the applied prefix asked alone',
+  );
+  assert.equal(monitor.bgp().view?.get('10.96.0.11/32')?.valid, true);
+  await round();
+  const afterApply = bgpd.tableReads;
+  assert.equal(afterApply, before + 1, "the ledger's version moved: one full read");
+  await round();
+  assert.equal(bgpd.tableReads, afterApply, 'then idle');
+  ledger.reset(new Map([['10.96.0.11/32', 0]]));
+  await round();
+  assert.equal(bgpd.tableReads, afterApply, 'a read-back that found the same routes is no change');
+});
+
+void test('the periodic full read, and a restart read whole and signalled once', async (t) => {
+  const { dir, clock, bgpd, monitor, restarts, round } = setup(t);
+  monitor.start();
+  await monitor.check();
+  const reads = bgpd.tableReads;
+  await clock.advance(FULL_READ_MAX_AGE_MS);
+  await monitor.check();
+  assert.equal(bgpd.tableReads, reads + 1, 'the table is read at least every FULL_READ_MAX_AGE_MS');
+  writeFileSync(join(dir, 'bgpd.pid'), '1\n');
+  await round();
+  assert.equal(restarts.length, 1);
+  assert.equal(bgpd.tableReads, reads + 2, 'after a restart the table is read whole');
+  await round();
+  assert.equal(restarts.length, 1, 'signalled once per restart');
+});
