@@ -1,7 +1,9 @@
-// A LIST page read as it arrives, one item at a time: each element of `items` is parsed on its own
-// and handed to the caller (who projects it and drops the rest), so memory follows the largest
-// object, not the page. JSON.parse of a whole page held the body, its string and the full tree at
-// once: about 4x the page, and a page of Services carrying 250 KB annotations is 62 MB.
+// A LIST page read as it arrives: a byte scan finds where each element of `items` ends, the
+// elements whole in one chunk are parsed together (one JSON.parse per chunk, not per item) and
+// handed over one by one to the caller (who projects each and drops the rest), so memory follows
+// the chunk and the largest object, not the page. JSON.parse of a whole page held the body, its
+// string and the full tree at once: about 4x the page, and a page of Services carrying 250 KB
+// annotations is 62 MB.
 // (A JSON.parse reviver does not help: V8 builds the whole tree before it calls the reviver.)
 // Everything outside `items` (kind, apiVersion, metadata) is kept and parsed at the end, where the
 // page is validated: a 200 whose body is not a list must never read as "no objects".
@@ -53,6 +55,11 @@ export class ListPageReader {
   /** After `"items":`, until the value's first byte. */
   private awaitingItems = false;
   private sawItems = false;
+  /** Items whole in the current chunk, parsed together when it is done: their first and last byte. */
+  private batchFrom = -1;
+  private batchTo = 0;
+  /** Between items, after the comma that ended one: another item must come. */
+  private afterComma = false;
   bytes = 0;
 
   constructor(
@@ -66,33 +73,35 @@ export class ListPageReader {
     const len = chunk.length;
     let i = 0;
     while (i < len) {
-      if (this.inString) {
-        if (this.escaped) {
-          this.escaped = false;
-          i += 1;
-          continue;
-        }
-        const q = chunk.indexOf(QUOTE, i);
-        const stop = q < 0 ? len : q;
-        // Searched only up to the quote: a page of strings stays linear.
-        const bs = chunk.subarray(i, stop).indexOf(BACKSLASH);
-        if (bs >= 0) {
-          this.collectKey(chunk, i, i + bs + 1);
-          this.escaped = true;
-          i += bs + 1;
-          continue;
-        }
-        this.collectKey(chunk, i, stop);
-        if (q < 0) {
+      if (this.route === 'item') {
+        // Inside an item only its end matters: a tight scan, no per-string native calls.
+        const stop = this.scanItem(chunk, i);
+        if (stop >= len) {
           i = len;
+          break;
+        }
+        i = stop;
+        const c = chunk[i] ?? 0;
+        if (c === COMMA || c === CLOSE_ARRAY) {
+          this.itemEnds(chunk, segment, i);
+          if (c === COMMA) {
+            this.route = 'between';
+            this.afterComma = true;
+            i += 1;
+            segment = i;
+          } else {
+            this.route = 'head';
+            segment = i;
+            this.depth = 1;
+            this.expectKey = false;
+            i += 1;
+          }
           continue;
         }
-        this.inString = false;
-        if (this.keyParts) {
-          this.lastKey = Buffer.concat(this.keyParts).toString('utf8');
-          this.keyParts = undefined;
-        }
-        i = q + 1;
+        // `}` at the items' depth: unbalanced, left to the general scan below.
+      }
+      if (this.inString) {
+        i = this.scanString(chunk, i);
         continue;
       }
       const c = chunk[i] ?? 0;
@@ -119,11 +128,9 @@ export class ListPageReader {
         }
       }
       if (this.route === 'between') {
-        if (c === COMMA) {
-          i += 1;
-          segment = i;
-          continue;
-        }
+        // A comma is taken with the item before it: one here, or `]` after one, is a missing item.
+        if (c === COMMA || (c === CLOSE_ARRAY && this.afterComma)) throw this.invalid('an item is not JSON');
+        this.afterComma = false;
         if (c === CLOSE_ARRAY) {
           this.route = 'head';
           segment = i;
@@ -134,21 +141,6 @@ export class ListPageReader {
         }
         this.route = 'item';
         segment = i;
-      }
-      if (this.route === 'item' && this.depth === 2 && (c === COMMA || c === CLOSE_ARRAY)) {
-        this.item.push(chunk.subarray(segment, i));
-        this.emit();
-        if (c === COMMA) {
-          this.route = 'between';
-          i += 1;
-          segment = i;
-        } else {
-          this.route = 'head';
-          segment = i;
-          this.depth = 1;
-          this.expectKey = false;
-          i += 1;
-        }
         continue;
       }
       switch (c) {
@@ -186,8 +178,96 @@ export class ListPageReader {
       }
       i += 1;
     }
+    this.flushBatch(chunk);
     if (segment < len && this.route !== 'between')
       (this.route === 'item' ? this.item : this.head).push(chunk.subarray(segment, len));
+  }
+
+  /**
+   * From `from` inside an item: the index of the `,`, `]` or `}` at the items' depth that ends it,
+   * or the chunk's length when it goes on in the next chunk. Keeps depth and string state.
+   */
+  private scanItem(chunk: Buffer, from: number): number {
+    let depth = this.depth;
+    let inString = this.inString;
+    let escaped = this.escaped;
+    const len = chunk.length;
+    let i = from;
+    for (; i < len; i++) {
+      const c = chunk[i] ?? 0;
+      if (inString) {
+        if (escaped) escaped = false;
+        else if (c === BACKSLASH) escaped = true;
+        else if (c === QUOTE) inString = false;
+      } else if (c === QUOTE) inString = true;
+      else if (c === OPEN_OBJECT || c === OPEN_ARRAY) depth++;
+      else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
+        if (depth === 2) break;
+        depth--;
+      } else if (c === COMMA && depth === 2) break;
+    }
+    this.depth = depth;
+    this.inString = inString;
+    this.escaped = escaped;
+    return i;
+  }
+
+  /** Outside items, in a string from `from`: collects a top-level key; returns where to go on. */
+  private scanString(chunk: Buffer, from: number): number {
+    const len = chunk.length;
+    let i = from;
+    let escaped = this.escaped;
+    for (; i < len; i++) {
+      const c = chunk[i] ?? 0;
+      if (escaped) escaped = false;
+      else if (c === BACKSLASH) escaped = true;
+      else if (c === QUOTE) break;
+    }
+    this.escaped = escaped;
+    this.collectKey(chunk, from, i);
+    if (i >= len) return len;
+    this.inString = false;
+    if (this.keyParts) {
+      this.lastKey = Buffer.concat(this.keyParts).toString('utf8');
+      this.keyParts = undefined;
+    }
+    return i + 1;
+  }
+
+  /**
+   * An item ends at `end` of this chunk. One begun in an earlier chunk is parsed alone; those whole
+   * in this chunk are parsed together, as one array, when the chunk is done (one JSON.parse per
+   * chunk, not per item: a third less time for small items).
+   */
+  private itemEnds(chunk: Buffer, segment: number, end: number): void {
+    if (this.item.length > 0) {
+      this.item.push(chunk.subarray(segment, end));
+      const text = Buffer.concat(this.item).toString('utf8');
+      this.item = [];
+      this.parse(text, false);
+      return;
+    }
+    if (this.batchFrom < 0) this.batchFrom = segment;
+    this.batchTo = end;
+  }
+
+  private flushBatch(chunk: Buffer): void {
+    if (this.batchFrom < 0) return;
+    const text = chunk.toString('utf8', this.batchFrom, this.batchTo);
+    this.batchFrom = -1;
+    this.parse(text, true);
+  }
+
+  private parse(text: string, many: boolean): void {
+    if (text.trim() === '') throw this.invalid('an item is not JSON');
+    let raw: unknown;
+    try {
+      raw = JSON.parse(many ? `[${text}]` : text);
+    } catch {
+      throw this.invalid('an item is not JSON');
+    }
+    if (!many) this.onItem(raw);
+    else for (const item of raw as unknown[]) this.onItem(item);
   }
 
   /** The page's kind, resourceVersion and continue token; throws when the body is not a list. */
@@ -231,19 +311,6 @@ export class ListPageReader {
       return;
     }
     this.keyParts.push(Buffer.from(chunk.subarray(from, to)));
-  }
-
-  private emit(): void {
-    const text = Buffer.concat(this.item).toString('utf8');
-    this.item = [];
-    if (text.trim() === '') return;
-    let raw: unknown;
-    try {
-      raw = JSON.parse(text);
-    } catch {
-      throw this.invalid('an item is not JSON');
-    }
-    this.onItem(raw);
   }
 
   // The API answered 200, but not with a list page: an API error like any other (backoff, relist).

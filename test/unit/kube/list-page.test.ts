@@ -101,3 +101,19 @@ void test('bodies that are not a list page are refused with what was wrong', () 
     );
   }
 });
+
+void test('items whole in one chunk are parsed together: a bad one among them, or an empty one, still refuses the page', () => {
+  for (const items of ['{"a":1},{"a":},{"b":2}', '1,,2', '1,2,', ',1']) {
+    const body = `{"kind":"ServiceList","metadata":{"resourceVersion":"1"},"items":[${items}]}`;
+    for (const chunk of [1, 9, 1 << 20])
+      assert.throws(
+        () => read(body, chunk),
+        /an item is not JSON|the response is not JSON/,
+        `${items} in chunks of ${chunk}`,
+      );
+  }
+  // Many small items in each chunk, some split across two: all of them, in order.
+  const many = Array.from({ length: 2000 }, (_, i) => ({ i, s: `x"\\${i}`, a: [i, { b: ']' }] }));
+  const body = JSON.stringify({ kind: 'ServiceList', metadata: { resourceVersion: '3' }, items: many });
+  for (const chunk of [100, 4096, 65_536]) assert.deepEqual(read(body, chunk).items, many);
+});
