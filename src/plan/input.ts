@@ -234,7 +234,8 @@ export function projectService(
     externalLocal: spec.externalTrafficPolicy === 'Local',
     loadBalancerClass: optString(spec.loadBalancerClass, 'service.spec.loadBalancerClass', report) ?? '',
     routeClass: annotations?.[Annotations.routeClass],
-    ips,
+    // Exactly sized: a pushed-to array keeps room for 17, and there is one per Service.
+    ips: ips.slice(),
   };
 }
 

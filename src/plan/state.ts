@@ -80,7 +80,8 @@ export class PlanState {
   private nodeBlock: SkipReason | undefined;
   private readonly services = new Map<string, ServiceInfo>();
   private readonly slices = new Map<string, SliceInfo>();
-  private readonly slicesOf = new Map<string, Set<string>>();
+  /** Service -> its slices' keys: a list copied on change (a Set per Service was 190 bytes for two). */
+  private readonly slicesOf = new Map<string, readonly string[]>();
   /** Node name -> how many slices have endpoints on it. */
   private readonly nodeRefs = new Map<string, number>();
   /** Considered Services only: their IPs, decided. */
@@ -120,17 +121,16 @@ export class PlanState {
     for (const n of info?.nodes ?? []) this.nodeRefs.set(n, (this.nodeRefs.get(n) ?? 0) + 1);
     if (old?.service) {
       this.dirty.add(old.service);
-      const set = this.slicesOf.get(old.service);
-      set?.delete(key);
-      if (set?.size === 0) this.slicesOf.delete(old.service);
+      const keys = this.slicesOf.get(old.service)?.filter((k) => k !== key) ?? [];
+      if (keys.length > 0) this.slicesOf.set(old.service, keys);
+      else this.slicesOf.delete(old.service);
     }
     if (info) {
       this.slices.set(key, info);
       if (info.service) {
         this.dirty.add(info.service);
-        let set = this.slicesOf.get(info.service);
-        if (!set) this.slicesOf.set(info.service, (set = new Set()));
-        set.add(key);
+        const keys = this.slicesOf.get(info.service) ?? [];
+        if (!keys.includes(key)) this.slicesOf.set(info.service, [...keys, key]);
       }
     } else {
       this.slices.delete(key);
@@ -168,6 +168,11 @@ export class PlanState {
 
   serviceInfo(key: string): ServiceInfo | undefined {
     return this.services.get(key);
+  }
+
+  /** The slice the plan holds under `key` (the store's own object while nothing drifted). */
+  sliceInfo(key: string): SliceInfo | undefined {
+    return this.slices.get(key);
   }
 
   /** The nodes that run an endpoint of some slice: the cluster as this node can see it. */
@@ -239,7 +244,7 @@ export class PlanState {
       affected.set(key, old ?? []);
       for (const e of old ?? []) this.unindex(key, e, touch);
       if (entries) {
-        this.decided.set(key, entries);
+        this.decided.set(key, exactlySized(entries));
         for (const e of entries) this.index(key, e, touch);
       } else {
         this.decided.delete(key);
@@ -320,9 +325,11 @@ export class PlanState {
     const prefix = hostPrefix(e.ip);
     if (e.kinds.length > 0) {
       touch(prefix);
-      let route = this.routes.get(prefix);
-      if (!route) this.routes.set(prefix, (route = { ip: e.ip, prefix, services: [] }));
-      route.services.push({ service, kinds: e.kinds, routeClass: e.routeClass });
+      const q = { service, kinds: e.kinds, routeClass: e.routeClass };
+      const route = this.routes.get(prefix);
+      // A literal of one: `[]` then push would reserve room for 17 (136 bytes more per route).
+      if (!route) this.routes.set(prefix, { ip: e.ip, prefix, services: [q] });
+      else route.services.push(q);
     } else {
       let set = this.skippers.get(prefix);
       if (!set) this.skippers.set(prefix, (set = new Set()));
@@ -398,6 +405,15 @@ export class PlanState {
     }
     return planDocument(this.opts.nodeName, routes, skips);
   }
+}
+
+/**
+ * The entries as kept: decideService's arrays grow by push and keep room for 17 elements (152 bytes
+ * for one), and a kept Service has one such list and one kinds list per IP.
+ */
+function exactlySized(entries: Entry[]): Entry[] {
+  for (const e of entries) if (e.kinds.length > 0) e.kinds = e.kinds.slice();
+  return entries.slice();
 }
 
 function sameDecisions(a: readonly IPDecision[], b: readonly IPDecision[]): boolean {
