@@ -1,19 +1,14 @@
-// Our own list/watch reflector (client-node 1.4.0's informer cannot be trusted, see docs/design.md).
-// One loop per reflector: paginated LIST (pages read item by item, ./list-page.ts) -> WATCH from the
-// list's resourceVersion with bookmarks and a random 300-600 s timeout -> on a clean close re-watch at
-// once, on 410 relist (backing off when 410s repeat before a watch has lasted), on other errors back
-// off (jittered exponential, 0.8 s to 30 s, at least Retry-After). An inactivity watchdog reconnects a
-// watch that has gone silent past the watch timeout plus a grace; once bookmarks have been seen, one
-// silent for several bookmark intervals is probed with a short second watch from the same version,
-// and reconnected only when that shows it missed something or the server does not answer (a real
-// kube-apiserver sends no bookmark while its version has not moved past the watch's).
-// The second silent watch in a row relists instead (a stuck watch cache: lists still answer). A
-// relist swaps the store atomically and reports only real differences.
-// Why one file of this length: it is one state machine (list, watch, watchdog, backoff, relist)
-// over shared state (store, resourceVersion, progress), and its transitions read best together,
-// as in client-go's reflector.go. The set of reflectors cosmolet runs is in reflector-set.ts.
-import { randomInt } from 'node:crypto';
-import { realClock, type Clock, type Timer } from '../clock.js';
+// Our own list/watch reflector (client-node 1.4.0's informer cannot be trusted, see docs/design.md),
+// shaped as client-go's reflector.go: this file is the state machine, handed its pieces. One loop:
+// paginated LIST (./pager.ts) -> WATCH from the list's resourceVersion with bookmarks and a random
+// 300-600 s timeout (./watch-stream.ts reads it) -> on a clean close re-watch at once; on 410 relist
+// (at once, then backing off while 410s repeat before a watch has lasted); on other errors back off
+// (./backoff.ts: jittered exponential, 0.8 s to 30 s, at least Retry-After). A watch silent too long
+// is reopened (./watchdog.ts decides, probing one that bookmarks say may only be quiet); the second
+// silent watch in a row relists instead (a stuck watch cache: lists still answer). A relist swaps
+// the store (./store.ts) atomically and reports only real differences. The set of reflectors
+// cosmolet runs is in reflector-set.ts.
+import { realClock, type Clock } from '../clock.js';
 import {
   CosmoletError,
   ErrorCodes,
@@ -23,219 +18,93 @@ import {
   errorMessage,
 } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { retryAfterSeconds, statusMessage, type KubeClient, type KubeStream } from './client.js';
 import { objectKey, type KubeObject } from '../model/objects.js';
-import { ListPageReader } from './list-page.js';
+import { FailureBackoff, Pause, RelistBackoff } from './backoff.js';
+import type { KubeStream } from './client.js';
+import { sameVersion, slim } from './default-projection.js';
+import { ListPager } from './pager.js';
+import {
+  hookCaller,
+  resourcePath,
+  type CallHook,
+  type ReflectedResource,
+  type ReflectorOptions,
+  type WatchRestartReason,
+} from './reflector-options.js';
+import { DEFAULT_TIMERS, watchTimeoutSeconds, type ReflectorTimers } from './reflector-timers.js';
+import { Store, type ReflectorChange } from './store.js';
+import { decodeWatchLine } from './watch-event.js';
+import { probeWatch, throwUnlessOpened, WatchReader } from './watch-stream.js';
+import { BookmarkRhythm, Watchdog } from './watchdog.js';
 
-export type ReflectedResource = 'services' | 'endpointslices' | 'nodes';
-
-export type WatchRestartReason =
-  | 'closed' // the server ended the watch cleanly (timeout): re-watch at once
-  | 'gone' // 410: relist
-  | 'watchdog' // no bytes for too long (several bookmark intervals, or past the watch timeout)
-  | 'error'; // connection error or an HTTP/in-stream error other than 410
-
-export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
-
-/**
- * Plain callbacks (the metrics module turns them into counters and gauges). Each also gets the
- * reflector's namespace last (undefined: all namespaces): with config.services.namespaces there is
- * one reflector per resource and namespace, and a refusal in one namespace is not the other's.
- */
-export interface ReflectorHooks {
-  relist?(resource: ReflectedResource, namespace?: string): void;
-  watchRestart?(resource: ReflectedResource, reason: WatchRestartReason, namespace?: string): void;
-  event?(resource: ReflectedResource, type: WatchEventType, namespace?: string): void;
-  synced?(resource: ReflectedResource, synced: boolean, namespace?: string): void;
-  /**
-   * Watches went silent several times in a row (while lists may still answer, e.g. a stuck watch
-   * cache): true while lists stand in for them, false once a watch delivers again.
-   */
-  watchSilent?(resource: ReflectedResource, silent: boolean, namespace?: string): void;
-  /** A full list arrived (every page): the API answers again. */
-  listed?(resource: ReflectedResource, objects: number, namespace?: string): void;
-  /** A watch request was answered 200 (events may still take a while). */
-  watchOpened?(resource: ReflectedResource, namespace?: string): void;
-  /** A list or watch failed and the loop backs off (the error says why: 401, unreachable...). */
-  failed?(resource: ReflectedResource, err: unknown, namespace?: string): void;
-}
-
-export type ReflectorChange<T> =
-  | { type: 'added'; key: string; object: T }
-  | { type: 'modified'; key: string; object: T; previous: T }
-  | { type: 'deleted'; key: string; previous: T };
-
-export interface ReflectorTimers {
-  backoffInitialMs: number;
-  backoffMaxMs: number;
-  /** Watch timeoutSeconds is drawn uniformly from [min, max]. */
-  watchTimeoutMinSeconds: number;
-  watchTimeoutMaxSeconds: number;
-  /** The watchdog fires after timeoutSeconds + this many ms without a byte. */
-  watchdogGraceMs: number;
-  /** A watch that closes sooner than this without delivering anything counts as a failure. */
-  shortWatchMs: number;
-  /**
-   * Once bookmarks have been seen arriving at some interval, a watch silent for this many intervals
-   * (but at least minSilenceMs) may be stalled: a probe watch decides, and a stalled one is reopened
-   * (and relisted if its version is gone).
-   */
-  bookmarkSilenceFactor: number;
-  minSilenceMs: number;
-  /**
-   * The probe of a silent watch: a second watch from the same version with this timeoutSeconds. A
-   * live server ends it cleanly with nothing in it when the silent watch has missed nothing.
-   */
-  probeWatchSeconds: number;
-  /** A probe that has not ended this long after its timeoutSeconds: the server is stalled. */
-  probeGraceMs: number;
-  listTimeoutMs: number;
-  pageSize: number;
-  /** A watch line longer than this ends the watch and forces a relist (etcd objects are <= ~1.5 MB). */
-  maxLineBytes: number;
-  /**
-   * A list page body larger than this is cut off: the page is asked again with half the limit
-   * (down to 1); a single object over it fails the list.
-   */
-  maxPageBytes: number;
-  /** A list with more objects or pages than this is a runaway (endless continue tokens): it fails. */
-  maxListObjects: number;
-  maxListPages: number;
-  /**
-   * Relists after 410s back off (jittered exponential, backoffInitialMs to backoffMaxMs) until a
-   * watch has lasted this long: a server whose watches keep ending in 410 is not listed twice a second.
-   */
-  relistBackoffResetMs: number;
-  /** This many silent watches in a row (reopened by the watchdog) and the watch path is bypassed by lists. */
-  silentWatchesBeforeRelist: number;
-}
-
-export const DEFAULT_TIMERS: ReflectorTimers = {
-  backoffInitialMs: 800,
-  backoffMaxMs: 30_000,
-  watchTimeoutMinSeconds: 300,
-  watchTimeoutMaxSeconds: 600,
-  watchdogGraceMs: 30_000,
-  shortWatchMs: 1_000,
-  bookmarkSilenceFactor: 3,
-  minSilenceMs: 5_000,
-  probeWatchSeconds: 3,
-  probeGraceMs: 2_000,
-  listTimeoutMs: 60_000,
-  pageSize: 500,
-  maxLineBytes: 16 << 20,
-  maxPageBytes: 64 << 20,
-  maxListObjects: 1_000_000,
-  maxListPages: 20_000,
-  relistBackoffResetMs: 60_000,
-  silentWatchesBeforeRelist: 2,
-};
-
-/**
- * The longest a healthy reflector loop goes without progress: a watch that stays silent until its
- * watchdog fires (the longest watch timeout plus the grace), then a list that takes its whole timeout.
- * Longer than this, the loop is stuck (/healthz).
- */
-export function stallLimitMs(timers: ReflectorTimers = DEFAULT_TIMERS): number {
-  return timers.watchTimeoutMaxSeconds * 1000 + timers.watchdogGraceMs + timers.listTimeoutMs;
-}
-
-export interface ReflectorOptions<T> {
-  client: KubeClient;
-  /**
-   * What the store keeps of each object (undefined: the object is dropped). Default: the object
-   * itself, without managedFields and kubectl's last-applied copy.
-   */
-  project?: (raw: KubeObject) => T | undefined;
-  /**
-   * Whether two stored values are alike: an update that changes nothing the store keeps is not
-   * reported. Default: same resourceVersion and uid.
-   */
-  same?: (a: T, b: T) => boolean;
-  /**
-   * Called once for every value `project` returned when the reflector lets go of it (replaced,
-   * deleted, dropped with a failed list or the previous store): projections that hold shared
-   * resources (interned names) give them back.
-   */
-  release?: (value: T) => void;
-  resource: ReflectedResource;
-  namespace?: string;
-  labelSelector?: string;
-  fieldSelector?: string;
-  logger: Logger;
-  hooks?: ReflectorHooks;
-  onChange?: (change: ReflectorChange<T>) => void | Promise<void>;
-  timers?: Partial<ReflectorTimers>;
-  /** Default: the real clock. */
-  clock?: Clock;
-  /** Uniform in [0, 1), for the backoff's jitter. Default: Math.random. */
-  random?: () => number;
-}
-
-/** The API path of a resource's collection (optionally in a namespace). */
-export function resourcePath(resource: ReflectedResource, namespace?: string): string {
-  const ns = namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
-  switch (resource) {
-    case 'services':
-      return `/api/v1${ns}/services`;
-    case 'nodes':
-      return '/api/v1/nodes';
-    case 'endpointslices':
-      return `/apis/discovery.k8s.io/v1${ns}/endpointslices`;
-  }
-}
-
-/** A hook's arguments between the resource (first) and the namespace (last), which hook() adds. */
-type Middle<T extends unknown[]> = T extends [unknown, ...infer R, (string | undefined)?] ? R : never;
-
-interface WatchEvent {
-  type?: unknown;
-  object?: unknown;
-}
+export { DEFAULT_TIMERS, stallLimitMs, type ReflectorTimers } from './reflector-timers.js';
+export {
+  resourcePath,
+  type ReflectedResource,
+  type ReflectorHooks,
+  type ReflectorOptions,
+  type WatchRestartReason,
+} from './reflector-options.js';
+export type { ReflectorChange } from './store.js';
+export type { WatchEventType } from './watch-event.js';
 
 export class Reflector<T = KubeObject> {
   readonly resource: ReflectedResource;
   readonly namespace: string | undefined;
-  private store = new Map<string, T>();
+  private readonly store: Store<T>;
+  private readonly pager: ListPager<T>;
+  private readonly failures: FailureBackoff;
+  private readonly relists: RelistBackoff;
+  private readonly rhythm: BookmarkRhythm;
   private resourceVersion = '';
   private syncedFlag = false;
   private progressAt: number;
-  private waiting = false;
   private stopped = true;
   private loop: Promise<void> | undefined;
   private readonly abort = new AbortController();
   private current: KubeStream | undefined;
-  private failures = 0;
-  /** 410s since a watch last lasted relistBackoffResetMs: the relist backoff's exponent. */
-  private goneStreak = 0;
-  private lastGoneAt = -Infinity;
   /** Watches in a row reopened by the watchdog without having delivered. */
   private silentWatches = 0;
   private bypassingWatches = false;
-  /** The list page limit now: halved when a page is too large, grown back when pages are small. */
-  private pageLimit: number;
-  private wakeUp: (() => void) | undefined;
-  /** Recent gaps between bookmarks within one watch: the server's bookmark interval. */
-  private bookmarkGaps: number[] = [];
-  private lastBookmarkAt: number | undefined;
+  private readonly pause: Pause;
   private readonly timers: ReflectorTimers;
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly project: (raw: KubeObject) => T | undefined;
-  private readonly same: (a: T, b: T) => boolean;
   private readonly random: () => number;
+  private readonly hook: CallHook;
 
   constructor(private readonly options: ReflectorOptions<T>) {
     this.project = options.project ?? ((raw) => slim(raw) as T);
-    this.same = options.same ?? ((a, b) => sameVersion(a as KubeObject, b as KubeObject));
     this.resource = options.resource;
     this.namespace = options.namespace;
     this.timers = { ...DEFAULT_TIMERS, ...options.timers };
     this.clock = options.clock ?? realClock;
     this.random = options.random ?? Math.random;
-    this.pageLimit = Math.max(1, this.timers.pageSize);
     this.progressAt = this.clock.now();
     this.log = options.logger.child({ resource: options.resource, namespace: options.namespace ?? '*' });
+    this.hook = hookCaller(options.hooks, this.resource, this.namespace, this.log);
+    const release = (value: T): void => this.release(value);
+    this.store = new Store<T>({
+      same: options.same ?? ((a, b) => sameVersion(a as KubeObject, b as KubeObject)),
+      release,
+    });
+    this.pager = new ListPager<T>({
+      client: options.client,
+      resource: this.resource,
+      path: (query) => this.query(query),
+      project: this.project,
+      release,
+      limits: this.timers,
+      signal: this.abort.signal,
+      stopping: () => this.stopped,
+      progress: () => this.progress(),
+      log: this.log,
+    });
+    this.failures = new FailureBackoff(this.timers, this.random);
+    this.relists = new RelistBackoff(this.timers, this.random);
+    this.rhythm = new BookmarkRhythm(this.timers);
+    this.pause = new Pause(this.clock);
   }
 
   /** True once the first full list has arrived; stays true across relists and outages. */
@@ -245,7 +114,7 @@ export class Reflector<T = KubeObject> {
 
   /** The last time the loop made progress; "now" while it is healthily waiting on a backoff timer. */
   get lastProgressAt(): number {
-    return this.waiting ? this.clock.now() : this.progressAt;
+    return this.pause.waiting ? this.clock.now() : this.progressAt;
   }
 
   get lastResourceVersion(): string {
@@ -253,7 +122,7 @@ export class Reflector<T = KubeObject> {
   }
 
   items(): T[] {
-    return [...this.store.values()];
+    return this.store.items();
   }
 
   get(key: string): T | undefined {
@@ -276,22 +145,8 @@ export class Reflector<T = KubeObject> {
     this.stopped = true;
     this.abort.abort();
     this.current?.close();
-    this.wakeUp?.();
+    this.pause.wake();
     await this.loop;
-  }
-
-  /** Calls a metrics hook; a broken hook must never disturb the loop. */
-  private hook<K extends keyof ReflectorHooks>(
-    name: K,
-    ...args: Middle<Parameters<NonNullable<ReflectorHooks[K]>>>
-  ): void {
-    const fn = this.options.hooks?.[name] as ((r: ReflectedResource, ...a: unknown[]) => void) | undefined;
-    if (!fn) return;
-    try {
-      fn.call(this.options.hooks, this.resource, ...args, this.namespace);
-    } catch (err) {
-      this.log.warn({ err, hook: name }, 'reflector hook failed');
-    }
   }
 
   private progress(): void {
@@ -317,21 +172,28 @@ export class Reflector<T = KubeObject> {
         if (err instanceof GoneError || (err instanceof KubeApiError && err.status === 410)) {
           this.hook('watchRestart', 'gone');
           needList = true;
-          // The first 410 relists at once (compaction, a restarted server). More of them before a
-          // watch has lasted a while: the server keeps expiring watches; do not list it twice a second.
-          // A 410 long after the last one starts afresh too (as client-go's backoff manager resets).
-          if (this.clock.now() - this.lastGoneAt >= this.timers.relistBackoffResetMs) this.goneStreak = 0;
-          this.lastGoneAt = this.clock.now();
-          if (this.goneStreak > 0) await this.relistBackoff(err);
-          else this.log.info({ reason: errorMessage(err) }, 'resourceVersion expired, relisting');
-          this.goneStreak += 1;
+          const delay = this.relists.gone(this.clock.now());
+          if (delay === undefined)
+            this.log.info({ reason: errorMessage(err) }, 'resourceVersion expired, relisting');
+          else {
+            this.log.warn(
+              { reason: errorMessage(err), delayMs: Math.round(delay), expiredInARow: this.relists.inARow },
+              'resourceVersion expired again before a watch lasted: relisting after a backoff',
+            );
+            await this.sleep(delay);
+          }
           continue;
         }
         // Events may have been lost in an oversized line: the store is rebuilt from a list.
         if (err instanceof OversizeError) needList = true;
         this.hook('failed', err);
         this.hook('watchRestart', 'error');
-        await this.backoff(err);
+        const delay = this.failures.next(err instanceof KubeApiError ? err.retryAfterSeconds : undefined);
+        this.log.warn(
+          { err, delayMs: Math.round(delay), failures: this.failures.failures },
+          'kubernetes request failed, backing off',
+        );
+        await this.sleep(delay);
       }
     }
   }
@@ -367,51 +229,10 @@ export class Reflector<T = KubeObject> {
     this.log.info('a watch delivers again');
   }
 
-  /** Jittered exponential delay number `n` (0-based), capped at backoffMaxMs. */
-  private jittered(n: number): number {
-    const t = this.timers;
-    const base = Math.min(t.backoffMaxMs, t.backoffInitialMs * 2 ** Math.min(n, 20));
-    // Full jitter on the upper half: spread reconnecting agents without ever waiting less than half.
-    return Math.min(t.backoffMaxMs, base / 2 + this.random() * (base / 2));
-  }
-
-  private async relistBackoff(err: unknown): Promise<void> {
-    const delay = this.jittered(this.goneStreak - 1);
-    this.log.warn(
-      { reason: errorMessage(err), delayMs: Math.round(delay), expiredInARow: this.goneStreak + 1 },
-      'resourceVersion expired again before a watch lasted: relisting after a backoff',
-    );
-    await this.sleep(delay);
-  }
-
-  private async backoff(err: unknown): Promise<void> {
-    let delay = this.jittered(this.failures);
-    const retryAfter = err instanceof KubeApiError ? err.retryAfterSeconds : undefined;
-    if (retryAfter !== undefined) delay = Math.max(delay, retryAfter * 1000);
-    this.failures += 1;
-    this.log.warn(
-      { err, delayMs: Math.round(delay), failures: this.failures },
-      'kubernetes request failed, backing off',
-    );
-    await this.sleep(delay);
-  }
-
+  /** A backoff: the loop is healthy while it waits (lastProgressAt), and made progress once done. */
   private async sleep(ms: number): Promise<void> {
-    this.waiting = true;
-    try {
-      await new Promise<void>((resolve) => {
-        const timer = this.clock.setTimeout(done, ms);
-        function done(): void {
-          timer.cancel();
-          resolve();
-        }
-        this.wakeUp = done;
-      });
-    } finally {
-      this.wakeUp = undefined;
-      this.waiting = false;
-      this.progress();
-    }
+    await this.pause.wait(ms);
+    this.progress();
   }
 
   private query(extra: Record<string, string>): string {
@@ -422,21 +243,20 @@ export class Reflector<T = KubeObject> {
     return `${resourcePath(this.resource, this.namespace)}?${q.toString()}`;
   }
 
+  /** A full list swapped in for the store, reporting only what really differs. */
   private async list(): Promise<void> {
     this.hook('relist');
-    const next = new Map<string, T>();
-    let items: [string, T][] = [];
-    let rv: string;
-    try {
-      rv = await this.listInto(next, (page) => (items = page));
-    } catch (err) {
-      for (const value of next.values()) this.release(value);
-      for (const [, value] of items) this.release(value);
-      throw err;
+    const { objects, resourceVersion } = await this.pager.list();
+    const changes = this.store.replace(objects);
+    this.resourceVersion = resourceVersion;
+    if (!this.syncedFlag) {
+      this.syncedFlag = true;
+      this.hook('synced', true);
+      this.log.info({ objects: objects.size }, 'synced');
     }
-    this.replace(next, rv);
-    this.failures = 0;
-    this.hook('listed', next.size);
+    for (const c of changes) this.emit(c);
+    this.failures.reset();
+    this.hook('listed', objects.size);
   }
 
   private release(value: T): void {
@@ -445,119 +265,6 @@ export class Reflector<T = KubeObject> {
     } catch (err) {
       this.log.warn({ err }, 'release failed');
     }
-  }
-
-  /** The list's pages into `next`; `page` is told each page's projected items before they are kept. */
-  private async listInto(next: Map<string, T>, page: (items: [string, T][]) => void): Promise<string> {
-    let cont = '';
-    let rv = '';
-    let restarted = false;
-    let pages = 0;
-    const seen = new Set<string>();
-    for (;;) {
-      const limit = this.pageLimit;
-      const extra: Record<string, string> = { limit: String(limit) };
-      if (cont) extra.continue = cont;
-      // Items are projected as they arrive and kept only once the page has proved to be a list.
-      const items: [string, T][] = [];
-      page(items);
-      const reader = new ListPageReader(this.resource, (raw) => {
-        const item = raw as KubeObject | null;
-        if (!item || typeof item !== 'object' || !item.metadata?.name) return;
-        const value = this.project(item);
-        if (value !== undefined) items.push([objectKey(item), value]);
-      });
-      let res;
-      try {
-        res = await this.options.client.request('GET', this.query(extra), undefined, {
-          timeoutMs: this.timers.listTimeoutMs,
-          signal: this.abort.signal,
-          maxBytes: this.timers.maxPageBytes,
-          sink: (chunk) => reader.write(chunk),
-        });
-      } catch (err) {
-        if (!(err instanceof OversizeError) || limit <= 1 || this.stopped) throw err;
-        for (const [, value] of items) this.release(value);
-        items.length = 0;
-        // A page too large (objects with huge annotations): ask for the same page in fewer objects.
-        this.pageLimit = Math.max(1, Math.floor(limit / 2));
-        this.log.warn(
-          { limit, nextLimit: this.pageLimit, maxPageBytes: this.timers.maxPageBytes },
-          'list page too large, asking for smaller pages',
-        );
-        this.progress();
-        continue;
-      }
-      this.progress();
-      if (res.status === 410 && cont && !restarted) {
-        // The continue token expired between pages: start the list over, once, without it.
-        this.log.info('list continue token expired, restarting the list');
-        for (const value of next.values()) this.release(value);
-        next.clear();
-        cont = '';
-        restarted = true;
-        continue;
-      }
-      if (res.status !== 200) {
-        throw new KubeApiError(
-          res.status,
-          `list ${this.resource}: ${res.status} ${statusMessage(res.body)}`,
-          retryAfterSeconds(res.headers),
-        );
-      }
-      // A client that does not stream (a test's) hands the body over whole.
-      if (res.body !== '') reader.write(Buffer.from(res.body, 'utf8'));
-      const head = reader.end();
-      for (const [key, value] of items) {
-        const duplicate = next.get(key);
-        if (duplicate !== undefined) this.release(duplicate);
-        next.set(key, value);
-      }
-      page([]);
-      if (!rv) rv = head.resourceVersion;
-      // Full pages well under the cap: the objects are small again, grow the page back.
-      if (
-        items.length >= limit &&
-        reader.bytes < this.timers.maxPageBytes / 4 &&
-        limit < this.timers.pageSize
-      )
-        this.pageLimit = Math.min(this.timers.pageSize, limit * 2);
-      cont = head.continue;
-      if (!cont) break;
-      // A server that never stops paging (or repeats a token) must not grow the store without bound.
-      pages += 1;
-      if (seen.has(cont) || pages >= this.timers.maxListPages || next.size > this.timers.maxListObjects) {
-        throw new OversizeError(
-          `list ${this.resource}: runaway list (${pages} pages, ${next.size} objects${
-            seen.has(cont) ? ', a continue token repeated' : ''
-          }); keeping the previous state`,
-        );
-      }
-      seen.add(cont);
-    }
-    return rv;
-  }
-
-  /** Swaps in a full list and reports only what really differs from the previous store. */
-  private replace(next: Map<string, T>, rv: string): void {
-    const previous = this.store;
-    this.store = next;
-    this.resourceVersion = rv;
-    const changes: ReflectorChange<T>[] = [];
-    for (const [key, obj] of next) {
-      const old = previous.get(key);
-      if (!old) changes.push({ type: 'added', key, object: obj });
-      else if (!this.same(old, obj)) changes.push({ type: 'modified', key, object: obj, previous: old });
-    }
-    for (const [key, old] of previous)
-      if (!next.has(key)) changes.push({ type: 'deleted', key, previous: old });
-    for (const old of previous.values()) this.release(old);
-    if (!this.syncedFlag) {
-      this.syncedFlag = true;
-      this.hook('synced', true);
-      this.log.info({ objects: next.size }, 'synced');
-    }
-    for (const c of changes) this.emit(c);
   }
 
   private emit(change: ReflectorChange<T>): void {
@@ -573,29 +280,10 @@ export class Reflector<T = KubeObject> {
     }
   }
 
-  /** The longest silence a watch is allowed: bookmark-based once the interval is known. */
-  private silenceLimitMs(watchdogMs: number): number {
-    if (this.bookmarkGaps.length === 0) return watchdogMs;
-    const interval = Math.max(...this.bookmarkGaps);
-    return Math.min(
-      watchdogMs,
-      Math.max(this.timers.minSilenceMs, interval * this.timers.bookmarkSilenceFactor),
-    );
-  }
-
-  private noteBookmark(): void {
-    const now = this.clock.now();
-    if (this.lastBookmarkAt !== undefined) {
-      this.bookmarkGaps.push(now - this.lastBookmarkAt);
-      if (this.bookmarkGaps.length > 5) this.bookmarkGaps.shift();
-    }
-    this.lastBookmarkAt = now;
-  }
-
   /** One watch; resolves with why it ended when it may simply be reopened, throws otherwise. */
   private async watch(): Promise<WatchRestartReason> {
     const t = this.timers;
-    const timeoutSeconds = randomInt(t.watchTimeoutMinSeconds, t.watchTimeoutMaxSeconds + 1);
+    const timeoutSeconds = watchTimeoutSeconds(t, this.random);
     const path = this.query({
       watch: '1',
       resourceVersion: this.resourceVersion,
@@ -605,137 +293,65 @@ export class Reflector<T = KubeObject> {
     const opened = this.clock.now();
     const stream = await this.options.client.stream(path, { signal: this.abort.signal });
     this.progress();
-    if (stream.status !== 200) {
-      const body = await readAll(stream);
-      throw new KubeApiError(
-        stream.status,
-        `watch ${this.resource}: ${stream.status} ${statusMessage(body)}`,
-        retryAfterSeconds(stream.headers),
-      );
-    }
+    await throwUnlessOpened(stream, `watch ${this.resource}`);
     this.current = stream;
-    // Gaps are measured within one watch: a new watch's first bookmark starts afresh.
-    this.lastBookmarkAt = undefined;
+    this.rhythm.newWatch();
     let delivered = 0;
-    // "The API answers": on the first line, or after shortWatchMs open when no bookmark rhythm is
+    // "The API answers": on the first event, or after shortWatchMs open when no bookmark rhythm is
     // known. A watch that opens with 200 and dies at once, or stays open but silent while bookmarks
     // are expected, does not count (readiness must not stay green on it).
     let answered = false;
     const answer = (): void => {
-      if (answered) return;
+      if (!answered) this.hook('watchOpened');
       answered = true;
-      this.hook('watchOpened');
+      this.watchAnswered();
     };
     const answeredTimer = this.clock.setTimeout(() => {
-      if (this.bookmarkGaps.length === 0) answer();
+      if (!this.rhythm.known && !answered) {
+        answered = true;
+        this.hook('watchOpened');
+      }
     }, t.shortWatchMs);
-    const probeAbort = new AbortController();
+    const watchdog = new Watchdog({
+      clock: this.clock,
+      watchdogMs: timeoutSeconds * 1000 + t.watchdogGraceMs,
+      rhythm: this.rhythm,
+      probe: (signal) =>
+        probeWatch({
+          client: this.options.client,
+          path: this.query({
+            watch: '1',
+            resourceVersion: this.resourceVersion,
+            timeoutSeconds: String(t.probeWatchSeconds),
+          }),
+          timeoutSeconds: t.probeWatchSeconds,
+          graceMs: t.probeGraceMs,
+          clock: this.clock,
+          signal,
+        }),
+      stalled: () => reader.end('watchdog'),
+      quiet: () => {
+        this.log.debug('watch quiet: the server has nothing newer for it');
+        answer();
+      },
+    });
+    const reader = new WatchReader(stream, {
+      resource: this.resource,
+      maxLineBytes: t.maxLineBytes,
+      data: () => {
+        this.progress();
+        watchdog.delivered();
+      },
+      line: (line) => {
+        if (!this.handleLine(line)) return;
+        delivered += 1;
+        answer();
+      },
+      ended: () => watchdog.stop(),
+      stopping: () => this.stopped,
+    });
     try {
-      const reason = await new Promise<WatchRestartReason>((resolve, reject) => {
-        let settled = false;
-        const watchdogMs = timeoutSeconds * 1000 + t.watchdogGraceMs;
-        let probing = false;
-        let progressWhileProbing = false;
-        const finish = (action: () => void): void => {
-          if (settled) return;
-          settled = true;
-          watchdog.cancel();
-          probeAbort.abort();
-          stream.close();
-          action();
-        };
-        // Silent past the limit. Past the watch's own timeout the server has failed to end it: stalled.
-        // Past a limit learned from bookmarks, it may just have nothing to say: kube-apiserver sends
-        // bookmarks only once its version has moved past the watch's, so a watch opened at the latest
-        // version stays silent on a quiet resource. A probe watch decides.
-        const fire = (): void => {
-          if (settled) return;
-          if (probing) {
-            // Re-armed by a delivery during the probe: look again once the probe is over.
-            watchdog = this.clock.setTimeout(fire, this.silenceLimitMs(watchdogMs));
-            return;
-          }
-          if (this.silenceLimitMs(watchdogMs) >= watchdogMs) {
-            finish(() => resolve('watchdog'));
-            return;
-          }
-          probing = true;
-          progressWhileProbing = false;
-          void this.probeWatch(probeAbort.signal).then((verdict) => {
-            probing = false;
-            // The watch delivered meanwhile: it is alive (and its watchdog was re-armed).
-            if (settled || progressWhileProbing) return;
-            if (verdict === 'stalled') {
-              finish(() => resolve('watchdog'));
-              return;
-            }
-            this.log.debug('watch quiet: the server has nothing newer for it');
-            answer();
-            this.watchAnswered();
-            watchdog = this.clock.setTimeout(fire, this.silenceLimitMs(watchdogMs));
-          });
-        };
-        let watchdog: Timer = this.clock.setTimeout(fire, this.silenceLimitMs(watchdogMs));
-        // The unfinished line, as chunks: each byte is scanned once (a newline-free stream of tens of
-        // MB was quadratic when the whole buffer was searched again for every chunk).
-        let pending: string[] = [];
-        let pendingLength = 0;
-        const tooLong = (): void =>
-          finish(() =>
-            reject(
-              new OversizeError(
-                `watch ${this.resource}: a line longer than ${t.maxLineBytes} bytes; relisting`,
-              ),
-            ),
-          );
-        stream.stream.setEncoding('utf8');
-        stream.stream.on('data', (chunk: string) => {
-          if (settled) return;
-          this.progress();
-          progressWhileProbing = true;
-          watchdog.cancel();
-          watchdog = this.clock.setTimeout(fire, this.silenceLimitMs(watchdogMs));
-          let start = 0;
-          let nl: number;
-          while (!settled && (nl = chunk.indexOf('\n', start)) >= 0) {
-            if (pendingLength + nl - start > t.maxLineBytes) return tooLong();
-            const piece = chunk.slice(start, nl);
-            const line = (pending.length > 0 ? pending.join('') + piece : piece).trim();
-            pending = [];
-            pendingLength = 0;
-            start = nl + 1;
-            if (line === '') continue;
-            try {
-              if (this.handleLine(line)) {
-                delivered += 1;
-                answer();
-                this.watchAnswered();
-              }
-            } catch (err) {
-              finish(() => reject(err instanceof Error ? err : new Error(String(err))));
-            }
-          }
-          if (settled || start === chunk.length) return;
-          pending.push(chunk.slice(start));
-          pendingLength += chunk.length - start;
-          if (pendingLength > t.maxLineBytes) tooLong();
-        });
-        stream.stream.on('end', () => finish(() => resolve('closed')));
-        stream.stream.on('error', (err) =>
-          finish(() =>
-            reject(new CosmoletError(ErrorCodes.KUBE_UNREACHABLE, `watch ${this.resource}: ${err.message}`)),
-          ),
-        );
-        stream.stream.on('close', () =>
-          finish(() =>
-            this.stopped
-              ? resolve('closed')
-              : reject(
-                  new CosmoletError(ErrorCodes.KUBE_UNREACHABLE, `watch ${this.resource}: connection closed`),
-                ),
-          ),
-        );
-      });
+      const reason = await reader.done;
       if (
         reason === 'closed' &&
         delivered === 0 &&
@@ -745,145 +361,37 @@ export class Reflector<T = KubeObject> {
         // A watch that ends at once with nothing in it: do not spin, back off like an error.
         throw new CosmoletError(ErrorCodes.KUBE_API, `watch ${this.resource}: closed immediately`);
       }
-      this.failures = 0;
+      this.failures.reset();
       return reason;
     } finally {
-      probeAbort.abort();
+      watchdog.stop();
       answeredTimer.cancel();
       this.current = undefined;
-      // A watch that lasted: whatever made watches end in 410 at once is over.
-      if (this.clock.now() - opened >= t.relistBackoffResetMs) this.goneStreak = 0;
+      this.relists.watchLasted(this.clock.now() - opened);
     }
-  }
-
-  /**
-   * Whether a silent watch is stalled or only has nothing to deliver: a second watch from the same
-   * version with a short timeoutSeconds. A live server ends it cleanly at its timeout; anything in it
-   * is an event the silent watch should have delivered; an error, or no end by the deadline, is a
-   * server that does not answer.
-   */
-  private async probeWatch(signal: AbortSignal): Promise<'quiet' | 'stalled'> {
-    const t = this.timers;
-    const path = this.query({
-      watch: '1',
-      resourceVersion: this.resourceVersion,
-      timeoutSeconds: String(t.probeWatchSeconds),
-    });
-    let probe: KubeStream;
-    try {
-      probe = await this.options.client.stream(path, { signal });
-    } catch {
-      return 'stalled';
-    }
-    if (probe.status !== 200) {
-      probe.close();
-      return 'stalled';
-    }
-    return new Promise((resolve) => {
-      let sawLine = false;
-      let done = false;
-      const end = (verdict: 'quiet' | 'stalled'): void => {
-        if (done) return;
-        done = true;
-        deadline.cancel();
-        signal.removeEventListener('abort', aborted);
-        probe.close();
-        resolve(verdict);
-      };
-      const aborted = (): void => end('stalled');
-      const deadline = this.clock.setTimeout(aborted, t.probeWatchSeconds * 1000 + t.probeGraceMs);
-      signal.addEventListener('abort', aborted, { once: true });
-      if (signal.aborted) aborted();
-      probe.stream.on('data', (chunk: Buffer | string) => {
-        if (String(chunk).trim() !== '') sawLine = true;
-      });
-      probe.stream.on('end', () => end(sawLine ? 'stalled' : 'quiet'));
-      probe.stream.on('error', aborted);
-      probe.stream.on('close', aborted);
-    });
   }
 
   /** Applies one watch line; returns true when it was an event. Throws GoneError/KubeApiError on ERROR. */
   private handleLine(line: string): boolean {
-    let ev: WatchEvent;
-    try {
-      ev = JSON.parse(line) as WatchEvent;
-    } catch {
-      this.log.warn({ line: line.slice(0, 200) }, 'ignoring a malformed watch line');
+    const ev = decodeWatchLine(line, this.resource);
+    if ('ignored' in ev) {
+      this.log.warn(ev.detail, ev.ignored);
       return false;
     }
-    const type = ev.type;
-    const obj = ev.object as KubeObject | undefined;
-    if (type === 'ERROR') {
-      this.hook('event', 'ERROR');
-      const status = (ev.object ?? {}) as { code?: unknown; message?: unknown };
-      const message = `watch ${this.resource}: ${typeof status.message === 'string' ? status.message : 'error event'}`;
-      if (status.code === 410) throw new GoneError(message);
-      throw new KubeApiError(typeof status.code === 'number' ? status.code : 500, message);
-    }
-    if (type !== 'ADDED' && type !== 'MODIFIED' && type !== 'DELETED' && type !== 'BOOKMARK') {
-      this.log.warn({ type }, 'ignoring a watch event of unknown type');
+    this.hook('event', ev.type);
+    if (ev.type === 'ERROR') throw ev.error;
+    const obj = ev.object;
+    if (ev.type === 'BOOKMARK') this.rhythm.bookmark(this.clock.now());
+    else if (!obj.metadata?.name) {
+      this.log.warn({ type: ev.type }, 'ignoring a watch event for an object without a name');
       return false;
-    }
-    if (!obj || typeof obj !== 'object') {
-      this.log.warn({ type }, 'ignoring a watch event without an object');
-      return false;
-    }
-    this.hook('event', type);
-    const rv = obj.metadata?.resourceVersion;
-    if (type === 'BOOKMARK') {
-      this.noteBookmark();
-      if (typeof rv === 'string' && rv !== '') this.resourceVersion = rv;
-      return true;
-    }
-    if (!obj.metadata?.name) {
-      this.log.warn({ type }, 'ignoring a watch event for an object without a name');
-      return false;
-    }
-    const key = objectKey(obj);
-    const old = this.store.get(key);
-    const value = type === 'DELETED' ? undefined : this.project(obj);
-    if (value === undefined) {
-      // Deleted, or no longer something the store keeps (a malformed update drops the object).
-      this.store.delete(key);
-      if (old !== undefined) this.release(old);
-      if (old !== undefined) this.emit({ type: 'deleted', key, previous: old });
     } else {
-      this.store.set(key, value);
-      if (old !== undefined) this.release(old);
-      if (old === undefined) this.emit({ type: 'added', key, object: value });
-      else if (!this.same(old, value)) this.emit({ type: 'modified', key, object: value, previous: old });
+      // Deleted, or no longer something the store keeps (a malformed update drops the object).
+      const change = this.store.apply(objectKey(obj), ev.type === 'DELETED' ? undefined : this.project(obj));
+      if (change) this.emit(change);
     }
+    const rv = obj.metadata?.resourceVersion;
     if (typeof rv === 'string' && rv !== '') this.resourceVersion = rv;
     return true;
   }
-}
-
-const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
-
-/**
- * Drops what cosmolet never reads and what often weighs as much as the rest of the object
- * (managedFields, kubectl's last-applied copy), as client-go informers' transforms do.
- */
-function slim(obj: KubeObject): KubeObject {
-  const meta = obj.metadata;
-  if (meta) {
-    delete meta.managedFields;
-    if (meta.annotations && LAST_APPLIED in meta.annotations) delete meta.annotations[LAST_APPLIED];
-  }
-  return obj;
-}
-
-function sameVersion(a: KubeObject, b: KubeObject): boolean {
-  return a.metadata?.resourceVersion === b.metadata?.resourceVersion && a.metadata?.uid === b.metadata?.uid;
-}
-
-async function readAll(s: KubeStream): Promise<string> {
-  const chunks: Buffer[] = [];
-  try {
-    for await (const c of s.stream) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
-  } catch {
-    // a broken error body: the status is enough
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
