@@ -47,6 +47,7 @@ import { ScaleLab, type BenchLab } from './scale/lab.js';
 import { listFloorMs, type ListFloor } from './scale/list-floor.js';
 import { RealScaleLab } from './scale/real-lab.js';
 import { fibCount, LeafMonitor, type FibCount, type RouteChange } from './scale/leaf.js';
+import { chartNodeOptions, describeMemory, memoryBreakdown } from './scale/memory.js';
 import { commandName, cpuSeconds, memoryMB } from './scale/proc.js';
 import {
   percentiles,
@@ -85,6 +86,7 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '32' },
     'list-rounds': { type: 'string', default: '3' },
     repeats: { type: 'string', default: '1' },
+    'node-options': { type: 'string' },
   },
   strict: true,
 });
@@ -124,6 +126,10 @@ const FLIPS = positiveInt('flips', args.flips ?? '');
 const FLOOR = positiveInt('floor', args.floor ?? '');
 const RATE = positiveInt('rate', args.rate ?? '');
 const SECONDS = positiveInt('seconds', args.seconds ?? '');
+/** cosmolet's NODE_OPTIONS: the chart's unless given ('' for none). */
+const NODE_OPTIONS =
+  args['node-options'] ??
+  chartNodeOptions(new URL('../charts/cosmolet/templates/daemonset.yaml', import.meta.url).pathname);
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -278,7 +284,16 @@ async function coldStart(
 ): Promise<{ result: SizeResult['coldStart']; pid: number }> {
   const leafPid = lab.leafPid();
   const spawnedAt = Date.now();
-  const child = lab.startCosmolet({}, args.kubeconfig !== true);
+  // The spawn copies this process's environment: cosmolet runs with the chart's V8 settings.
+  const saved = process.env.NODE_OPTIONS;
+  process.env.NODE_OPTIONS = NODE_OPTIONS;
+  let child;
+  try {
+    child = lab.startCosmolet({}, args.kubeconfig !== true);
+  } finally {
+    if (saved === undefined) delete process.env.NODE_OPTIONS;
+    else process.env.NODE_OPTIONS = saved;
+  }
   const pid = child.pid;
   if (pid === undefined) throw new Error('cosmolet did not start');
   const synced = new SyncedLines(lab.cosmoletLog);
@@ -627,6 +642,8 @@ async function runSize(n: number, kube: Kube): Promise<SizeResult | undefined> {
     log(
       `RSS ${rss.mb.toFixed(1)} MB (settled after ${rss.settledAfterS.toFixed(0)} s, peak ${rss.peakMB.toFixed(1)} MB)`,
     );
+    const memory = memoryBreakdown(pid, (await lab.get('/metrics')).body, NODE_OPTIONS);
+    log(`${describeMemory(memory)}; NODE_OPTIONS "${NODE_OPTIONS}"`);
     const coldStarts = [cold];
     while (coldStarts.length < REPEATS) {
       const again = await coldStartAgain(lab, n, base, pid);
@@ -664,6 +681,7 @@ async function runSize(n: number, kube: Kube): Promise<SizeResult | undefined> {
       coldStart: cold,
       ...(coldStarts.length > 1 ? { coldStarts } : {}),
       rss,
+      memory,
       ...ff,
       updates: up,
       endRssMB,

@@ -19,12 +19,20 @@ export function cpuSeconds(pid: number): number {
   return (utime + stime) / clockTicks();
 }
 
-/** VmRSS and VmHWM (peak) in MB. */
-export function memoryMB(pid: number): { rss: number; peak: number } {
+/**
+ * VmRSS and VmHWM (peak) in MB; RssAnon (heap, malloc) and RssFile (the node binary's pages read
+ * in, shared with any other node process) split it.
+ */
+export function memoryMB(pid: number): { rss: number; peak: number; anon: number; file: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (name: string): number =>
     Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+  return {
+    rss: kb('VmRSS') / 1024,
+    peak: kb('VmHWM') / 1024,
+    anon: kb('RssAnon') / 1024,
+    file: kb('RssFile') / 1024,
+  };
 }
 
 /** The command name of a process (to check a pid is what we think it is). */
