@@ -12,6 +12,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../../src/config/load.js';
 import { defaultConfig } from '../../../src/config/schema.js';
 import { renderChartSchema, SCHEMA_PATH } from '../../../scripts/gen-chart-schema.js';
+import { chartNodeOptions } from '../../../bench/scale/memory.js';
 import { exportedMetricNames, promqlMetricNames } from './metric-names.js';
 import {
   CHART_DIR,
@@ -431,12 +432,22 @@ describe('helm chart', () => {
     const envOf = (objects: Obj[]): unknown[] => list(container(objects), 'env');
     assert.ok(!JSON.stringify(envOf(defaults)).includes('KUBERNETES_SERVICE_HOST'));
     const direct = template('--set', 'apiServer.host=192.0.2.10', '--set', 'apiServer.port=443');
-    assert.deepEqual(envOf(direct).slice(1), [
+    const kubeEnv = (objects: Obj[]): unknown[] =>
+      envOf(objects).filter((e) => isObj(e) && String(e.name).startsWith('KUBERNETES_'));
+    assert.deepEqual(kubeEnv(direct), [
       { name: 'KUBERNETES_SERVICE_HOST', value: '192.0.2.10' },
       { name: 'KUBERNETES_SERVICE_PORT', value: '443' },
     ]);
     const r = runHelm(['template', 'x', CHART_DIR, '--set', 'apiServer.host=https://api:6443']);
     assert.notEqual(r.status, 0, 'a URL is not a host');
+  });
+
+  test("NODE_OPTIONS carries V8's heap settings, the ones the scale benchmark runs cosmolet with", () => {
+    const env = list(container(defaults), 'env').filter((e) => isObj(e) && e.name === 'NODE_OPTIONS');
+    assert.deepEqual(env, [
+      { name: 'NODE_OPTIONS', value: chartNodeOptions(join(CHART_DIR, 'templates', 'daemonset.yaml')) },
+    ]);
+    assert.match(String((env[0] as Obj).value), /--max-semi-space-size=\d+ --max-old-space-size=\d+/);
   });
 
   test('config.nodeName is refused: every pod must take its own node name', () => {
