@@ -71,20 +71,6 @@ RUN apt-get update -o Acquire::Languages=none \
  && rm -rf /var/lib/apt/lists/*
 
 FROM ${RUNTIME_IMAGE}
-ARG VERSION=0.2.0
-ARG REVISION=unknown
-ARG CREATED=
-ARG RUNTIME_IMAGE
-LABEL org.opencontainers.image.title="cosmolet" \
-      org.opencontainers.image.description="Advertises healthy Kubernetes Service IPs to a BGP fabric through the node's FRR" \
-      org.opencontainers.image.source="https://github.com/cosmolet/cosmolet" \
-      org.opencontainers.image.url="https://github.com/cosmolet/cosmolet" \
-      org.opencontainers.image.documentation="https://github.com/cosmolet/cosmolet/blob/main/docs/image.md" \
-      org.opencontainers.image.licenses="AGPL-3.0-only" \
-      org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.created="${CREATED}" \
-      org.opencontainers.image.base.name="${RUNTIME_IMAGE}"
 
 # iproute2, and the shared libraries vtysh and libfrr link (what the frr package depends on,
 # without the daemons' c-ares, logrotate, lsof and adduser).
@@ -123,6 +109,23 @@ RUN ln -s /app/dist/cli.js /usr/local/bin/cosmolet
 # The chart's entrypoint when frrVtyGroupId is null: joins the group of FRR's vty sockets found on
 # the node, then runs cosmolet without the capabilities that took (setpriv, from util-linux).
 COPY --chmod=0755 scripts/join-vty-group.sh /usr/local/bin/cosmolet-join-vty-group
+
+# The build's arguments and labels come last: VERSION, REVISION and CREATED change on every build,
+# and a RUN after them would miss the layer cache (a rebuild would run apt-get again, online).
+ARG VERSION=0.2.0
+ARG REVISION=unknown
+ARG CREATED=
+ARG RUNTIME_IMAGE
+LABEL org.opencontainers.image.title="cosmolet" \
+      org.opencontainers.image.description="Advertises healthy Kubernetes Service IPs to a BGP fabric through the node's FRR" \
+      org.opencontainers.image.source="https://github.com/cosmolet/cosmolet" \
+      org.opencontainers.image.url="https://github.com/cosmolet/cosmolet" \
+      org.opencontainers.image.documentation="https://github.com/cosmolet/cosmolet/blob/main/docs/image.md" \
+      org.opencontainers.image.licenses="AGPL-3.0-only" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.base.name="${RUNTIME_IMAGE}"
 
 # The static origination runs as this user; the Helm chart runs the kernel origination as UID 0
 # with only CAP_NET_ADMIN (Kubernetes gives a non-root process no added capability).
