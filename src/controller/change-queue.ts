@@ -1,6 +1,8 @@
 // The keys that watch events touched since the last reconcile (client-go's workqueue with one
 // worker): a key says only "look again"; the worker reads the object's current state from the
-// stores, so ten updates of one object between two reconciles cost one read.
+// stores, so ten updates of one object between two reconciles cost one read. A full recheck walks
+// every key of the stores the same way, a slice at a time (recheckSlice), so it never holds the
+// worker for longer than one slice.
 import type { ReflectedResource } from '../kube/reflector.js';
 import type { NodeInfo, ServiceInfo, SliceInfo } from '../plan/input.js';
 import type { PlanState } from '../plan/state.js';
@@ -16,11 +18,21 @@ export interface ClusterSource {
   node(): NodeInfo | undefined;
 }
 
+/** Every key of the stores, Services first; read lazily, so a recheck sees the stores as they are. */
+export type RecheckKeys = Iterator<readonly [ReflectedResource, string]>;
+
+export function everyKey(cluster: ClusterSource): RecheckKeys {
+  return (function* () {
+    for (const s of cluster.services()) yield ['services', s.key] as const;
+    for (const s of cluster.endpointSlices()) yield ['endpointslices', s.key] as const;
+  })();
+}
+
 export class ChangeQueue {
   private readonly services = new Set<string>();
   private readonly slices = new Set<string>();
   private node = false;
-  /** Every object, not just the queued keys: at start and at every resync. */
+  /** Every object at once, not just the queued keys: at start. */
   private everything = true;
 
   add(resource: ReflectedResource, key: string): void {
@@ -29,11 +41,7 @@ export class ChangeQueue {
     else this.node = true;
   }
 
-  addEverything(): void {
-    this.everything = true;
-  }
-
-  /** Feeds the queued keys (or, when due, every object) from the stores into the plan; empties the queue. */
+  /** Feeds the queued keys (or, at start, every object) from the stores into the plan; empties the queue. */
   drainInto(state: PlanState, cluster: ClusterSource): void {
     if (this.everything) {
       state.reset(cluster.services(), cluster.endpointSlices(), cluster.node());
@@ -46,5 +54,28 @@ export class ChangeQueue {
     this.services.clear();
     this.slices.clear();
     this.node = false;
+  }
+
+  /**
+   * One slice of a full recheck: up to `budget` Services are marked to be decided again, and the
+   * slices that drifted from the stores (none, unless an event was lost) are fed in; a slice that
+   * did not drift costs a lookup, a sixteenth of a Service's decision. False once `keys` is exhausted.
+   */
+  recheck(keys: RecheckKeys, budget: number, state: PlanState, cluster: ClusterSource): boolean {
+    let work = 0;
+    while (work < budget) {
+      const next = keys.next();
+      if (next.done) return false;
+      const [resource, key] = next.value;
+      if (resource === 'services') {
+        state.setService(key, cluster.service(key));
+        work++;
+      } else {
+        const info = cluster.endpointSlice(key);
+        if (state.sliceInfo(key) !== info) state.setSlice(key, info);
+        work += 1 / 16;
+      }
+    }
+    return true;
   }
 }

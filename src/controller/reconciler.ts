@@ -1,9 +1,14 @@
 // The reconcile loop (level-triggered, as client-go controllers are). A watch event only queues the
 // key it touched; one worker takes the queued keys, reads their current state from the stores, lets
 // the incremental plan decide the affected Services again, and applies just the prefixes that
-// flipped. The cost of one change follows the change, not the cluster. A full recompute from the
-// stores and a full diff against the routes read back from the router happen at start, at every
-// resync (loopIntervalSeconds), after a failed apply and after an FRR restart.
+// flipped. The cost of one change follows the change, not the cluster. A full plan from the stores
+// and a full diff against the routes read back from the router happen at start, after a failed
+// apply, after an FRR restart and after a gap in the route watch.
+// The periodic full check (a recheck of every Service and a read-back of every route) never holds
+// the worker, so a flip never waits for it: the recheck decides a slice of Services at a time and
+// yields between slices; the read-back runs beside the worker and is merged with map lookups,
+// trusting the ledger for every prefix applied meanwhile. It runs every loop interval while no
+// route watch keeps the ledger current, else every fullCheckSeconds (docs/design.md).
 // Fail static: until every reflector has listed once, nothing is planned or applied, and a broken
 // API server leaves the stores (and so the routes) as they were; a failed apply keeps the routes
 // and forces a read-back, never a withdrawal. The installed routes are in route-ledger.ts, the
@@ -12,12 +17,20 @@ import { realClock, type Clock, type Timer } from '../clock.js';
 import { errorMessage, CosmoletError } from '../errors.js';
 import type { ReflectedResource } from '../kube/reflector.js';
 import type { Logger } from '../logger.js';
-import { PlanState } from '../plan/state.js';
+import { PlanState, type PlanUpdate } from '../plan/state.js';
 import type { Plan, PlanSettings } from '../plan/types.js';
-import { diffPrefixes, diffSize, type PrefixDiff, type Router } from '../router/router.js';
-import { ChangeQueue, type ClusterSource } from './change-queue.js';
+import {
+  diffPrefixes,
+  diffSize,
+  type InstalledRoutes,
+  type PrefixDiff,
+  type Router,
+  type RouteWatch,
+} from '../router/router.js';
+import { ChangeQueue, everyKey, type ClusterSource } from './change-queue.js';
 import { DecisionReporter, type DecisionReporterOptions } from './decision-reporter.js';
 import { RouteLedger } from './route-ledger.js';
+import type { RouteWatchTarget } from './route-watch.js';
 import { CoalescingTrigger } from './trigger.js';
 
 export interface ReconcilerOptions extends Omit<DecisionReporterOptions, 'logger'> {
@@ -46,6 +59,19 @@ export interface ReconcilerOptions extends Omit<DecisionReporterOptions, 'logger
   ledger?: RouteLedger;
   /** The plan it keeps, for readers built before it (default: one of its own from `settings`). */
   state?: PlanState;
+  /**
+   * While a route watch runs, the full check (recheck and read-back) runs every this many seconds
+   * instead of every loop interval (default 300).
+   */
+  fullCheckSeconds?: number;
+  /** Services decided per step of a full recheck (default 256: a few ms). */
+  recheckSlice?: number;
+}
+
+/** A read-back running beside the worker: the prefixes applied since it started trust the ledger. */
+interface Verify {
+  touched: Set<string>;
+  routes?: InstalledRoutes;
 }
 
 export interface ReconcileStatus {
@@ -67,7 +93,7 @@ export interface ReconcileStatus {
   planVersion: number;
 }
 
-export class Reconciler {
+export class Reconciler implements RouteWatchTarget {
   readonly state: PlanState;
   private readonly trigger: CoalescingTrigger;
   private readonly ledger: RouteLedger;
@@ -85,6 +111,15 @@ export class Reconciler {
   private resyncTimer: Timer | undefined;
   /** Stopped, or withdrawing: no reconcile may run (and re-add what a withdrawal removes). */
   private stopped = false;
+  /** Loop intervals since start: every fullEvery-th is a full check while a watch runs. */
+  private ticks = 0;
+  private readonly fullEvery: number;
+  private watch: RouteWatch | undefined;
+  /** The sliced recheck in progress, if any. */
+  private recheckRun: Promise<void> | undefined;
+  private verify: Verify | undefined;
+  /** Prefixes an apply found held by another protocol's route: retried after each read-back. */
+  private readonly conflicts = new Set<string>();
 
   constructor(private readonly opts: ReconcilerOptions) {
     this.log = opts.logger.child({ component: 'reconciler' });
@@ -102,6 +137,7 @@ export class Reconciler {
       opts.state ??
       new PlanState({ nodeName: opts.nodeName, settings: opts.settings, missingNode: 'advertise-nothing' });
     this.ledger = opts.ledger ?? new RouteLedger(opts.metrics);
+    this.fullEvery = Math.max(1, Math.round((opts.fullCheckSeconds ?? 300) / opts.loopIntervalSeconds));
     this.reporter = new DecisionReporter({ ...opts, logger: this.log });
     this.trigger = new CoalescingTrigger({
       // Short: a reconcile costs what changed, so coalescing only needs to catch a burst in flight.
@@ -114,7 +150,35 @@ export class Reconciler {
   }
 
   start(): void {
-    this.resyncTimer = this.clock.setInterval(() => this.resync(), this.opts.loopIntervalSeconds * 1000);
+    this.resyncTimer = this.clock.setInterval(() => this.tick(), this.opts.loopIntervalSeconds * 1000);
+    this.trigger.fire(true);
+  }
+
+  /** The route watch keeps the ledger current while it runs: the loop interval skips the read-back. */
+  watchedBy(watch: RouteWatch): void {
+    this.watch = watch;
+  }
+
+  /**
+   * The router's watch saw routes of ours go (re-apply them) or another owner's route at a prefix
+   * go (a conflict there is tried again); neither named: read everything back.
+   */
+  routesLost(prefixes: readonly string[], freed: readonly string[] = []): void {
+    if ((prefixes.length === 0 && freed.length === 0) || !this.progress.planned) {
+      this.resync();
+      return;
+    }
+    const retry = freed.filter((p) => this.conflicts.has(p));
+    const ours = prefixes.filter((p) => this.ledger.routes.has(p));
+    if (ours.length === 0 && retry.length === 0) return;
+    const routes = new Map(this.ledger.routes);
+    for (const p of ours) {
+      routes.delete(p);
+      this.verify?.touched.add(p);
+    }
+    for (const p of [...ours, ...retry]) this.pendingPrefixes.add(p);
+    // Also forgets the conflicts, so the retried prefixes are diffed again.
+    this.ledger.reset(routes);
     this.trigger.fire(true);
   }
 
@@ -133,11 +197,89 @@ export class Reconciler {
     this.trigger.fire(true);
   }
 
-  /** A full resync: recompute from the stores, read the router back and reconcile now. */
+  /** A full resync (an FRR restart, a gap in the route watch): read back before the next diff, recheck everything. */
   resync(): void {
-    this.queue.addEverything();
     this.readBackDue = true;
+    this.verify = undefined;
+    this.startRecheck();
     this.trigger.fire(true);
+  }
+
+  /**
+   * The loop interval. A full check (read-back and recheck, beside the worker) every time while no
+   * watch runs, else every fullEvery-th time; otherwise just a run (what is queued; nothing when
+   * idle), which also tells /healthz the loop is alive.
+   */
+  private tick(): void {
+    this.ticks++;
+    if (!this.watch?.live() || this.ticks % this.fullEvery === 0) {
+      this.startRecheck();
+      this.startVerify();
+    }
+    this.trigger.fire(true);
+  }
+
+  /** Re-decides every Service from the stores, a slice at a time, yielding to events between slices. */
+  private startRecheck(): void {
+    if (this.recheckRun || !this.progress.planned) return;
+    this.recheckRun = this.recheck().finally(() => (this.recheckRun = undefined));
+  }
+
+  private async recheck(): Promise<void> {
+    const { cluster } = this.opts;
+    const keys = everyKey(cluster);
+    const slice = this.opts.recheckSlice ?? 256;
+    this.state.setNode(cluster.node());
+    let more = true;
+    while (more && !this.stopped) {
+      more = this.queue.recheck(keys, slice, this.state, cluster);
+      const update = this.state.update();
+      const drift = update.flipped.length + update.reclassed.length;
+      if (drift > 0) {
+        this.log.warn(
+          { prefixes: [...update.flipped, ...update.reclassed].slice(0, 10), count: drift },
+          `the full recheck found ${drift} prefixes the incremental plan had not (a lost event?): applying them`,
+        );
+      }
+      this.noteUpdate(update, false);
+      this.reporter.planUpdated(this.state, update.changes, false, this.ledger.routes);
+      if (drift > 0) this.trigger.fire(true);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** Reads every route back beside the worker; the next reconcile merges what it found. */
+  private startVerify(): void {
+    if (this.verify || this.readBackDue || !this.progress.planned) return;
+    const verify: Verify = { touched: new Set() };
+    this.verify = verify;
+    this.opts.router.read().then(
+      (routes) => {
+        if (this.verify !== verify) return;
+        verify.routes = routes;
+        this.trigger.fire(true);
+      },
+      (err: unknown) => {
+        if (this.verify !== verify) return;
+        this.verify = undefined;
+        // bgp.enabled false only feeds /status from the read; a failed one is no error there.
+        if (!this.opts.applyEnabled) return;
+        this.log.warn(
+          { err },
+          `reading the routes back failed: ${errorMessage(err)}; reading again before the next apply`,
+        );
+        this.readBackDue = true;
+        this.trigger.fire(true);
+      },
+    );
+  }
+
+  /** Records what an update changed: the prefixes to diff, unknown classes, the plan's version. */
+  private noteUpdate(update: PlanUpdate, first: boolean): void {
+    for (const p of update.flipped) this.pendingPrefixes.add(p);
+    for (const p of update.reclassed) this.pendingPrefixes.add(p);
+    this.reporter.unknownClasses(update.unknownRouteClasses);
+    if (update.decided > 0 || first) this.progress.planVersion++;
   }
 
   /** A copy: nothing the caller does with it reaches the reconciler. */
@@ -169,32 +311,32 @@ export class Reconciler {
     return owned.size;
   }
 
-  private async reconcile(): Promise<void> {
-    if (this.stopped) return;
+  /** One run of the worker; false when it touched the router not at all (no rate bound for it). */
+  private async reconcile(): Promise<boolean> {
+    if (this.stopped) return false;
     const { cluster, metrics } = this.opts;
     const { progress } = this;
     const started = this.clock.now();
     progress.runningSince = started;
     const eventAt = this.pendingEventAt;
     this.pendingEventAt = undefined;
+    let worked = true;
     try {
       if (!cluster.synced()) {
         this.log.debug('waiting for every reflector to list once before planning');
-        return;
+        return false;
       }
       metrics.reconciles.inc();
       this.queue.drainInto(this.state, cluster);
       const update = this.state.update();
-      for (const p of update.flipped) this.pendingPrefixes.add(p);
-      for (const p of update.reclassed) this.pendingPrefixes.add(p);
-      this.reporter.unknownClasses(update.unknownRouteClasses);
       const first = !progress.planned;
       progress.planned = true;
-      if (update.decided > 0 || first) progress.planVersion++;
+      this.noteUpdate(update, first);
       const fullDiff = this.readBackDue;
-      await this.readBack();
+      if (fullDiff) await this.readBack();
+      else await this.mergeVerified();
       this.reporter.planUpdated(this.state, update.changes, first, this.ledger.routes);
-      await this.converge(fullDiff, eventAt);
+      worked = (await this.converge(fullDiff, eventAt)) || fullDiff;
       progress.lastOk = true;
       progress.lastError = undefined;
       this.retryDelayMs = this.opts.retryMinMs ?? 500;
@@ -206,11 +348,12 @@ export class Reconciler {
       progress.lastRunAt = end;
       progress.runningSince = undefined;
     }
+    return worked;
   }
 
-  /** Reads the router's actual state back when due (start, resync, after a failure or FRR restart). */
+  /** Reads the router's actual state back, holding the worker (start, after a failure or FRR restart). */
   private async readBack(): Promise<void> {
-    if (!this.readBackDue) return;
+    this.verify = undefined;
     if (this.opts.applyEnabled) {
       this.ledger.reset(await this.opts.router.read());
       await this.opts.router.repair?.();
@@ -220,6 +363,37 @@ export class Reconciler {
       if (routes) this.ledger.reset(routes);
     }
     this.readBackDue = false;
+  }
+
+  /**
+   * Takes in a read-back that ran beside the worker: the ledger becomes what it found, except the
+   * prefixes applied (or lost) since it started, which the ledger knows better; every prefix where
+   * the two differ, and every conflict, is diffed again. Costs map lookups, no command.
+   */
+  private async mergeVerified(): Promise<void> {
+    const routes = this.verify?.routes;
+    if (!this.verify || !routes) return;
+    const { touched } = this.verify;
+    this.verify = undefined;
+    const installed = this.ledger.routes;
+    for (const p of touched) {
+      const mark = installed.get(p);
+      if (mark === undefined) routes.delete(p);
+      else routes.set(p, mark);
+    }
+    const drifted: string[] = [];
+    for (const [p, mark] of installed) if (routes.get(p) !== mark) drifted.push(p);
+    for (const p of routes.keys()) if (!installed.has(p)) drifted.push(p);
+    if (drifted.length > 0) {
+      this.log.warn(
+        { prefixes: drifted.slice(0, 10), count: drifted.length },
+        `${drifted.length} routes of cosmolet differ from what it installed (changed outside it): diffing them again`,
+      );
+    }
+    for (const p of drifted) this.pendingPrefixes.add(p);
+    for (const p of this.conflicts) this.pendingPrefixes.add(p);
+    this.ledger.reset(routes);
+    if (this.opts.applyEnabled) await this.opts.router.repair?.();
   }
 
   /** What the router must change: every prefix after a read-back, else only those that flipped. */
@@ -233,24 +407,35 @@ export class Reconciler {
     return diffPrefixes(desired, this.ledger.routes, full ? undefined : this.pendingPrefixes);
   }
 
-  /** Makes the router hold exactly the plan's prefixes. */
-  private async converge(full: boolean, eventAt: number | undefined): Promise<void> {
+  /** Makes the router hold exactly the plan's prefixes; false when nothing had to change. */
+  private async converge(full: boolean, eventAt: number | undefined): Promise<boolean> {
     const { router, metrics } = this.opts;
     // A plan-only node installs nothing, so it has nothing to tell in Events either.
     const diff = this.opts.applyEnabled ? this.diff(full) : undefined;
     this.pendingPrefixes.clear();
     if (!diff || diffSize(diff) === 0) {
       this.reporter.nothingApplied();
-      return;
+      return false;
     }
     // From here on the baseline is unknown until the apply succeeds (a failure forces a full diff).
     this.readBackDue = true;
     metrics.applies.inc();
+    const touched = this.verify?.touched;
+    if (touched)
+      for (const p of [...diff.add, ...diff.remove, ...(diff.remark ?? []).map((r) => r.prefix)])
+        touched.add(p);
     const result = await router.apply(diff);
-    this.ledger.applied(diff, new Set(result.conflicts));
+    const conflicts = new Set(result.conflicts);
+    for (const p of diff.add) {
+      if (conflicts.has(p)) this.conflicts.add(p);
+      else this.conflicts.delete(p);
+    }
+    for (const p of diff.remove) this.conflicts.delete(p);
+    this.ledger.applied(diff, conflicts);
     this.readBackDue = false;
     if (eventAt !== undefined) metrics.eventToInstalled.observe((this.clock.now() - eventAt) / 1000);
     this.reporter.applied(diff, result);
+    return true;
   }
 
   private fail(err: unknown, eventAt: number | undefined): void {

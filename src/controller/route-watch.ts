@@ -1,20 +1,38 @@
-// Routes of cosmolet that disappear behind its back between resyncs: the router notices (static:
-// FRR deleted them, as `frr-reload.py` does on `systemctl reload frr`), and the reconciler reads
-// back and re-applies at once instead of at the next resync (loopIntervalSeconds).
+// Routes of cosmolet that disappear behind its back between full checks: the router notices
+// (static: FRR deleted them, as `frr-reload.py` does on `systemctl reload frr`; kernel: a route or
+// cosmolet's device deleted by hand), and the reconciler re-applies just those at once instead of
+// at the next full read-back. While the watch runs, that read-back is rare (reconciler.ts).
 import type { Logger } from '../logger.js';
 import type { Router, RouteWatch } from '../router/router.js';
 
-/** Starts the router's watch, if it has one; every loss is a full resync. */
-export function startRouteWatch(router: Router, resync: () => void, logger: Logger): RouteWatch | undefined {
+/** What the watch tells: the reconciler. */
+export interface RouteWatchTarget {
+  /**
+   * These prefixes were lost (re-apply them), and these had another owner's route deleted (a
+   * conflict there can go in); neither: something was missed, read everything back.
+   */
+  routesLost(prefixes: readonly string[], freed?: readonly string[]): void;
+  /** The watch that keeps the routes current, so the loop interval needs no full read-back. */
+  watchedBy(watch: RouteWatch): void;
+}
+
+/** Starts the router's watch, if it has one. */
+export function startRouteWatch(
+  router: Router,
+  target: RouteWatchTarget,
+  logger: Logger,
+): RouteWatch | undefined {
   if (!router.watch) return undefined;
   const log = logger.child({ component: 'route-watch' });
-  return router.watch((lost) => {
+  const watch = router.watch((lost, freed) => {
     if (lost.length > 0) {
       log.warn(
         { count: lost.length, prefixes: lost.slice(0, 10) },
-        `${lost.length} routes of cosmolet were deleted outside it (an FRR reload?): reading back and re-applying`,
+        `${lost.length} routes of cosmolet were deleted outside it (an FRR reload?): re-applying them`,
       );
     }
-    resync();
+    target.routesLost(lost, freed);
   });
+  target.watchedBy(watch);
+  return watch;
 }

@@ -4,7 +4,8 @@
 // overlap: a signal during a run schedules one more run after it. Runs start at least
 // `minIntervalMs` apart, so a source that changes faster (an endpoint flapping every 100 ms) is
 // applied at a bounded rate, each run taking the state as it is then; an isolated signal after a
-// quiet time is not delayed by it.
+// quiet time is not delayed by it. A run that says it changed nothing (an idle loop interval) does
+// not count: a flip right after one is not held back by the rate bound.
 import { realClock, type Clock, type Timer } from '../clock.js';
 
 export interface TriggerOptions {
@@ -12,8 +13,11 @@ export interface TriggerOptions {
   maxDelayMs: number;
   /** Least time between the starts of two runs (a rate bound); 0 for none. */
   minIntervalMs?: number;
-  /** The work; its rejection is the caller's to handle inside `run` (it is caught and ignored here). */
-  run: () => Promise<void>;
+  /**
+   * The work; its rejection is the caller's to handle inside `run` (it is caught and ignored here).
+   * Resolving to false says it changed nothing, so it does not count against minIntervalMs.
+   */
+  run: () => Promise<boolean | void>;
   /** Default: the real clock. */
   clock?: Clock;
 }
@@ -58,9 +62,10 @@ export class CoalescingTrigger {
     this.timer = undefined;
     this.firstPendingAt = undefined;
     this.running = true;
+    const previousStart = this.lastStartAt;
     this.lastStartAt = this.clock.now();
     try {
-      await this.opts.run();
+      if ((await this.opts.run()) === false) this.lastStartAt = previousStart;
     } catch {
       // `run` handles its own failures; nothing may escape into an unhandled rejection.
     } finally {

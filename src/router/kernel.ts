@@ -17,6 +17,7 @@ import { CosmoletError, ErrorCodes } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { applied, applyError, notApplied } from './apply.js';
 import { runCommand } from './exec.js';
+import { RouteMonitor, type RouteEvent } from './route-monitor.js';
 import { requireCanonicalPrefix } from '../net/prefix.js';
 import {
   deleteSelector,
@@ -37,6 +38,7 @@ import {
   type PrefixDiff,
   type Router,
   type RouterOptions,
+  type RouteWatch,
 } from './router.js';
 
 export {
@@ -123,6 +125,8 @@ export class KernelRouter implements Router {
   /** Prefixes whose route of ours is a blackhole (an earlier form), as of the last read and applies. */
   private blackholes = new Set<string>();
   private deviceReady = false;
+  /** Our routes as of the last read and applies since (prefix -> kernel metric), for watch(). */
+  private expected = new Map<string, number>();
   /** The routes of our protocol but not our shape last logged, so each set is logged once. */
   private foreignLogged = '';
   constructor(private readonly opts: RouterOptions) {
@@ -212,6 +216,7 @@ export class KernelRouter implements Router {
         !back.stepBack.includes(r),
     );
     this.blackholes = new Set(this.outdated.filter((r) => r.type === 'blackhole').map((r) => r.prefix));
+    this.expected = new Map([...back.routes].map(([p, mark]) => [p, metricOf(p, mark)]));
     this.reportForeign(back.foreign);
     if (back.stepBack.length > 0) {
       this.log.warn(
@@ -351,6 +356,9 @@ export class KernelRouter implements Router {
     ];
     for (const p of batch.remove) this.blackholes.delete(p);
     if (lines.length === 0) return applied(this.log, result, started);
+    // Our own removals (and a re-mark's old route) are no news to watch().
+    for (const p of batch.remove) this.expected.delete(p);
+    for (const r of diff.remark ?? []) this.expected.delete(r.prefix);
     await this.ensureDevice();
     // -force: go on after a failed line (a `del` of a route already gone); the read-back judges.
     const r = await runCommand([...this.ip(), '-force', '-batch', '-'], {
@@ -381,6 +389,89 @@ export class KernelRouter implements Router {
       );
     }
     result.added -= result.conflicts.length;
+    const refused = new Set(result.conflicts);
+    for (const p of batch.add)
+      if (!refused.has(p)) this.expected.set(p, metricOf(p, diff.marks?.get(p) ?? 0));
+    for (const r of diff.remark ?? []) this.expected.set(r.prefix, metricOf(r.prefix, r.to));
     return applied(this.log, result, started);
   }
+
+  /**
+   * `ip monitor route link` sees a route of ours deleted (`ip route del`, a script flushing the
+   * protocol) within milliseconds: a deletion of a route the last read or an apply installed, at
+   * its metric, that no apply of ours removed calls `onLost` (batched over 20 ms), and so does the
+   * deletion of another owner's host route (freed: a conflict of ours may go in now). A link event of
+   * cosmolet's device (deleted, set down: the kernel then drops its IPv4 routes without a route
+   * event) and a gap in the monitor call it with none: the caller reads everything back. What the
+   * watch cannot see (a route of ours added or changed by hand) the periodic full read-back does.
+   */
+  watch(onLost: (prefixes: string[], freed?: string[]) => void): RouteWatch {
+    const pending = new Set<string>();
+    const freed = new Set<string>();
+    let deviceEvent = false;
+    let flush: NodeJS.Timeout | undefined;
+    const report = (): void => {
+      flush ??= setTimeout(() => {
+        flush = undefined;
+        if (deviceEvent) {
+          this.deviceReady = false;
+          onLost([]);
+        } else {
+          onLost([...pending].sort(), [...freed].sort());
+        }
+        deviceEvent = false;
+        pending.clear();
+        freed.clear();
+      }, 20);
+    };
+    const monitor = new RouteMonitor({
+      argv: [...this.ip(), '-N', 'monitor', 'route', 'link'],
+      onEvent: (e) => {
+        if (this.lostRoute(e)) {
+          this.expected.delete(e.prefix);
+          pending.add(e.prefix);
+        } else if (e.deleted && e.mainTable && isHostPrefix(e.prefix) && !this.expected.has(e.prefix)) {
+          freed.add(e.prefix);
+        } else {
+          return;
+        }
+        report();
+      },
+      onOther: (line) => {
+        // Our own device setup (ensureDevice) is one too: harmless, one read-back.
+        if (!isDeviceEvent(line)) return;
+        deviceEvent = true;
+        report();
+      },
+      onGap: () => onLost([]),
+      logger: this.log,
+      fallback: 'routes of cosmolet deleted by hand come back at the next loop interval',
+    });
+    monitor.start();
+    return {
+      live: () => monitor.running,
+      stop: async () => {
+        if (flush) clearTimeout(flush);
+        await monitor.stop();
+      },
+    };
+  }
+
+  /** A deletion of a route that is ours now (our protocol, our device, the metric we installed). */
+  private lostRoute(e: RouteEvent): boolean {
+    if (!e.deleted || !e.mainTable || e.device !== KERNEL_DEVICE) return false;
+    if (e.protocol !== String(this.opts.kernelProtocol)) return false;
+    const metric = this.expected.get(e.prefix);
+    return metric !== undefined && metric === (e.metric ?? 0);
+  }
+}
+
+/** A /32 or /128: the only prefixes cosmolet installs, so the only ones another route can block. */
+function isHostPrefix(prefix: string): boolean {
+  return prefix.endsWith('/32') || prefix.endsWith('/128');
+}
+
+/** A line of `ip monitor link` about cosmolet's device (`5: cosmolet0: <...>`, `Deleted 5: cosmolet0: ...`). */
+export function isDeviceEvent(line: string): boolean {
+  return new RegExp(`^(Deleted )?\\d+: ${KERNEL_DEVICE}[:@]`).test(line.trim());
 }

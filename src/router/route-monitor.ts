@@ -23,6 +23,10 @@ export interface RouteEvent {
   protocol: string;
   /** Whether the route is in the main table (`ip` prints no table for it). */
   mainTable: boolean;
+  /** The route's device, '' when it has none (a blackhole). */
+  device: string;
+  /** The metric as printed; absent for an IPv4 route of metric 0. */
+  metric?: number;
 }
 
 /** `ip monitor` prints the route type first when it is not unicast: a word, or a number with -N. */
@@ -59,18 +63,24 @@ export function parseMonitorLine(line: string): RouteEvent | undefined {
     return k >= 0 ? tokens[k + 1] : undefined;
   };
   const table = after('table');
-  return {
+  const metric = after('metric');
+  const e: RouteEvent = {
     deleted,
     prefix: p.prefix,
     protocol: after('proto') ?? '',
     mainTable: table === undefined || table === 'main' || table === '254',
+    device: after('dev') ?? '',
   };
+  if (metric !== undefined && /^\d+$/.test(metric)) e.metric = Number(metric);
+  return e;
 }
 
 export interface RouteMonitorOptions {
   /** The monitor command, e.g. `ip -n NS -N monitor route`. */
   argv: readonly string[];
   onEvent: (e: RouteEvent) => void;
+  /** Every line that is not a route (with `monitor route link`: the link events). */
+  onOther?: (line: string) => void;
   /** The monitor runs again after it had stopped: events may have been missed meanwhile. */
   onGap: () => void;
   logger: Logger;
@@ -133,6 +143,7 @@ export class RouteMonitor {
       for (const line of lines) {
         const e = parseMonitorLine(line);
         if (e) this.opts.onEvent(e);
+        else this.opts.onOther?.(line);
       }
     });
     child.stderr?.setEncoding('utf8');

@@ -70,15 +70,18 @@ export interface Router {
    */
   repair?(): Promise<number>;
   /**
-   * Starts noticing at once, between resyncs, that routes of ours disappeared behind cosmolet's
-   * back (static: FRR deleted them, as `frr-reload.py` does on `systemctl reload frr`). Calls
-   * `onLost` with them, or with none after a gap in watching; the caller reads back and re-applies.
-   * Absent where nothing but cosmolet removes its routes in practice (kernel).
+   * Starts noticing at once, between full checks, that routes of ours disappeared behind cosmolet's
+   * back (static: FRR deleted them, as `frr-reload.py` does on `systemctl reload frr`; kernel: a
+   * `ip route del`, or cosmolet's device went). Calls `onLost` with them, or with none after a gap
+   * in watching (or a loss it cannot name); the caller re-applies them, or reads everything back.
+   * `freed` are host prefixes whose route of another owner was deleted: a conflict there can go in.
    */
-  watch?(onLost: (prefixes: string[]) => void): RouteWatch;
+  watch?(onLost: (prefixes: string[], freed?: string[]) => void): RouteWatch;
 }
 
 export interface RouteWatch {
+  /** Whether the watch runs now: while it does not, only a full read-back sees a lost route. */
+  live(): boolean;
   /** Stops watching (kills the watcher's processes) and waits for it. */
   stop(): Promise<void>;
 }

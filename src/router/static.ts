@@ -219,10 +219,11 @@ export class StaticRouter implements Router {
    * that lost it) within milliseconds, without a vtysh call. A deletion of a prefix the last read
    * owned and no apply of ours removed calls `onLost` (batched over 20 ms); a gap in the monitor
    * calls it with none. A route zebra does not put in the kernel (another route holds the prefix)
-   * is not seen: the periodic resync still covers it.
+   * is not seen: the periodic full read-back still covers it.
    */
-  watch(onLost: (prefixes: string[]) => void): RouteWatch {
+  watch(onLost: (prefixes: string[], freed?: string[]) => void): RouteWatch {
     const pending = new Set<string>();
+    const freed = new Set<string>();
     let flush: NodeJS.Timeout | undefined;
     const monitor = new RouteMonitor({
       argv: [
@@ -233,21 +234,28 @@ export class StaticRouter implements Router {
         'route',
       ],
       onEvent: (e) => {
-        if (!e.deleted || !e.mainTable || !this.expected.delete(e.prefix)) return;
-        pending.add(e.prefix);
+        if (!e.deleted || !e.mainTable) return;
+        // Another owner's host route gone: a conflict of ours may go in now.
+        if (this.expected.delete(e.prefix)) pending.add(e.prefix);
+        else if (e.prefix.endsWith('/32') || e.prefix.endsWith('/128')) freed.add(e.prefix);
+        else return;
         flush ??= setTimeout(() => {
           flush = undefined;
           const lost = [...pending].sort();
+          const gone = [...freed].sort();
           pending.clear();
-          onLost(lost);
+          freed.clear();
+          onLost(lost, gone);
         }, 20);
       },
       onGap: () => onLost([]),
       logger: this.log,
-      fallback: 'static routes of cosmolet that FRR deletes (frr-reload.py) come back at the next resync',
+      fallback:
+        'static routes of cosmolet that FRR deletes (frr-reload.py) come back at the next loop interval',
     });
     monitor.start();
     return {
+      live: () => monitor.running,
       stop: async () => {
         if (flush) clearTimeout(flush);
         await monitor.stop();

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CoalescingTrigger } from '../../../src/controller/trigger.js';
+import { ManualClock } from '../manual-clock.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -46,4 +47,37 @@ test('a signal after a quiet time is not delayed by the rate bound', async (t) =
   const end = Date.now() + 2000;
   while (starts.length === 0 && Date.now() < end) await sleep(2);
   assert.ok((starts[0] ?? Infinity) - fired < 200, 'the first run is not held back');
+});
+
+// Before, an idle loop-interval run (nothing queued, nothing applied) counted against the bound: a
+// flip right after it waited up to minIntervalMs (250 ms), a flip p99 outlier every few dozen flips.
+test('a run that changed nothing does not hold back the next signal (an idle loop interval before a flip)', async (t) => {
+  const clock = new ManualClock();
+  const starts: number[] = [];
+  let changed = false;
+  const trigger = new CoalescingTrigger({
+    settleMs: 5,
+    maxDelayMs: 200,
+    minIntervalMs: 250,
+    run: () => Promise.resolve((starts.push(clock.now()), changed)),
+    clock,
+  });
+  t.after(() => trigger.stop());
+  trigger.fire(true); // the idle loop interval
+  await clock.advance(0);
+  trigger.fire(); // a flip right after it: run after the settle time, not 250 ms later
+  await clock.advance(10);
+  assert.deepEqual(
+    starts.map((s) => s - (starts[0] ?? 0)),
+    [0, 5],
+  );
+  // A run that did change something still bounds the rate.
+  changed = true;
+  trigger.fire();
+  await clock.advance(5);
+  trigger.fire();
+  await clock.advance(100);
+  assert.equal(starts.length, 3);
+  await clock.advance(200);
+  assert.equal(starts.length, 4);
 });

@@ -45,15 +45,30 @@ test('ip -N monitor route lines: deletions of zebra static blackholes, cosmolet0
     'Deleted blackhole 10.96.0.10 proto static metric 20 ',
   ];
   assert.deepEqual(captured.map(parseMonitorLine), [
-    { deleted: false, prefix: 'fd00:10:96::a/128', protocol: '196', mainTable: true },
-    { deleted: false, prefix: '10.96.0.10/32', protocol: '196', mainTable: true },
-    { deleted: true, prefix: '10.96.0.10/32', protocol: '196', mainTable: true },
-    { deleted: true, prefix: 'fd00:10:96::a/128', protocol: '196', mainTable: true },
-    { deleted: false, prefix: 'ff00::/8', protocol: '2', mainTable: false },
-    { deleted: false, prefix: 'fe80::/64', protocol: '2', mainTable: true },
-    { deleted: false, prefix: '10.96.0.11/32', protocol: '73', mainTable: true },
-    { deleted: true, prefix: '10.96.0.11/32', protocol: '73', mainTable: true },
-    { deleted: true, prefix: '10.96.0.10/32', protocol: 'static', mainTable: true },
+    {
+      deleted: false,
+      prefix: 'fd00:10:96::a/128',
+      protocol: '196',
+      mainTable: true,
+      device: 'lo',
+      metric: 20,
+    },
+    { deleted: false, prefix: '10.96.0.10/32', protocol: '196', mainTable: true, device: '', metric: 20 },
+    { deleted: true, prefix: '10.96.0.10/32', protocol: '196', mainTable: true, device: '', metric: 20 },
+    {
+      deleted: true,
+      prefix: 'fd00:10:96::a/128',
+      protocol: '196',
+      mainTable: true,
+      device: 'lo',
+      metric: 20,
+    },
+    { deleted: false, prefix: 'ff00::/8', protocol: '2', mainTable: false, device: 'cosmolet0', metric: 256 },
+    { deleted: false, prefix: 'fe80::/64', protocol: '2', mainTable: true, device: 'cosmolet0', metric: 256 },
+    // An IPv4 route of metric 0: `ip` prints no metric.
+    { deleted: false, prefix: '10.96.0.11/32', protocol: '73', mainTable: true, device: 'cosmolet0' },
+    { deleted: true, prefix: '10.96.0.11/32', protocol: '73', mainTable: true, device: 'cosmolet0' },
+    { deleted: true, prefix: '10.96.0.10/32', protocol: 'static', mainTable: true, device: '', metric: 20 },
   ]);
   for (const junk of [
     '',
