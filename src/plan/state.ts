@@ -58,9 +58,11 @@ export interface PlanUpdate {
 
 interface Route {
   ip: IP;
-  prefix: string;
-  /** The Services that qualify, their kinds and classes: usually one, so a list (smaller than a Map). */
-  services: { service: string; kinds: IPKind[]; routeClass: string }[];
+  /**
+   * The qualifying decisions (their Service, kinds and class): usually one, so a list (smaller than a
+   * Map), of the kept entries themselves (an object of its own per route was 48 bytes more).
+   */
+  services: Entry[];
 }
 
 /** A route's class (rule 7; "" = none): the first by name among its Services' classes. */
@@ -73,6 +75,8 @@ function routeClassOf(route: Route): string {
 /** A decided IP with what the plan shows for it (undefined: hidden behind another Service's route). */
 interface Entry extends IPDecision {
   shown?: DecisionState | undefined;
+  /** The Service decided. */
+  service: string;
 }
 
 export class PlanState {
@@ -244,8 +248,9 @@ export class PlanState {
       affected.set(key, old ?? []);
       for (const e of old ?? []) this.unindex(key, e, touch);
       if (entries) {
-        this.decided.set(key, exactlySized(entries));
-        for (const e of entries) this.index(key, e, touch);
+        const kept = keptEntries(entries, key);
+        this.decided.set(key, kept);
+        for (const e of kept) this.index(key, e, touch);
       } else {
         this.decided.delete(key);
       }
@@ -320,16 +325,15 @@ export class PlanState {
     return r;
   }
 
-  private index(service: string, e: IPDecision, touch: (prefix: string) => void): void {
+  private index(service: string, e: Entry, touch: (prefix: string) => void): void {
     if (!e.ip) return;
     const prefix = hostPrefix(e.ip);
     if (e.kinds.length > 0) {
       touch(prefix);
-      const q = { service, kinds: e.kinds, routeClass: e.routeClass };
       const route = this.routes.get(prefix);
       // A literal of one: `[]` then push would reserve room for 17 (136 bytes more per route).
-      if (!route) this.routes.set(prefix, { ip: e.ip, prefix, services: [q] });
-      else route.services.push(q);
+      if (!route) this.routes.set(prefix, { ip: e.ip, services: [e] });
+      else route.services.push(e);
     } else {
       let set = this.skippers.get(prefix);
       if (!set) this.skippers.set(prefix, (set = new Set()));
@@ -408,12 +412,17 @@ export class PlanState {
 }
 
 /**
- * The entries as kept: decideService's arrays grow by push and keep room for 17 elements (152 bytes
- * for one), and a kept Service has one such list and one kinds list per IP.
+ * The entries as kept, marked with their Service: exactly sized, since decideService's arrays grow
+ * by push and keep room for 17 elements (152 bytes for one), and a kept Service has one such list
+ * and one kinds list per IP.
  */
-function exactlySized(entries: Entry[]): Entry[] {
-  for (const e of entries) if (e.kinds.length > 0) e.kinds = e.kinds.slice();
-  return entries.slice();
+function keptEntries(entries: readonly IPDecision[], service: string): Entry[] {
+  return entries.map((d) => {
+    const e = d as Entry;
+    e.service = service;
+    if (e.kinds.length > 0) e.kinds = e.kinds.slice();
+    return e;
+  });
 }
 
 function sameDecisions(a: readonly IPDecision[], b: readonly IPDecision[]): boolean {
