@@ -1,5 +1,5 @@
-// What a reflector is handed and what it reports: its options, the hooks metrics listen on, and
-// the resources it can reflect. The loop itself is ./reflector.ts.
+// What a reflector is handed and what it reports: its options, the hooks metrics listen on, the
+// resources it can reflect, and the safe calls into the caller's code. The loop is ./reflector.ts.
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { KubeObject } from '../model/objects.js';
@@ -93,7 +93,10 @@ export type CallHook = <K extends keyof ReflectorHooks>(
   ...args: Middle<Parameters<NonNullable<ReflectorHooks[K]>>>
 ) => void;
 
-/** The hook caller of one reflector: a broken hook must never disturb the loop, it is logged. */
+// The caller's code, called safely: a broken hook, release or change handler must never disturb
+// the loop; it is logged.
+
+/** The hook caller of one reflector. */
 export function hookCaller(
   hooks: ReflectorHooks | undefined,
   resource: ReflectedResource,
@@ -107,6 +110,33 @@ export function hookCaller(
       fn.call(hooks, resource, ...args, namespace);
     } catch (err) {
       log.warn({ err, hook: name }, 'reflector hook failed');
+    }
+  };
+}
+
+/** `release`, or nothing. */
+export function releaser<T>(release: ((value: T) => void) | undefined, log: Logger): (value: T) => void {
+  return (value) => {
+    try {
+      release?.(value);
+    } catch (err) {
+      log.warn({ err }, 'release failed');
+    }
+  };
+}
+
+/** `onChange`, or nothing; a rejected promise is logged too. */
+export function changeHandler<T>(
+  onChange: ((change: ReflectorChange<T>) => void | Promise<void>) | undefined,
+  log: Logger,
+): (change: ReflectorChange<T>) => void {
+  return (change) => {
+    if (!onChange) return;
+    try {
+      const r = onChange(change);
+      if (r instanceof Promise) r.catch((err: unknown) => log.error({ err }, 'change handler failed'));
+    } catch (err) {
+      log.error({ err, key: change.key }, 'change handler failed');
     }
   };
 }

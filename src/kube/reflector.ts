@@ -24,7 +24,9 @@ import type { KubeStream } from './client.js';
 import { sameVersion, slim } from './default-projection.js';
 import { ListPager } from './pager.js';
 import {
+  changeHandler,
   hookCaller,
+  releaser,
   resourcePath,
   type CallHook,
   type ReflectedResource,
@@ -35,7 +37,7 @@ import { DEFAULT_TIMERS, watchTimeoutSeconds, type ReflectorTimers } from './ref
 import { Store, type ReflectorChange } from './store.js';
 import { decodeWatchLine } from './watch-event.js';
 import { probeWatch, throwUnlessOpened, WatchReader } from './watch-stream.js';
-import { BookmarkRhythm, Watchdog } from './watchdog.js';
+import { BookmarkRhythm, Watchdog, type ProbeVerdict } from './watchdog.js';
 
 export { DEFAULT_TIMERS, stallLimitMs, type ReflectorTimers } from './reflector-timers.js';
 export {
@@ -73,6 +75,7 @@ export class Reflector<T = KubeObject> {
   private readonly project: (raw: KubeObject) => T | undefined;
   private readonly random: () => number;
   private readonly hook: CallHook;
+  private readonly emit: (change: ReflectorChange<T>) => void;
 
   constructor(private readonly options: ReflectorOptions<T>) {
     this.project = options.project ?? ((raw) => slim(raw) as T);
@@ -84,7 +87,8 @@ export class Reflector<T = KubeObject> {
     this.progressAt = this.clock.now();
     this.log = options.logger.child({ resource: options.resource, namespace: options.namespace ?? '*' });
     this.hook = hookCaller(options.hooks, this.resource, this.namespace, this.log);
-    const release = (value: T): void => this.release(value);
+    const release = releaser(options.release, this.log);
+    this.emit = changeHandler(options.onChange, this.log);
     this.store = new Store<T>({
       same: options.same ?? ((a, b) => sameVersion(a as KubeObject, b as KubeObject)),
       release,
@@ -259,27 +263,6 @@ export class Reflector<T = KubeObject> {
     this.hook('listed', objects.size);
   }
 
-  private release(value: T): void {
-    try {
-      this.options.release?.(value);
-    } catch (err) {
-      this.log.warn({ err }, 'release failed');
-    }
-  }
-
-  private emit(change: ReflectorChange<T>): void {
-    const handler = this.options.onChange;
-    if (!handler) return;
-    try {
-      const r = handler(change);
-      if (r instanceof Promise) {
-        r.catch((err: unknown) => this.log.error({ err }, 'change handler failed'));
-      }
-    } catch (err) {
-      this.log.error({ err, key: change.key }, 'change handler failed');
-    }
-  }
-
   /** One watch; resolves with why it ended when it may simply be reopened, throws otherwise. */
   private async watch(): Promise<WatchRestartReason> {
     const t = this.timers;
@@ -301,34 +284,22 @@ export class Reflector<T = KubeObject> {
     // known. A watch that opens with 200 and dies at once, or stays open but silent while bookmarks
     // are expected, does not count (readiness must not stay green on it).
     let answered = false;
-    const answer = (): void => {
+    const announce = (): void => {
       if (!answered) this.hook('watchOpened');
       answered = true;
+    };
+    const answer = (): void => {
+      announce();
       this.watchAnswered();
     };
     const answeredTimer = this.clock.setTimeout(() => {
-      if (!this.rhythm.known && !answered) {
-        answered = true;
-        this.hook('watchOpened');
-      }
+      if (!this.rhythm.known) announce();
     }, t.shortWatchMs);
     const watchdog = new Watchdog({
       clock: this.clock,
       watchdogMs: timeoutSeconds * 1000 + t.watchdogGraceMs,
       rhythm: this.rhythm,
-      probe: (signal) =>
-        probeWatch({
-          client: this.options.client,
-          path: this.query({
-            watch: '1',
-            resourceVersion: this.resourceVersion,
-            timeoutSeconds: String(t.probeWatchSeconds),
-          }),
-          timeoutSeconds: t.probeWatchSeconds,
-          graceMs: t.probeGraceMs,
-          clock: this.clock,
-          signal,
-        }),
+      probe: (signal) => this.probe(signal),
       stalled: () => reader.end('watchdog'),
       quiet: () => {
         this.log.debug('watch quiet: the server has nothing newer for it');
@@ -369,6 +340,23 @@ export class Reflector<T = KubeObject> {
       this.current = undefined;
       this.relists.watchLasted(this.clock.now() - opened);
     }
+  }
+
+  /** A second, short watch from the silent one's version: whether that one missed something. */
+  private probe(signal: AbortSignal): Promise<ProbeVerdict> {
+    const t = this.timers;
+    return probeWatch({
+      client: this.options.client,
+      path: this.query({
+        watch: '1',
+        resourceVersion: this.resourceVersion,
+        timeoutSeconds: String(t.probeWatchSeconds),
+      }),
+      timeoutSeconds: t.probeWatchSeconds,
+      graceMs: t.probeGraceMs,
+      clock: this.clock,
+      signal,
+    });
   }
 
   /** Applies one watch line; returns true when it was an event. Throws GoneError/KubeApiError on ERROR. */
