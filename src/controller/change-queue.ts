@@ -41,6 +41,27 @@ export class ChangeQueue {
     else this.node = true;
   }
 
+  /**
+   * Whether every object is due (at start), and no longer: the caller feeds them itself (the first
+   * plan, in slices). The keys queued from now on stay queued.
+   */
+  takeEverything(): boolean {
+    const was = this.everything;
+    this.everything = false;
+    if (was) {
+      // The caller reads every object from the stores now: what was queued before is in it.
+      this.services.clear();
+      this.slices.clear();
+      this.node = false;
+    }
+    return was;
+  }
+
+  /** Every object again, at once (a first plan that failed part of the way). */
+  everythingAgain(): void {
+    this.everything = true;
+  }
+
   /** Feeds the queued keys (or, at start, every object) from the stores into the plan; empties the queue. */
   drainInto(state: PlanState, cluster: ClusterSource): void {
     if (this.everything) {

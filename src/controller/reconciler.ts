@@ -13,12 +13,16 @@
 // API server leaves the stores (and so the routes) as they were; a failed apply keeps the routes
 // and forces a read-back, never a withdrawal. The installed routes are in route-ledger.ts, the
 // diff is the router's diffPrefixes, and what is told about decisions is in decision-reporter.ts.
+// Why one file of this length: the worker, the full check beside it and the sliced first plan all
+// write the same pending prefixes, ledger and read-back state, in an order that is the correctness
+// argument (what a merge may trust, when a withdrawal may go); split, that order is in no one file.
 import { realClock, type Clock, type Timer } from '../clock.js';
 import { errorMessage, CosmoletError } from '../errors.js';
 import type { ReflectedResource } from '../kube/reflector.js';
 import type { Logger } from '../logger.js';
+import type { SliceInfo } from '../plan/input.js';
 import { PlanState, type PlanUpdate } from '../plan/state.js';
-import type { Plan, PlanSettings } from '../plan/types.js';
+import type { DecisionChange, Plan, PlanSettings } from '../plan/types.js';
 import {
   diffPrefixes,
   diffSize,
@@ -327,15 +331,21 @@ export class Reconciler implements RouteWatchTarget {
         return false;
       }
       metrics.reconciles.inc();
-      this.queue.drainInto(this.state, cluster);
-      const update = this.state.update();
       const first = !progress.planned;
-      progress.planned = true;
-      this.noteUpdate(update, first);
       const fullDiff = this.readBackDue;
-      if (fullDiff) await this.readBack();
-      else await this.mergeVerified();
-      this.reporter.planUpdated(this.state, update.changes, first, this.ledger.routes);
+      let changes: DecisionChange[];
+      if (first && this.opts.applyEnabled && this.queue.takeEverything()) {
+        changes = await this.firstPlan();
+      } else {
+        this.queue.drainInto(this.state, cluster);
+        const update = this.state.update();
+        this.noteUpdate(update, first);
+        changes = update.changes;
+        if (fullDiff) await this.readBack();
+        else await this.mergeVerified();
+      }
+      progress.planned = true;
+      this.reporter.planUpdated(this.state, changes, first, this.ledger.routes);
       worked = (await this.converge(fullDiff, eventAt)) || fullDiff;
       progress.lastOk = true;
       progress.lastError = undefined;
@@ -349,6 +359,77 @@ export class Reconciler implements RouteWatchTarget {
       progress.runningSince = undefined;
     }
     return worked;
+  }
+
+  /**
+   * The first plan (cold start, issue 23 item 4), once every list is complete: decided a slice of
+   * Services at a time, each with its slices, while the routes are read back; once the read-back is
+   * in, what is decided so far goes out while the rest is decided. Adds only: a withdrawal waits for
+   * the whole plan (the full diff after it), since a Service not decided yet is not a Service to
+   * withdraw. A failure starts over with the whole plan at once.
+   */
+  private async firstPlan(): Promise<DecisionChange[]> {
+    const { cluster } = this.opts;
+    let readDone = false;
+    const reading = this.readBack().then(() => void (readDone = true));
+    // Rejections are taken where they are awaited, below; none may go unhandled meanwhile.
+    reading.catch(() => undefined);
+    let applying: Promise<void> | undefined;
+    let applyError: Error | undefined;
+    const changes: DecisionChange[] = [];
+    const decide = (): void => {
+      const update = this.state.update();
+      this.noteUpdate(update, false);
+      for (const c of update.changes) changes.push(c);
+      if (applying || !readDone || this.pendingPrefixes.size === 0) return;
+      applying = this.applyAdds()
+        .catch((err: unknown) => void (applyError ??= err instanceof Error ? err : new Error(String(err))))
+        .finally(() => (applying = undefined));
+    };
+    try {
+      const slicesOf = new Map<string, SliceInfo[]>();
+      for (const s of cluster.endpointSlices()) {
+        const list = slicesOf.get(s.service ?? '');
+        if (list) list.push(s);
+        else slicesOf.set(s.service ?? '', [s]);
+      }
+      this.state.setNode(cluster.node());
+      const slice = this.opts.recheckSlice ?? 256;
+      let n = 0;
+      for (const svc of cluster.services()) {
+        for (const s of slicesOf.get(svc.key) ?? []) this.state.setSlice(s.key, s);
+        slicesOf.delete(svc.key);
+        this.state.setService(svc.key, svc);
+        if (++n % slice !== 0) continue;
+        decide();
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      for (const rest of slicesOf.values()) for (const s of rest) this.state.setSlice(s.key, s);
+      decide();
+      this.progress.planVersion++;
+      await reading;
+      while (applying) await applying;
+      if (applyError) throw applyError;
+    } catch (err) {
+      this.queue.everythingAgain();
+      throw err;
+    }
+    return changes;
+  }
+
+  /** Adds the pending prefixes the plan advertises and the router lacks (the first plan's early batches). */
+  private async applyAdds(): Promise<void> {
+    const adds = new Map<string, number>();
+    for (const p of this.pendingPrefixes)
+      if (this.state.advertises(p) && !this.ledger.routes.has(p) && !this.ledger.conflicted(p))
+        adds.set(p, this.markOf(p));
+    if (adds.size > 0) await this.applyDiff(diffPrefixes(adds, this.ledger.routes, adds.keys()), undefined);
+  }
+
+  /** The mark a prefix of the plan carries: its route class's, 0 for none. */
+  private markOf(prefix: string): number {
+    const cls = this.state.classOf(prefix);
+    return cls ? (this.opts.classMarks?.get(cls) ?? 0) : 0;
   }
 
   /** Reads the router's actual state back, holding the worker (start, after a failure or FRR restart). */
@@ -401,15 +482,13 @@ export class Reconciler implements RouteWatchTarget {
     const desired = new Map<string, number>();
     for (const p of full ? this.state.advertised() : this.pendingPrefixes) {
       if (!this.state.advertises(p) || this.ledger.conflicted(p)) continue;
-      const cls = this.state.classOf(p);
-      desired.set(p, cls ? (this.opts.classMarks?.get(cls) ?? 0) : 0);
+      desired.set(p, this.markOf(p));
     }
     return diffPrefixes(desired, this.ledger.routes, full ? undefined : this.pendingPrefixes);
   }
 
   /** Makes the router hold exactly the plan's prefixes; false when nothing had to change. */
   private async converge(full: boolean, eventAt: number | undefined): Promise<boolean> {
-    const { router, metrics } = this.opts;
     // A plan-only node installs nothing, so it has nothing to tell in Events either.
     const diff = this.opts.applyEnabled ? this.diff(full) : undefined;
     this.pendingPrefixes.clear();
@@ -417,6 +496,13 @@ export class Reconciler implements RouteWatchTarget {
       this.reporter.nothingApplied();
       return false;
     }
+    await this.applyDiff(diff, eventAt);
+    return true;
+  }
+
+  /** Applies one diff and records it in the ledger. */
+  private async applyDiff(diff: PrefixDiff, eventAt: number | undefined): Promise<void> {
+    const { router, metrics } = this.opts;
     // From here on the baseline is unknown until the apply succeeds (a failure forces a full diff).
     this.readBackDue = true;
     metrics.applies.inc();
@@ -435,7 +521,6 @@ export class Reconciler implements RouteWatchTarget {
     this.readBackDue = false;
     if (eventAt !== undefined) metrics.eventToInstalled.observe((this.clock.now() - eventAt) / 1000);
     this.reporter.applied(diff, result);
-    return true;
   }
 
   private fail(err: unknown, eventAt: number | undefined): void {

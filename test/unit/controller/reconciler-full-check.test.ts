@@ -91,6 +91,7 @@ async function start(
   n: number,
   extra: Partial<ReconcilerOptions> = {},
   foreign: string[] = [],
+  installed: string[] = [],
 ): Promise<Fixture> {
   const services = new Map<string, ServiceInfo>();
   const slices = new Map<string, SliceInfo>();
@@ -109,6 +110,7 @@ async function start(
   let text = '';
   const router = new TableRouter();
   for (const p of foreign) router.foreign.add(p);
+  for (const p of installed) router.table.set(p, 0);
   const clock = new ManualClock();
   const r = new Reconciler({
     cluster,
@@ -145,8 +147,8 @@ async function start(
   });
   t.after(() => r.stop());
   r.start();
-  await clock.advance(0);
-  assert.equal(router.table.size, n - router.foreign.size);
+  // The first plan goes out in slices (issue 23 item 4): a few turns of the event loop.
+  await until(clock, () => router.table.size === n - router.foreign.size && r.status().planned);
   return { r, router, clock, services, slices, logs: () => text.split('\n').filter((l) => l !== '') };
 }
 
@@ -257,4 +259,18 @@ test("a conflict is tried again as soon as the watch sees the other owner's rout
   assert.equal(router.applies.length, applies + 1);
   assert.deepEqual(router.applies.at(-1), { add: ['10.96.0.1/32'], remove: [] });
   assert.equal(router.reads, reads);
+});
+
+// Issue 23 item 4: before, the whole first plan was decided before the first batch went out.
+test('the first plan goes out in batches while it is decided; a stale route of ours goes only once the whole plan is decided', async (t) => {
+  const stale = '10.96.1.1/32';
+  const { router } = await start(t, 40, { recheckSlice: 4 }, [], [stale]);
+  assert.ok(router.applies.length >= 2, `${router.applies.length} applies`);
+  const [firstBatch] = router.applies;
+  assert.ok(firstBatch && firstBatch.add.length > 0 && firstBatch.add.length < 40);
+  assert.deepEqual(firstBatch?.remove, []);
+  for (const d of router.applies.slice(0, -1)) assert.deepEqual(d.remove, []);
+  assert.deepEqual(router.applies.at(-1)?.remove, [stale]);
+  assert.equal(router.table.has(stale), false);
+  assert.equal(new Set(router.applies.flatMap((d) => d.add)).size, 40);
 });
