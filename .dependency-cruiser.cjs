@@ -1,6 +1,8 @@
-// Import boundaries of src/ (run by `npm run lint`; docs/architecture.md draws them). Data flows
-// kube -> plan -> router; the controller wires them, observe reports; net, model, logger and errors
-// are the shared vocabulary at the base; the lab and the CLI sit on top.
+// Import boundaries of src/ and packages/ (run by `npm run lint`; docs/architecture.md draws them).
+// Data flows kube -> plan -> router; the controller wires them, observe reports; net, model, logger
+// and errors are the shared vocabulary at the base; the CLI sits on top. Beside the product, two
+// private workspace packages: the API double (packages/kube-double) and the lab (packages/lab), which
+// reach the product only by its package name (`cosmolet/...`, the root package.json's exports).
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
@@ -8,7 +10,7 @@ module.exports = {
       name: 'no-cycles',
       severity: 'error',
       comment: 'Imports flow one way: no cycle, type-only and dynamic imports included.',
-      from: { path: '^src/' },
+      from: { path: '^(src|packages)/' },
       to: { circular: true },
     },
     {
@@ -17,7 +19,7 @@ module.exports = {
       scope: 'folder',
       comment:
         'Layers, not only files, flow one way: two folders that import each other (even through different files) are one layer in two places.',
-      from: { path: '^src/' },
+      from: { path: '^(src|packages)/' },
       to: { circular: true },
     },
     {
@@ -28,31 +30,37 @@ module.exports = {
       from: { path: '^src/plan/' },
       to: {
         path: [
-          '^src/(kube|router|controller|observe|cli|lab)/',
+          '^src/(kube|router|controller|observe|cli)/',
           '^(node:)?(fs|fs/promises|child_process|http|https|http2|net|dgram|dns|tls|worker_threads|cluster|os|process)$',
         ],
       },
     },
     {
-      name: 'production-never-imports-lab',
+      name: 'product-never-imports-packages',
       severity: 'error',
       comment:
-        'The lab (API double, fabric) is for tests and `cosmolet lab`; the image leaves it out. Only cli/main.ts loads the lab command, on demand.',
-      from: { path: '^src/', pathNot: ['^src/lab/', '^src/cli/main\\.ts$'] },
-      to: { path: '^src/lab/' },
+        'The product (what the image and `npm pack` ship) has no lab and no API double; cli/main.ts loads the lab command by a name in a variable, which no import rule sees.',
+      from: { path: '^src/' },
+      to: { path: '^packages/' },
     },
     {
-      name: 'lab-command-loaded-on-demand',
+      name: 'packages-reach-the-product-by-name',
       severity: 'error',
-      comment: 'cli/main.ts may reach the lab only through a dynamic import of src/lab/command.ts.',
-      from: { path: '^src/cli/main\\.ts$' },
-      to: { path: '^src/lab/', dependencyTypesNot: ['dynamic-import'] },
+      comment:
+        "The packages import the product as `cosmolet/...` (the root package.json's exports), never by a relative path into src/.",
+      from: { path: '^packages/' },
+      to: { path: '^src/', dependencyTypes: ['local'] },
     },
     {
-      name: 'lab-command-only',
+      name: 'double-takes-only-the-vocabulary',
       severity: 'error',
-      from: { path: '^src/cli/main\\.ts$' },
-      to: { path: '^src/lab/', pathNot: '^src/lab/command\\.ts$' },
+      comment:
+        'The API double speaks Kubernetes in the product vocabulary (model, errors, logging) and knows nothing of the lab or of what the product does with the API.',
+      from: { path: '^packages/kube-double/' },
+      to: {
+        path: ['^packages/lab/', '^src/'],
+        pathNot: ['^src/model/', '^src/(errors|logger)\\.ts$', '^src/observe/log\\.ts$'],
+      },
     },
     {
       name: 'router-below-kube-plan-controller',
@@ -79,6 +87,12 @@ module.exports = {
     doNotFollow: { path: 'node_modules' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    exclude: { path: '^(dist|node_modules)/' },
+    // The workspace packages and the product resolve to their sources, as the type checker sees them.
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['source', 'import', 'default'],
+      extensions: ['.ts', '.js'],
+    },
+    exclude: { path: '(^|/)(dist|dist-types|node_modules)/' },
   },
 };

@@ -14,8 +14,9 @@
 # Stages: `build` compiles TypeScript with the dev dependencies; `deps` installs the production
 # dependencies only (type declarations and source maps dropped: never loaded at run time, a third of
 # the dependencies' size) and writes their SBOM; `vtysh` takes vtysh and libfrr out of Debian's frr
-# package; the final image is the runtime base with those, the compiled dist/ (without dist/lab,
-# the test lab), iproute2 (`ip`, all the kernel origination needs) and the libraries vtysh links.
+# package; the final image is the runtime base with those, the compiled dist/ (the product only:
+# the lab and the API double are workspace packages the build context leaves out), iproute2 (`ip`,
+# all the kernel origination needs) and the libraries vtysh links.
 #
 # vtysh: Debian ships it in the `frr` package (bookworm: FRR 8.4) together with the daemons, which
 # never run in the container, so only /usr/bin/vtysh, libfrr.so.0 and /etc/pam.d/frr are taken from
@@ -43,9 +44,8 @@ COPY scripts/stamp-build-info.mjs ./scripts/
 COPY src ./src
 ARG REVISION=unknown
 ARG CREATED=
-RUN COSMOLET_COMMIT="${REVISION}" COSMOLET_BUILD_DATE="${CREATED}" npm run build \
- && chmod 0755 dist/cli.js \
- && rm -rf dist/lab
+RUN COSMOLET_COMMIT="${REVISION}" COSMOLET_BUILD_DATE="${CREATED}" npm run build:product \
+ && chmod 0755 dist/cli.js
 
 FROM ${BUILD_IMAGE} AS deps
 WORKDIR /app

@@ -4,7 +4,18 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['dist/', 'node_modules/', 'coverage/', '**/*.js', '**/*.mjs', '**/*.cjs', 'charts/', 'deploy/'],
+    ignores: [
+      'dist/',
+      'dist-types/',
+      'packages/*/dist/',
+      'node_modules/',
+      'coverage/',
+      '**/*.js',
+      '**/*.mjs',
+      '**/*.cjs',
+      'charts/',
+      'deploy/',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,

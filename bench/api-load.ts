@@ -7,7 +7,7 @@
 // - bytes of one EndpointSlice watch event (what every node receives for every slice update).
 // Run: node --import tsx bench/api-load.ts [services]. Writes bench/results/api-load.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { waitFor } from '../src/lab/fabric.js';
+import { waitFor } from '@cosmolet/lab/wait';
 import { isReporter } from '../src/controller/reporter-nodes.js';
 import { NODE, OTHER, node, service, slice } from '../test/e2e/controller/cluster.js';
 import { inControllerLab } from './controller-lab.js';

@@ -5,7 +5,7 @@
 // Prints the figures and writes bench/results/controller.json. Run: node --import tsx bench/controller.ts
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { waitFor } from '../src/lab/fabric.js';
+import { waitFor } from '@cosmolet/lab/wait';
 import { node, service, services, slice, slices } from '../test/e2e/controller/cluster.js';
 import { inControllerLab } from './controller-lab.js';
 import { metric } from './prometheus-text.js';

@@ -17,7 +17,7 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { KubeObject } from '../src/model/objects.js';
-import { waitFor } from '../src/lab/fabric.js';
+import { waitFor } from '@cosmolet/lab/wait';
 import { runCommand } from '../src/router/exec.js';
 import { ScaleLab } from './scale/lab.js';
 import { percentiles } from './scale/report.js';

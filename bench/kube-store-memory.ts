@@ -127,9 +127,10 @@ async function main(): Promise<void> {
   const child = spawn(
     process.execPath,
     [
+      '--conditions=source',
       '--import',
       'tsx',
-      join(root, 'src/lab/apiserver-main.ts'),
+      join(root, 'packages/kube-double/src/apiserver-main.ts'),
       '--listen',
       '127.0.0.1:0',
       '--token',

@@ -42,9 +42,13 @@ for (const b of BENCHES) {
     console.log('   skipped: needs root, FRR and GoBGP (run scripts/setup.sh as root)');
     continue;
   }
-  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', `bench/${b.file}`, ...flags], {
-    stdio: 'inherit',
-  });
+  const r = spawnSync(
+    process.execPath,
+    ['--expose-gc', '--conditions=source', '--import', 'tsx', `bench/${b.file}`, ...flags],
+    {
+      stdio: 'inherit',
+    },
+  );
   if (r.status !== 0) {
     failed++;
     console.log(`   ${b.file} failed (exit ${r.status})`);

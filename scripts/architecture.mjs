@@ -1,5 +1,6 @@
-// Draws the folder-level import graph of src/ (from dependency-cruiser's reading of the code) as a
-// Mermaid flowchart into docs/architecture.md, between the GENERATED markers.
+// Draws the folder-level import graph of src/ and of the workspace packages (packages/kube-double,
+// packages/lab; from dependency-cruiser's reading of the code) as a Mermaid flowchart into
+// docs/architecture.md, between the GENERATED markers.
 //   node scripts/architecture.mjs          rewrite the block
 //   node scripts/architecture.mjs --check  exit 1 when the committed block is out of date
 import { execFileSync } from 'node:child_process';
@@ -13,9 +14,22 @@ const END = '<!-- END GENERATED -->';
 // The shared vocabulary everything may import: drawn once, not as an arrow from every layer.
 const BASE = new Set(['errors', 'logger', 'version']);
 
+// The lab's own base (its errors, waiting, paths), imported by its every folder: drawn once too.
+const LAB_BASE = 'lab/base';
+
+/** The layer of a file: a folder or root file of src/, the API double, or a folder of the lab. */
 function layer(file) {
   const parts = file.split('/');
+  if (parts[0] === 'packages') {
+    if (parts[1] !== 'lab') return parts[1];
+    return parts.length > 4 ? `lab/${parts[3]}` : LAB_BASE;
+  }
   return parts.length > 2 ? parts[1] : parts[1].replace(/\.ts$/, '');
+}
+
+/** A Mermaid node id (no slash or dash) for a layer, labelled with its name where they differ. */
+function node(name) {
+  return name.replace(/[^A-Za-z0-9]/g, '_');
 }
 
 export function diagram() {
@@ -24,6 +38,7 @@ export function diagram() {
     [
       `${root}node_modules/dependency-cruiser/bin/dependency-cruise.mjs`,
       'src',
+      'packages',
       '--config',
       '.dependency-cruiser.cjs',
       '-T',
@@ -33,23 +48,37 @@ export function diagram() {
   );
   const edges = new Set();
   const layers = new Set();
+  const ours = (f) => /^(src|packages\/[^/]+\/src)\//.test(f);
   for (const m of JSON.parse(json).modules) {
-    if (!m.source.startsWith('src/')) continue;
+    if (!ours(m.source)) continue;
     const from = layer(m.source);
     layers.add(from);
     for (const d of m.dependencies) {
-      if (!d.resolved.startsWith('src/')) continue;
+      if (!ours(d.resolved)) continue;
       const to = layer(d.resolved);
-      if (to === from || BASE.has(to)) continue;
-      edges.add(`  ${from} ${d.dynamic ? '-.->' : '-->'} ${to}`);
+      if (to === from || BASE.has(to) || to === LAB_BASE) continue;
+      edges.add(`  ${node(from)} ${d.dynamic ? '-.->' : '-->'} ${node(to)}`);
     }
   }
   const base = [...BASE].filter((b) => layers.has(b)).sort();
+  const lab = [...layers].filter((l) => l.startsWith('lab/') && l !== LAB_BASE).sort();
+  const labelled = (l) => `${node(l)}["${l.replace(/^lab\//, '')}"]`;
   return [
     '```mermaid',
     'flowchart TD',
     ...[...edges].sort(),
     `  base["${base.join(', ')}: imported by every layer"]`,
+    ...[...layers]
+      .filter((l) => !l.startsWith('lab/') && l !== 'kube-double' && node(l) !== l)
+      .sort()
+      .map((l) => `  ${node(l)}["${l}"]`),
+    '  subgraph packages_kube_double["packages/kube-double (private)"]',
+    '    kube_double["kube-double"]',
+    '  end',
+    '  subgraph packages_lab["packages/lab (private)"]',
+    ...lab.map((l) => `    ${labelled(l)}`),
+    `    ${node(LAB_BASE)}["errors, wait, paths: imported by every lab folder"]`,
+    '  end',
     '```',
   ].join('\n');
 }

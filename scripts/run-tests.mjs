@@ -21,7 +21,11 @@ if (files.length === 0) {
   process.exit(1);
 }
 const extra = process.env.TEST_CONCURRENCY ? [`--test-concurrency=${process.env.TEST_CONCURRENCY}`] : [];
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', ...extra, ...files], {
-  stdio: 'inherit',
-});
+const r = spawnSync(
+  process.execPath,
+  ['--conditions=source', '--import', 'tsx', '--test', ...extra, ...files],
+  {
+    stdio: 'inherit',
+  },
+);
 process.exit(r.status ?? 1);

@@ -43,7 +43,9 @@ fi
 # `bash scripts/lab.sh` starts the lab in seconds instead of waiting for tsc.
 head=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 if [ -f dist/build-info.json ] && grep -q "\"commit\":\"$head\"" dist/build-info.json &&
-  [ -z "$(find src scripts/stamp-build-info.mjs tsconfig.json tsconfig.build.json package.json -newer dist/build-info.json -print -quit)" ]; then
+  [ -f packages/lab/dist/command/command.js ] && [ -f packages/kube-double/dist/apiserver-main.js ] &&
+  [ -z "$(find src packages/*/src packages/*/package.json packages/*/tsconfig.build.json \
+    scripts/stamp-build-info.mjs tsconfig.json tsconfig.build.json package.json -newer dist/build-info.json -print -quit)" ]; then
   say "build is current (commit $head)"
 else
   say "building"

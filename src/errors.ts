@@ -1,6 +1,6 @@
 // The single error catalogue. Every error cosmolet raises on purpose is a CosmoletError with a
 // stable `code`, so callers, logs and metrics can branch on the code instead of the message. A code
-// belongs to one class (test/unit/errors.test.ts). The lab's errors are the lab's (src/lab/errors.ts).
+// belongs to one class (test/unit/errors.test.ts). The lab's errors are the lab's (packages/lab/src/errors.ts).
 
 export const ErrorCodes = {
   /** Bad configuration: a flag, a config key or the config file. Exit status 2. */

@@ -11,15 +11,17 @@ import http from 'node:http';
 import https from 'node:https';
 import { join } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { startFabric, waitFor, type Fabric } from '../../src/lab/fabric.js';
+import { startFabric, type Fabric } from '@cosmolet/lab/fabric/fabric';
+import { waitFor } from '@cosmolet/lab/wait';
+import { KUBE_DOUBLE_MAIN, LAB_MAINS } from '@cosmolet/lab/paths';
 import type { KubeObject } from '../../src/model/objects.js';
 import { measureListFloor, type ListFloor } from './list-floor.js';
 import { CONTROLLER_MANAGER } from './workload.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 export const CLI = join(ROOT, 'dist', 'cli.js');
-const APISERVER = join(ROOT, 'dist', 'lab', 'apiserver-main.js');
-export const FORWARD = join(ROOT, 'dist', 'lab', 'forward-main.js');
+const APISERVER = KUBE_DOUBLE_MAIN;
+export const FORWARD = LAB_MAINS.forward;
 const TOKEN = 'bench-token';
 /** Where cosmolet finds its service account in its pod (its own mount namespace here). */
 const SA_PATH = '/run/secrets/kubernetes.io/serviceaccount';

@@ -6,7 +6,7 @@
 // then EndpointSlices, one after the other, then both at once (as cosmolet's reflectors do: the floor
 // its "lists complete" is held against); every page's JSON is parsed, as the reflector does.
 import { runCommand } from '../../src/router/exec.js';
-import type { Fabric } from '../../src/lab/fabric.js';
+import type { Fabric } from '@cosmolet/lab/fabric/fabric';
 
 const MAIN = new URL('./list-floor-main.ts', import.meta.url).pathname;
 

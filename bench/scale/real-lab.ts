@@ -1,7 +1,7 @@
 // The scale benchmark's lab on the real kube-apiserver (`--kube real`): the same fabric (FRR node and
 // leaf, GoBGP) and the same built `cosmolet run` in the node namespace as with the API double, but the
 // API is etcd + kube-apiserver + kube-controller-manager + kube-scheduler from Kubernetes' Go modules
-// (src/lab/control-plane), on this machine's loopback. cosmolet runs as in its pod: the chart's
+// (packages/lab/src/control-plane), on this machine's loopback. cosmolet runs as in its pod: the chart's
 // ServiceAccount and RBAC applied with kubectl, a bound token from TokenRequest mounted at the
 // service-account path, KUBERNETES_SERVICE_HOST/PORT = 127.0.0.1:6443 in the node namespace, which
 // two forwarder processes join to the API server's port (node namespace TCP -> unix socket -> host
@@ -25,9 +25,10 @@ import {
   type KubeClient,
   type KubeResponse,
 } from '../../src/kube/client.js';
-import { ControlPlane } from '../../src/lab/control-plane/control-plane.js';
-import { cachedKubeBinDir, kubeBinDir } from '../../src/lab/control-plane/binaries.js';
-import { startFabric, waitFor, type Fabric } from '../../src/lab/fabric.js';
+import { ControlPlane } from '@cosmolet/lab/control-plane/control-plane';
+import { cachedKubeBinDir, kubeBinDir } from '@cosmolet/lab/control-plane/binaries';
+import { startFabric, type Fabric } from '@cosmolet/lab/fabric/fabric';
+import { waitFor } from '@cosmolet/lab/wait';
 import type { KubeObject } from '../../src/model/objects.js';
 import {
   CLI,

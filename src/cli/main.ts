@@ -35,7 +35,7 @@ async function loadCommand(name: string): Promise<Command | undefined> {
     case 'run':
       return (await import('./run.js')).runCommand;
     case 'lab':
-      return (await import('../lab/command.js').catch(labMissing)).labCommand;
+      return loadLabCommand();
     case 'status':
       return (await import('./status.js')).statusCommand;
     default:
@@ -71,7 +71,20 @@ function versionCommand(argv: string[], io: CommandIO): number {
   return 0;
 }
 
-/** The container image leaves the test lab (dist/lab) out: say so instead of a module error. */
+/**
+ * The lab is a package of the source checkout (packages/lab), not of the product: the image and
+ * `npm pack` leave it out. Its name is in a variable so that neither the compiler nor the import
+ * rules see a dependency of the product on it; `cosmolet lab` finds it through the checkout's
+ * node_modules, and says so where it is not installed instead of failing with a module error.
+ */
+const LAB_COMMAND_MODULE = '@cosmolet/lab/command/command';
+
+async function loadLabCommand(): Promise<Command> {
+  // packages/lab/src/command/command.ts exports labCommand of this signature (the lab e2e tests run it).
+  const lab = (await import(LAB_COMMAND_MODULE).catch(labMissing)) as { labCommand: Command };
+  return lab.labCommand;
+}
+
 function labMissing(err: unknown): never {
   if ((err as { code?: unknown }).code === 'ERR_MODULE_NOT_FOUND') {
     throw new UsageError(

@@ -1,7 +1,7 @@
 // The Kubernetes API behaviours cosmolet's client and reflector rely on, as test cases run against
 // any server: the API double (test/unit/kube/conformance-double.test.ts) and a real kube-apiserver
 // (test/e2e/kube/conformance-real.test.ts). A case that passes on the real server and fails on the
-// double is a difference to fix in the double (src/lab/apiserver*); docs/design.md lists the ones
+// double is a difference to fix in the double (packages/kube-double); docs/design.md lists the ones
 // found. No *.test.ts here: scripts/run-tests.mjs runs only the two runners.
 //
 // The objects follow the real server's rules: every case works in a namespace of its own (created
@@ -20,7 +20,7 @@ import {
   type ReflectorTimers,
   type WatchRestartReason,
 } from '../../src/kube/reflector.js';
-import { waitFor } from '../../src/lab/wait.js';
+import { waitFor } from '@cosmolet/lab/wait';
 import type { KubeObject } from '../../src/model/objects.js';
 import { silentLogger } from '../../src/observe/log.js';
 

@@ -6,15 +6,18 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { FakeApiServer } from '../../../src/lab/apiserver.js';
-import { startFabric, waitFor, type Fabric, type FabricOptions } from '../../../src/lab/fabric.js';
-import { startForwarder, type Forwarder } from '../../../src/lab/forward.js';
+import { FakeApiServer } from '@cosmolet/kube-double/apiserver';
+import { startFabric, type Fabric } from '@cosmolet/lab/fabric/fabric';
+import { waitFor } from '@cosmolet/lab/wait';
+import type { FabricOptions } from '@cosmolet/lab/fabric/options';
+import { startForwarder, type Forwarder } from '@cosmolet/lab/forward/forward';
+import { LAB_MAINS } from '@cosmolet/lab/paths';
 import { cidrContains, parseCIDR, parseIP, type CIDR } from '../../../src/net/ip.js';
 import { sampleLeafWhile as sampleWhile } from '../router/harness.js';
 
 export const ROOT = new URL('../../../', import.meta.url).pathname;
 export const CLI = join(ROOT, 'dist', 'cli.js');
-const FORWARD = join(ROOT, 'dist', 'lab', 'forward-main.js');
+const FORWARD = LAB_MAINS.forward;
 
 /** Service ranges the fabric's node exports; only prefixes inside them are compared. */
 export const SERVICE_RANGES = ['10.96.0.0/12', '192.0.2.0/24', 'fd00:10:96::/108', '2001:db8:96::/64'].map(

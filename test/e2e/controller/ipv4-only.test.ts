@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { waitFor } from '../../../src/lab/fabric.js';
+import { waitFor } from '@cosmolet/lab/wait';
 import { ControllerLab } from './harness.js';
 import { NODE, node, service, slice } from './cluster.js';
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KubeObject, Service } from '../../../src/model/objects.js';
-import { waitFor } from '../../../src/lab/fabric.js';
+import { waitFor } from '@cosmolet/lab/wait';
 import { computePlan } from '../../../src/plan/plan.js';
 import { ControllerLab, sampleLeafWhile, type CosmoletProcess } from './harness.js';
 import { NODE, OTHER, expectedRoutes, node, service, services, slice, slices } from './cluster.js';

@@ -14,7 +14,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { waitFor } from '../../../src/lab/fabric.js';
+import { waitFor } from '@cosmolet/lab/wait';
 import { silentLogger } from '../../../src/observe/log.js';
 import { RouteMonitor } from '../../../src/router/route-monitor.js';
 import { ControllerLab } from '../controller/harness.js';

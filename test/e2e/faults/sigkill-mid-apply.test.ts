@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import type { EndpointSlice, KubeObject, Service } from '../../../src/model/objects.js';
-import { waitFor } from '../../../src/lab/fabric.js';
+import { waitFor } from '@cosmolet/lab/wait';
 import { ControllerLab } from '../controller/harness.js';
 import { OTHER, node } from '../controller/cluster.js';
 import { difference, nodeKernelRoutes, startCosmolet } from './common.js';

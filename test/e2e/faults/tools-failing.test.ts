@@ -6,7 +6,7 @@ import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { waitFor } from '../../../src/lab/fabric.js';
+import { waitFor } from '@cosmolet/lab/wait';
 import { ControllerLab, sampleLeafWhile, type CosmoletProcess } from '../controller/harness.js';
 import { OTHER, expectedRoutes, slice } from '../controller/cluster.js';
 import { resetCluster, startCosmolet } from './common.js';

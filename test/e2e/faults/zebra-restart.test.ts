@@ -11,7 +11,7 @@
 //    the grace has passed, and is ready again when bgpd is restarted.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { waitFor } from '../../../src/lab/fabric.js';
+import { waitFor } from '@cosmolet/lab/wait';
 import { ControllerLab, sampleLeafWhile } from '../controller/harness.js';
 import { OTHER, expectedRoutes, slice } from '../controller/cluster.js';
 import { difference, nodeKernelRoutes, resetCluster, startCosmolet } from './common.js';

@@ -16,7 +16,7 @@ import {
   type CosmoletContainer,
 } from './container.js';
 import { ControllerLab, ROOT } from '../controller/harness.js';
-import { waitFor } from '../../../src/lab/fabric.js';
+import { waitFor } from '@cosmolet/lab/wait';
 
 const skip = ensureImage();
 if (skip) console.log(`# skipping the image tests: ${skip}`);

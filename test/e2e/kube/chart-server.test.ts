@@ -12,7 +12,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { ControlPlane } from '../../../src/lab/control-plane/control-plane.js';
+import { ControlPlane } from '@cosmolet/lab/control-plane/control-plane';
 import { helmBinary } from '../../../scripts/render-deploy.js';
 import { ROOT } from '../controller/harness.js';
 

@@ -1,12 +1,12 @@
 // The shared conformance cases (test/conformance/kube-api.ts) against a real kube-apiserver: etcd,
 // kube-apiserver, kube-controller-manager and kube-scheduler from Kubernetes' Go modules
-// (src/lab/control-plane), on loopback, in their default configuration (the watch cache on). The
+// (packages/lab/src/control-plane), on loopback, in their default configuration (the watch cache on). The
 // same cases pass against the API double (test/unit/kube/conformance-double.test.ts).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadKubeClient, type KubeClient } from '../../../src/kube/client.js';
-import { ControlPlane } from '../../../src/lab/control-plane/control-plane.js';
+import { ControlPlane } from '@cosmolet/lab/control-plane/control-plane';
 import { defineConformance, tokenClient, type ConformanceServer } from '../../conformance/kube-api.js';
 
 const SA_NAMESPACE = 'default';

@@ -13,7 +13,7 @@
 // The figures (outage, time to converge, relists) are printed as test diagnostics.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { waitFor } from '../../../src/lab/wait.js';
+import { waitFor } from '@cosmolet/lab/wait';
 import { sampleLeafWhile, sameSet, type CosmoletProcess } from '../controller/harness.js';
 import { RealClusterLab } from './real-cluster.js';
 import { pod, service } from './objects.js';

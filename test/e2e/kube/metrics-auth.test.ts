@@ -7,7 +7,7 @@
 // system:auth-delegator binding, as the audit log shows.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { waitFor } from '../../../src/lab/wait.js';
+import { waitFor } from '@cosmolet/lab/wait';
 import { AuditedClusterLab, describe, refused, serviceAccountUser } from './rbac-lab.js';
 
 const lab = new AuditedClusterLab({ origination: 'kernel' });

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify as stringifyYaml } from 'yaml';
-import { waitFor } from '../../../src/lab/wait.js';
+import { waitFor } from '@cosmolet/lab/wait';
 import type { CosmoletProcess } from '../controller/harness.js';
 import {
   NAMESPACE,

@@ -7,7 +7,7 @@
 // is allowed to read it. Last, the per-namespace Roles of config.services.namespaces suffice alone.
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { waitFor } from '../../../src/lab/wait.js';
+import { waitFor } from '@cosmolet/lab/wait';
 import type { CosmoletProcess } from '../controller/harness.js';
 import { pod, service } from './objects.js';
 import {

@@ -4,7 +4,7 @@
 // advertising the real allocator's ClusterIPs to the leaf and GoBGP; NotReady withdraws them.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { waitFor } from '../../../src/lab/wait.js';
+import { waitFor } from '@cosmolet/lab/wait';
 import { RealClusterLab } from './real-cluster.js';
 import { pod, service } from './objects.js';
 

@@ -1,6 +1,6 @@
 // The controller e2e harness on a real Kubernetes control plane: the fabric lab (real FRR leaf, real
 // GoBGP), etcd + kube-apiserver + kube-controller-manager + kube-scheduler built from Kubernetes' Go
-// modules (src/lab/control-plane), a node agent playing the kubelet for `node-a` (the fabric's node)
+// modules (packages/lab/src/control-plane), a node agent playing the kubelet for `node-a` (the fabric's node)
 // and `node-b` (a node with no fabric), and the built `cosmolet run` in the node namespace exactly as
 // in a cluster: the chart's RBAC applied with kubectl, a bound ServiceAccount token from TokenRequest
 // mounted at /var/run/secrets/kubernetes.io/serviceaccount, KUBERNETES_SERVICE_HOST/PORT, no kubeconfig.
@@ -8,8 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
-import { ControlPlane } from '../../../src/lab/control-plane/control-plane.js';
-import { NodeAgent, type AgentNode } from '../../../src/lab/control-plane/node-agent.js';
+import { ControlPlane } from '@cosmolet/lab/control-plane/control-plane';
+import { NodeAgent, type AgentNode } from '@cosmolet/lab/control-plane/node-agent';
 import { loadKubeClient, type KubeClient } from '../../../src/kube/client.js';
 import { SERVICE_ACCOUNT_DIR } from '../../../src/kube/client.js';
 import { helmBinary } from '../../../scripts/render-deploy.js';

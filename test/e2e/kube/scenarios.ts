@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { validateConfig } from '../../../src/config/load.js';
 import { planSettings } from '../../../src/config/schema.js';
-import { waitFor } from '../../../src/lab/wait.js';
+import { waitFor } from '@cosmolet/lab/wait';
 import type { EndpointSlice, KubeObject, Node, Service } from '../../../src/model/objects.js';
 import { computePlan } from '../../../src/plan/plan.js';
 import type { Plan } from '../../../src/plan/types.js';

@@ -8,11 +8,12 @@ import { chmodSync, cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { namespacesWithPrefix } from '../../../src/lab/fabric.js';
-import { isAlive, readState, type LabState } from '../../../src/lab/lab-state.js';
-import { fabricHandle, type LabView } from '../../../src/lab/lab-view.js';
+import { namespacesWithPrefix } from '@cosmolet/lab/fabric/topology';
+import { isAlive, readState, type LabState } from '@cosmolet/lab/state/state';
+import { fabricHandle, type LabView } from '@cosmolet/lab/command/view';
 import { runCommand } from '../../../src/router/exec.js';
-import { getTlsUnix, labServingCert, labStatusToken } from '../../../src/lab/lab-status-access.js';
+import { getTlsUnix, labServingCert, labStatusToken } from '@cosmolet/lab/access/status-access';
+import { LAB_MAINS } from '@cosmolet/lab/paths';
 
 export const ROOT = new URL('../../../', import.meta.url).pathname;
 export const CLI = join(ROOT, 'dist', 'cli.js');
@@ -37,7 +38,7 @@ export interface Lab {
 
 before(() => {
   if (skip) return;
-  if (!existsSync(join(ROOT, 'dist', 'lab', 'lab-cluster-main.js'))) {
+  if (!existsSync(LAB_MAINS.cluster)) {
     const r = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
     if (r.status !== 0) throw new Error('npm run build failed');
   }

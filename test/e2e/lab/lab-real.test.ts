@@ -12,9 +12,9 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cachedKubeBinDir } from '../../../src/lab/control-plane/binaries.js';
-import { readState } from '../../../src/lab/lab-state.js';
-import { waitFor } from '../../../src/lab/wait.js';
+import { cachedKubeBinDir } from '@cosmolet/lab/control-plane/binaries';
+import { readState } from '@cosmolet/lab/state/state';
+import { waitFor } from '@cosmolet/lab/wait';
 import { runCommand } from '../../../src/router/exec.js';
 import {
   children,

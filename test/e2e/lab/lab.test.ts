@@ -7,9 +7,10 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { namespacesWithPrefix, waitFor } from '../../../src/lab/fabric.js';
-import { readState } from '../../../src/lab/lab-state.js';
-import { fabricHandle } from '../../../src/lab/lab-view.js';
+import { namespacesWithPrefix } from '@cosmolet/lab/fabric/topology';
+import { waitFor } from '@cosmolet/lab/wait';
+import { readState } from '@cosmolet/lab/state/state';
+import { fabricHandle } from '@cosmolet/lab/command/view';
 import {
   children,
   cli,

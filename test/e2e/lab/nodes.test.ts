@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { waitFor } from '../../../src/lab/fabric.js';
+import { waitFor } from '@cosmolet/lab/wait';
 import { loadKubeClient } from '../../../src/kube/client.js';
 import type { ClusterStatus } from '../../../src/observe/cluster-status.js';
 import {

@@ -12,10 +12,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { kubeClientFromTransport, loadTransport } from '../../../src/kube/client.js';
-import { getTlsUnix, labServingCert, labStatusToken } from '../../../src/lab/lab-status-access.js';
-import { makeServingCert } from '../../../src/lab/serving-cert.js';
-import { getUnix } from '../../../src/lab/lab-unix.js';
-import { NODE_HTTP_PORT } from '../../../src/lab/lab-state.js';
+import { getTlsUnix, labServingCert, labStatusToken } from '@cosmolet/lab/access/status-access';
+import { makeServingCert } from '@cosmolet/lab/access/serving-cert';
+import { getUnix } from '@cosmolet/lab/access/unix';
+import { NODE_HTTP_PORT } from '@cosmolet/lab/state/state';
 import type { ClusterStatus } from '../../../src/observe/cluster-status.js';
 import { CLI, newLab, skip, state, up, type Lab } from './helpers.js';
 

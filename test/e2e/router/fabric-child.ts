@@ -1,7 +1,7 @@
 // Started by fabric.test.ts. `fabric-child.ts PREFIX`: brings a fabric up, prints its prefix and
 // pids, then waits to be killed. `fabric-child.ts PREFIX persistent`: brings up a persistent fabric
 // (as `cosmolet lab up` would), prints where its state is, and exits.
-import { startFabric } from '../../../src/lab/fabric.js';
+import { startFabric } from '@cosmolet/lab/fabric/fabric';
 
 const prefix = process.argv[2];
 const persistent = process.argv[3] === 'persistent';

@@ -6,7 +6,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { alive, cleanupStale, Fabric, startFabric, waitFor } from '../../../src/lab/fabric.js';
+import { alive } from '@cosmolet/lab/fabric/processes';
+import { cleanupStale } from '@cosmolet/lab/fabric/topology';
+import { Fabric, startFabric } from '@cosmolet/lab/fabric/fabric';
+import { waitFor } from '@cosmolet/lab/wait';
 import { canRun } from './harness.js';
 
 const skip = canRun();

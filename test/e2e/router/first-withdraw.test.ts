@@ -3,7 +3,8 @@
 // that raced the initial End-of-RIB, and the leaf kept every withdrawn route as "stale" for minutes.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startFabric, waitFor, type Fabric } from '../../../src/lab/fabric.js';
+import { startFabric, type Fabric } from '@cosmolet/lab/fabric/fabric';
+import { waitFor } from '@cosmolet/lab/wait';
 import { canRun, makePrefixes, routerFor } from './harness.js';
 
 const skip = canRun();

@@ -2,8 +2,9 @@
 // reconcile step (read back + diff + apply, as the controller does) and exact-state waits.
 import assert from 'node:assert/strict';
 import { silentLogger } from '../../../src/observe/log.js';
-import { Fabric, startFabric, waitFor } from '../../../src/lab/fabric.js';
-import { LAB_ROUTE_CLASSES } from '../../../src/lab/fabric-config.js';
+import { Fabric, startFabric } from '@cosmolet/lab/fabric/fabric';
+import { waitFor } from '@cosmolet/lab/wait';
+import { LAB_ROUTE_CLASSES } from '@cosmolet/lab/fabric/config';
 import { createRouter } from '../../../src/router/create.js';
 import { Vtysh } from '../../../src/router/frr/vtysh.js';
 import { diffPrefixes, type ApplyResult, type Origination, type Router } from '../../../src/router/router.js';

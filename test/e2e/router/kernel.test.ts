@@ -2,7 +2,8 @@
 // scenarios both backends share (scenarios.ts), then what only kernel routes do.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { waitFor, type Fabric } from '../../../src/lab/fabric.js';
+import { waitFor } from '@cosmolet/lab/wait';
+import type { Fabric } from '@cosmolet/lab/fabric/fabric';
 import { bgpTable } from '../../../src/router/frr/bgpd.js';
 import { diffPrefixes } from '../../../src/router/router.js';
 import {

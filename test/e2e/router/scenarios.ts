@@ -4,7 +4,8 @@
 // made, what "untouched" means) comes in through `BackendOps`.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { waitFor, type Fabric } from '../../../src/lab/fabric.js';
+import { waitFor } from '@cosmolet/lab/wait';
+import type { Fabric } from '@cosmolet/lab/fabric/fabric';
 import { ErrorCodes } from '../../../src/errors.js';
 import { bgpTable } from '../../../src/router/frr/bgpd.js';
 import type { Router } from '../../../src/router/router.js';

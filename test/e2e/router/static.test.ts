@@ -2,7 +2,8 @@
 // scenarios both backends share (scenarios.ts), then what only static routes do.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { waitFor, type Fabric } from '../../../src/lab/fabric.js';
+import { waitFor } from '@cosmolet/lab/wait';
+import type { Fabric } from '@cosmolet/lab/fabric/fabric';
 import { parseStaticRoutes } from '../../../src/router/frr/parse.js';
 import { FrrRestartDetector } from '../../../src/router/frr/restarts.js';
 import { advertiseFresh, assertOwned, reconcile, resetState, STATIC_TAG, waitHeld } from './harness.js';

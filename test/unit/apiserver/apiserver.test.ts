@@ -7,7 +7,8 @@ import { createInterface } from 'node:readline';
 import { test, type TestContext } from 'node:test';
 import { loadKubeClient, type KubeClient } from '../../../src/kube/client.js';
 import type { KubeObject, Service } from '../../../src/model/objects.js';
-import { FakeApiServer, mergePatch, parseObjects } from '../../../src/lab/apiserver.js';
+import { FakeApiServer } from '@cosmolet/kube-double/apiserver';
+import { mergePatch, parseObjects } from '@cosmolet/kube-double/objects';
 import { slice, startDouble, svc, tempDir, waitFor } from '../kube/helpers.js';
 
 interface ListBody {
@@ -644,9 +645,10 @@ void test('standalone process: objects file, kubeconfig, ready line, clean exit 
   const child = spawn(
     process.execPath,
     [
+      '--conditions=source',
       '--import',
       'tsx',
-      'src/lab/apiserver-main.ts',
+      'packages/kube-double/src/apiserver-main.ts',
       '--listen',
       '127.0.0.1:0',
       '--token',

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FakeApiServer } from '../../../src/lab/apiserver.js';
+import { FakeApiServer } from '@cosmolet/kube-double/apiserver';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
 const CLI = join(ROOT, 'dist/cli.js');

@@ -11,7 +11,7 @@ import type { Config } from '../../../src/config/schema.js';
 import { Daemon } from '../../../src/controller/daemon.js';
 import { CosmoletError, ErrorCodes, RouterApplyError } from '../../../src/errors.js';
 import type { EndpointSlice, KubeObject, Node, Service } from '../../../src/model/objects.js';
-import { FakeApiServer } from '../../../src/lab/apiserver.js';
+import { FakeApiServer } from '@cosmolet/kube-double/apiserver';
 import { silentLogger } from '../../../src/observe/log.js';
 import { Vtysh } from '../../../src/router/frr/vtysh.js';
 import type { RunResult } from '../../../src/router/exec.js';

@@ -194,9 +194,17 @@ describe('Dockerfile', () => {
     assert.ok(runs(final).some((r) => /dpkg-query -W .*> \/usr\/share\/cosmolet\/sbom\//.test(r)));
   });
 
-  test('the test lab (dist/lab) stays out of the image', () => {
+  test('the test lab and the API double (packages/) stay out of the image', () => {
     const build = byStage.find((s) => s.name === 'build');
-    assert.ok(runs(build).some((r) => /npm run build/.test(r) && /rm -rf dist\/lab\b/.test(r)));
+    assert.ok(
+      runs(build).some((r) => /npm run build:product\b/.test(r)),
+      'the build stage builds the product only',
+    );
+    assert.doesNotMatch(
+      readFileSync(join(ROOT, '.dockerignore'), 'utf8'),
+      /^!packages/m,
+      'packages/ is not sent',
+    );
   });
 
   test('cosmolet in the image never loads a lab module (only `cosmolet lab`, which says it is missing)', () => {
@@ -222,14 +230,20 @@ describe('Dockerfile', () => {
       }
       for (const spec of specs) queue.push(resolve(dirname(file), spec.replace(/\.js$/, '.ts')));
     }
-    const lab = join(ROOT, 'src', 'lab') + '/';
     assert.ok(seen.size > 20, `the walk found the program (${seen.size} files)`);
     assert.deepEqual(
-      [...seen].filter((f) => f.startsWith(lab)).map((f) => f.slice(ROOT.length + 1)),
+      [...seen]
+        .filter((f) => /from\s*'@cosmolet\//.test(readFileSync(f, 'utf8')))
+        .map((f) => f.slice(ROOT.length + 1)),
       [],
-      'no lab module on the runtime path',
+      'no lab or API double module on the runtime path',
     );
-    assert.deepEqual(guarded, [join(ROOT, 'src', 'lab', 'command.ts')], 'only cosmolet lab is guarded');
+    // The lab command is loaded by a name in a variable (packages/lab), guarded by labMissing.
+    assert.deepEqual(guarded, [], 'no relative import is guarded');
+    assert.match(
+      readFileSync(join(ROOT, 'src', 'cli', 'main.ts'), 'utf8'),
+      /import\(LAB_COMMAND_MODULE\)\.catch\(labMissing\)/,
+    );
     for (const f of seen) assert.ok(existsSync(f), `${f} exists`);
   });
 

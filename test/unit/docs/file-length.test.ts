@@ -34,8 +34,9 @@ export function unexplainedLongFiles(files: { path: string; text: string }[]): s
     .map((f) => `${f.path}: ${lineCount(f.text)} lines`);
 }
 
-test(`every file in src/ over ${LIMIT} lines says at its top why it is one file`, () => {
-  const files = sources(join(ROOT, 'src')).map((p) => ({
+test(`every file in src/ and packages/*/src over ${LIMIT} lines says at its top why it is one file`, () => {
+  const packages = readdirSync(join(ROOT, 'packages')).map((p) => join(ROOT, 'packages', p, 'src'));
+  const files = [join(ROOT, 'src'), ...packages].flatMap(sources).map((p) => ({
     path: relative(ROOT, p),
     text: readFileSync(p, 'utf8'),
   }));

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { ErrorCodes, CosmoletError } from '../../../src/errors.js';
 import { loadKubeClient } from '../../../src/kube/client.js';
-import type { FakeApiServer } from '../../../src/lab/apiserver.js';
+import type { FakeApiServer } from '@cosmolet/kube-double/apiserver';
 import { startDouble, tempDir } from './helpers.js';
 
 const execFileAsync = promisify(execFile);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { loadKubeClient } from '../../../src/kube/client.js';
-import { FakeApiServer } from '../../../src/lab/apiserver.js';
+import { FakeApiServer } from '@cosmolet/kube-double/apiserver';
 import { defineConformance, tokenClient, type ConformanceServer } from '../../conformance/kube-api.js';
 
 const FORBIDDEN_USER = 'system:serviceaccount:default:conformance-nobody';

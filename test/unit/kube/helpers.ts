@@ -7,7 +7,7 @@ import type { TestContext } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { loadKubeClient, type KubeClient } from '../../../src/kube/client.js';
 import type { EndpointSlice, Service } from '../../../src/model/objects.js';
-import { FakeApiServer, type ApiServerOptions } from '../../../src/lab/apiserver.js';
+import { FakeApiServer, type ApiServerOptions } from '@cosmolet/kube-double/apiserver';
 
 /** Polls `cond` every few ms until it holds; fails with `what` after `timeoutMs`. */
 export async function waitFor(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {

@@ -9,7 +9,7 @@ import {
   stallLimitMs,
   type WatchRestartReason,
 } from '../../../src/kube/reflector.js';
-import { FakeApiServer } from '../../../src/lab/apiserver.js';
+import { FakeApiServer } from '@cosmolet/kube-double/apiserver';
 import { silentLogger } from '../../../src/observe/log.js';
 import { ManualClock } from '../manual-clock.js';
 import { inClusterClient, svc, tempDir, waitFor } from './helpers.js';

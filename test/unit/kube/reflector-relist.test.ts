@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { KubeClient } from '../../../src/kube/client.js';
 import { Reflector, type ReflectorHooks, type ReflectorTimers } from '../../../src/kube/reflector.js';
-import { FakeApiServer } from '../../../src/lab/apiserver.js';
+import { FakeApiServer } from '@cosmolet/kube-double/apiserver';
 import { silentLogger } from '../../../src/observe/log.js';
 import { ManualClock } from '../manual-clock.js';
 import { inClusterClient, svc, tempDir, waitFor } from './helpers.js';

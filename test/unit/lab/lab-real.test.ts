@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { clusterDataPath, type ClusterPod } from '../../../src/lab/lab-datapath.js';
-import { labHints } from '../../../src/lab/lab-hints.js';
+import { clusterDataPath, type ClusterPod } from '@cosmolet/lab/pods/datapath';
+import { labHints } from '@cosmolet/lab/command/hints';
 import {
   agentNodes,
   chooseKube,
@@ -20,15 +20,15 @@ import {
   podReadiness,
   READY_ANNOTATION,
   tokenRefreshAt,
-} from '../../../src/lab/lab-real.js';
+} from '@cosmolet/lab/real-cluster/kube';
 import {
   ingressPatch,
   loadBalancerIntent,
   parseManifestText,
   readManifestDir,
-} from '../../../src/lab/lab-real-manifests.js';
-import { labNodes, type LabState } from '../../../src/lab/lab-state.js';
-import { renderView, type LabView } from '../../../src/lab/lab-view.js';
+} from '@cosmolet/lab/real-cluster/manifests';
+import { labNodes, type LabState } from '@cosmolet/lab/state/state';
+import { renderView, type LabView } from '@cosmolet/lab/command/view';
 import type { EndpointSlice, Service } from '../../../src/model/objects.js';
 
 const REAL_EXAMPLES = new URL('../../../examples/lab-real/', import.meta.url).pathname;

@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { KubeClient, KubeResponse } from '../../../src/kube/client.js';
-import { labNodes } from '../../../src/lab/lab-state.js';
-import { TokenKeeper } from '../../../src/lab/lab-tokens.js';
+import { labNodes } from '@cosmolet/lab/state/state';
+import { TokenKeeper } from '@cosmolet/lab/real-cluster/tokens';
 
 interface Call {
   method: string;

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { kubeClientFromTransport, type KubeClient } from '../../../src/kube/client.js';
-import { makeSelfSigned } from '../../../src/lab/apiserver/certs.js';
+import { makeSelfSigned } from '@cosmolet/kube-double/certs';
 import { DelegatingAuthorizer } from '../../../src/observe/auth.js';
 import { startDouble } from '../kube/helpers.js';
 

@@ -11,11 +11,11 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { checkServerIdentity, type PeerCertificate, type TLSSocket } from 'node:tls';
 import { validateConfig } from '../../../src/config/load.js';
-import { makeServingCert } from '../../../src/lab/serving-cert.js';
+import { makeServingCert } from '@cosmolet/lab/access/serving-cert';
 import { startHttpServer } from '../../../src/observe/http.js';
 import { silentLogger } from '../../../src/observe/log.js';
 import { RELOAD_CHECK_MS, watchServingPair } from '../../../src/observe/tls.js';
-import { waitFor } from '../../../src/lab/wait.js';
+import { waitFor } from '@cosmolet/lab/wait';
 
 const NAME = 'cosmolet.cosmolet.svc';
 

@@ -7,8 +7,8 @@ import {
   leafConfig,
   nodeAddressing,
   nodeConfig,
-} from '../../../src/lab/fabric-config.js';
-import { DEFAULT_ADDRESSING } from '../../../src/lab/fabric.js';
+} from '@cosmolet/lab/fabric/config';
+import { DEFAULT_ADDRESSING } from '@cosmolet/lab/fabric/options';
 import { evaluateAsn, evaluateExport } from '../../../src/router/frr/checks.js';
 
 const BOTH = ['ipv4', 'ipv6'] as const;

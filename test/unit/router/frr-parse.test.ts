@@ -13,7 +13,7 @@ import {
   splitJsonObjects,
 } from '../../../src/router/frr/parse.js';
 import { parseIpRoutes } from '../../../src/router/kernel.js';
-import { parseGobgpRib } from '../../../src/lab/gobgp.js';
+import { parseGobgpRib } from '@cosmolet/lab/fabric/gobgp';
 import { CosmoletError } from '../../../src/errors.js';
 
 const BOTH = ['ipv4', 'ipv6'] as const;

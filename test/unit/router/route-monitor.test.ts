@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../../../src/observe/log.js';
 import { parseMonitorLine, RouteMonitor, type RouteEvent } from '../../../src/router/route-monitor.js';
-import { waitFor } from '../../../src/lab/wait.js';
+import { waitFor } from '@cosmolet/lab/wait';
 
 function capture(): { log: ReturnType<typeof createLogger>; lines: () => { level: string; msg: string }[] } {
   let text = '';
