@@ -77,7 +77,7 @@ export function diagram() {
     '  end',
     '  subgraph packages_lab["packages/lab (private)"]',
     ...lab.map((l) => `    ${labelled(l)}`),
-    `    ${node(LAB_BASE)}["errors, wait, paths: imported by every lab folder"]`,
+    `    ${node(LAB_BASE)}["errors, wait, paths, openssl-ca: imported by every lab folder"]`,
     '  end',
     '```',
   ].join('\n');

@@ -7,13 +7,13 @@
 // benchmark drives, cosmolet started in the node namespace as in its pod, its HTTP port, the leaf.
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import https from 'node:https';
 import { join } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { startFabric, type Fabric } from '@cosmolet/lab/fabric/fabric';
 import { waitFor } from '@cosmolet/lab/wait';
 import { KUBE_DOUBLE_MAIN, LAB_MAINS } from '@cosmolet/lab/paths';
+import { httpRequest } from '@cosmolet/lab/access/http-client';
 import type { KubeObject } from '../../src/model/objects.js';
 import { measureListFloor, type ListFloor } from './list-floor.js';
 import { CONTROLLER_MANAGER } from './workload.js';
@@ -159,16 +159,7 @@ export async function nodeForwarder(fabric: Fabric, listen: string, connect: str
 
 /** GET on cosmolet's HTTP server through the unix socket bridge in `dir`. */
 export function cosmoletGet(dir: string, path: string): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ socketPath: join(dir, 'http.sock'), path, timeout: 30_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error(`GET ${path}: timeout`)));
-    req.on('error', reject);
-  });
+  return httpRequest({ socketPath: join(dir, 'http.sock'), path, timeoutMs: 30_000 });
 }
 
 /** Pid of a process living in the leaf namespace (for /proc/<pid>/net). */
@@ -270,36 +261,17 @@ export class ScaleLab implements BenchLab {
     return measureListFloor({ fabric: this.fabric, serviceAccountDir: this.serviceAccountDir, rounds });
   }
 
-  /** A request to the API double (HTTPS through the unix socket bridge). */
+  /** A request to the API double (HTTPS through the unix socket bridge, kept-alive connections). */
   api(method: string, path: string, body?: string): Promise<Reply> {
-    return new Promise((resolve, reject) => {
-      const req = https.request(
-        {
-          agent: this.apiAgent,
-          socketPath: join(this.dir, 'api.sock'),
-          host: 'localhost',
-          servername: 'localhost',
-          method,
-          path,
-          timeout: 120_000,
-          headers: {
-            Authorization: `Bearer ${TOKEN}`,
-            ...(body !== undefined
-              ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }
-              : {}),
-          },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () =>
-            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
-          );
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error(`${method} ${path}: timeout`)));
-      req.on('error', reject);
-      req.end(body);
+    return httpRequest({
+      socketPath: join(this.dir, 'api.sock'),
+      method,
+      path,
+      token: TOKEN,
+      timeoutMs: 120_000,
+      tls: { ca: this.caPem, serverName: 'localhost' },
+      ...(this.apiAgent ? { agent: this.apiAgent } : {}),
+      ...(body !== undefined ? { body } : {}),
     });
   }
 

@@ -3,7 +3,6 @@
 // loopback, so the double and cosmolet's HTTP port are joined to this process by unix sockets.
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import { join } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { FakeApiServer } from '@cosmolet/kube-double/apiserver';
@@ -12,6 +11,7 @@ import { waitFor } from '@cosmolet/lab/wait';
 import type { FabricOptions } from '@cosmolet/lab/fabric/options';
 import { startForwarder, type Forwarder } from '@cosmolet/lab/forward/forward';
 import { LAB_MAINS } from '@cosmolet/lab/paths';
+import { httpRequest, type HttpReply } from '@cosmolet/lab/access/http-client';
 import { cidrContains, parseCIDR, parseIP, type CIDR } from '../../../src/net/ip.js';
 import { sampleLeafWhile as sampleWhile } from '../router/harness.js';
 
@@ -33,11 +33,6 @@ export function ensureBuilt(): void {
   if (existsSync(CLI) && existsSync(FORWARD)) return;
   const r = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
   if (r.status !== 0) throw new Error('npm run build failed');
-}
-
-export interface HttpReply {
-  status: number;
-  body: string;
 }
 
 export class CosmoletProcess {
@@ -208,16 +203,11 @@ export class ControllerLab {
   }
 
   private request(socket: string, path: string, token?: string): Promise<HttpReply> {
-    const headers = token ? { authorization: `Bearer ${token}` } : {};
-    return new Promise((resolve, reject) => {
-      const req = http.get({ socketPath: join(this.dir, socket), path, headers, timeout: 5000 }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      });
-      req.on('timeout', () => req.destroy(new Error(`GET ${path}: timeout`)));
-      req.on('error', reject);
+    return httpRequest({
+      socketPath: join(this.dir, socket),
+      path,
+      timeoutMs: 5000,
+      ...(token ? { token } : {}),
     });
   }
 

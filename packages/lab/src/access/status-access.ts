@@ -5,12 +5,11 @@
 // audience cosmolet. `cosmolet status` in the leaf finds all of it by its defaults; the lab's view
 // (lab status) and the tests read each node the same way through its forwarded http.sock.
 import { existsSync, readFileSync } from 'node:fs';
-import https from 'node:https';
 import { join } from 'node:path';
-import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { loadKubeClient } from 'cosmolet/kube/client';
 import type { KubeObject } from 'cosmolet/model/objects';
 import { COSMOLET_NAMESPACE, type LabState } from '../state/state.js';
+import { httpRequest, type HttpReply } from './http-client.js';
 import { LAB_SERVER_NAME, makeServingCert, type ServingCert } from './serving-cert.js';
 
 export const STATUS_SERVICE_ACCOUNT = 'cosmolet-status';
@@ -74,29 +73,12 @@ export function getTlsUnix(
   cert: ServingCert,
   token: string | undefined,
   timeoutMs = 3000,
-): Promise<{ status: number; body: string }> {
-  const name = cert.serverName;
-  return new Promise((resolve, reject) => {
-    const req = https.get(
-      {
-        socketPath,
-        path,
-        timeout: timeoutMs,
-        agent: false,
-        headers: token ? { authorization: `Bearer ${token}` } : {},
-        ca: readFileSync(cert.caFile),
-        servername: name,
-        checkServerIdentity: (_host: string, c: PeerCertificate) => checkServerIdentity(name, c),
-      },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`GET ${path}: timeout`)));
-    req.on('error', reject);
+): Promise<HttpReply> {
+  return httpRequest({
+    socketPath,
+    path,
+    timeoutMs,
+    ...(token ? { token } : {}),
+    tls: { ca: readFileSync(cert.caFile), serverName: cert.serverName },
   });
 }

@@ -1,8 +1,9 @@
-// HTTP GET over a unix socket: how the lab reads its cluster's control socket and each node's
-// cosmolet (whose HTTP port a forwarder brings out of the node's namespace); and the cluster
-// process's side of that control socket.
+// The cluster process's control socket: its server, and the GET (over the one client,
+// http-client.ts) with which the lab reads it and each node's cosmolet (whose HTTP port a forwarder
+// brings out of the node's namespace).
 import { rmSync } from 'node:fs';
 import http from 'node:http';
+import { httpRequest, type HttpReply } from './http-client.js';
 
 /** GET over a unix socket; resolves with status and body, rejects when nothing answers. */
 export function getUnix(
@@ -10,18 +11,8 @@ export function getUnix(
   path: string,
   timeoutMs = 3000,
   headers: Record<string, string> = {},
-): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ socketPath, path, timeout: timeoutMs, headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`GET ${path}: timeout`)));
-    req.on('error', reject);
-  });
+): Promise<HttpReply> {
+  return httpRequest({ socketPath, path, timeoutMs, headers });
 }
 
 /** The cluster process's control socket (plain HTTP): GET /state answers with `state()` as JSON. */

@@ -1,10 +1,9 @@
 // The control plane's certificates, made once per control-plane directory with the openssl CLI: a CA,
 // kube-apiserver's serving certificate, a client certificate per component and for the admin
 // (system:masters), and the service-account signing key pair (TokenRequest). kubeadm's layout, small.
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LabError, LabErrorCodes } from '../errors.js';
+import { makeCa, openssl, signCertificate } from '../openssl-ca.js';
 
 export interface Pki {
   dir: string;
@@ -26,17 +25,6 @@ const SUBJECTS: Record<ClientName, string> = {
   scheduler: '/CN=system:kube-scheduler',
 };
 
-function openssl(args: string[], cwd: string): void {
-  try {
-    execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'], timeout: 30_000 });
-  } catch (err) {
-    throw new LabError(
-      LabErrorCodes.LAB_PREREQUISITE,
-      `openssl ${args[0] ?? ''} failed (is openssl installed?): ${(err as Error).message}`,
-    );
-  }
-}
-
 /** Makes the PKI in `dir` unless it is already there (a restart keeps tokens and kubeconfigs valid). */
 export function ensurePki(dir: string, serverSans: readonly string[]): Pki {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -57,47 +45,9 @@ export function ensurePki(dir: string, serverSans: readonly string[]): Pki {
   };
   if (existsSync(join(dir, '.complete'))) return pki;
 
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  openssl(
-    [
-      'req',
-      '-x509',
-      ...ec,
-      '-days',
-      '3650',
-      '-subj',
-      '/CN=cosmolet-lab-ca',
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.crt',
-    ],
-    dir,
-  );
-  const sign = (name: string, subject: string, ext: string): void => {
-    openssl(['req', ...ec, '-subj', subject, '-keyout', `${name}.key`, '-out', `${name}.csr`], dir);
-    writeFileSync(f(`${name}.ext`), ext);
-    openssl(
-      [
-        'x509',
-        '-req',
-        '-in',
-        `${name}.csr`,
-        '-CA',
-        'ca.crt',
-        '-CAkey',
-        'ca.key',
-        '-CAcreateserial',
-        '-days',
-        '3650',
-        '-extfile',
-        `${name}.ext`,
-        '-out',
-        `${name}.crt`,
-      ],
-      dir,
-    );
-  };
+  makeCa(dir, '/CN=cosmolet-lab-ca');
+  const sign = (name: string, subject: string, ext: string): void =>
+    signCertificate(dir, name, subject, ext, 3650);
   const sans = serverSans.map((s) => (/^[\d.]+$|:/.test(s) ? `IP:${s}` : `DNS:${s}`)).join(',');
   sign(
     'apiserver',
