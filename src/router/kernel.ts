@@ -302,7 +302,10 @@ export class KernelRouter implements Router {
     const byFamily = new Map<'-4' | '-6', string[]>();
     for (const p of add) {
       const f = p.includes(':') ? '-6' : '-4';
-      byFamily.set(f, [...(byFamily.get(f) ?? []), p]);
+      // Pushed, not copied: a copy per prefix was quadratic (a 100,000-route first batch took minutes).
+      const list = byFamily.get(f);
+      if (list) list.push(p);
+      else byFamily.set(f, [p]);
     }
     const tables = await Promise.all(
       [...byFamily].map(([f, prefixes]) =>
