@@ -261,7 +261,8 @@ export function controllerSuite(origination: 'kernel' | 'static'): void {
         () => undefined,
       ),
     );
-    // Long enough that no periodic read-back (which retries the conflict once) falls in the checks below.
+    // No full check (which retries the conflict once) falls in the checks below: the route watch runs,
+    // so it comes every 300 s.
     const c = lab.startCosmolet({ loopIntervalSeconds: 10 });
     t.after(async () => {
       c.kill('SIGKILL');
@@ -290,7 +291,7 @@ export function controllerSuite(origination: 'kernel' | 'static'): void {
       .split('\n')
       .filter((l) => l.includes('not installing 10.96.0.15/32'));
     assert.equal(warnings.length, 1, warnings.join('\n'));
-    // Once the other route is gone, the next read-back (every loopIntervalSeconds) installs ours.
+    // Once the other route is gone, the route watch sees it go and cosmolet installs its own at once.
     await unforeign();
     await waitFor(
       '10.96.0.15/32 installed by cosmolet',
