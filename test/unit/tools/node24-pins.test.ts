@@ -67,7 +67,7 @@ test('node_arch maps uname -m to the node-linux-<arch> package and refuses other
   for (const [machine, arch] of [
     ['x86_64', 'x64'],
     ['aarch64', 'arm64'],
-  ]) {
+  ] as const) {
     const r = sh('a=$(node_arch); node24_pin "$a"; echo "$NODE24_PACKAGE $NODE24_INTEGRITY"', {
       FAKE_MACHINE: machine,
     });
