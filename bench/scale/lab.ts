@@ -9,8 +9,10 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { parse as parseYaml } from 'yaml';
 import { startFabric, type Fabric } from '@cosmolet/lab/fabric/fabric';
+import { startCosmolet } from '@cosmolet/lab/cosmolet/start';
+import { startNodeForwarder } from '@cosmolet/lab/cosmolet/forwarder';
 import { waitFor } from '@cosmolet/lab/wait';
 import { KUBE_DOUBLE_MAIN, LAB_MAINS } from '@cosmolet/lab/paths';
 import { httpRequest } from '@cosmolet/lab/access/http-client';
@@ -23,8 +25,6 @@ export const CLI = join(ROOT, 'dist', 'cli.js');
 const APISERVER = KUBE_DOUBLE_MAIN;
 export const FORWARD = LAB_MAINS.forward;
 const TOKEN = 'bench-token';
-/** Where cosmolet finds its service account in its pod (its own mount namespace here). */
-const SA_PATH = '/run/secrets/kubernetes.io/serviceaccount';
 
 export interface Reply {
   status: number;
@@ -80,11 +80,11 @@ export function writeServiceAccount(dir: string, token: string, caPem: string, n
 }
 
 /**
- * Starts the built `cosmolet run` in the node namespace with kernel origination. `inCluster` finds
- * the API the way it does in its pod: KUBERNETES_SERVICE_HOST/PORT (127.0.0.1:6443) and the service
- * account's token and CA at /var/run/secrets/kubernetes.io/serviceaccount, which a tmpfs over /run
- * provides in cosmolet's own mount namespace only (`ip netns exec` gives it one). Memory is then
- * measured on the path cosmolet takes in production; a kubeconfig may load more code.
+ * Starts the built `cosmolet run` in the node namespace with kernel origination (the lab's
+ * startCosmolet). `inCluster` finds the API the way it does in its pod: KUBERNETES_SERVICE_HOST/PORT
+ * (127.0.0.1:6443) and the service account's token and CA bind-mounted at its path in cosmolet's own
+ * mount namespace. Memory is then measured on the path cosmolet takes in production; a kubeconfig
+ * may load more code.
  */
 export function spawnCosmolet(
   fabric: Fabric,
@@ -98,63 +98,28 @@ export function spawnCosmolet(
     inCluster: boolean;
   },
 ): ChildProcess {
-  const file = join(fabric.dir, 'cosmolet.yaml');
-  writeFileSync(
-    file,
-    stringifyYaml({
+  return startCosmolet(fabric, {
+    nodeKey: 'node',
+    nodeName: 'node-a',
+    config: {
       frr: { origination: 'kernel', socketDir: fabric.socketDir('node') },
       http: { address: '127.0.0.1:8080' },
       logging: { level: 'info', format: 'json' },
       ...opts.config,
-    }),
-  );
-  const run = [process.execPath, opts.cli, 'run', '--config', file, '--node-name', 'node-a'];
-  if (!opts.inCluster)
-    return fabric.spawn('node', [...run, '--kubeconfig', opts.kubeconfig], { logFile: opts.logFile });
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    KUBERNETES_SERVICE_HOST: '127.0.0.1',
-    KUBERNETES_SERVICE_PORT: '6443',
-  };
-  delete env.KUBECONFIG;
-  return fabric.spawn(
-    'node',
-    [
-      'sh',
-      '-c',
-      'mount -t tmpfs tmpfs /run && mkdir -p "$2" && mount --bind "$1" "$2" && shift 2 && exec "$@"',
-      'sh',
-      opts.serviceAccountDir,
-      SA_PATH,
-      ...run,
-    ],
-    { logFile: opts.logFile, env },
-  );
+    },
+    configFile: join(fabric.dir, 'cosmolet.yaml'),
+    logFile: opts.logFile,
+    cli: opts.cli,
+    credentials: opts.inCluster
+      ? { serviceAccountDir: opts.serviceAccountDir, apiPort: 6443 }
+      : { kubeconfig: opts.kubeconfig },
+    httpSocket: join(fabric.dir, 'http.sock'),
+  }).child;
 }
 
 /** cosmolet.log for the first start, cosmolet-<n>.log for the n-th. */
 export function cosmoletLogFile(dir: string, n: number): string {
   return join(dir, n <= 1 ? 'cosmolet.log' : `cosmolet-${n}.log`);
-}
-
-/** A forwarder process in the node namespace (e.g. unix:…/http.sock to tcp:127.0.0.1:8080). */
-export async function nodeForwarder(fabric: Fabric, listen: string, connect: string): Promise<void> {
-  fabric.spawn('node', [process.execPath, FORWARD, '--listen', listen, '--connect', connect]);
-  if (listen.startsWith('unix:')) {
-    const path = listen.slice('unix:'.length);
-    await waitFor(`forwarder ${listen}`, () => existsSync(path), 10_000, 20);
-    return;
-  }
-  const port = listen.split(':').pop() ?? '';
-  await waitFor(
-    `forwarder ${listen}`,
-    async () => {
-      await fabric.exec('node', ['bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${port}`]);
-      return true;
-    },
-    10_000,
-    50,
-  );
 }
 
 /** GET on cosmolet's HTTP server through the unix socket bridge in `dir`. */
@@ -228,8 +193,10 @@ export class ScaleLab implements BenchLab {
         30_000,
         50,
       );
-      await this.forwarder(`unix:${join(this.dir, 'api.sock')}`, 'tcp:127.0.0.1:6443');
-      await this.forwarder(`unix:${join(this.dir, 'http.sock')}`, 'tcp:127.0.0.1:8080');
+      await startNodeForwarder(this.fabric, 'node', [
+        [`unix:${join(this.dir, 'api.sock')}`, 'tcp:127.0.0.1:6443'],
+        [`unix:${join(this.dir, 'http.sock')}`, 'tcp:127.0.0.1:8080'],
+      ]);
       const kc = parseYaml(readFileSync(kubeconfig, 'utf8')) as {
         clusters: { cluster: { 'certificate-authority-data': string } }[];
       };
@@ -245,10 +212,6 @@ export class ScaleLab implements BenchLab {
       await this.teardown();
       throw err;
     }
-  }
-
-  private forwarder(listen: string, connect: string): Promise<void> {
-    return nodeForwarder(this.fabric, listen, connect);
   }
 
   /** The double's bearer token and CA, where cosmolet (and the list floor) find them. */

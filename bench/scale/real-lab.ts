@@ -29,6 +29,7 @@ import { ControlPlane } from '@cosmolet/lab/control-plane/control-plane';
 import { cachedKubeBinDir, kubeBinDir } from '@cosmolet/lab/control-plane/binaries';
 import { startFabric, type Fabric } from '@cosmolet/lab/fabric/fabric';
 import { waitFor } from '@cosmolet/lab/wait';
+import { startNodeForwarder } from '@cosmolet/lab/cosmolet/forwarder';
 import type { KubeObject } from '../../src/model/objects.js';
 import {
   CLI,
@@ -36,7 +37,6 @@ import {
   cosmoletLogFile,
   FORWARD,
   leafZebraPid,
-  nodeForwarder,
   objectPath,
   spawnCosmolet,
   writeServiceAccount,
@@ -138,8 +138,10 @@ export class RealScaleLab implements BenchLab {
         { stdio: 'ignore' },
       );
       await waitFor('the host forwarder', () => existsSync(api), 10_000, 20);
-      await nodeForwarder(this.fabric, 'tcp:127.0.0.1:6443', `unix:${api}`);
-      await nodeForwarder(this.fabric, `unix:${join(this.dir, 'http.sock')}`, 'tcp:127.0.0.1:8080');
+      await startNodeForwarder(this.fabric, 'node', [
+        ['tcp:127.0.0.1:6443', `unix:${api}`],
+        [`unix:${join(this.dir, 'http.sock')}`, 'tcp:127.0.0.1:8080'],
+      ]);
       this.admin = await loadKubeClient({ kubeconfigPath: this.cp.adminKubeconfig });
       await this.installRbac();
       await this.issueToken();

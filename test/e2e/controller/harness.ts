@@ -1,8 +1,8 @@
 // The controller e2e harness: a fabric lab (real FRR leaf, real GoBGP), the API server double in
 // this process, and the built `cosmolet run` inside the node namespace. Namespaces do not share
 // loopback, so the double and cosmolet's HTTP port are joined to this process by unix sockets.
-import { spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { FakeApiServer } from '@cosmolet/kube-double/apiserver';
@@ -10,6 +10,8 @@ import { startFabric, type Fabric } from '@cosmolet/lab/fabric/fabric';
 import { waitFor } from '@cosmolet/lab/wait';
 import type { FabricOptions } from '@cosmolet/lab/fabric/options';
 import { startForwarder, type Forwarder } from '@cosmolet/lab/forward/forward';
+import { startNodeForwarder } from '@cosmolet/lab/cosmolet/forwarder';
+import { startCosmolet, type CosmoletCredentials, type CosmoletHandle } from '@cosmolet/lab/cosmolet/start';
 import { LAB_MAINS } from '@cosmolet/lab/paths';
 import { httpRequest, type HttpReply } from '@cosmolet/lab/access/http-client';
 import { cidrContains, parseCIDR, parseIP, type CIDR } from '../../../src/net/ip.js';
@@ -35,24 +37,8 @@ export function ensureBuilt(): void {
   if (r.status !== 0) throw new Error('npm run build failed');
 }
 
-export class CosmoletProcess {
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  constructor(
-    readonly child: ChildProcess,
-    readonly logFile: string,
-  ) {
-    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  }
-  get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
-  }
-  log(): string {
-    return existsSync(this.logFile) ? readFileSync(this.logFile, 'utf8') : '';
-  }
-  kill(signal: NodeJS.Signals): void {
-    if (this.running) this.child.kill(signal);
-  }
-}
+/** A `cosmolet run` the harness started (the lab's handle). */
+export type CosmoletProcess = CosmoletHandle;
 
 export interface ControllerLabOptions {
   origination: 'kernel' | 'static';
@@ -65,7 +51,6 @@ export class ControllerLab {
   fabric!: Fabric;
   api!: FakeApiServer;
   private apiBridge: Forwarder | undefined;
-  private nodeForwarders: ChildProcess[] = [];
   readonly nodeName: string;
   protected runs = 0;
 
@@ -109,41 +94,11 @@ export class ControllerLab {
       { kind: 'unix', path: join(this.dir, 'api.sock') },
       { kind: 'tcp', host: '127.0.0.1', port: apiPort },
     );
-    this.nodeForwarders.push(
-      await this.forwarder(`tcp:127.0.0.1:6443`, `unix:${join(this.dir, 'api.sock')}`),
-      await this.forwarder(`unix:${join(this.dir, 'http.sock')}`, 'tcp:127.0.0.1:8080'),
-      await this.forwarder(`unix:${join(this.dir, 'probe.sock')}`, 'tcp:127.0.0.1:8081'),
-    );
-  }
-
-  private async forwarder(listen: string, connect: string): Promise<ChildProcess> {
-    const child = this.fabric.spawn('node', [
-      process.execPath,
-      FORWARD,
-      '--listen',
-      listen,
-      '--connect',
-      connect,
+    await startNodeForwarder(this.fabric, 'node', [
+      ['tcp:127.0.0.1:6443', `unix:${join(this.dir, 'api.sock')}`],
+      [`unix:${join(this.dir, 'http.sock')}`, 'tcp:127.0.0.1:8080'],
+      [`unix:${join(this.dir, 'probe.sock')}`, 'tcp:127.0.0.1:8081'],
     ]);
-    if (listen.startsWith('unix:')) {
-      const path = listen.slice(5);
-      await waitFor(`forwarder ${listen}`, () => existsSync(path), 10_000, 20);
-    } else {
-      await waitFor(
-        `forwarder ${listen}`,
-        async () => {
-          await this.fabric.exec('node', [
-            'bash',
-            '-c',
-            `exec 3<>/dev/tcp/127.0.0.1/${listen.split(':').pop()}`,
-          ]);
-          return true;
-        },
-        10_000,
-        50,
-      );
-    }
-    return child;
   }
 
   /** The config every run here starts from (merged with `config`): the lab's node, debug logs. */
@@ -166,32 +121,31 @@ export class ControllerLab {
     return deepMerge(base, config);
   }
 
-  /** Writes a config file and starts the built `cosmolet run` in the node namespace. */
-  startCosmolet(config: Record<string, unknown> = {}, extraArgs: string[] = []): CosmoletProcess {
-    const n = ++this.runs;
-    const file = join(this.dir, `cosmolet-${n}.yaml`);
-    writeFileSync(file, stringifyYaml(this.config(config)));
-    const logFile = join(this.dir, `cosmolet-${n}.log`);
-    const child = this.fabric.spawn(
-      'node',
-      [
-        process.execPath,
-        CLI,
-        'run',
-        '--config',
-        file,
-        '--kubeconfig',
-        join(this.dir, 'kubeconfig'),
-        '--node-name',
-        this.nodeName,
-        ...extraArgs,
-      ],
-      { logFile },
-    );
-    return new CosmoletProcess(child, logFile);
+  /** How cosmolet finds the API: here the double's kubeconfig. */
+  protected credentials(): CosmoletCredentials {
+    return { kubeconfig: join(this.dir, 'kubeconfig') };
   }
 
-  /** GET on cosmolet's HTTP server (through the unix socket bridge). */
+  /** Starts the built `cosmolet run` in the node namespace with `config` merged into the base. */
+  startCosmolet(
+    config: Record<string, unknown> = {},
+    extraArgs: string[] = [],
+    env: Record<string, string> = {},
+  ): CosmoletProcess {
+    const n = ++this.runs;
+    return startCosmolet(this.fabric, {
+      nodeKey: 'node',
+      nodeName: this.nodeName,
+      config: this.config(config),
+      configFile: join(this.dir, `cosmolet-${n}.yaml`),
+      logFile: join(this.dir, `cosmolet-${n}.log`),
+      credentials: this.credentials(),
+      extraArgs,
+      env,
+      httpSocket: join(this.dir, 'http.sock'),
+    });
+  }
+
   /** GET on cosmolet's HTTP port; `token` is sent as a bearer token (needed off loopback). */
   get(path: string, token?: string): Promise<HttpReply> {
     return this.request('http.sock', path, token);

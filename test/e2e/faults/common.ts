@@ -3,15 +3,9 @@
 // what the fault tests need beyond it: cosmolet started with its own environment (a PATH without
 // `ip`), a cosmolet counter read from /metrics, and the node's kernel routes of cosmolet's protocol.
 import type { TestContext } from 'node:test';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { stringify as stringifyYaml } from 'yaml';
 import type { KubeObject } from '../../../src/model/objects.js';
-import { CosmoletProcess, type ControllerLab } from '../controller/harness.js';
+import type { ControllerLab, CosmoletProcess } from '../controller/harness.js';
 import { node, services, slices } from '../controller/cluster.js';
-
-const CLI = new URL('../../../dist/cli.js', import.meta.url).pathname;
-let runs = 0;
 
 /** Empties the API double and loads the small mixed cluster (`expectedRoutes` at the leaf). */
 export function resetCluster(lab: ControllerLab, extra: KubeObject[] = []): void {
@@ -36,28 +30,7 @@ export function startCosmolet(
   config: Record<string, unknown> = {},
   env: Record<string, string> = {},
 ): CosmoletProcess {
-  const n = ++runs;
-  const file = join(lab.dir, `fault-cosmolet-${n}.yaml`);
-  writeFileSync(file, stringifyYaml(lab.config(config)));
-  const logFile = join(lab.dir, `fault-cosmolet-${n}.log`);
-  const child = lab.fabric.spawn(
-    'node',
-    [
-      'env',
-      ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
-      process.execPath,
-      CLI,
-      'run',
-      '--config',
-      file,
-      '--kubeconfig',
-      join(lab.dir, 'kubeconfig'),
-      '--node-name',
-      lab.nodeName,
-    ],
-    { logFile },
-  );
-  const c = new CosmoletProcess(child, logFile);
+  const c = lab.startCosmolet(config, [], env);
   t.after(async () => {
     c.kill('SIGKILL');
     await c.exited;

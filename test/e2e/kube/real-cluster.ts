@@ -11,15 +11,9 @@ import { stringify as stringifyYaml } from 'yaml';
 import { ControlPlane } from '@cosmolet/lab/control-plane/control-plane';
 import { NodeAgent, type AgentNode } from '@cosmolet/lab/control-plane/node-agent';
 import { loadKubeClient, type KubeClient } from '../../../src/kube/client.js';
-import { SERVICE_ACCOUNT_DIR } from '../../../src/kube/client.js';
 import { helmBinary } from '../../../scripts/render-deploy.js';
-import {
-  CLI,
-  ControllerLab,
-  CosmoletProcess,
-  ROOT,
-  type ControllerLabOptions,
-} from '../controller/harness.js';
+import type { CosmoletCredentials } from '@cosmolet/lab/cosmolet/start';
+import { ControllerLab, ROOT, type ControllerLabOptions } from '../controller/harness.js';
 
 export const NAMESPACE = 'cosmolet';
 export const SERVICE_ACCOUNT = 'cosmolet';
@@ -138,32 +132,11 @@ export class RealClusterLab extends ControllerLab {
   }
 
   /**
-   * Starts the built `cosmolet run` in the node namespace as the DaemonSet's pod runs it: the token
-   * directory bind-mounted at the service-account path (in the private mount namespace that
-   * `ip netns exec` gives each process), KUBERNETES_SERVICE_HOST/PORT, and no kubeconfig.
+   * cosmolet as the DaemonSet's pod runs it: the token directory mounted at the service-account
+   * path, KUBERNETES_SERVICE_HOST/PORT to the node's 127.0.0.1:6443, no kubeconfig.
    */
-  override startCosmolet(config: Record<string, unknown> = {}, extraArgs: string[] = []): CosmoletProcess {
-    const n = ++this.runs;
-    const file = join(this.dir, `cosmolet-${n}.yaml`);
-    writeFileSync(file, stringifyYaml(this.config(config)));
-    const logFile = join(this.dir, `cosmolet-${n}.log`);
-    const quoted = [
-      process.execPath,
-      CLI,
-      'run',
-      '--config',
-      file,
-      '--node-name',
-      this.nodeName,
-      ...extraArgs,
-    ]
-      .map((a) => `'${a.replace(/'/g, `'\\''`)}'`)
-      .join(' ');
-    const script =
-      `mkdir -p ${SERVICE_ACCOUNT_DIR} && mount --bind '${this.saDir}' ${SERVICE_ACCOUNT_DIR} && ` +
-      `exec env -u KUBECONFIG KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT=6443 ${quoted}`;
-    const child = this.fabric.spawn('node', ['sh', '-c', script], { logFile });
-    return new CosmoletProcess(child, logFile);
+  protected override credentials(): CosmoletCredentials {
+    return { serviceAccountDir: this.saDir, apiPort: 6443 };
   }
 
   /** kubectl with the admin kubeconfig. */

@@ -15,12 +15,12 @@ import {
   chooseKube,
   clusterSettled,
   cosmoletPod,
-  inClusterCommand,
   parseKubeFlag,
   podReadiness,
   READY_ANNOTATION,
   tokenRefreshAt,
 } from '@cosmolet/lab/real-cluster/kube';
+import { inClusterCommand } from '@cosmolet/lab/cosmolet/start';
 import {
   ingressPatch,
   loadBalancerIntent,

@@ -2,14 +2,13 @@
 // namespace; its cosmolet's HTTP port out to `<node dir>/http.sock` on the host) and `cosmolet run
 // --node-name <node>`. Also `cosmolet lab node stop|start`: the node's FRR and cosmolet go away (the
 // leaf drops its next hops when the BGP hold time expires) and come back.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { stringify as stringifyYaml } from 'yaml';
 import { LabError, LabErrorCodes } from '../errors.js';
 import { Fabric } from '../fabric/fabric.js';
 import { LAB_ROUTE_CLASSES } from '../fabric/config.js';
-import { COSMOLET_CLI, LAB_MAINS } from '../paths.js';
-import { inClusterCommand } from '../real-cluster/kube.js';
+import { startCosmolet, waitCosmoletReady } from '../cosmolet/start.js';
+import { spawnNodeForwarder } from '../cosmolet/forwarder.js';
 import {
   isAlive,
   killRecorded,
@@ -25,15 +24,17 @@ import {
 } from '../state/state.js';
 import { labServingCert } from '../access/status-access.js';
 import { tokenDir } from '../real-cluster/tokens.js';
-import { getUnix } from '../access/unix.js';
 import { waitFor } from '../wait.js';
 
 /**
  * cosmolet's config on a lab node: everything advertised, kernel origination, the lab's route
  * classes, HTTPS on every address with the lab's serving certificate (access/status-access.ts).
  */
-export function nodeConfigYaml(socketDir: string, tls?: { certFile: string; keyFile: string }): string {
-  return stringifyYaml({
+export function nodeConfig(
+  socketDir: string,
+  tls?: { certFile: string; keyFile: string },
+): Record<string, unknown> {
+  return {
     advertise: {
       clusterIP: true,
       loadBalancerIP: true,
@@ -46,9 +47,12 @@ export function nodeConfigYaml(socketDir: string, tls?: { certFile: string; keyF
     routeClasses: Object.fromEntries(LAB_ROUTE_CLASSES.map((c) => [c.name, { mark: c.mark }])),
     frr: { origination: 'kernel', socketDir, commandTimeoutSeconds: 10 },
     // The node's address too: `cosmolet status` reads /status there, as on a real node.
-    http: { address: `:${NODE_HTTP_PORT}`, ...(tls ? { tls } : {}) },
+    http: {
+      address: `:${NODE_HTTP_PORT}`,
+      ...(tls ? { tls: { certFile: tls.certFile, keyFile: tls.keyFile } } : {}),
+    },
     logging: { level: 'info', format: 'json' },
-  });
+  };
 }
 
 function record(state: LabState, name: string, pid: number | undefined): void {
@@ -61,83 +65,39 @@ function record(state: LabState, name: string, pid: number | undefined): void {
 /** Starts a node's forwarder and cosmolet (recorded in the state as `<node>/...`). */
 export function startNodeProcesses(state: LabState, fabric: Fabric, node: LabNode): void {
   mkdirSync(node.dir, { recursive: true });
-  const forward = LAB_MAINS.forward;
-  record(
-    state,
-    `${node.name}/forward`,
-    fabric.spawn(node.key, [
-      process.execPath,
-      forward,
-      '--listen',
-      `tcp:127.0.0.1:${NODE_API_PORT}`,
-      '--connect',
-      `unix:${join(state.dir, 'api.sock')}`,
-      '--listen',
-      `unix:${join(node.dir, 'http.sock')}`,
-      '--connect',
-      `tcp:127.0.0.1:${NODE_HTTP_PORT}`,
-      '--listen',
-      `unix:${join(node.dir, 'probe.sock')}`,
-      '--connect',
-      `tcp:127.0.0.1:${NODE_PROBE_PORT}`,
-    ]).pid,
-  );
-  startCosmolet(state, fabric, node);
+  const forwarder = spawnNodeForwarder(fabric, node.key, [
+    [`tcp:127.0.0.1:${NODE_API_PORT}`, `unix:${join(state.dir, 'api.sock')}`],
+    [`unix:${join(node.dir, 'http.sock')}`, `tcp:127.0.0.1:${NODE_HTTP_PORT}`],
+    [`unix:${join(node.dir, 'probe.sock')}`, `tcp:127.0.0.1:${NODE_PROBE_PORT}`],
+  ]);
+  record(state, `${node.name}/forward`, forwarder.pid);
+  startNodeCosmolet(state, fabric, node);
 }
 
-function startCosmolet(state: LabState, fabric: Fabric, node: LabNode): void {
-  const { certFile, keyFile } = labServingCert(state.dir);
-  writeFileSync(
-    join(node.dir, 'cosmolet.yaml'),
-    nodeConfigYaml(fabric.socketDir(node.key), { certFile, keyFile }),
-  );
-  const argv = [
-    process.execPath,
-    COSMOLET_CLI,
-    'run',
-    '--config',
-    join(node.dir, 'cosmolet.yaml'),
-    '--node-name',
+function startNodeCosmolet(state: LabState, fabric: Fabric, node: LabNode): void {
+  const cosmolet = startCosmolet(fabric, {
+    nodeKey: node.key,
+    nodeName: node.name,
+    config: nodeConfig(fabric.socketDir(node.key), labServingCert(state.dir)),
+    configFile: join(node.dir, 'cosmolet.yaml'),
+    logFile: join(node.dir, 'cosmolet.log'),
+    // On the real control plane as in a cluster: its Pod's bound token mounted in-cluster style (the
+    // cluster process keeps it fresh), never admin credentials; on the double, the lab's kubeconfig.
+    credentials:
+      kubeKind(state) === 'real'
+        ? { serviceAccountDir: tokenDir(node), apiPort: NODE_API_PORT }
+        : { kubeconfig: join(state.dir, 'node-kubeconfig') },
+  });
+  record(state, `${node.name}/cosmolet`, cosmolet.pid);
+}
+
+/** /readyz on the node's probe listener (plain, loopback) as the kubelet asks; http serves HTTPS. */
+export function waitNodeReady(node: LabNode, timeoutMs = 60_000): Promise<void> {
+  return waitCosmoletReady(
     node.name,
-  ];
-  // On the real control plane as in a cluster: its Pod's bound token mounted in-cluster style (the
-  // cluster process keeps it fresh), never admin credentials; on the double, the lab's kubeconfig.
-  const command =
-    kubeKind(state) === 'real'
-      ? ['sh', '-c', inClusterCommand(argv, tokenDir(node), NODE_API_PORT)]
-      : [...argv, '--kubeconfig', join(state.dir, 'node-kubeconfig')];
-  record(
-    state,
-    `${node.name}/cosmolet`,
-    fabric.spawn(node.key, command, { logFile: join(node.dir, 'cosmolet.log') }).pid,
-  );
-}
-
-export function cosmoletReady(node: LabNode): Promise<boolean> {
-  // The probe listener (plain, loopback) as the kubelet asks; the http port serves HTTPS.
-  return getUnix(join(node.dir, 'probe.sock'), '/readyz').then(
-    (r) => r.status === 200,
-    () => false,
-  );
-}
-
-export function tail(file: string, n = 15): string {
-  try {
-    return readFileSync(file, 'utf8').split('\n').slice(-n).join('\n');
-  } catch {
-    return '';
-  }
-}
-
-export async function waitCosmoletReady(node: LabNode, timeoutMs = 60_000): Promise<void> {
-  await waitFor(`cosmolet /readyz on ${node.name}`, () => cosmoletReady(node), timeoutMs, 100).catch(
-    (err: unknown) => {
-      const log = join(node.dir, 'cosmolet.log');
-      throw new LabError(
-        LabErrorCodes.LAB_FAILED,
-        `${err instanceof Error ? err.message : String(err)}\ncosmolet log (${log}):\n${tail(log)}`,
-      );
-    },
+    join(node.dir, 'probe.sock'),
+    join(node.dir, 'cosmolet.log'),
+    timeoutMs,
   );
 }
 
@@ -184,8 +144,8 @@ export async function startNode(state: LabState, name: string): Promise<void> {
       );
   }
   const cosmolet = state.processes.find((p) => p.name === `${node.name}/cosmolet`);
-  if (!cosmolet || !isAlive(cosmolet)) startCosmolet(state, fabric, node);
+  if (!cosmolet || !isAlive(cosmolet)) startNodeCosmolet(state, fabric, node);
   state.stopped = (state.stopped ?? []).filter((n) => n !== name);
   writeState(state);
-  await waitCosmoletReady(node);
+  await waitNodeReady(node);
 }

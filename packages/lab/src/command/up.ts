@@ -19,7 +19,8 @@ import { Fabric } from '../fabric/fabric.js';
 import { MAX_NODES } from '../fabric/topology.js';
 import { cachedKubeBinDir } from '../control-plane/binaries.js';
 import { labDown } from './down.js';
-import { startNodeProcesses, tail, waitCosmoletReady } from './node.js';
+import { startNodeProcesses, waitNodeReady } from './node.js';
+import { tail } from '../cosmolet/start.js';
 import { checkLabPrerequisites, checkTraversable, probeNetns } from '../state/prereq.js';
 import { LAB_MAINS, REPO_ROOT } from '../paths.js';
 import { chooseKube, resolveHelm, resolveKubeBinDir } from '../real-cluster/kube.js';
@@ -249,7 +250,7 @@ async function startLab(o: LabOptions, state: LabState): Promise<void> {
   });
   await cluster;
   const t = Date.now();
-  await Promise.all(state.nodes.map((n) => waitCosmoletReady(n)));
+  await Promise.all(state.nodes.map((n) => waitNodeReady(n)));
   o.progress(`  cosmolet ready on ${plural(state.nodes.length, 'node')} (${timed(t)} after FRR)`);
   await waitLeafStep(o, state, fabric);
   state.status = 'up';
@@ -288,10 +289,7 @@ async function startRealLab(o: LabOptions, state: LabState, binDir: string, helm
     await Promise.allSettled([controlPlane, cluster]);
     throw err;
   }
-  const [settled] = await Promise.all([
-    waitSettledStep(state),
-    ...state.nodes.map((n) => waitCosmoletReady(n)),
-  ]);
+  const [settled] = await Promise.all([waitSettledStep(state), ...state.nodes.map((n) => waitNodeReady(n))]);
   o.progress(
     `  real cluster from ${state.manifests}: ${settled.services.length} Services, ${settled.pods.length} pods bound by kube-scheduler ` +
       `(network namespaces, kube-proxy rules), EndpointSlices from kube-controller-manager, cosmolet ready on ${plural(state.nodes.length, 'node')}, in ${timed(t)}`,

@@ -6,7 +6,6 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { LabError, LabErrorCodes } from '../errors.js';
-import { SERVICE_ACCOUNT_DIR } from 'cosmolet/kube/client';
 import type { KubeObject, Service } from 'cosmolet/model/objects';
 import { cachedKubeBinDir, kubeBinDir } from '../control-plane/binaries.js';
 import type { AgentNode } from '../control-plane/node-agent.js';
@@ -163,20 +162,6 @@ export function cosmoletPod(node: LabNode): KubeObject {
 /** When a token issued at `issuedMs` is renewed: at 80 % of its life, as the kubelet does. */
 export function tokenRefreshAt(issuedMs: number, expirationSeconds: number): number {
   return issuedMs + Math.floor(expirationSeconds * 800);
-}
-
-/**
- * cosmolet as the DaemonSet's pod runs it: `tokenDir` bind-mounted at the service-account path (in
- * the private mount namespace `ip netns exec` gives the process), KUBERNETES_SERVICE_HOST/PORT to the
- * node's forwarder, no kubeconfig. A shell line that execs `argv` (so its pid is cosmolet's).
- */
-export function inClusterCommand(argv: string[], tokenDir: string, apiPort: number): string {
-  const q = (a: string): string => `'${a.replace(/'/g, `'\\''`)}'`;
-  const sa = SERVICE_ACCOUNT_DIR;
-  return (
-    `mkdir -p ${sa} && mount --bind ${q(tokenDir)} ${sa} && ` +
-    `exec env -u KUBECONFIG KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT=${apiPort} ${argv.map(q).join(' ')}`
-  );
 }
 
 interface PodLike extends KubeObject {
