@@ -129,6 +129,18 @@ export class KernelRouter implements Router {
   private expected = new Map<string, number>();
   /** The routes of our protocol but not our shape last logged, so each set is logged once. */
   private foreignLogged = '';
+  /**
+   * Host prefixes held by a route that is not ours, as of the last read and kept current by the
+   * watch's monitor: answers a large batch's conflict check without printing the whole table
+   * again (each early batch of a cold start did, 0.1-0.3 s apiece on a growing table). Per family,
+   * only while the monitor ran without a gap since that table's read began (its epoch).
+   */
+  private foreignHosts = new Map<'-4' | '-6', { hosts: Set<string>; epoch: number }>();
+  /** Prefixes a route that is not ours left since the last read: another may still hold them. */
+  private foreignDoubtful = new Set<string>();
+  /** Bumped at every start, gap and stop of the monitor: a cache of another epoch may have missed an event. */
+  private monitorEpoch = 0;
+  private monitorLive: () => boolean = () => false;
   constructor(private readonly opts: RouterOptions) {
     if (!validKernelProtocol(opts.kernelProtocol)) {
       throw new CosmoletError(
@@ -202,8 +214,12 @@ export class KernelRouter implements Router {
     // The whole main table: filtered by protocol, `ip` leaves the protocol out of its output; the
     // shape decides what is ours, and the other routes tell which prefixes are conflicts. Costs
     // about as much as the filtered read (the kernel dumps the whole table either way).
+    const epoch = this.monitorLive() ? this.monitorEpoch : -1;
     const [v4, v6] = await Promise.all([this.show('-4', []), this.show('-6', [])]);
     const back = kernelReadBack([...v4, ...v6], this.opts.kernelProtocol);
+    this.cacheForeign('-4', v4, epoch);
+    this.cacheForeign('-6', v6, epoch);
+    this.foreignDoubtful = new Set();
     this.deviceReady = false;
     this.extras = back.extras;
     this.stepBack = back.stepBack;
@@ -307,14 +323,44 @@ export class KernelRouter implements Router {
       if (list) list.push(p);
       else byFamily.set(f, [p]);
     }
+    const cached = this.cachedConflicts(byFamily);
+    const epoch = this.monitorLive() ? this.monitorEpoch : -1;
     const tables = await Promise.all(
-      [...byFamily].map(([f, prefixes]) =>
-        prefixes.length <= EXACT_LOOKUPS ? this.exact(f, prefixes) : this.show(f, []),
-      ),
+      [...byFamily].map(async ([f, prefixes]) => {
+        if (prefixes.length <= EXACT_LOOKUPS) return this.exact(f, prefixes);
+        const table = await this.show(f, []);
+        // The whole table read with the monitor running: the next batches ask the cache.
+        this.cacheForeign(f, table, epoch);
+        return table;
+      }),
     );
     const back = kernelReadBack(tables.flat(), this.opts.kernelProtocol);
-    const conflicts = new Set([...back.conflicts].filter((p) => wanted.has(p)));
+    const conflicts = new Set([...back.conflicts, ...cached].filter((p) => wanted.has(p)));
     return { conflicts, ours: back.stepBack.filter((r) => conflicts.has(r.prefix)) };
+  }
+
+  /**
+   * Answers what the foreign-host cache can (see `foreignHosts`): takes those prefixes out of
+   * `byFamily` and returns the ones another route holds. Left for a lookup: prefixes another route
+   * left since the read (a second one may still be there) and held ones where a route of ours is
+   * too (to delete it, its exact route is needed).
+   */
+  private cachedConflicts(byFamily: Map<'-4' | '-6', string[]>): string[] {
+    const held: string[] = [];
+    if (!this.monitorLive()) return held;
+    for (const [f, prefixes] of byFamily) {
+      const entry = this.foreignHosts.get(f);
+      if (prefixes.length <= EXACT_LOOKUPS || entry?.epoch !== this.monitorEpoch) continue;
+      const cache = entry.hosts;
+      const lookup: string[] = [];
+      for (const p of prefixes) {
+        if (this.foreignDoubtful.has(p) || (cache.has(p) && this.expected.has(p))) lookup.push(p);
+        else if (cache.has(p)) held.push(p);
+      }
+      if (lookup.length > 0) byFamily.set(f, lookup);
+      else byFamily.delete(f);
+    }
+    return held;
   }
 
   /** Every main-table route of each prefix (`route show table main exact P` in one batch). */
@@ -430,6 +476,7 @@ export class KernelRouter implements Router {
     const monitor = new RouteMonitor({
       argv: [...this.ip(), '-N', 'monitor', 'route', 'link'],
       onEvent: (e) => {
+        this.trackForeign(e);
         if (this.lostRoute(e)) {
           this.expected.delete(e.prefix);
           pending.add(e.prefix);
@@ -446,18 +493,48 @@ export class KernelRouter implements Router {
         deviceEvent = true;
         report();
       },
-      onGap: () => onLost([]),
+      onGap: () => {
+        this.monitorEpoch++;
+        onLost([]);
+      },
       logger: this.log,
       fallback: 'routes of cosmolet deleted by hand come back at the next loop interval',
     });
+    this.monitorEpoch++;
     monitor.start();
+    this.monitorLive = () => monitor.running;
     return {
       live: () => monitor.running,
       stop: async () => {
+        this.monitorEpoch++;
+        this.monitorLive = () => false;
         if (flush) clearTimeout(flush);
         await monitor.stop();
       },
     };
+  }
+
+  /** Caches a family's foreign host prefixes from its whole table (read in monitor epoch `epoch`, -1: none). */
+  private cacheForeign(family: '-4' | '-6', table: readonly KernelRoute[], epoch: number): void {
+    if (epoch < 0) {
+      this.foreignHosts.delete(family);
+      return;
+    }
+    const hosts = kernelReadBack(table, this.opts.kernelProtocol).conflicts;
+    // Routes added while the table printed were seen by the monitor, maybe not by the table (the
+    // ones left since are doubtful: not carried over).
+    const seen = this.foreignHosts.get(family);
+    if (seen?.epoch === epoch) for (const p of seen.hosts) if (!this.foreignDoubtful.has(p)) hosts.add(p);
+    this.foreignHosts.set(family, { hosts, epoch });
+  }
+
+  /** Keeps `foreignHosts` current: a host route added that may not be ours holds its prefix. */
+  private trackForeign(e: RouteEvent): void {
+    if (!e.mainTable || !isHostPrefix(e.prefix)) return;
+    const ours = e.protocol === String(this.opts.kernelProtocol) && e.device === KERNEL_DEVICE;
+    if (ours || ZEBRA_PROTOCOLS.has(Number(e.protocol))) return;
+    if (e.deleted) this.foreignDoubtful.add(e.prefix);
+    else this.foreignHosts.get(e.prefix.includes(':') ? '-6' : '-4')?.hosts.add(e.prefix);
   }
 
   /** A deletion of a route that is ours now (our protocol, our device, the metric we installed). */
