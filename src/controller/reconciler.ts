@@ -4,98 +4,29 @@
 // flipped. The cost of one change follows the change, not the cluster. A full plan from the stores
 // and a full diff against the routes read back from the router happen at start, after a failed
 // apply, after an FRR restart and after a gap in the route watch.
-// The periodic full check (a recheck of every Service and a read-back of every route) never holds
-// the worker, so a flip never waits for it: the recheck decides a slice of Services at a time and
-// yields between slices; the read-back runs beside the worker and is merged with map lookups,
-// trusting the ledger for every prefix applied meanwhile. It runs every loop interval while no
-// route watch keeps the ledger current, else every fullCheckSeconds (docs/design.md).
+// The periodic full check (recheck and read-back beside the worker) is in full-check.ts, the cold
+// start's sliced first plan in first-plan.ts; both take what they share from here.
 // Fail static: until every reflector has listed once, nothing is planned or applied, and a broken
 // API server leaves the stores (and so the routes) as they were; a failed apply keeps the routes
 // and forces a read-back, never a withdrawal. The installed routes are in route-ledger.ts, the
 // diff is the router's diffPrefixes, and what is told about decisions is in decision-reporter.ts.
-// Why one file of this length: the worker, the full check beside it and the sliced first plan all
-// write the same pending prefixes, ledger and read-back state, in an order that is the correctness
-// argument (what a merge may trust, when a withdrawal may go); split, that order is in no one file.
 import { realClock, type Clock, type Timer } from '../clock.js';
 import { errorMessage, CosmoletError } from '../errors.js';
 import type { ReflectedResource } from '../kube/reflector.js';
 import type { Logger } from '../logger.js';
-import type { SliceInfo } from '../plan/input.js';
 import { PlanState, type PlanUpdate } from '../plan/state.js';
-import type { DecisionChange, Plan, PlanSettings } from '../plan/types.js';
-import {
-  diffPrefixes,
-  diffSize,
-  type InstalledRoutes,
-  type PrefixDiff,
-  type Router,
-  type RouteWatch,
-} from '../router/router.js';
-import { ChangeQueue, everyKey, type ClusterSource } from './change-queue.js';
-import { DecisionReporter, type DecisionReporterOptions } from './decision-reporter.js';
+import type { DecisionChange, Plan } from '../plan/types.js';
+import { diffPrefixes, diffSize, type PrefixDiff, type RouteWatch } from '../router/router.js';
+import { ChangeQueue } from './change-queue.js';
+import { DecisionReporter } from './decision-reporter.js';
+import { FirstPlan } from './first-plan.js';
+import { FullCheck } from './full-check.js';
+import type { ReconcileStatus, ReconcilerOptions } from './reconciler-options.js';
 import { RouteLedger } from './route-ledger.js';
 import type { RouteWatchTarget } from './route-watch.js';
 import { CoalescingTrigger } from './trigger.js';
 
-export interface ReconcilerOptions extends Omit<DecisionReporterOptions, 'logger'> {
-  cluster: ClusterSource;
-  router: Router;
-  settings: PlanSettings;
-  /** Route class name -> mark (routeClasses); the router carries the mark, not the name. */
-  classMarks?: ReadonlyMap<string, number>;
-  nodeName: string;
-  /** false: plan, log and report, but never apply anything (bgp.enabled). */
-  applyEnabled: boolean;
-  loopIntervalSeconds: number;
-  logger: Logger;
-  /** Quiet time after the last event before a reconcile starts. */
-  settleMs?: number;
-  /** Longest a pending event waits, however many follow it. */
-  maxDelayMs?: number;
-  /** Least time between two reconciles: a flapping endpoint is applied at most 4 times a second. */
-  minIntervalMs?: number;
-  /** Retry backoff after a failed reconcile: doubles from `retryMinMs` up to `retryMaxMs`. */
-  retryMinMs?: number;
-  retryMaxMs?: number;
-  /** Default: the real clock. */
-  clock?: Clock;
-  /** Where the installed routes are published (default: a ledger of its own). */
-  ledger?: RouteLedger;
-  /** The plan it keeps, for readers built before it (default: one of its own from `settings`). */
-  state?: PlanState;
-  /**
-   * While a route watch runs, the full check (recheck and read-back) runs every this many seconds
-   * instead of every loop interval (default 300).
-   */
-  fullCheckSeconds?: number;
-  /** Services decided per step of a full recheck (default 256: a few ms). */
-  recheckSlice?: number;
-}
-
-/** A read-back running beside the worker: the prefixes applied since it started trust the ledger. */
-interface Verify {
-  touched: Set<string>;
-  routes?: InstalledRoutes;
-}
-
-export interface ReconcileStatus {
-  /** Whether a plan was made (every reflector listed once). */
-  planned: boolean;
-  /**
-   * Prefixes cosmolet has installed with their marks, as of the last read-back or successful apply:
-   * a snapshot, which later reconciles do not change and which cannot change the reconciler.
-   */
-  installed: ReadonlyMap<string, number>;
-  /** Whether the last reconcile succeeded; undefined before the first one ran against the router. */
-  lastOk: boolean | undefined;
-  lastError: string | undefined;
-  /** Time of the last finished reconcile attempt (ms since epoch). */
-  lastRunAt: number;
-  /** When the reconcile in progress started, if one is running. */
-  runningSince: number | undefined;
-  /** Bumped whenever the plan changes (for caches of documents built from it). */
-  planVersion: number;
-}
+export type { ReconcileStatus, ReconcilerOptions } from './reconciler-options.js';
 
 export class Reconciler implements RouteWatchTarget {
   readonly state: PlanState;
@@ -108,20 +39,14 @@ export class Reconciler implements RouteWatchTarget {
   private readonly queue = new ChangeQueue();
   /** Prefixes that flipped since the last converge; a full diff replaces them when one is due. */
   private readonly pendingPrefixes = new Set<string>();
-  private readBackDue = true;
+  private readonly check: FullCheck;
+  private readonly first: FirstPlan;
   private pendingEventAt: number | undefined;
   private retryDelayMs: number;
   private retryTimer: Timer | undefined;
   private resyncTimer: Timer | undefined;
   /** Stopped, or withdrawing: no reconcile may run (and re-add what a withdrawal removes). */
   private stopped = false;
-  /** Loop intervals since start: every fullEvery-th is a full check while a watch runs. */
-  private ticks = 0;
-  private readonly fullEvery: number;
-  private watch: RouteWatch | undefined;
-  /** The sliced recheck in progress, if any. */
-  private recheckRun: Promise<void> | undefined;
-  private verify: Verify | undefined;
   /** Prefixes an apply found held by another protocol's route: retried after each read-back. */
   private readonly conflicts = new Set<string>();
 
@@ -141,8 +66,35 @@ export class Reconciler implements RouteWatchTarget {
       opts.state ??
       new PlanState({ nodeName: opts.nodeName, settings: opts.settings, missingNode: 'advertise-nothing' });
     this.ledger = opts.ledger ?? new RouteLedger(opts.metrics);
-    this.fullEvery = Math.max(1, Math.round((opts.fullCheckSeconds ?? 300) / opts.loopIntervalSeconds));
     this.reporter = new DecisionReporter({ ...opts, logger: this.log });
+    const shared = {
+      cluster: opts.cluster,
+      state: this.state,
+      queue: this.queue,
+      ledger: this.ledger,
+      recheckSlice: opts.recheckSlice ?? 256,
+      pending: this.pendingPrefixes,
+      noteUpdate: (update: PlanUpdate) => this.noteUpdate(update, false),
+    };
+    this.check = new FullCheck({
+      ...shared,
+      router: opts.router,
+      reporter: this.reporter,
+      log: this.log,
+      applyEnabled: opts.applyEnabled,
+      fullEvery: Math.max(1, Math.round((opts.fullCheckSeconds ?? 300) / opts.loopIntervalSeconds)),
+      conflicts: this.conflicts,
+      planned: () => this.progress.planned,
+      stopped: () => this.stopped,
+      wake: () => this.trigger.fire(true),
+    });
+    this.first = new FirstPlan({
+      ...shared,
+      readBack: () => this.check.readBack(),
+      markOf: (prefix) => this.markOf(prefix),
+      applyDiff: (diff) => this.applyDiff(diff, undefined),
+      planChanged: () => void this.progress.planVersion++,
+    });
     this.trigger = new CoalescingTrigger({
       // Short: a reconcile costs what changed, so coalescing only needs to catch a burst in flight.
       settleMs: opts.settleMs ?? 5,
@@ -158,32 +110,13 @@ export class Reconciler implements RouteWatchTarget {
     this.trigger.fire(true);
   }
 
-  /** The route watch keeps the ledger current while it runs: the loop interval skips the read-back. */
+  /** The route watch and what it sees lost are the full check's: they keep the ledger current. */
   watchedBy(watch: RouteWatch): void {
-    this.watch = watch;
+    this.check.watchedBy(watch);
   }
 
-  /**
-   * The router's watch saw routes of ours go (re-apply them) or another owner's route at a prefix
-   * go (a conflict there is tried again); neither named: read everything back.
-   */
-  routesLost(prefixes: readonly string[], freed: readonly string[] = []): void {
-    if ((prefixes.length === 0 && freed.length === 0) || !this.progress.planned) {
-      this.resync();
-      return;
-    }
-    const retry = freed.filter((p) => this.conflicts.has(p));
-    const ours = prefixes.filter((p) => this.ledger.routes.has(p));
-    if (ours.length === 0 && retry.length === 0) return;
-    const routes = new Map(this.ledger.routes);
-    for (const p of ours) {
-      routes.delete(p);
-      this.verify?.touched.add(p);
-    }
-    for (const p of [...ours, ...retry]) this.pendingPrefixes.add(p);
-    // Also forgets the conflicts, so the retried prefixes are diffed again.
-    this.ledger.reset(routes);
-    this.trigger.fire(true);
+  routesLost(prefixes: readonly string[], freed?: readonly string[]): void {
+    this.check.routesLost(prefixes, freed);
   }
 
   /** A watch event: the object under `key` may have changed. */
@@ -203,79 +136,13 @@ export class Reconciler implements RouteWatchTarget {
 
   /** A full resync (an FRR restart, a gap in the route watch): read back before the next diff, recheck everything. */
   resync(): void {
-    this.readBackDue = true;
-    this.verify = undefined;
-    this.startRecheck();
-    this.trigger.fire(true);
+    this.check.resync();
   }
 
-  /**
-   * The loop interval. A full check (read-back and recheck, beside the worker) every time while no
-   * watch runs, else every fullEvery-th time; otherwise just a run (what is queued; nothing when
-   * idle), which also tells /healthz the loop is alive.
-   */
+  /** The loop interval: maybe a full check beside the worker, and a run (which tells /healthz the loop is alive). */
   private tick(): void {
-    this.ticks++;
-    if (!this.watch?.live() || this.ticks % this.fullEvery === 0) {
-      this.startRecheck();
-      this.startVerify();
-    }
+    this.check.tick();
     this.trigger.fire(true);
-  }
-
-  /** Re-decides every Service from the stores, a slice at a time, yielding to events between slices. */
-  private startRecheck(): void {
-    if (this.recheckRun || !this.progress.planned) return;
-    this.recheckRun = this.recheck().finally(() => (this.recheckRun = undefined));
-  }
-
-  private async recheck(): Promise<void> {
-    const { cluster } = this.opts;
-    const keys = everyKey(cluster);
-    const slice = this.opts.recheckSlice ?? 256;
-    this.state.setNode(cluster.node());
-    let more = true;
-    while (more && !this.stopped) {
-      more = this.queue.recheck(keys, slice, this.state, cluster);
-      const update = this.state.update();
-      const drift = update.flipped.length + update.reclassed.length;
-      if (drift > 0) {
-        this.log.warn(
-          { prefixes: [...update.flipped, ...update.reclassed].slice(0, 10), count: drift },
-          `the full recheck found ${drift} prefixes the incremental plan had not (a lost event?): applying them`,
-        );
-      }
-      this.noteUpdate(update, false);
-      this.reporter.planUpdated(this.state, update.changes, false, this.ledger.routes);
-      if (drift > 0) this.trigger.fire(true);
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
-  }
-
-  /** Reads every route back beside the worker; the next reconcile merges what it found. */
-  private startVerify(): void {
-    if (this.verify || this.readBackDue || !this.progress.planned) return;
-    const verify: Verify = { touched: new Set() };
-    this.verify = verify;
-    this.opts.router.read().then(
-      (routes) => {
-        if (this.verify !== verify) return;
-        verify.routes = routes;
-        this.trigger.fire(true);
-      },
-      (err: unknown) => {
-        if (this.verify !== verify) return;
-        this.verify = undefined;
-        // bgp.enabled false only feeds /status from the read; a failed one is no error there.
-        if (!this.opts.applyEnabled) return;
-        this.log.warn(
-          { err },
-          `reading the routes back failed: ${errorMessage(err)}; reading again before the next apply`,
-        );
-        this.readBackDue = true;
-        this.trigger.fire(true);
-      },
-    );
   }
 
   /** Records what an update changed: the prefixes to diff, unknown classes, the plan's version. */
@@ -332,17 +199,17 @@ export class Reconciler implements RouteWatchTarget {
       }
       metrics.reconciles.inc();
       const first = !progress.planned;
-      const fullDiff = this.readBackDue;
+      const fullDiff = this.check.readBackDue;
       let changes: DecisionChange[];
       if (first && this.opts.applyEnabled && this.queue.takeEverything()) {
-        changes = await this.firstPlan();
+        changes = await this.first.run();
       } else {
         this.queue.drainInto(this.state, cluster);
         const update = this.state.update();
         this.noteUpdate(update, first);
         changes = update.changes;
-        if (fullDiff) await this.readBack();
-        else await this.mergeVerified();
+        if (fullDiff) await this.check.readBack();
+        else await this.check.mergeVerified();
       }
       progress.planned = true;
       this.reporter.planUpdated(this.state, changes, first, this.ledger.routes);
@@ -361,120 +228,10 @@ export class Reconciler implements RouteWatchTarget {
     return worked;
   }
 
-  /**
-   * The first plan (cold start, issue 23 item 4), once every list is complete: decided a slice of
-   * Services at a time, each with its slices, while the routes are read back; once the read-back is
-   * in, what is decided so far goes out while the rest is decided. Adds only: a withdrawal waits for
-   * the whole plan (the full diff after it), since a Service not decided yet is not a Service to
-   * withdraw. A failure starts over with the whole plan at once.
-   */
-  private async firstPlan(): Promise<DecisionChange[]> {
-    const { cluster } = this.opts;
-    let readDone = false;
-    const reading = this.readBack().then(() => void (readDone = true));
-    // Rejections are taken where they are awaited, below; none may go unhandled meanwhile.
-    reading.catch(() => undefined);
-    let applying: Promise<void> | undefined;
-    let applyError: Error | undefined;
-    const changes: DecisionChange[] = [];
-    const decide = (): void => {
-      const update = this.state.update();
-      this.noteUpdate(update, false);
-      for (const c of update.changes) changes.push(c);
-      if (applying || !readDone || this.pendingPrefixes.size === 0) return;
-      applying = this.applyAdds()
-        .catch((err: unknown) => void (applyError ??= err instanceof Error ? err : new Error(String(err))))
-        .finally(() => (applying = undefined));
-    };
-    try {
-      const slicesOf = new Map<string, SliceInfo[]>();
-      for (const s of cluster.endpointSlices()) {
-        const list = slicesOf.get(s.service ?? '');
-        if (list) list.push(s);
-        else slicesOf.set(s.service ?? '', [s]);
-      }
-      this.state.setNode(cluster.node());
-      const slice = this.opts.recheckSlice ?? 256;
-      let n = 0;
-      for (const svc of cluster.services()) {
-        for (const s of slicesOf.get(svc.key) ?? []) this.state.setSlice(s.key, s);
-        slicesOf.delete(svc.key);
-        this.state.setService(svc.key, svc);
-        if (++n % slice !== 0) continue;
-        decide();
-        await new Promise<void>((resolve) => setImmediate(resolve));
-      }
-      for (const rest of slicesOf.values()) for (const s of rest) this.state.setSlice(s.key, s);
-      decide();
-      this.progress.planVersion++;
-      await reading;
-      while (applying) await applying;
-      if (applyError) throw applyError;
-    } catch (err) {
-      this.queue.everythingAgain();
-      throw err;
-    }
-    return changes;
-  }
-
-  /** Adds the pending prefixes the plan advertises and the router lacks (the first plan's early batches). */
-  private async applyAdds(): Promise<void> {
-    const adds = new Map<string, number>();
-    for (const p of this.pendingPrefixes)
-      if (this.state.advertises(p) && !this.ledger.routes.has(p) && !this.ledger.conflicted(p))
-        adds.set(p, this.markOf(p));
-    if (adds.size > 0) await this.applyDiff(diffPrefixes(adds, this.ledger.routes, adds.keys()), undefined);
-  }
-
   /** The mark a prefix of the plan carries: its route class's, 0 for none. */
   private markOf(prefix: string): number {
     const cls = this.state.classOf(prefix);
     return cls ? (this.opts.classMarks?.get(cls) ?? 0) : 0;
-  }
-
-  /** Reads the router's actual state back, holding the worker (start, after a failure or FRR restart). */
-  private async readBack(): Promise<void> {
-    this.verify = undefined;
-    if (this.opts.applyEnabled) {
-      this.ledger.reset(await this.opts.router.read());
-      await this.opts.router.repair?.();
-    } else {
-      // bgp.enabled false touches nothing; reading back only feeds /status, so its failure is no error.
-      const routes = await this.opts.router.read().catch(() => undefined);
-      if (routes) this.ledger.reset(routes);
-    }
-    this.readBackDue = false;
-  }
-
-  /**
-   * Takes in a read-back that ran beside the worker: the ledger becomes what it found, except the
-   * prefixes applied (or lost) since it started, which the ledger knows better; every prefix where
-   * the two differ, and every conflict, is diffed again. Costs map lookups, no command.
-   */
-  private async mergeVerified(): Promise<void> {
-    const routes = this.verify?.routes;
-    if (!this.verify || !routes) return;
-    const { touched } = this.verify;
-    this.verify = undefined;
-    const installed = this.ledger.routes;
-    for (const p of touched) {
-      const mark = installed.get(p);
-      if (mark === undefined) routes.delete(p);
-      else routes.set(p, mark);
-    }
-    const drifted: string[] = [];
-    for (const [p, mark] of installed) if (routes.get(p) !== mark) drifted.push(p);
-    for (const p of routes.keys()) if (!installed.has(p)) drifted.push(p);
-    if (drifted.length > 0) {
-      this.log.warn(
-        { prefixes: drifted.slice(0, 10), count: drifted.length },
-        `${drifted.length} routes of cosmolet differ from what it installed (changed outside it): diffing them again`,
-      );
-    }
-    for (const p of drifted) this.pendingPrefixes.add(p);
-    for (const p of this.conflicts) this.pendingPrefixes.add(p);
-    this.ledger.reset(routes);
-    if (this.opts.applyEnabled) await this.opts.router.repair?.();
   }
 
   /** What the router must change: every prefix after a read-back, else only those that flipped. */
@@ -504,12 +261,9 @@ export class Reconciler implements RouteWatchTarget {
   private async applyDiff(diff: PrefixDiff, eventAt: number | undefined): Promise<void> {
     const { router, metrics } = this.opts;
     // From here on the baseline is unknown until the apply succeeds (a failure forces a full diff).
-    this.readBackDue = true;
+    this.check.readBackDue = true;
     metrics.applies.inc();
-    const touched = this.verify?.touched;
-    if (touched)
-      for (const p of [...diff.add, ...diff.remove, ...(diff.remark ?? []).map((r) => r.prefix)])
-        touched.add(p);
+    this.check.applying(diff);
     const result = await router.apply(diff);
     const conflicts = new Set(result.conflicts);
     for (const p of diff.add) {
@@ -518,7 +272,7 @@ export class Reconciler implements RouteWatchTarget {
     }
     for (const p of diff.remove) this.conflicts.delete(p);
     this.ledger.applied(diff, conflicts);
-    this.readBackDue = false;
+    this.check.readBackDue = false;
     if (eventAt !== undefined) metrics.eventToInstalled.observe((this.clock.now() - eventAt) / 1000);
     this.reporter.applied(diff, result);
   }
@@ -527,7 +281,7 @@ export class Reconciler implements RouteWatchTarget {
     const message = errorMessage(err);
     this.progress.lastOk = false;
     this.progress.lastError = message;
-    this.readBackDue = true;
+    this.check.readBackDue = true;
     // The events of this batch are not handled yet: keep their time for the latency metric.
     if (eventAt !== undefined) this.pendingEventAt = Math.min(eventAt, this.pendingEventAt ?? eventAt);
     const reason = err instanceof CosmoletError ? err.code : 'UNEXPECTED';
