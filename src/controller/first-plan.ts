@@ -9,6 +9,7 @@ import type { PlanState, PlanUpdate } from '../plan/state.js';
 import type { DecisionChange } from '../plan/types.js';
 import { diffPrefixes, type PrefixDiff } from '../router/router.js';
 import type { ChangeQueue, ClusterSource } from './change-queue.js';
+import type { DesiredRoutes } from './desired-routes.js';
 import type { RouteLedger } from './route-ledger.js';
 
 export interface FirstPlanOptions {
@@ -24,8 +25,8 @@ export interface FirstPlanOptions {
   noteUpdate: (update: PlanUpdate) => void;
   /** Reads every route back into the ledger, holding the worker. */
   readBack: () => Promise<void>;
-  /** The mark a prefix of the plan carries. */
-  markOf: (prefix: string) => number;
+  /** The mark each prefix of the plan carries. */
+  desired: DesiredRoutes;
   /** Applies one diff and records it in the ledger. */
   applyDiff: (diff: PrefixDiff) => Promise<void>;
   /** The whole first plan is decided. */
@@ -91,7 +92,7 @@ export class FirstPlan {
     const adds = new Map<string, number>();
     for (const p of this.opts.pending)
       if (state.advertises(p) && !ledger.routes.has(p) && !ledger.conflicted(p))
-        adds.set(p, this.opts.markOf(p));
+        adds.set(p, this.opts.desired.markOf(p));
     if (adds.size > 0) await this.opts.applyDiff(diffPrefixes(adds, ledger.routes, adds.keys()));
   }
 }

@@ -8,17 +8,19 @@
 // start's sliced first plan in first-plan.ts; both take what they share from here.
 // Fail static: until every reflector has listed once, nothing is planned or applied, and a broken
 // API server leaves the stores (and so the routes) as they were; a failed apply keeps the routes
-// and forces a read-back, never a withdrawal. The installed routes are in route-ledger.ts, the
-// diff is the router's diffPrefixes, and what is told about decisions is in decision-reporter.ts.
+// and forces a read-back, never a withdrawal. The installed routes are in route-ledger.ts, what
+// the router should hold in desired-routes.ts (its one diff the router's diffPrefixes), and what is
+// told about decisions in decision-reporter.ts.
 import { realClock, type Clock, type Timer } from '../clock.js';
 import { errorMessage, CosmoletError } from '../errors.js';
 import type { ReflectedResource } from '../kube/reflector.js';
 import type { Logger } from '../logger.js';
 import { PlanState, type PlanUpdate } from '../plan/state.js';
 import type { DecisionChange, Plan } from '../plan/types.js';
-import { diffPrefixes, diffSize, type PrefixDiff, type RouteWatch } from '../router/router.js';
+import { diffSize, type PrefixDiff, type RouteWatch } from '../router/router.js';
 import { ChangeQueue } from './change-queue.js';
 import { DecisionReporter } from './decision-reporter.js';
+import { DesiredRoutes } from './desired-routes.js';
 import { FirstPlan } from './first-plan.js';
 import { FullCheck } from './full-check.js';
 import type { ReconcileStatus, ReconcilerOptions } from './reconciler-options.js';
@@ -40,6 +42,7 @@ export class Reconciler implements RouteWatchTarget {
   /** Prefixes that flipped since the last converge; a full diff replaces them when one is due. */
   private readonly pendingPrefixes = new Set<string>();
   private readonly check: FullCheck;
+  private readonly desired: DesiredRoutes;
   private readonly first: FirstPlan;
   private pendingEventAt: number | undefined;
   private retryDelayMs: number;
@@ -67,6 +70,7 @@ export class Reconciler implements RouteWatchTarget {
       new PlanState({ nodeName: opts.nodeName, settings: opts.settings, missingNode: 'advertise-nothing' });
     this.ledger = opts.ledger ?? new RouteLedger(opts.metrics);
     this.reporter = new DecisionReporter({ ...opts, logger: this.log });
+    this.desired = new DesiredRoutes(this.state, this.ledger, opts.classMarks);
     const shared = {
       cluster: opts.cluster,
       state: this.state,
@@ -91,7 +95,7 @@ export class Reconciler implements RouteWatchTarget {
     this.first = new FirstPlan({
       ...shared,
       readBack: () => this.check.readBack(),
-      markOf: (prefix) => this.markOf(prefix),
+      desired: this.desired,
       applyDiff: (diff) => this.applyDiff(diff, undefined),
       planChanged: () => void this.progress.planVersion++,
     });
@@ -228,26 +232,10 @@ export class Reconciler implements RouteWatchTarget {
     return worked;
   }
 
-  /** The mark a prefix of the plan carries: its route class's, 0 for none. */
-  private markOf(prefix: string): number {
-    const cls = this.state.classOf(prefix);
-    return cls ? (this.opts.classMarks?.get(cls) ?? 0) : 0;
-  }
-
-  /** What the router must change: every prefix after a read-back, else only those that flipped. */
-  private diff(full: boolean): PrefixDiff {
-    const desired = new Map<string, number>();
-    for (const p of full ? this.state.advertised() : this.pendingPrefixes) {
-      if (!this.state.advertises(p) || this.ledger.conflicted(p)) continue;
-      desired.set(p, this.markOf(p));
-    }
-    return diffPrefixes(desired, this.ledger.routes, full ? undefined : this.pendingPrefixes);
-  }
-
   /** Makes the router hold exactly the plan's prefixes; false when nothing had to change. */
   private async converge(full: boolean, eventAt: number | undefined): Promise<boolean> {
     // A plan-only node installs nothing, so it has nothing to tell in Events either.
-    const diff = this.opts.applyEnabled ? this.diff(full) : undefined;
+    const diff = this.opts.applyEnabled ? this.desired.diff(full, this.pendingPrefixes) : undefined;
     this.pendingPrefixes.clear();
     if (!diff || diffSize(diff) === 0) {
       this.reporter.nothingApplied();
