@@ -1,7 +1,7 @@
 // Routes of cosmolet that disappear behind its back between full checks: the router notices
 // (static: FRR deleted them, as `frr-reload.py` does on `systemctl reload frr`; kernel: a route or
 // cosmolet's device deleted by hand), and the reconciler re-applies just those at once instead of
-// at the next full read-back. While the watch runs, that read-back is rare (reconciler.ts).
+// at the next full read-back. While the watch runs, that read-back is rare (full-check.ts).
 import type { Logger } from '../logger.js';
 import type { Router, RouteWatch } from '../router/router.js';
 
