@@ -50,8 +50,11 @@ RUN COSMOLET_COMMIT="${REVISION}" COSMOLET_BUILD_DATE="${CREATED}" npm run build
 FROM ${BUILD_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY scripts/product-manifest.mjs /tmp/
+# The product's manifests alone (no workspaces): what is installed and what the SBOM declares agree.
 RUN --mount=type=secret,id=npm_ca \
     if [ -s /run/secrets/npm_ca ]; then export NPM_CONFIG_CAFILE=/run/secrets/npm_ca; fi \
+ && node /tmp/product-manifest.mjs . \
  && npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && mkdir -p /sbom \
  && npm sbom --omit=dev --sbom-format cyclonedx --sbom-type application --package-lock-only \

@@ -165,7 +165,7 @@ podman cp "$ctr:/usr/lib/os-release" "$work/sbom/os-release"
 podman cp "$ctr:/usr/local/share/doc/node/SOURCE" "$work/sbom/node-SOURCE" 2>/dev/null || true
 podman rm "$ctr" >/dev/null
 ctr=
-(cd "$work/src" && npm sbom --omit=dev --sbom-format spdx --package-lock-only) >"$work/npm.spdx.json"
+(cd "$work/src" && node scripts/product-manifest.mjs . && npm sbom --omit=dev --sbom-format spdx --package-lock-only) >"$work/npm.spdx.json"
 created=$(date -u -d "@$(git show -s --format=%ct "$commit")" +%Y-%m-%dT%H:%M:%SZ)
 node --import tsx scripts/release/sbom.ts --in "$work/sbom" --npm-spdx "$work/npm.spdx.json" \
   --image "$image" --digest "$digest" --created "$created" --out "$stage"
