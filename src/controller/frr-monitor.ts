@@ -3,19 +3,20 @@
 // daemon restart (then it says so, and the daemon has the reconciler read back and re-apply: a
 // restarted staticd has lost its routes), does bgpd run the ASN and export the routes, does bgpd
 // hold every route the reconciler installed (read from the route ledger's published view, never
-// written), how are the peers. bgpd's whole table is read only when something may have changed;
-// after an apply, only the prefixes it touched are asked.
+// written), how are the peers. After an apply only the prefixes it touched are asked (with the
+// summary, whose stamp the view is then current for), and the view is changed in place: a flip costs
+// what it touched. bgpd's whole table is read only when something moved that no refresh covers.
 import { realClock, type Clock, type Timer } from '../clock.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../observe/metrics.js';
-import type { Family, FamilyCount } from '../net/ip.js';
-import { bgpdRunningConfig, bgpPrefixes, bgpTable } from '../router/frr/bgpd.js';
+import type { Family } from '../net/ip.js';
+import { bgpdRunningConfig, bgpSummaryAndPrefixes, bgpTable } from '../router/frr/bgpd.js';
 import {
   asnCheck,
   exportCheck,
   fullReadDue,
-  heldCount,
+  HeldPrefixes,
   holdCheck,
   peersCheck,
   restartCheck,
@@ -29,7 +30,12 @@ import {
   type RouteClassMark,
   type TableStamp,
 } from '../router/frr/checks.js';
-import { parseBgpSummary, parseBgpTableStamp, type BgpRouteState } from '../router/frr/parse.js';
+import {
+  parseBgpSummary,
+  parseBgpTableStamp,
+  type BgpRouteState,
+  type BgpView,
+} from '../router/frr/parse.js';
 import { readFrrIdentity } from '../router/frr/restarts.js';
 import type { Vtysh } from '../router/frr/vtysh.js';
 import type { Origination } from '../router/router.js';
@@ -61,7 +67,10 @@ export interface FrrMonitorOptions {
 
 /** What bgpd holds, as of the monitor's last read. */
 export interface BgpTableRead {
-  /** The last full read, with the prefixes refreshed since; undefined before the first read. */
+  /**
+   * The last full read, with the prefixes refreshed since (changed in place, so read it at once);
+   * undefined before the first read.
+   */
   view: ReadonlyMap<string, BgpRouteState> | undefined;
   /** Bumped whenever `view` changes (for caches of documents built from it). */
   version: number;
@@ -95,7 +104,13 @@ export class FrrMonitor implements FrrView {
   private config: ConfigRead | undefined;
   private asn: Check | undefined;
   private table: BgpTableRead = { view: undefined, version: 0, error: undefined, checkedAt: undefined };
-  private lastFullRead: { stamp: TableStamp; at: number } | undefined;
+  /** The view `table` publishes: replaced by a full read, changed in place by a refresh. */
+  private view: BgpView | undefined;
+  /** The stamp the view is current for, and when bgpd's table was last read whole. */
+  private current: { stamp: TableStamp; at: number } | undefined;
+  /** A ledger change no refresh covered: the next round reads the whole table. */
+  private uncovered = false;
+  private readonly held = new HeldPrefixes();
   private hold: HoldResult | undefined;
   private peers: PeersResult | undefined;
 
@@ -109,6 +124,7 @@ export class FrrMonitor implements FrrView {
     // next round, which sees the ledger's version moved).
     this.unsubscribe = this.opts.installed.subscribe((change) => {
       if (change) this.refreshSoon(change);
+      else this.uncovered = true;
     });
     this.timer = this.clock.setInterval(() => void this.check(), this.opts.intervalSeconds * 1000);
     void this.check();
@@ -169,7 +185,10 @@ export class FrrMonitor implements FrrView {
     const stamp: TableStamp = { bgpd: await this.checkPeers(), installed: this.opts.installed.version };
     const now = this.clock.now();
     const lacking = this.hold?.missingSince.size ?? 0;
-    if (fullReadDue({ stamp, now, last: this.lastFullRead, restarted, lacking })) await this.readTable(stamp);
+    const refreshPending = this.refreshQueue.size > 0;
+    const uncovered = this.uncovered;
+    if (fullReadDue({ stamp, now, last: this.current, restarted, lacking, uncovered, refreshPending }))
+      await this.readTable(stamp);
     this.table = { ...this.table, checkedAt: this.clock.now() };
   }
 
@@ -219,50 +238,72 @@ export class FrrMonitor implements FrrView {
 
   private async readTable(stamp: TableStamp): Promise<void> {
     const { advertises } = this.opts;
+    // Changes from here on are refreshed or seen by the next round's stamp.
+    this.uncovered = false;
     try {
       const view = await bgpTable(this.opts.vtysh);
       const now = this.clock.now();
+      this.view = view;
       this.table = { view, version: this.table.version + 1, error: undefined, checkedAt: now };
-      this.lastFullRead = { stamp, at: now };
+      this.current = { stamp, at: now };
       this.hold = trackMissing(view, this.opts.installed.snapshot().keys(), advertises, now, this.hold);
-      this.setHeld(heldCount(view, advertises));
+      this.held.recount(view, advertises);
+      this.setHeld();
     } catch (err) {
+      this.uncovered = true;
       this.table = { ...this.table, error: errorMessage(err) };
     }
   }
 
   private refresh(): Promise<void> {
+    if (this.refreshQueue.size === 0) return Promise.resolve();
+    // One reader at a time keeps the view and the counts consistent: after a round, then.
+    if (this.running) return this.running.then(() => this.refresh());
     const prefixes = [...this.refreshQueue];
     this.refreshQueue.clear();
-    if (prefixes.length === 0) return Promise.resolve();
     // A large change (a cold start): bgpd is busy sending those routes to its peers; serializing its
     // whole table now would slow that down (measured: the cold start took 1.4x a bare `ip -batch`).
-    // The next round reads it, since the ledger's version moved.
-    if (prefixes.length > (this.opts.maxPrefixRefresh ?? 256)) return Promise.resolve();
-    // Never beside a round: one reader at a time keeps the view and the counts consistent.
-    this.running ??= this.refreshPrefixes(prefixes).finally(() => {
+    // The next round reads it.
+    if (prefixes.length > (this.opts.maxPrefixRefresh ?? 256)) {
+      this.uncovered = true;
+      return Promise.resolve();
+    }
+    // Every change up to this version queued its prefixes before now.
+    const installed = this.opts.installed.version;
+    this.running = this.refreshPrefixes(prefixes, installed).finally(() => {
       this.running = undefined;
     });
     return this.running;
   }
 
-  private async refreshPrefixes(prefixes: string[]): Promise<void> {
+  private async refreshPrefixes(prefixes: readonly string[], installed: number): Promise<void> {
     try {
-      const read = await bgpPrefixes(this.opts.vtysh, prefixes);
-      const view = new Map(this.table.view);
-      for (const [p, r] of read) {
+      const { summary, routes } = await bgpSummaryAndPrefixes(this.opts.vtysh, prefixes);
+      const { view, current } = this;
+      // Before the first full read there is nothing to refresh: that read is due anyway.
+      if (view === undefined || current === undefined) return;
+      for (const [p, r] of routes) {
         if (r.valid || r.best) view.set(p, r);
         else view.delete(p);
+        this.held.note(p, r, this.opts.advertises(p));
       }
-      this.table = { ...this.table, view, version: this.table.version + 1 };
-      this.hold = clearHeld(this.hold, read);
-      this.setHeld(heldCount(view, this.opts.advertises));
+      this.table = { ...this.table, version: this.table.version + 1 };
+      this.hold = clearHeld(this.hold, routes);
+      this.setHeld();
+      // The summary was read before the prefixes: everything it counts is in the view now. A change
+      // of bgpd's table that is not cosmolet's within the same interval is taken with it; the next
+      // move of the stamp or the periodic full read sees it.
+      const bgpd = parseBgpTableStamp(summary);
+      if (bgpd !== undefined) this.current = { stamp: { bgpd, installed }, at: current.at };
+      else this.uncovered = true;
     } catch (err) {
+      this.uncovered = true;
       this.log.debug({ err: errorMessage(err) }, 'cannot read the changed prefixes from bgpd');
     }
   }
 
-  private setHeld(count: FamilyCount): void {
+  private setHeld(): void {
+    const { count } = this.held;
     this.opts.metrics.bgpHeld.set({ family: 'ipv4' }, count.ipv4);
     this.opts.metrics.bgpHeld.set({ family: 'ipv6' }, count.ipv6);
   }

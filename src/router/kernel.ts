@@ -307,9 +307,10 @@ export class KernelRouter implements Router {
   /**
    * The prefixes to add that a route which is not ours holds, at any metric (the kernel would
    * refuse ours only at an equal one), and our routes at them (to delete: cosmolet steps back).
-   * A few prefixes (a flip) are looked up one by one (`route show exact`, one `ip -batch` per
-   * family): printing a 20,000-route table as JSON took 0.25-0.45 s on a loaded 2-CPU machine, an
-   * exact lookup 0.06 s. More read the tables of their families once.
+   * While the route monitor runs, the foreign-host cache answers (a flip spawns no lookup). Else a
+   * few prefixes are looked up one by one (`route show exact`, one `ip -batch` per family):
+   * printing a 20,000-route table as JSON took 0.25-0.45 s on a loaded 2-CPU machine, an exact
+   * lookup 0.06 s. More read the tables of their families once.
    */
   private async conflictsOf(
     add: readonly string[],
@@ -350,7 +351,8 @@ export class KernelRouter implements Router {
     if (!this.monitorLive()) return held;
     for (const [f, prefixes] of byFamily) {
       const entry = this.foreignHosts.get(f);
-      if (prefixes.length <= EXACT_LOOKUPS || entry?.epoch !== this.monitorEpoch) continue;
+      // A flip too: a lookup is one more `ip` spawned before the batch (fork costs grow with the heap).
+      if (entry?.epoch !== this.monitorEpoch) continue;
       const cache = entry.hosts;
       const lookup: string[] = [];
       for (const p of prefixes) {

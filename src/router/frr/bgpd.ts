@@ -1,7 +1,13 @@
 // What bgpd holds and how it is set up, read through the shared vtysh client. Both backends
 // export through bgpd, so reading bgpd's table is the same for either of them.
 import { requireCanonicalPrefix } from '../../net/prefix.js';
-import { parseBgpPrefixes, parseBgpSummary, scanBgpRoutes, type BgpPeer, type BgpView } from './parse.js';
+import {
+  parseBgpSummary,
+  parseBgpSummaryAndPrefixes,
+  scanBgpRoutes,
+  type BgpPeer,
+  type BgpView,
+} from './parse.js';
 import type { Vtysh } from './vtysh.js';
 
 /** What bgpd holds in IPv4 and IPv6 unicast. */
@@ -17,17 +23,17 @@ export async function bgpTable(vtysh: Vtysh): Promise<BgpView> {
 }
 
 /**
- * What bgpd holds for a few prefixes, in one vtysh call: after an apply only the prefixes that
- * changed are asked, so bgpd never serializes its whole table because one Service flipped.
+ * The summary, then a few prefixes, in one vtysh call: after an apply only the prefixes that
+ * changed are asked, so bgpd never serializes its whole table because one Service flipped. The
+ * summary, read first, carries the stamp the view is current for once the answers are in.
  */
-export async function bgpPrefixes(vtysh: Vtysh, prefixes: readonly string[]): Promise<BgpView> {
-  if (prefixes.length === 0) return new Map();
-  const commands = prefixes.map((text) => {
-    const p = requireCanonicalPrefix(text);
-    return `show bgp ${p.family} unicast ${p.prefix} json`;
-  });
+export async function bgpSummaryAndPrefixes(
+  vtysh: Vtysh,
+  prefixes: readonly string[],
+): Promise<{ summary: unknown; routes: BgpView }> {
+  const commands = ['show bgp summary json', ...prefixes.map(prefixCommand)];
   const r = await vtysh.exec(commands, 'bgpd');
-  return parseBgpPrefixes(prefixes, r.stdout);
+  return parseBgpSummaryAndPrefixes(prefixes, r.stdout);
 }
 
 export async function bgpSummary(vtysh: Vtysh): Promise<BgpPeer[]> {
@@ -43,4 +49,9 @@ export async function bgpdRunningConfig(vtysh: Vtysh): Promise<string> {
   const { stdout, stderr } = await vtysh.exec([command], 'bgpd');
   if (stdout.trim() === '') throw vtysh.printedNothing(command, stderr);
   return stdout;
+}
+
+function prefixCommand(text: string): string {
+  const p = requireCanonicalPrefix(text);
+  return `show bgp ${p.family} unicast ${p.prefix} json`;
 }

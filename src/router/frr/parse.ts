@@ -76,11 +76,25 @@ export function splitJsonObjects(text: string): string[] {
 }
 
 /**
- * Parses the answers to `show bgp <afi> unicast <prefix> json`, one per asked prefix in order:
- * a prefix bgpd does not hold answers `{}`.
+ * The answers to `show bgp summary json` followed by one `show bgp <afi> unicast <prefix> json` per
+ * prefix, in one vtysh call: the summary (for parseBgpTableStamp) and what bgpd holds for each.
  */
-export function parseBgpPrefixes(prefixes: readonly string[], text: string): BgpView {
-  const objects = splitJsonObjects(text);
+export function parseBgpSummaryAndPrefixes(
+  prefixes: readonly string[],
+  text: string,
+): { summary: unknown; routes: BgpView } {
+  const [first, ...rest] = splitJsonObjects(text);
+  let summary: unknown;
+  try {
+    summary = JSON.parse(first ?? '');
+  } catch {
+    throw new RouterParseError('show bgp summary json: not JSON');
+  }
+  return { summary, routes: prefixAnswers(prefixes, rest) };
+}
+
+/** One answer per asked prefix, in order: a prefix bgpd does not hold answers `{}`. */
+function prefixAnswers(prefixes: readonly string[], objects: readonly string[]): BgpView {
   if (objects.length !== prefixes.length) {
     throw new RouterParseError(
       `show bgp <prefix> json: ${objects.length} answers for ${prefixes.length} prefixes`,

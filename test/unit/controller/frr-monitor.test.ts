@@ -17,6 +17,13 @@ import { ManualClock } from '../manual-clock.js';
 
 const INTERVAL_MS = 15_000;
 
+/** The bgp_held gauge for IPv4, as /metrics shows it. */
+async function heldGauge(metrics: Metrics): Promise<number> {
+  const text = await metrics.registry.metrics();
+  const line = text.split('\n').find((l) => /^cosmolet_bgp_prefixes_valid_best\{family="ipv4"\}/.test(l));
+  return Number(line?.split(' ').at(-1));
+}
+
 /** bgpd answered from memory: it holds `held`; its table version moves whenever `held` does. */
 class BgpdDouble extends Vtysh {
   readonly held = new Set<string>();
@@ -95,7 +102,7 @@ function setup(t: TestContext) {
     await clock.advance(INTERVAL_MS);
     await monitor.check();
   };
-  return { dir, clock, ledger, bgpd, monitor, restarts, round };
+  return { dir, clock, ledger, bgpd, monitor, restarts, round, metrics };
 }
 
 void test("regression: at idle each round read bgpd's whole table; now only the summary, and the whole table when something moved", async (t) => {
@@ -124,11 +131,12 @@ void test("regression: at idle each round read bgpd's whole table; now only the 
   assert.equal(monitor.holdCheck()?.ok, true);
 });
 
-void test('an apply is read prefix by prefix through the ledger, then whole once; a read-back that found the same routes is no change', async (t) => {
-  const { clock, ledger, bgpd, monitor, round } = setup(t);
+void test("regression: every flip copied and recounted bgpd's view, and the next round read the whole table; now an apply is read prefix by prefix, with no full read after it", async (t) => {
+  const { clock, ledger, bgpd, monitor, round, metrics } = setup(t);
   monitor.start();
   await monitor.check();
   const before = bgpd.tableReads;
+  const view = monitor.bgp().view;
   bgpd.held.add('10.96.0.11/32');
   ledger.applied({ add: ['10.96.0.11/32'], remove: [] }, new Set());
   await clock.advance(500);
@@ -138,14 +146,48 @@ void test('an apply is read prefix by prefix through the ledger, then whole once
     'the applied prefix asked alone',
   );
   assert.equal(monitor.bgp().view?.get('10.96.0.11/32')?.valid, true);
+  assert.equal(monitor.bgp().view, view, 'the view changed in place, not copied');
+  assert.equal(await heldGauge(metrics), 1);
+  for (let i = 0; i < 3; i++) await round();
+  assert.equal(bgpd.tableReads, before, 'the refresh covered the apply: no full read');
+
+  bgpd.held.delete('10.96.0.11/32');
+  ledger.applied({ add: [], remove: ['10.96.0.11/32'] }, new Set());
+  await clock.advance(500);
+  await monitor.check();
+  assert.equal(monitor.bgp().view?.has('10.96.0.11/32'), false);
+  assert.equal(await heldGauge(metrics), 0);
   await round();
-  const afterApply = bgpd.tableReads;
-  assert.equal(afterApply, before + 1, "the ledger's version moved: one full read");
+  assert.equal(bgpd.tableReads, before, 'a withdrawal too');
+
+  bgpd.held.add('10.96.0.99/32');
   await round();
-  assert.equal(bgpd.tableReads, afterApply, 'then idle');
-  ledger.reset(new Map([['10.96.0.11/32', 0]]));
+  assert.equal(bgpd.tableReads, before + 1, 'bgpd moved with no apply to explain it: read whole');
+  ledger.reset(new Map([['10.96.0.99/32', 0]]));
   await round();
-  assert.equal(bgpd.tableReads, afterApply, 'a read-back that found the same routes is no change');
+  assert.equal(bgpd.tableReads, before + 2, 'a read-back that changed the ledger: read whole');
+  ledger.reset(new Map([['10.96.0.99/32', 0]]));
+  await round();
+  assert.equal(bgpd.tableReads, before + 2, 'a read-back that found the same routes is no change');
+});
+
+void test('a change too large to refresh prefix by prefix is read whole at the next round', async (t) => {
+  const { clock, ledger, bgpd, monitor, round } = setup(t);
+  monitor.start();
+  await monitor.check();
+  const before = bgpd.tableReads;
+  const add = Array.from({ length: 300 }, (_, i) => `10.96.${i >> 8}.${i & 255}/32`);
+  for (const p of add) bgpd.held.add(p);
+  ledger.applied({ add, remove: [] }, new Set());
+  await clock.advance(500);
+  await monitor.check();
+  assert.ok(
+    !bgpd.asked.some((c) => c.startsWith('show bgp ipv4 unicast 10.96.0.0/32')),
+    'not asked one by one',
+  );
+  await round();
+  assert.equal(bgpd.tableReads, before + 1);
+  assert.equal(monitor.bgp().view?.size, 300);
 });
 
 void test('the periodic full read, and a restart read whole and signalled once', async (t) => {

@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { evaluateAsn, evaluateExport } from '../../../src/router/frr/checks.js';
 import {
-  parseBgpPrefixes,
+  parseBgpSummaryAndPrefixes,
+  parseBgpTableStamp,
   parseBgpRoutes,
   parseBgpSummary,
   parseRouterBgp,
@@ -166,16 +167,24 @@ void test('gobgp global rib -j (GoBGP 3.10)', () => {
   assert.deepEqual(parseGobgpRib('null'), []);
 });
 
-void test('per-prefix bgpd answers (FRR 8.4.4, three prefixes in one vtysh call, one not held)', () => {
-  const text = readFileSync(new URL('./fixtures/frr84-bgp-prefixes.txt', import.meta.url), 'utf8');
+void test('the summary and per-prefix bgpd answers (FRR 8.4.4, in one vtysh call, one prefix not held)', () => {
+  const summary = readFileSync(new URL('./fixtures/frr84-node-bgp-summary.json', import.meta.url), 'utf8');
+  const prefixes = readFileSync(new URL('./fixtures/frr84-bgp-prefixes.txt', import.meta.url), 'utf8');
+  const text = `${summary}\n${prefixes}`;
   const asked = ['10.96.0.2/32', '10.96.0.99/32', 'fd00:10:96::a/128'];
-  const view = parseBgpPrefixes(asked, text);
+  const read = parseBgpSummaryAndPrefixes(asked, text);
+  assert.equal(parseBgpTableStamp(read.summary), 'ipv4:2/3,ipv6:2/3');
+  const view = read.routes;
   assert.deepEqual(view.get('10.96.0.2/32'), { valid: true, best: true });
   assert.deepEqual(view.get('10.96.0.99/32'), { valid: false, best: false });
   assert.deepEqual(view.get('fd00:10:96::a/128'), { valid: true, best: true });
-  assert.throws(() => parseBgpPrefixes(asked.slice(0, 2), text), /3 answers for 2 prefixes/);
-  assert.throws(() => parseBgpPrefixes(['10.96.0.3/32', ...asked.slice(1)], text), /answered for/);
-  assert.throws(() => parseBgpPrefixes(asked, text.slice(0, 300)), /truncated/);
+  assert.throws(() => parseBgpSummaryAndPrefixes(asked.slice(0, 2), text), /3 answers for 2 prefixes/);
+  assert.throws(() => parseBgpSummaryAndPrefixes(['10.96.0.3/32', ...asked.slice(1)], text), /answered for/);
+  assert.throws(
+    () => parseBgpSummaryAndPrefixes(asked, `${summary}\n${prefixes.slice(0, 300)}`),
+    /truncated/,
+  );
+  assert.throws(() => parseBgpSummaryAndPrefixes(asked, `nope\n${prefixes}`), /not JSON|truncated|answers/);
   assert.deepEqual(splitJsonObjects('{"a":"}{"}\n{\n}\n'), ['{"a":"}{"}', '{\n}']);
 });
 
