@@ -246,7 +246,7 @@ export class FrrMonitor implements FrrView {
       this.view = view;
       this.table = { view, version: this.table.version + 1, error: undefined, checkedAt: now };
       this.current = { stamp, at: now };
-      this.hold = trackMissing(view, this.opts.installed.snapshot().keys(), advertises, now, this.hold);
+      this.hold = trackMissing(view, this.opts.installed.prefixes(), advertises, now, this.hold);
       this.held.recount(view, advertises);
       this.setHeld();
     } catch (err) {

@@ -15,6 +15,11 @@ export interface InstalledRoutesView {
   readonly version: number;
   /** An unchanging copy: what the ledger held when it was taken, whatever happens after. */
   snapshot(): ReadonlyMap<string, number>;
+  /**
+   * The installed prefixes now, to be read at once (not across an await): no copy, which a reader
+   * that only scans them would leave the ledger holding until its next change.
+   */
+  prefixes(): IterableIterator<string>;
   /** Called after each change; returns the unsubscribe function. */
   subscribe(listener: (change: InstalledChange) => void): () => void;
 }
@@ -43,6 +48,10 @@ export class RouteLedger implements InstalledRoutesView {
   snapshot(): ReadonlyMap<string, number> {
     this.shared ??= new RoutesSnapshot(this.installed);
     return this.shared;
+  }
+
+  prefixes(): IterableIterator<string> {
+    return this.installed.keys();
   }
 
   subscribe(listener: (change: InstalledChange) => void): () => void {

@@ -222,7 +222,7 @@ export function projectService(
   const headless = spec.clusterIP === 'None' || clusterIPs[0] === 'None';
   const namespace = intern(namespaces, id.namespace);
   return {
-    key: `${namespace}/${id.name}`,
+    key: [namespace, id.name].join('/'),
     namespace,
     name: id.name,
     uid: optString(meta.uid, 'service.metadata.uid', report),
@@ -266,8 +266,8 @@ export function projectSlice(
   const family = obj.addressType === 'IPv4' ? 'ipv4' : obj.addressType === 'IPv6' ? 'ipv6' : undefined;
   const namespace = intern(namespaces, id.namespace);
   const info: SliceInfo = {
-    key: `${namespace}/${id.name}`,
-    service: serviceName ? `${namespace}/${serviceName}` : undefined,
+    key: [namespace, id.name].join('/'),
+    service: serviceName ? [namespace, serviceName].join('/') : undefined,
     family,
     ready: false,
     fallback: false,

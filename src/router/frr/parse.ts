@@ -11,6 +11,21 @@ export interface BgpRouteState {
 }
 export type BgpView = Map<string, BgpRouteState>;
 
+/**
+ * The four states, shared: a view of bgpd's table holds one per prefix, and an object each was
+ * 200,000 objects at 100,000 Services.
+ */
+const STATES: readonly BgpRouteState[] = [
+  Object.freeze({ valid: false, best: false }),
+  Object.freeze({ valid: false, best: true }),
+  Object.freeze({ valid: true, best: false }),
+  Object.freeze({ valid: true, best: true }),
+];
+
+export function bgpRouteState(valid: boolean, best: boolean): BgpRouteState {
+  return STATES[(valid ? 2 : 0) + (best ? 1 : 0)] as BgpRouteState;
+}
+
 /** FRR 8.x prints `bestpath: true`; the `json detail` form of 9.1+ prints `bestpath: {overall: true}`. */
 function isBest(path: Record<string, unknown>): boolean {
   const b = path.bestpath;
@@ -41,7 +56,7 @@ export function parseBgpRoutes(json: unknown, into: BgpView = new Map()): BgpVie
       if (path.valid === true) valid = true;
       if (isBest(path)) best = true;
     }
-    into.set(p.prefix, { valid, best });
+    into.set(p.prefix, bgpRouteState(valid, best));
   }
   return into;
 }
@@ -119,7 +134,7 @@ function prefixAnswers(prefixes: readonly string[], objects: readonly string[]):
       if (path.valid === true) valid = true;
       if (isBest(path)) best = true;
     }
-    view.set(prefix, { valid, best });
+    view.set(prefix, bgpRouteState(valid, best));
   });
   return view;
 }
@@ -190,7 +205,7 @@ export function scanBgpRoutes(text: string, into: BgpView = new Map()): BgpView 
     const p = parsePrefix(key);
     if (p === undefined) throw new RouterParseError(`show bgp json: bad prefix ${JSON.stringify(key)}`);
     const value = text.slice(i, end);
-    into.set(p.prefix, { valid: VALID.test(value), best: BEST.test(value) });
+    into.set(p.prefix, bgpRouteState(VALID.test(value), BEST.test(value)));
     i = end;
   }
 }
