@@ -5,10 +5,38 @@ import {
   parseBgpSummary,
   parseBgpSummaryAndPrefixes,
   scanBgpRoutes,
+  splitJsonObjects,
   type BgpPeer,
   type BgpView,
 } from './parse.js';
 import type { Vtysh } from './vtysh.js';
+
+/**
+ * What bgpd holds in these ranges (coveringRanges), `perCall` ranges per vtysh call, pausing between
+ * calls: bgpd runs each range's command on its own, so it goes on sending updates between them, and
+ * cosmolet parses one call's answers at a time.
+ */
+export async function bgpTableInRanges(
+  vtysh: Vtysh,
+  ranges: readonly string[],
+  perCall: number,
+  pause: () => Promise<void>,
+): Promise<BgpView> {
+  const view: BgpView = new Map();
+  for (let i = 0; i < ranges.length; i += perCall) {
+    const commands = ranges.slice(i, i + perCall).map((text) => {
+      const p = requireCanonicalPrefix(text);
+      return `show bgp ${p.family} unicast ${p.prefix} longer-prefixes json`;
+    });
+    const { stdout, stderr } = await vtysh.exec(commands, 'bgpd');
+    const answers = splitJsonObjects(stdout);
+    if (answers.length !== commands.length)
+      throw vtysh.printedNothing(commands[answers.length] ?? commands[0] ?? '', stderr);
+    for (const text of answers) scanBgpRoutes(text, view);
+    await pause();
+  }
+  return view;
+}
 
 /** What bgpd holds in IPv4 and IPv6 unicast. */
 export async function bgpTable(vtysh: Vtysh): Promise<BgpView> {

@@ -13,6 +13,7 @@ import type { RunResult } from '../../../src/router/exec.js';
 import { FULL_READ_MAX_AGE_MS } from '../../../src/router/frr/checks.js';
 import { Vtysh } from '../../../src/router/frr/vtysh.js';
 import { buildInfo } from '../../../src/version.js';
+import { cidrContains, parseCIDR, parseIP } from '../../../src/net/ip.js';
 import { ManualClock } from '../manual-clock.js';
 
 const INTERVAL_MS = 15_000;
@@ -35,13 +36,24 @@ class BgpdDouble extends Vtysh {
     super({ vtyshPath: 'vtysh', socketDir: '/nonexistent', timeoutMs: 1000 });
   }
 
-  /** How many times bgpd serialized its whole table. */
+  /** vtysh calls that read ranges of the table. */
+  readonly rangeCalls: string[][] = [];
+
+  /** How many full reads of bgpd's table (in ranges) there were. */
   get tableReads(): number {
-    return this.asked.filter((c) => /^show bgp ipv4 unicast json$/.test(c)).length;
+    return this.fullReads;
   }
+
+  private fullReads = 0;
+  private lastCallWasRange = false;
 
   override exec(commands: readonly string[]): Promise<RunResult> {
     this.asked.push(...commands);
+    const ranges = commands.every((c) => c.endsWith(' longer-prefixes json'));
+    if (ranges) this.rangeCalls.push([...commands]);
+    // A full read is a run of range calls; any other call ends it.
+    if (ranges && !this.lastCallWasRange) this.fullReads++;
+    this.lastCallWasRange = ranges;
     const stdout = commands.map((c) => this.answer(c)).join('\n');
     return Promise.resolve({ stdout, stderr: '', exitCode: 0, durationMs: 0 });
   }
@@ -59,9 +71,15 @@ class BgpdDouble extends Vtysh {
         ipv4Unicast: { tableVersion: this.version, ribCount: this.held.size, peers: {} },
       });
     }
-    if (/^show bgp ipv[46] unicast json$/.test(command)) {
+    const range = /^show bgp ipv[46] unicast (\S+) longer-prefixes json$/.exec(command);
+    if (range?.[1]) {
+      const cidr = parseCIDR(range[1]);
+      if (typeof cidr === 'string') throw new Error(cidr);
       const routes: Record<string, unknown> = {};
-      if (command.includes('ipv4')) for (const p of this.held) routes[p] = [{ valid: true, bestpath: true }];
+      for (const p of this.held) {
+        const ip = parseIP(p.split('/')[0] ?? '');
+        if (ip && cidrContains(cidr, ip)) routes[p] = [{ valid: true, bestpath: true }];
+      }
       return JSON.stringify({ routes });
     }
     const one = /^show bgp ipv4 unicast (\S+) json$/.exec(command);
@@ -133,6 +151,8 @@ void test("regression: at idle each round read bgpd's whole table; now only the 
 
 void test("regression: every flip copied and recounted bgpd's view, and the next round read the whole table; now an apply is read prefix by prefix, with no full read after it", async (t) => {
   const { clock, ledger, bgpd, monitor, round, metrics } = setup(t);
+  ledger.reset(new Map([['10.96.0.10/32', 0]]));
+  bgpd.held.add('10.96.0.10/32');
   monitor.start();
   await monitor.check();
   const before = bgpd.tableReads;
@@ -147,7 +167,7 @@ void test("regression: every flip copied and recounted bgpd's view, and the next
   );
   assert.equal(monitor.bgp().view?.get('10.96.0.11/32')?.valid, true);
   assert.equal(monitor.bgp().view, view, 'the view changed in place, not copied');
-  assert.equal(await heldGauge(metrics), 1);
+  assert.equal(await heldGauge(metrics), 2);
   for (let i = 0; i < 3; i++) await round();
   assert.equal(bgpd.tableReads, before, 'the refresh covered the apply: no full read');
 
@@ -156,17 +176,27 @@ void test("regression: every flip copied and recounted bgpd's view, and the next
   await clock.advance(500);
   await monitor.check();
   assert.equal(monitor.bgp().view?.has('10.96.0.11/32'), false);
-  assert.equal(await heldGauge(metrics), 0);
+  assert.equal(await heldGauge(metrics), 1);
   await round();
   assert.equal(bgpd.tableReads, before, 'a withdrawal too');
 
   bgpd.held.add('10.96.0.99/32');
   await round();
   assert.equal(bgpd.tableReads, before + 1, 'bgpd moved with no apply to explain it: read whole');
-  ledger.reset(new Map([['10.96.0.99/32', 0]]));
+  ledger.reset(
+    new Map([
+      ['10.96.0.10/32', 0],
+      ['10.96.0.99/32', 0],
+    ]),
+  );
   await round();
   assert.equal(bgpd.tableReads, before + 2, 'a read-back that changed the ledger: read whole');
-  ledger.reset(new Map([['10.96.0.99/32', 0]]));
+  ledger.reset(
+    new Map([
+      ['10.96.0.10/32', 0],
+      ['10.96.0.99/32', 0],
+    ]),
+  );
   await round();
   assert.equal(bgpd.tableReads, before + 2, 'a read-back that found the same routes is no change');
 });
@@ -191,7 +221,9 @@ void test('a change too large to refresh prefix by prefix is read whole at the n
 });
 
 void test('the periodic full read, and a restart read whole and signalled once', async (t) => {
-  const { dir, clock, bgpd, monitor, restarts, round } = setup(t);
+  const { dir, clock, ledger, bgpd, monitor, restarts, round } = setup(t);
+  ledger.reset(new Map([['10.96.0.10/32', 0]]));
+  bgpd.held.add('10.96.0.10/32');
   monitor.start();
   await monitor.check();
   const reads = bgpd.tableReads;
@@ -204,4 +236,31 @@ void test('the periodic full read, and a restart read whole and signalled once',
   assert.equal(bgpd.tableReads, reads + 2, 'after a restart the table is read whole');
   await round();
   assert.equal(restarts.length, 1, 'signalled once per restart');
+});
+
+void test("regression: a full read made bgpd serialize its whole table in one command (a flip waited about a second behind it at 100,000 Services); now ranges of at most 1,024 of cosmolet's routes, a few per vtysh call", async (t) => {
+  const { ledger, bgpd, monitor } = setup(t);
+  const installed = new Map<string, number>();
+  for (let i = 1; i <= 5000; i++) {
+    const v4 = `10.96.${i >> 8}.${i & 255}/32`;
+    const v6 = `fd00:10:96::${i.toString(16)}/128`;
+    installed.set(v4, 0).set(v6, 0);
+    bgpd.held.add(v4);
+  }
+  bgpd.held.add('192.0.2.0/24');
+  ledger.reset(installed);
+  monitor.start();
+  await monitor.check();
+  assert.equal(bgpd.tableReads, 1);
+  const commands = bgpd.rangeCalls.flat();
+  assert.ok(bgpd.rangeCalls.length >= 2, `${bgpd.rangeCalls.length} vtysh calls`);
+  assert.ok(commands.length >= 6, `${commands.length} ranges`);
+  assert.ok(!bgpd.asked.includes('show bgp ipv4 unicast json'), 'never the whole table at once');
+  const view = monitor.bgp().view;
+  assert.equal(view?.size, 5000, 'every held route of cosmolet, and only those ranges');
+  assert.match(
+    monitor.holdCheck()?.message ?? '',
+    /5000 installed prefixes not in bgpd yet/,
+    'the IPv6 routes bgpd lacks are seen',
+  );
 });
