@@ -7,8 +7,8 @@ import { coveringRanges } from '../../../src/router/frr/ranges.js';
 
 function cidr(text: string): CIDR {
   const c = parseCIDR(text);
-  assert.notEqual(typeof c, 'string', `${text}: ${String(c)}`);
-  return c as CIDR;
+  if (typeof c === 'string') assert.fail(`${text}: ${c}`);
+  return c;
 }
 
 function check(prefixes: string[], max: number, ranges: string[]): void {
