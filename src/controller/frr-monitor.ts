@@ -50,6 +50,8 @@ import type { InstalledRoutesView } from './route-ledger.js';
  */
 const RANGE_ROUTES = 1024;
 const RANGES_PER_CALL = 8;
+/** What a full read found is judged this many prefixes at a time. */
+const JUDGE_SLICE = 4096;
 
 const pause = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -122,7 +124,7 @@ export class FrrMonitor implements FrrView {
   private current: { stamp: TableStamp; at: number } | undefined;
   /** A ledger change no refresh covered: the next round reads the whole table. */
   private uncovered = false;
-  private readonly held = new HeldPrefixes();
+  private held = new HeldPrefixes();
   private hold: HoldResult | undefined;
   private peers: PeersResult | undefined;
 
@@ -255,14 +257,23 @@ export class FrrMonitor implements FrrView {
     try {
       // Only the ranges that hold cosmolet's routes, a few at a time: bgpd goes on with its updates
       // (a flip) between them, and so does cosmolet between their answers.
-      const ranges = await coveringRanges([...this.opts.installed.prefixes()], RANGE_ROUTES, pause);
+      const installed = [...this.opts.installed.prefixes()];
+      const ranges = await coveringRanges(installed, RANGE_ROUTES, pause);
       const view = await bgpTableInRanges(this.opts.vtysh, ranges, RANGES_PER_CALL, pause);
       const now = this.clock.now();
+      // Judged in slices too, and published together once done. A prefix applied meanwhile has its
+      // refresh pending; one withdrawn meanwhile is no longer advertised.
+      const missingSince = new Map<string, number>();
+      for (let i = 0; i < installed.length; i += JUDGE_SLICE) {
+        const part = trackMissing(view, installed.slice(i, i + JUDGE_SLICE), advertises, now, this.hold);
+        for (const [p, since] of part.missingSince) missingSince.set(p, since);
+        await pause();
+      }
+      this.held = await HeldPrefixes.counted(view, advertises, pause, JUDGE_SLICE);
+      this.hold = { missingSince, readAt: now };
       this.view = view;
       this.table = { view, version: this.table.version + 1, error: undefined, checkedAt: now };
       this.current = { stamp, at: now };
-      this.hold = trackMissing(view, this.opts.installed.prefixes(), advertises, now, this.hold);
-      this.held.recount(view, advertises);
       this.setHeld();
     } catch (err) {
       this.uncovered = true;

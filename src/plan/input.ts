@@ -288,7 +288,7 @@ export function projectSlice(
       continue;
     }
     if (typeof e.nodeName === 'string' && e.nodeName !== '' && !nodes.includes(e.nodeName))
-      nodes.push(names ? names.acquire(e.nodeName) : e.nodeName);
+      nodes.push(e.nodeName);
     let conds: Record<string, unknown> = {};
     if (isRecord(e.conditions)) conds = e.conditions;
     else if (e.conditions !== undefined && e.conditions !== null) {
@@ -315,8 +315,9 @@ export function projectSlice(
       if (local) info.localFallback = true;
     }
   }
-  // Exactly sized: a pushed-to array keeps spare capacity, and there is one per slice.
-  info.nodes = nodes.length === 0 ? NO_NODES : nodes.sort().slice();
+  // Shared, or exactly sized: a pushed-to array keeps spare capacity, and there is one per slice.
+  nodes.sort();
+  info.nodes = nodes.length === 0 ? NO_NODES : names ? names.acquireList(nodes) : nodes.slice();
   return info;
 }
 

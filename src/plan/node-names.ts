@@ -9,6 +9,11 @@
  */
 export class NodeNames {
   private readonly refs = new Map<string, { name: string; count: number }>();
+  /**
+   * Lists of nodes shared too: the IPv4 and IPv6 slices of a dual-stack Service name the same
+   * nodes, and so do the slices of Services scheduled alike (an array each was 90 bytes a slice).
+   */
+  private readonly lists = new Map<string, { list: readonly string[]; count: number }>();
 
   acquire(name: string): string {
     const known = this.refs.get(name);
@@ -20,18 +25,44 @@ export class NodeNames {
     return name;
   }
 
+  /** The shared, frozen list of these names (sorted, distinct, not empty). */
+  acquireList(names: readonly string[]): readonly string[] {
+    // A node name is a DNS subdomain: no newline in it.
+    const key = names.join('\n');
+    const known = this.lists.get(key);
+    if (known) {
+      known.count += 1;
+      return known.list;
+    }
+    const list = Object.freeze(names.map((n) => this.acquire(n)));
+    this.lists.set(key, { list, count: 1 });
+    return list;
+  }
+
   /** The nodes of a projection acquired through this table, which leaves its store. */
   release(nodes: readonly string[]): void {
+    if (nodes.length === 0) return;
+    const key = nodes.join('\n');
+    const known = this.lists.get(key);
+    if (known?.list !== nodes) return;
+    known.count -= 1;
+    if (known.count > 0) return;
+    this.lists.delete(key);
     for (const n of nodes) {
-      const known = this.refs.get(n);
-      if (!known) continue;
-      known.count -= 1;
-      if (known.count <= 0) this.refs.delete(n);
+      const name = this.refs.get(n);
+      if (!name) continue;
+      name.count -= 1;
+      if (name.count <= 0) this.refs.delete(n);
     }
   }
 
   /** Distinct names held. */
   get size(): number {
     return this.refs.size;
+  }
+
+  /** Distinct lists held. */
+  get listCount(): number {
+    return this.lists.size;
   }
 }

@@ -464,11 +464,23 @@ export class HeldPrefixes {
     this.count.add(prefix, holds ? 1 : -1);
   }
 
-  /** After a full read: counted again from the whole view. */
-  recount(table: ReadonlyMap<string, BgpRouteState>, advertises: (prefix: string) => boolean): void {
-    this.held.clear();
-    this.count.clear();
-    for (const [p, r] of table) this.note(p, r, advertises(p));
+  /**
+   * After a full read: counted from the whole view, `pause` awaited every `slice` prefixes (at
+   * 100,000 Services one pass is about 100 ms, too long to hold a flip up).
+   */
+  static async counted(
+    table: ReadonlyMap<string, BgpRouteState>,
+    advertises: (prefix: string) => boolean,
+    pause: () => Promise<void>,
+    slice = 4096,
+  ): Promise<HeldPrefixes> {
+    const held = new HeldPrefixes();
+    let n = 0;
+    for (const [p, r] of table) {
+      held.note(p, r, advertises(p));
+      if (++n % slice === 0) await pause();
+    }
+    return held;
   }
 }
 

@@ -93,3 +93,27 @@ void test('regression: node names interned from EndpointSlices were never releas
   assert.equal(live, 1000, 'while it existed: the names of the current slice only');
   assert.equal(projections.nodeNames.size, 0);
 });
+
+void test('the IPv4 and IPv6 slices of a Service share one node list; released with the last', () => {
+  const projections = planProjections('me');
+  const { nodeNames } = projections;
+  const slice = (family: 'IPv4' | 'IPv6', nodes: string[]) => ({
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { namespace: 'tenant', name: `web-${family}`, labels: { 'kubernetes.io/service-name': 'web' } },
+    addressType: family,
+    endpoints: nodes.map((nodeName) => ({ addresses: ['10.0.0.1'], conditions: { ready: true }, nodeName })),
+  });
+  const v4 = projections.endpointSlices.project(slice('IPv4', ['b', 'a', 'me', 'a']));
+  const v6 = projections.endpointSlices.project(slice('IPv6', ['me', 'a', 'b']));
+  assert.ok(v4 && v6);
+  assert.deepEqual(v4.nodes, ['a', 'b', 'me'], 'sorted, distinct');
+  assert.equal(v4.nodes, v6.nodes, 'one list for both');
+  assert.equal(nodeNames.listCount, 1);
+  assert.equal(nodeNames.size, 3);
+  projections.endpointSlices.release?.(v4);
+  assert.equal(nodeNames.size, 3, 'still named by the IPv6 slice');
+  projections.endpointSlices.release?.(v6);
+  assert.equal(nodeNames.listCount, 0);
+  assert.equal(nodeNames.size, 0);
+});

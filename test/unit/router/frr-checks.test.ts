@@ -100,15 +100,24 @@ void test('hold: missing since the first read that lacked it, late after the gra
   assert.equal(holdCheck(undefined), undefined, 'before the first read');
 });
 
-void test('held count: valid best paths of advertised prefixes, per family, kept prefix by prefix', () => {
+void test('held count: valid best paths of advertised prefixes, per family, kept prefix by prefix', async () => {
   const view: BgpView = new Map([
     ['10.96.0.10/32', { valid: true, best: true }],
     ['10.96.0.11/32', { valid: true, best: false }],
     ['fd00:10:96::a/128', { valid: true, best: true }],
     ['10.0.0.0/24', { valid: true, best: true }],
   ]);
-  const held = new HeldPrefixes();
-  held.recount(view, (p) => p !== '10.0.0.0/24');
+  let pauses = 0;
+  const held = await HeldPrefixes.counted(
+    view,
+    (p) => p !== '10.0.0.0/24',
+    () => {
+      pauses++;
+      return Promise.resolve();
+    },
+    2,
+  );
+  assert.equal(pauses, 2, 'a pause every two prefixes');
   assert.deepEqual([held.count.ipv4, held.count.ipv6], [1, 1]);
   held.note('10.96.0.10/32', { valid: true, best: true }, true);
   assert.deepEqual([held.count.ipv4, held.count.ipv6], [1, 1], 'noted twice counts once');
@@ -116,8 +125,12 @@ void test('held count: valid best paths of advertised prefixes, per family, kept
   held.note('10.96.0.11/32', { valid: true, best: true }, true);
   held.note('fd00:10:96::a/128', { valid: true, best: true }, false);
   assert.deepEqual([held.count.ipv4, held.count.ipv6], [1, 0], 'withdrawn, now best, no longer advertised');
-  held.recount(new Map(), () => true);
-  assert.deepEqual([held.count.ipv4, held.count.ipv6], [0, 0]);
+  const none = await HeldPrefixes.counted(
+    new Map(),
+    () => true,
+    () => Promise.resolve(),
+  );
+  assert.deepEqual([none.count.ipv4, none.count.ipv6], [0, 0]);
 });
 
 void test('peers: established if any family is; a peer that went away is reported once as gone', () => {
