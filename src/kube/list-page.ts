@@ -7,10 +7,11 @@
 // (A JSON.parse reviver does not help: V8 builds the whole tree before it calls the reviver.)
 // Everything outside `items` (kind, apiVersion, metadata) is kept and parsed at the end, where the
 // page is validated: a 200 whose body is not a list must never read as "no objects".
-// A page of up to WHOLE_PAGE_BYTES is not scanned: it is kept and parsed whole at the end, in one
-// JSON.parse, as the list floor does. The byte scan (a JS loop over every byte) and the per-chunk
-// parses made a cold start's lists of 10,000 Services and 20,000 EndpointSlices about twice the
-// floor; only a page past the cap (huge annotations) pays for the scan, which bounds its memory.
+// Every page is scanned, also a small one: parsed whole in one JSON.parse (as the list floor does),
+// a page's tree outlived the chart's 2 MB semi-space and was promoted, so GC took 29% of a cold
+// start. Scanned, its items die young: at 50,000 Services the cold start went from 1.79x to 1.44x
+// its floors and RSS from 271 to 255 MB (docs/benchmarks.md). Measured in a process with Node.js's
+// default 16 MB semi-space, the whole parse had looked faster.
 import { KubeApiError } from '../errors.js';
 
 export interface ListPageHead {
@@ -28,8 +29,6 @@ const OPEN_OBJECT = 0x7b;
 const CLOSE_OBJECT = 0x7d;
 const OPEN_ARRAY = 0x5b;
 const CLOSE_ARRAY = 0x5d;
-/** A page body up to this size is parsed whole (about 4x this at its peak); a larger one is scanned. */
-export const WHOLE_PAGE_BYTES = 4 << 20;
 /** A top-level key longer than this is not `items` (and is not collected). */
 const MAX_KEY_BYTES = 64;
 
@@ -67,8 +66,6 @@ export class ListPageReader {
   /** Between items, after the comma that ended one: another item must come. */
   private afterComma = false;
   bytes = 0;
-  /** The chunks so far while the page is small enough to be parsed whole; undefined once scanning. */
-  private pending: Buffer[] | undefined = [];
 
   constructor(
     private readonly what: string,
@@ -77,16 +74,6 @@ export class ListPageReader {
 
   write(chunk: Buffer): void {
     this.bytes += chunk.length;
-    if (this.pending) {
-      if (this.bytes <= WHOLE_PAGE_BYTES) {
-        this.pending.push(chunk);
-        return;
-      }
-      // Too large to hold whole: scan what was kept, and from now on every chunk as it comes.
-      const pending = this.pending;
-      this.pending = undefined;
-      for (const c of pending) this.scan(c);
-    }
     this.scan(chunk);
   }
 
@@ -294,14 +281,6 @@ export class ListPageReader {
 
   /** The page's kind, resourceVersion and continue token; throws when the body is not a list. */
   end(): ListPageHead {
-    if (this.pending) {
-      const pending = this.pending;
-      this.pending = undefined;
-      const whole = this.wholePage(pending);
-      if (whole) return whole;
-      // Not a plain list body: the scan says what is wrong with it, exactly as for a large page.
-      for (const c of pending) this.scan(c);
-    }
     if (!this.started) throw this.invalid('the body is empty');
     if (!this.closed || this.inString) throw this.invalid('the body ends before the JSON object does');
     let page: unknown;
@@ -311,25 +290,6 @@ export class ListPageReader {
       throw this.invalid('the response is not JSON');
     }
     this.head = [];
-    return this.validate(page);
-  }
-
-  /**
-   * A small page in one JSON.parse; undefined (scan it instead) when it does not parse to an
-   * object, or when `"items"` appears more than once (a second items key must be refused, and
-   * JSON.parse would keep the last).
-   */
-  private wholePage(chunks: Buffer[]): ListPageHead | undefined {
-    const body = chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks);
-    const first = body.indexOf('"items"');
-    if (first >= 0 && body.indexOf('"items"', first + 1) >= 0) return undefined;
-    let page: unknown;
-    try {
-      page = JSON.parse(body.toString('utf8'));
-    } catch {
-      return undefined;
-    }
-    if (typeof page !== 'object' || page === null || Array.isArray(page)) return undefined;
     return this.validate(page);
   }
 
