@@ -259,7 +259,8 @@ export class FrrMonitor implements FrrView {
       // (a flip) between them, and so does cosmolet between their answers.
       const installed = [...this.opts.installed.prefixes()];
       const ranges = await coveringRanges(installed, RANGE_ROUTES, pause);
-      const view = await bgpTableInRanges(this.opts.vtysh, ranges, RANGES_PER_CALL, pause);
+      const { installed: ledger } = this.opts;
+      const view = await bgpTableInRanges(this.opts.vtysh, ranges, RANGES_PER_CALL, pause, ledger);
       const now = this.clock.now();
       // Judged in slices too, and published together once done. A prefix applied meanwhile has its
       // refresh pending; one withdrawn meanwhile is no longer advertised.

@@ -20,6 +20,8 @@ export interface InstalledRoutesView {
    * that only scans them would leave the ledger holding until its next change.
    */
   prefixes(): IterableIterator<string>;
+  /** Whether the prefix is installed now. */
+  has(prefix: string): boolean;
   /** Called after each change; returns the unsubscribe function. */
   subscribe(listener: (change: InstalledChange) => void): () => void;
 }
@@ -52,6 +54,10 @@ export class RouteLedger implements InstalledRoutesView {
 
   prefixes(): IterableIterator<string> {
     return this.installed.keys();
+  }
+
+  has(prefix: string): boolean {
+    return this.installed.has(prefix);
   }
 
   subscribe(listener: (change: InstalledChange) => void): () => void {

@@ -21,6 +21,7 @@ export async function bgpTableInRanges(
   ranges: readonly string[],
   perCall: number,
   pause: () => Promise<void>,
+  known?: { has(prefix: string): boolean },
 ): Promise<BgpView> {
   const view: BgpView = new Map();
   for (let i = 0; i < ranges.length; i += perCall) {
@@ -32,7 +33,7 @@ export async function bgpTableInRanges(
     const answers = splitJsonObjects(stdout);
     if (answers.length !== commands.length)
       throw vtysh.printedNothing(commands[answers.length] ?? commands[0] ?? '', stderr);
-    for (const text of answers) scanBgpRoutes(text, view);
+    for (const text of answers) scanBgpRoutes(text, view, known);
     await pause();
   }
   return view;

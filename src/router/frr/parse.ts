@@ -174,9 +174,14 @@ const BEST = /"bestpath"\s*:\s*(?:true|\{[^{}]*"overall"\s*:\s*true)/;
  * Reads `show bgp <afi> unicast json` without building its object graph: one linear scan finds each
  * prefix under "routes" and whether any of its paths is valid / best. JSON.parse of a 100,000-route
  * table holds some hundred MB of objects at once (and the process keeps that memory); this holds
- * none. Gives what `parseBgpRoutes` gives for the parsed text.
+ * none. Gives what `parseBgpRoutes` gives for the parsed text. A key found in `known` (canonical
+ * prefixes, such as the installed ones) is taken as it is; any other is parsed to its canonical form.
  */
-export function scanBgpRoutes(text: string, into: BgpView = new Map()): BgpView {
+export function scanBgpRoutes(
+  text: string,
+  into: BgpView = new Map(),
+  known?: { has(prefix: string): boolean },
+): BgpView {
   const head = /"routes"\s*:\s*/g;
   const m = head.exec(text);
   if (!m) {
@@ -197,15 +202,17 @@ export function scanBgpRoutes(text: string, into: BgpView = new Map()): BgpView 
     }
     if (c !== '"') throw new RouterParseError(`show bgp json: unexpected ${JSON.stringify(c)} in "routes"`);
     const keyEnd = endOfValue(text, i);
+    // A string of its own (a slice of `text` would keep the whole answer alive in the view).
     const key = JSON.parse(text.slice(i, keyEnd)) as string;
     i = skipSpace(text, keyEnd);
     if (text.charAt(i) !== ':') throw new RouterParseError('show bgp json: expected ":"');
     i = skipSpace(text, i + 1);
     const end = endOfValue(text, i);
-    const p = parsePrefix(key);
-    if (p === undefined) throw new RouterParseError(`show bgp json: bad prefix ${JSON.stringify(key)}`);
+    // A key that is one of `known` (canonical prefixes) is canonical already: no parse (1.5 µs each).
+    const prefix = known?.has(key) ? key : parsePrefix(key)?.prefix;
+    if (prefix === undefined) throw new RouterParseError(`show bgp json: bad prefix ${JSON.stringify(key)}`);
     const value = text.slice(i, end);
-    into.set(p.prefix, bgpRouteState(VALID.test(value), BEST.test(value)));
+    into.set(prefix, bgpRouteState(VALID.test(value), BEST.test(value)));
     i = end;
   }
 }

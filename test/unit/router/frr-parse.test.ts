@@ -269,3 +269,23 @@ void test('the table scanner gives what JSON.parse + parseBgpRoutes give, withou
   assert.throws(() => scanBgpRoutes('{"routes":{"10.0.0.1/32":[{"valid":true'), /truncated/);
   assert.throws(() => scanBgpRoutes('garbage'), /not an object/);
 });
+
+void test('scanBgpRoutes: a key among the known canonical prefixes is taken as it is, any other parsed', () => {
+  const text = JSON.stringify({
+    routes: {
+      '10.96.0.10/32': [{ valid: true, bestpath: true }],
+      'fd00:10:96:0:0:0:0:a/128': [{ valid: true }],
+    },
+  });
+  let asked = 0;
+  const known = {
+    has: (p: string) => {
+      asked++;
+      return p === '10.96.0.10/32';
+    },
+  };
+  const view = scanBgpRoutes(text, new Map(), known);
+  assert.equal(asked, 2);
+  assert.deepEqual([...view.keys()], ['10.96.0.10/32', 'fd00:10:96::a/128']);
+  assert.throws(() => scanBgpRoutes('{"routes":{"10.96.0.300/32":[]}}', new Map(), known), /bad prefix/);
+});
