@@ -283,7 +283,8 @@ export class FrrMonitor implements FrrView {
   }
 
   private refresh(): Promise<void> {
-    if (this.refreshQueue.size === 0) return Promise.resolve();
+    // Stopped: a refresh queued behind the last round must not start a vtysh after stop().
+    if (this.stopped || this.refreshQueue.size === 0) return Promise.resolve();
     // One reader at a time keeps the view and the counts consistent: after a round, then.
     if (this.running) return this.running.then(() => this.refresh());
     const prefixes = [...this.refreshQueue];

@@ -264,3 +264,17 @@ void test("regression: a full read made bgpd serialize its whole table in one co
     'the IPv6 routes bgpd lacks are seen',
   );
 });
+
+void test('regression: a refresh queued behind a round ran after stop() and spawned vtysh during teardown', async (t) => {
+  const { clock, ledger, bgpd, monitor } = setup(t);
+  monitor.start();
+  await monitor.check();
+  ledger.applied({ add: ['10.96.0.12/32'], remove: [] }, new Set());
+  const round = monitor.check();
+  // The refresh's timer fires while the round runs: it waits for the round.
+  await clock.advance(500);
+  await monitor.stop();
+  await round;
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+  assert.ok(!bgpd.asked.includes('show bgp ipv4 unicast 10.96.0.12/32 json'), 'no vtysh after stop');
+});
