@@ -2,6 +2,7 @@
 // loopback HTTPS with the real kube client (configured as in a pod); a router and an FRR client that keep their state in
 // memory (the real ones need FRR, which the e2e tests cover); and a manual clock, so outage and
 // health thresholds are crossed by moving time, not by waiting.
+import { cidrContains, parseCIDR, parseIP } from '../../../src/net/ip.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -117,12 +118,16 @@ export class MemoryVtysh extends Vtysh {
       ].join('\n');
     }
     if (command === 'show bgp summary json') return '{}';
-    const table = /^show bgp (ipv4|ipv6) unicast json$/.exec(command);
-    if (table) {
+    // A full read asks for ranges of the installed routes (longer-prefixes).
+    const range = /^show bgp (?:ipv4|ipv6) unicast (\S+) longer-prefixes json$/.exec(command);
+    if (range?.[1]) {
+      const cidr = parseCIDR(range[1]);
+      if (typeof cidr === 'string') throw new Error(`MemoryVtysh: ${cidr}`);
       const routes: Record<string, unknown> = {};
       for (const p of this.router.routes) {
-        if (this.notHeld.has(p)) continue;
-        if (p.includes(':') === (table[1] === 'ipv6')) routes[p] = [{ valid: true, bestpath: true }];
+        const ip = parseIP(p.split('/')[0] ?? '');
+        if (this.notHeld.has(p) || !ip || !cidrContains(cidr, ip)) continue;
+        routes[p] = [{ valid: true, bestpath: true }];
       }
       return JSON.stringify({ routes });
     }
