@@ -19,9 +19,9 @@ import {
   fullReadDue,
   HeldPrefixes,
   holdCheck,
+  noteRefreshed,
   peersCheck,
   restartCheck,
-  clearHeld,
   trackMissing,
   type Check,
   type ConfigRead,
@@ -259,8 +259,13 @@ export class FrrMonitor implements FrrView {
       // (a flip) between them, and so does cosmolet between their answers.
       const installed = [...this.opts.installed.prefixes()];
       const ranges = await coveringRanges(installed, RANGE_ROUTES, pause);
-      const { installed: ledger } = this.opts;
-      const view = await bgpTableInRanges(this.opts.vtysh, ranges, RANGES_PER_CALL, pause, ledger);
+      const view = await bgpTableInRanges(
+        this.opts.vtysh,
+        ranges,
+        RANGES_PER_CALL,
+        pause,
+        this.opts.installed,
+      );
       const now = this.clock.now();
       // Judged in slices too, and published together once done. A prefix applied meanwhile has its
       // refresh pending; one withdrawn meanwhile is no longer advertised.
@@ -316,7 +321,13 @@ export class FrrMonitor implements FrrView {
         this.held.note(p, r, this.opts.advertises(p));
       }
       this.table = { ...this.table, version: this.table.version + 1 };
-      this.hold = clearHeld(this.hold, routes);
+      this.hold = noteRefreshed(
+        this.hold,
+        routes,
+        this.opts.installed,
+        this.opts.advertises,
+        this.clock.now(),
+      );
       this.setHeld();
       // The summary was read before the prefixes: everything it counts is in the view now. A change
       // of bgpd's table that is not cosmolet's within the same interval is taken with it; the next

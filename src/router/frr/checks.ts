@@ -400,15 +400,30 @@ export function trackMissing(
   return { missingSince, readAt: now };
 }
 
-/** After a read of a few prefixes: those bgpd now holds are missing no more. */
-export function clearHeld(
+/**
+ * After a read of a few prefixes: those bgpd now holds are missing no more, and installed,
+ * advertised ones it lacks are missing from now on (so the next rounds read and judge them). Before,
+ * a prefix an apply installed that bgpd lacked at its refresh was never judged: the refresh moved
+ * the stamp, no full read followed, and /readyz said bgpd held everything.
+ */
+export function noteRefreshed(
   previous: HoldResult | undefined,
   read: ReadonlyMap<string, BgpRouteState>,
+  installed: { has(prefix: string): boolean },
+  advertises: (prefix: string) => boolean,
+  now: number,
 ): HoldResult | undefined {
   if (previous === undefined) return undefined;
-  if (![...read].some(([p, r]) => r.valid && previous.missingSince.has(p))) return previous;
+  const lacks = (p: string, r: BgpRouteState) => !r.valid && installed.has(p) && advertises(p);
+  const changes = [...read].some(([p, r]) =>
+    r.valid ? previous.missingSince.has(p) : !previous.missingSince.has(p) && lacks(p, r),
+  );
+  if (!changes) return previous;
   const missingSince = new Map(previous.missingSince);
-  for (const [p, r] of read) if (r.valid) missingSince.delete(p);
+  for (const [p, r] of read) {
+    if (r.valid) missingSince.delete(p);
+    else if (lacks(p, r) && !missingSince.has(p)) missingSince.set(p, now);
+  }
   return { ...previous, missingSince };
 }
 

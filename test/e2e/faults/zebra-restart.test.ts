@@ -6,9 +6,10 @@
 //  - zebra alone (no watchfrr), both backends: with `kernel` the routes stay in the node's kernel
 //    and the new zebra reads them at start, with `static` staticd sends them to the new zebra;
 //    nothing is withdrawn at the leaf and zebra's RIB follows the cluster. bgpd (FRR 8.4 here)
-//    keeps its redistributed routes but does not learn new ones from the new zebra (FRR's; see
-//    docs/reliability.md): cosmolet's /readyz says so (`bgp-holds-routes`, naming the prefix) once
-//    the grace has passed, and is ready again when bgpd is restarted.
+//    keeps its redistributed routes but mostly does not learn new ones from the new zebra (FRR's;
+//    see docs/reliability.md): cosmolet's /readyz says so (`bgp-holds-routes`, naming the prefix)
+//    once the grace has passed, and is ready again when bgpd is restarted. When bgpd does take it
+//    late (seen once in CI), /readyz stays ready: it follows bgpd's table, which the test reads too.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitFor } from '@cosmolet/lab/wait';
@@ -40,6 +41,17 @@ async function zebraRoutes(lab: ControllerLab, origination: 'kernel' | 'static')
     { timeoutMs: 10_000 },
   );
   return new Set(Object.keys(JSON.parse(r.stdout || '{}') as Record<string, unknown>));
+}
+
+/** Does the node's bgpd hold `prefix` as a valid path (what cosmolet's bgp-holds-routes judges)? */
+async function bgpdHolds(lab: ControllerLab, prefix: string): Promise<boolean> {
+  const r = await lab.fabric.exec(
+    'node',
+    ['vtysh', '--vty_socket', lab.fabric.socketDir('node'), '-c', `show bgp ipv4 unicast ${prefix} json`],
+    { timeoutMs: 10_000 },
+  );
+  const json = JSON.parse(r.stdout || '{}') as { paths?: { valid?: boolean }[] };
+  return (json.paths ?? []).some((p) => p.valid === true);
 }
 
 const v4 = (ps: readonly string[]) => ps.filter((p) => !p.includes(':'));
@@ -147,27 +159,31 @@ for (const origination of ['kernel', 'static'] as const) {
     );
     t.diagnostic(`a change after the zebra restart: ${atLeaf}`);
     if (atLeaf !== 'reached the leaf') {
-      // cosmolet notices: installed, not in bgpd for the grace (30 s; bgpd is read every 5 s here).
+      // cosmolet notices what bgpd's own table says (installed, not in bgpd for the grace: 30 s; bgpd
+      // is read every 5 s here). Judged against bgpd itself: once a CI run's bgpd did take the route
+      // from the new zebra, later than the 10 s above, and /readyz rightly stayed ready.
       const holds = async (): Promise<{ status: number; message: string }> => {
         const r = await lab.get('/readyz');
         const body = JSON.parse(r.body) as { conditions: { name: string; message: string }[] };
         const c = body.conditions.find((x) => x.name === 'bgp-holds-routes');
         return { status: r.status, message: c?.message ?? '(no bgp-holds-routes condition)' };
       };
-      let last = { status: 0, message: '' };
+      let last = { status: 0, message: '', bgpd: false };
       await waitFor(
-        '/readyz 503 with bgp-holds-routes naming 10.96.0.11/32',
+        "/readyz to agree with bgpd's table on 10.96.0.11/32",
         async () => {
-          last = await holds();
-          return (
-            last.status === 503 && /not held 1 installed prefixes .*\(10\.96\.0\.11\/32\)/.test(last.message)
-          );
+          const bgpd = await bgpdHolds(lab, '10.96.0.11/32');
+          last = { ...(await holds()), bgpd };
+          return bgpd
+            ? last.status === 200 && /bgpd holds every route/.test(last.message)
+            : last.status === 503 &&
+                /not held 1 installed prefixes .*\(10\.96\.0\.11\/32\)/.test(last.message);
         },
         60_000,
       ).catch((err: unknown) => {
         throw new Error(`${String(err)}; last: ${JSON.stringify(last)}`);
       });
-      t.diagnostic(`/readyz meanwhile: ${last.message}`);
+      t.diagnostic(`bgpd ${last.bgpd ? 'took' : 'lacks'} 10.96.0.11/32; /readyz meanwhile: ${last.message}`);
     }
     // The FRR way to recover: restart bgpd (what watchfrr does); then the leaf is exact.
     await lab.fabric.restartBgpd('node');

@@ -201,6 +201,31 @@ void test("regression: every flip copied and recounted bgpd's view, and the next
   assert.equal(bgpd.tableReads, before + 2, 'a read-back that found the same routes is no change');
 });
 
+void test('regression: a prefix an apply installed that bgpd lacked at its refresh was never judged (/readyz said bgpd held everything after zebra restarted alone); now it is missing from that refresh on', async (t) => {
+  const { clock, ledger, bgpd, monitor, round } = setup(t);
+  ledger.reset(new Map([['10.96.0.10/32', 0]]));
+  bgpd.held.add('10.96.0.10/32');
+  monitor.start();
+  await monitor.check();
+  // bgpd does not take the new route (FRR 8.4's bgpd after a zebra-only restart).
+  ledger.applied({ add: ['10.96.0.11/32'], remove: [] }, new Set());
+  await clock.advance(500);
+  await monitor.check();
+  assert.ok(bgpd.asked.includes('show bgp ipv4 unicast 10.96.0.11/32 json'), 'the refresh asked it');
+  assert.match(monitor.holdCheck()?.message ?? '', /1 installed prefixes not in bgpd yet/);
+  const reads = bgpd.tableReads;
+  await round();
+  assert.equal(bgpd.tableReads, reads + 1, 'the next round reads bgpd to judge it');
+  await round();
+  await round();
+  const check = monitor.holdCheck();
+  assert.equal(check?.ok, false, 'late after the grace');
+  assert.match(check?.message ?? '', /not held 1 installed prefixes .*\(10\.96\.0\.11\/32\)/);
+  bgpd.held.add('10.96.0.11/32');
+  await round();
+  assert.equal(monitor.holdCheck()?.ok, true, 'held again once bgpd takes it');
+});
+
 void test('a change too large to refresh prefix by prefix is read whole at the next round', async (t) => {
   const { clock, ledger, bgpd, monitor, round } = setup(t);
   monitor.start();

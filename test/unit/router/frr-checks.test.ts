@@ -4,11 +4,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import {
   BGP_HOLD_GRACE_MS,
-  clearHeld,
   fullReadDue,
   FULL_READ_MAX_AGE_MS,
   HeldPrefixes,
   holdCheck,
+  noteRefreshed,
   peersCheck,
   restartCheck,
   trackMissing,
@@ -93,10 +93,45 @@ void test('hold: missing since the first read that lacked it, late after the gra
   const later = trackMissing(view, installed, advertises, BGP_HOLD_GRACE_MS, first);
   assert.equal(holdCheck(later)?.ok, false);
   assert.match(holdCheck(later)?.message ?? '', /not held 1 installed prefixes .*10\.96\.0\.11\/32/);
-  const refreshed = clearHeld(later, new Map([['10.96.0.11/32', { valid: true, best: true }]]));
+  const ledger = new Set(installed);
+  const refreshed = noteRefreshed(
+    later,
+    new Map([['10.96.0.11/32', { valid: true, best: true }]]),
+    ledger,
+    advertises,
+    BGP_HOLD_GRACE_MS + 1,
+  );
   assert.equal(refreshed?.missingSince.size, 0);
   assert.equal(holdCheck(refreshed)?.ok, true);
   assert.equal(later.missingSince.size, 1, 'the previous result is not changed');
+  const absent = { valid: false, best: false };
+  const lacking = noteRefreshed(
+    refreshed,
+    new Map([
+      ['10.96.0.11/32', absent],
+      ['10.96.0.12/32', absent],
+      ['10.96.0.13/32', absent],
+    ]),
+    ledger,
+    advertises,
+    BGP_HOLD_GRACE_MS + 2,
+  );
+  assert.deepEqual(
+    [...(lacking?.missingSince ?? [])],
+    [['10.96.0.11/32', BGP_HOLD_GRACE_MS + 2]],
+    'a refresh that finds an installed, advertised prefix absent marks it missing from then; not one not advertised (.12) or not installed (.13)',
+  );
+  assert.equal(
+    noteRefreshed(
+      lacking,
+      new Map([['10.96.0.11/32', absent]]),
+      ledger,
+      advertises,
+      BGP_HOLD_GRACE_MS * 9,
+    )?.missingSince.get('10.96.0.11/32'),
+    BGP_HOLD_GRACE_MS + 2,
+    'missing since the first read that lacked it',
+  );
   assert.equal(holdCheck(undefined), undefined, 'before the first read');
 });
 
