@@ -8,7 +8,7 @@ import { COMPONENTS, type Component } from '../control-plane/flags.js';
 import { cleanupStale } from '../fabric/topology.js';
 import { labNamespaces } from '../state/prereq.js';
 import { LAB_MAINS } from '../paths.js';
-import { isAlive, killRecorded, readState, stateFile } from '../state/state.js';
+import { isAlive, killRecorded, labProcess, readState, stateFile, type LabProcess } from '../state/state.js';
 import { waitFor } from '../wait.js';
 
 /**
@@ -65,10 +65,15 @@ export async function labDown(o: { stateDir: string; prefix: string; force?: boo
     a.name === 'cluster' ? -1 : b.name === 'cluster' ? 1 : 0,
   );
   for (const p of procs) if (killRecorded(p)) killed++;
+  // Unrecorded ones are waited for too: a SIGKILLed kube-apiserver takes a moment to go, and `down`
+  // returning while it still runs left it to whoever looked next.
+  const unrecorded: LabProcess[] = [];
   for (const pid of unrecordedClusterPids(dir)) {
+    const p = labProcess('unrecorded', pid);
     try {
       process.kill(pid, 'SIGKILL');
       killed++;
+      unrecorded.push(p);
     } catch {
       // gone
     }
@@ -76,7 +81,7 @@ export async function labDown(o: { stateDir: string; prefix: string; force?: boo
   const namespaces = cleanupStale(prefix);
   await waitFor(
     'the lab processes to exit',
-    () => (state?.processes ?? []).every((p) => !isAlive(p)),
+    () => [...(state?.processes ?? []), ...unrecorded].every((p) => !isAlive(p)),
     10_000,
     50,
   ).catch(() => undefined);
