@@ -117,9 +117,13 @@ export class FrrMonitor implements FrrView {
   private restart: RestartResult | undefined;
   private config: ConfigRead | undefined;
   private asn: Check | undefined;
-  private table: BgpTableRead = { view: undefined, version: 0, error: undefined, checkedAt: undefined };
-  /** The view `table` publishes: replaced by a full read, changed in place by a refresh. */
-  private view: BgpView | undefined;
+  /** Published read-only; its view is replaced by a full read and changed in place by a refresh. */
+  private table: BgpTableRead & { view: BgpView | undefined } = {
+    view: undefined,
+    version: 0,
+    error: undefined,
+    checkedAt: undefined,
+  };
   /** The stamp the view is current for, and when bgpd's table was last read whole. */
   private current: { stamp: TableStamp; at: number } | undefined;
   /** A ledger change no refresh covered: the next round reads the whole table. */
@@ -277,7 +281,6 @@ export class FrrMonitor implements FrrView {
       }
       this.held = await HeldPrefixes.counted(view, advertises, pause, JUDGE_SLICE);
       this.hold = { missingSince, readAt: now };
-      this.view = view;
       this.table = { view, version: this.table.version + 1, error: undefined, checkedAt: now };
       this.current = { stamp, at: now };
       this.setHeld();
@@ -312,7 +315,8 @@ export class FrrMonitor implements FrrView {
   private async refreshPrefixes(prefixes: readonly string[], installed: number): Promise<void> {
     try {
       const { summary, routes } = await bgpSummaryAndPrefixes(this.opts.vtysh, prefixes);
-      const { view, current } = this;
+      const { current } = this;
+      const { view } = this.table;
       // Before the first full read there is nothing to refresh: that read is due anyway.
       if (view === undefined || current === undefined) return;
       for (const [p, r] of routes) {

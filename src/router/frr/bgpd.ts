@@ -25,28 +25,13 @@ export async function bgpTableInRanges(
 ): Promise<BgpView> {
   const view: BgpView = new Map();
   for (let i = 0; i < ranges.length; i += perCall) {
-    const commands = ranges.slice(i, i + perCall).map((text) => {
-      const p = requireCanonicalPrefix(text);
-      return `show bgp ${p.family} unicast ${p.prefix} longer-prefixes json`;
-    });
+    const commands = ranges.slice(i, i + perCall).map((text) => prefixCommand(text, 'longer-prefixes '));
     const { stdout, stderr } = await vtysh.exec(commands, 'bgpd');
     const answers = splitJsonObjects(stdout);
     if (answers.length !== commands.length)
       throw vtysh.printedNothing(commands[answers.length] ?? commands[0] ?? '', stderr);
     for (const text of answers) scanBgpRoutes(text, view, known);
     await pause();
-  }
-  return view;
-}
-
-/** What bgpd holds in IPv4 and IPv6 unicast. */
-export async function bgpTable(vtysh: Vtysh): Promise<BgpView> {
-  const view: BgpView = new Map();
-  for (const afi of ['ipv4', 'ipv6']) {
-    const command = `show bgp ${afi} unicast json`;
-    const { stdout, stderr } = await vtysh.exec([command], 'bgpd');
-    if (stdout.trim() === '') throw vtysh.printedNothing(command, stderr);
-    scanBgpRoutes(stdout, view);
   }
   return view;
 }
@@ -60,7 +45,7 @@ export async function bgpSummaryAndPrefixes(
   vtysh: Vtysh,
   prefixes: readonly string[],
 ): Promise<{ summary: unknown; routes: BgpView }> {
-  const commands = ['show bgp summary json', ...prefixes.map(prefixCommand)];
+  const commands = ['show bgp summary json', ...prefixes.map((p) => prefixCommand(p))];
   const r = await vtysh.exec(commands, 'bgpd');
   return parseBgpSummaryAndPrefixes(prefixes, r.stdout);
 }
@@ -80,7 +65,8 @@ export async function bgpdRunningConfig(vtysh: Vtysh): Promise<string> {
   return stdout;
 }
 
-function prefixCommand(text: string): string {
+/** `show bgp <afi> unicast <prefix> [longer-prefixes ]json`, behind the canonical-prefix gate. */
+function prefixCommand(text: string, options = ''): string {
   const p = requireCanonicalPrefix(text);
-  return `show bgp ${p.family} unicast ${p.prefix} json`;
+  return `show bgp ${p.family} unicast ${p.prefix} ${options}json`;
 }

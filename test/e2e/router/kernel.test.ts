@@ -4,17 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitFor } from '@cosmolet/lab/wait';
 import type { Fabric } from '@cosmolet/lab/fabric/fabric';
-import { bgpTable } from '../../../src/router/frr/bgpd.js';
 import { diffPrefixes } from '../../../src/router/router.js';
-import {
-  advertiseFresh,
-  assertOwned,
-  KERNEL_PROTOCOL,
-  reconcile,
-  resetState,
-  vtyshFor,
-  waitHeld,
-} from './harness.js';
+import { advertiseFresh, assertOwned, KERNEL_PROTOCOL, reconcile, resetState, waitHeld } from './harness.js';
 import { routerSuite, type BackendOps } from './scenarios.js';
 
 async function ipIn(fabric: Fabric, ...args: string[]): Promise<string> {
@@ -122,7 +113,7 @@ void test(
     // No apply: zebra hands the kernel routes to the new bgpd.
     const ms = await waitHeld(fabric, want);
     await assertOwned(router, want);
-    const view = await bgpTable(vtyshFor(fabric));
+    const view = await fabric.nodeBgp();
     for (const p of want) assert.equal(view.get(p)?.best, true, p);
     assert.ok(ms >= 0);
   },

@@ -6,7 +6,7 @@ import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bgpdRunningConfig, bgpTable } from '../../../src/router/frr/bgpd.js';
+import { bgpdRunningConfig, bgpTableInRanges } from '../../../src/router/frr/bgpd.js';
 import { Vtysh } from '../../../src/router/frr/vtysh.js';
 import { currentIdentity, vtyAccessProblem } from '../../../src/router/frr/vty-access.js';
 
@@ -80,7 +80,10 @@ void test("bgpd's running-config that printed nothing is an error with the reaso
   try {
     const v = new Vtysh({ vtyshPath: 'true', socketDir: dir, timeoutMs: 2000 });
     await assert.rejects(bgpdRunningConfig(v), /"show running-config" printed nothing .*; no FRR vty socket/);
-    await assert.rejects(bgpTable(v), /"show bgp ipv4 unicast json" printed nothing .*; no FRR vty socket/);
+    await assert.rejects(
+      bgpTableInRanges(v, ['10.96.0.0/16'], 8, () => Promise.resolve()),
+      /"show bgp ipv4 unicast 10\.96\.0\.0\/16 longer-prefixes json" printed nothing .*; no FRR vty socket/,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
