@@ -12,7 +12,12 @@ import { errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { Family } from '../net/ip.js';
-import { bgpdRunningConfig, bgpSummaryAndPrefixes, bgpTableInRanges } from '../router/frr/bgpd.js';
+import {
+  bgpdRunningConfig,
+  bgpSummaryAndPrefixes,
+  bgpTableInRanges,
+  type RangeReadPacing,
+} from '../router/frr/bgpd.js';
 import {
   asnCheck,
   exportCheck,
@@ -49,7 +54,17 @@ import type { InstalledRoutesView } from './route-ledger.js';
  * call's answers in about 10 ms.
  */
 const RANGE_ROUTES = 1024;
-const RANGES_PER_CALL = 8;
+/**
+ * A full read rests after each vtysh call as long as the call took: bgpd and cosmolet spend at most
+ * about half their time on it, and the rest on updates (the read takes twice as long; it is rare,
+ * published at once, and judged against a 30 s grace). The rest is real time, like the call it
+ * follows, not the monitor's clock.
+ */
+const RANGE_PACING: RangeReadPacing = {
+  perCall: 8,
+  pause: () => pause(),
+  rest: (callMs) => new Promise((resolve) => setTimeout(resolve, callMs)),
+};
 /** What a full read found is judged this many prefixes at a time. */
 const JUDGE_SLICE = 4096;
 
@@ -258,18 +273,13 @@ export class FrrMonitor implements FrrView {
     const { advertises } = this.opts;
     // Changes from here on are refreshed or seen by the next round's stamp.
     this.uncovered = false;
+    const started = this.clock.now();
     try {
       // Only the ranges that hold cosmolet's routes, a few at a time: bgpd goes on with its updates
       // (a flip) between them, and so does cosmolet between their answers.
       const installed = [...this.opts.installed.prefixes()];
       const ranges = await coveringRanges(installed, RANGE_ROUTES, pause);
-      const view = await bgpTableInRanges(
-        this.opts.vtysh,
-        ranges,
-        RANGES_PER_CALL,
-        pause,
-        this.opts.installed,
-      );
+      const view = await bgpTableInRanges(this.opts.vtysh, ranges, RANGE_PACING, this.opts.installed);
       const now = this.clock.now();
       // Judged in slices too, and published together once done. A prefix applied meanwhile has its
       // refresh pending; one withdrawn meanwhile is no longer advertised.
@@ -284,6 +294,15 @@ export class FrrMonitor implements FrrView {
       this.table = { view, version: this.table.version + 1, error: undefined, checkedAt: now };
       this.current = { stamp, at: now };
       this.setHeld();
+      this.log.debug(
+        {
+          ranges: ranges.length,
+          routes: view.size,
+          missing: missingSince.size,
+          ms: this.clock.now() - started,
+        },
+        "read bgpd's table in the ranges of cosmolet's routes",
+      );
     } catch (err) {
       this.uncovered = true;
       this.table = { ...this.table, error: errorMessage(err) };

@@ -212,8 +212,9 @@ export function routerSuite(
       fabric.stopBgpd('node');
       t.after(() => fabric.contBgpd('node'));
       const started = Date.now();
-      const noPause = () => Promise.resolve();
-      await assert.rejects(bgpTableInRanges(fastVtysh, ['10.0.0.0/8'], 8, noPause), {
+      const noWait = () => Promise.resolve();
+      const pacing = { perCall: 8, pause: noWait, rest: noWait };
+      await assert.rejects(bgpTableInRanges(fastVtysh, ['10.0.0.0/8'], pacing), {
         code: ErrorCodes.COMMAND_TIMEOUT,
       });
       assert.ok(Date.now() - started < 5_000, 'reading bgpd did not give up in time');

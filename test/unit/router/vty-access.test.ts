@@ -75,13 +75,15 @@ void test('Vtysh: a call that printed nothing carries the reason read from the s
   }
 });
 
+const noWait = (): Promise<void> => Promise.resolve();
+
 void test("bgpd's running-config that printed nothing is an error with the reason, not an FRR without router bgp", async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cosmolet-vty-'));
   try {
     const v = new Vtysh({ vtyshPath: 'true', socketDir: dir, timeoutMs: 2000 });
     await assert.rejects(bgpdRunningConfig(v), /"show running-config" printed nothing .*; no FRR vty socket/);
     await assert.rejects(
-      bgpTableInRanges(v, ['10.96.0.0/16'], 8, () => Promise.resolve()),
+      bgpTableInRanges(v, ['10.96.0.0/16'], { perCall: 8, pause: noWait, rest: noWait }),
       /"show bgp ipv4 unicast 10\.96\.0\.0\/16 longer-prefixes json" printed nothing .*; no FRR vty socket/,
     );
   } finally {
