@@ -47,7 +47,11 @@ class BgpdDouble extends Vtysh {
   private fullReads = 0;
   private lastCallWasRange = false;
 
+  /** Called before each vtysh call is answered. */
+  onExec: ((commands: readonly string[]) => void) | undefined;
+
   override exec(commands: readonly string[]): Promise<RunResult> {
+    this.onExec?.(commands);
     this.asked.push(...commands);
     const ranges = commands.every((c) => c.endsWith(' longer-prefixes json'));
     if (ranges) this.rangeCalls.push([...commands]);
@@ -302,4 +306,21 @@ void test('regression: a refresh queued behind a round ran after stop() and spaw
   await round;
   for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
   assert.ok(!bgpd.asked.includes('show bgp ipv4 unicast 10.96.0.12/32 json'), 'no vtysh after stop');
+});
+
+void test('regression: stop() waited for the rest of a full read (paced, it lasts 6 s at 50,000 Services); now the read ends at its next pause', async (t) => {
+  const { ledger, bgpd, monitor } = setup(t);
+  const installed = new Map<string, number>();
+  for (let i = 1; i <= 20_000; i++) installed.set(`10.96.${i >> 8}.${i & 255}/32`, 0);
+  ledger.reset(installed);
+  let stopping: Promise<void> | undefined;
+  // stop() while the first range call is answered.
+  bgpd.onExec = (commands) => {
+    if (commands.some((c) => c.endsWith(' longer-prefixes json'))) stopping ??= monitor.stop();
+  };
+  monitor.start();
+  await monitor.check();
+  await stopping;
+  assert.equal(bgpd.rangeCalls.length, 1, 'no range call after stop()');
+  assert.match(monitor.bgp().error ?? '', /stopped/);
 });
