@@ -24,16 +24,19 @@ export interface RangeReadPacing {
 /**
  * What bgpd holds in these ranges (coveringRanges), paced: at 50,000 Services a whole read is
  * about 13 calls of 8 ranges, each 0.2-0.3 s of bgpd serializing 8,192 routes and 30-85 ms of
- * parsing; parsed in one go and back to back, they delayed flips by up to 200 ms.
+ * parsing; parsed in one go and back to back, they delayed flips by up to 200 ms. An aborted
+ * `signal` ends it at the next pause.
  */
 export async function bgpTableInRanges(
   vtysh: Vtysh,
   ranges: readonly string[],
   pacing: RangeReadPacing,
   known?: { has(prefix: string): boolean },
+  signal?: AbortSignal,
 ): Promise<BgpView> {
   const view: BgpView = new Map();
   for (let i = 0; i < ranges.length; i += pacing.perCall) {
+    signal?.throwIfAborted();
     const commands = ranges
       .slice(i, i + pacing.perCall)
       .map((text) => prefixCommand(text, 'longer-prefixes '));
@@ -46,6 +49,7 @@ export async function bgpTableInRanges(
     for (const text of answers) {
       scanBgpRoutes(text, view, known);
       await pacing.pause();
+      signal?.throwIfAborted();
     }
     await pacing.rest(callMs);
   }
