@@ -175,7 +175,12 @@ export function frrArgv(dir: string, key: string, ns: string, daemon: FrrDaemon)
     join(run, `${daemon}.pid`),
     '--log',
     `file:${join(base, 'log', `${daemon}.log`)}`,
-    ...(daemon === 'zebra' ? ['-s', '90000000'] : []),
+    // --v6-rr-semantics: an IPv6 route whose attributes change (a re-mark's community and MED) is
+    // replaced in the kernel in place. Without it FRR 8.4's zebra deletes and re-adds it, and the
+    // leaf's FIB lost the prefix for a moment at every re-mark (`ip monitor route`: a `Deleted`
+    // per IPv6 update, none for IPv4), which the re-mark tests sampling it every 100 ms caught now
+    // and then. Fabric switches replace routes in place; the lab's leaf should too.
+    ...(daemon === 'zebra' ? ['-s', '90000000', '--v6-rr-semantics'] : []),
     // bfdd's control socket defaults to /var/run/frr/bfdd.sock, shared by every instance.
     ...(daemon === 'bfdd' ? ['--bfdctl', join(run, 'bfdd.sock')] : []),
   ];
