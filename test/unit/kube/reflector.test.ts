@@ -310,8 +310,9 @@ void test('paginated list follows continue; an expired continue restarts the lis
   const { r } = reflect(t, { client, timers: { pageSize: 3 } });
   await waitFor('synced', () => r.synced);
   assert.equal(r.size, 10);
-  const lists = server.requests.filter((e) => !e.watch);
-  // 1st page, 2nd page, 3rd page -> 410, then the full list again: 4 pages.
+  // Up to the sync: 1st page, 2nd page, 3rd page -> 410, then the full list again: 4 pages. What
+  // comes after the sync (on Node 24 in CI, once, one more list) is not this test's.
+  const lists = server.requests.filter((e) => !e.watch && e.path.endsWith('/services')).slice(0, 7);
   assert.deepEqual(
     lists.map((e) => e.status),
     [200, 200, 410, 200, 200, 200, 200],
