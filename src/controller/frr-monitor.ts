@@ -49,11 +49,13 @@ import type { Origination } from '../router/router.js';
 import type { InstalledRoutesView } from './route-ledger.js';
 
 /**
- * A full read asks bgpd for ranges of at most this many of cosmolet's routes, this many ranges per
- * vtysh call: at 100,000 Services bgpd serializes 1,024 routes in about 5 ms, and cosmolet parses a
- * call's answers in about 10 ms.
+ * A full read asks bgpd for ranges of at most this many of cosmolet's routes (RANGE_PACING.perCall
+ * of them per vtysh call): at 100,000 Services bgpd serializes 1,024 routes in about 5 ms.
  */
 const RANGE_ROUTES = 1024;
+
+const pause = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /**
  * A full read rests after each vtysh call as long as the call took: bgpd and cosmolet spend at most
  * about half their time on it, and the rest on updates (the read takes twice as long; it is rare,
@@ -62,13 +64,11 @@ const RANGE_ROUTES = 1024;
  */
 const RANGE_PACING: RangeReadPacing = {
   perCall: 8,
-  pause: () => pause(),
+  pause,
   rest: (callMs) => new Promise((resolve) => setTimeout(resolve, callMs)),
 };
 /** What a full read found is judged this many prefixes at a time. */
 const JUDGE_SLICE = 4096;
-
-const pause = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export interface FrrMonitorOptions {
   /** The process's one FRR client, shared with the router. */
@@ -127,7 +127,6 @@ export class FrrMonitor implements FrrView {
   private unsubscribe: (() => void) | undefined;
   private readonly refreshQueue = new Set<string>();
   private running: Promise<void> | undefined;
-  private stopped = false;
   // The last result of each check, each replaced whole by its own check only.
   private restart: RestartResult | undefined;
   private config: ConfigRead | undefined;
@@ -147,7 +146,7 @@ export class FrrMonitor implements FrrView {
   private hold: HoldResult | undefined;
   private peers: PeersResult | undefined;
 
-  /** Aborted by stop(): a full read ends at its next pause (it lasts 6 s at 50,000 Services). */
+  /** Aborted by stop() (nothing starts after it): a full read ends at its next pause (it lasts 6 s at 50,000 Services). */
   private readonly stopping = new AbortController();
 
   constructor(private readonly opts: FrrMonitorOptions) {
@@ -167,7 +166,6 @@ export class FrrMonitor implements FrrView {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
     this.stopping.abort();
     this.unsubscribe?.();
     this.timer?.cancel();
@@ -194,7 +192,7 @@ export class FrrMonitor implements FrrView {
 
   /** One round of checks; never throws, never runs beside another read. */
   check(): Promise<void> {
-    if (this.stopped) return Promise.resolve();
+    if (this.stopping.signal.aborted) return Promise.resolve();
     this.running ??= this.round().finally(() => {
       this.running = undefined;
     });
@@ -206,7 +204,7 @@ export class FrrMonitor implements FrrView {
    * bgpd serializing its whole table because one Service flipped.
    */
   refreshSoon(prefixes: Iterable<string>, delayMs = 500): void {
-    if (this.stopped) return;
+    if (this.stopping.signal.aborted) return;
     for (const p of prefixes) this.refreshQueue.add(p);
     if (this.soonTimer) return;
     this.soonTimer = this.clock.setTimeout(() => {
@@ -321,7 +319,7 @@ export class FrrMonitor implements FrrView {
 
   private refresh(): Promise<void> {
     // Stopped: a refresh queued behind the last round must not start a vtysh after stop().
-    if (this.stopped || this.refreshQueue.size === 0) return Promise.resolve();
+    if (this.stopping.signal.aborted || this.refreshQueue.size === 0) return Promise.resolve();
     // One reader at a time keeps the view and the counts consistent: after a round, then.
     if (this.running) return this.running.then(() => this.refresh());
     const prefixes = [...this.refreshQueue];
