@@ -57,7 +57,7 @@ export class DecisionReporter {
     state: PlanState,
     changes: DecisionChange[],
     first: boolean,
-    installed: ReadonlyMap<string, number>,
+    installed: { has(prefix: string): boolean },
   ): void {
     const { metrics } = this.opts;
     const fam = state.advertisedByFamily();
@@ -129,7 +129,7 @@ export class DecisionReporter {
    * outcome (with how many advertised routes were adopted, already installed by an earlier run),
    * and a debug line per (Service, IP).
    */
-  private summarizeFirstPlan(changes: DecisionChange[], installed: ReadonlyMap<string, number>): void {
+  private summarizeFirstPlan(changes: DecisionChange[], installed: { has(prefix: string): boolean }): void {
     const byOutcome = new Map<string, DecisionChange[]>();
     const debug = this.log.isLevelEnabled('debug');
     for (const c of changes) {

@@ -52,6 +52,8 @@ export class Reconciler implements RouteWatchTarget {
   private stopped = false;
   /** Prefixes an apply found held by another protocol's route: retried after each read-back. */
   private readonly conflicts = new Set<string>();
+  /** The prefixes installed before cosmolet applied anything (adopted), until the first plan is told. */
+  private adoptable: ReadonlySet<string> | undefined;
 
   constructor(private readonly opts: ReconcilerOptions) {
     this.log = opts.logger.child({ component: 'reconciler' });
@@ -94,7 +96,7 @@ export class Reconciler implements RouteWatchTarget {
     });
     this.first = new FirstPlan({
       ...shared,
-      readBack: () => this.check.readBack(),
+      readBack: () => this.readBack(),
       desired: this.desired,
       applyDiff: (diff) => this.applyDiff(diff, undefined),
       planChanged: () => void this.progress.planVersion++,
@@ -222,11 +224,12 @@ export class Reconciler implements RouteWatchTarget {
         const update = this.state.update();
         this.noteUpdate(update, first);
         changes = update.changes;
-        if (fullDiff) await this.check.readBack();
+        if (fullDiff) await this.readBack();
         else await this.check.mergeVerified();
       }
       progress.planned = true;
-      this.reporter.planUpdated(this.state, changes, first, this.ledger.routes);
+      this.reporter.planUpdated(this.state, changes, first, this.adoptable ?? this.ledger.routes);
+      this.adoptable = undefined;
       worked = (await this.converge(fullDiff, eventAt)) || fullDiff;
       progress.lastOk = true;
       progress.lastError = undefined;
@@ -240,6 +243,12 @@ export class Reconciler implements RouteWatchTarget {
       progress.runningSince = undefined;
     }
     return worked;
+  }
+
+  /** The read-back that holds the worker; the first one also tells which routes were adopted. */
+  private async readBack(): Promise<void> {
+    await this.check.readBack();
+    if (!this.progress.planned && !this.adoptable) this.adoptable = new Set(this.ledger.routes.keys());
   }
 
   /** Makes the router hold exactly the plan's prefixes; false when nothing had to change. */

@@ -14,6 +14,7 @@ import { CosmoletError, ErrorCodes, RouterApplyError } from '../../../src/errors
 import type { EndpointSlice, KubeObject, Node, Service } from '../../../src/model/objects.js';
 import { FakeApiServer } from '@cosmolet/kube-double/apiserver';
 import { silentLogger } from '../../../src/observe/log.js';
+import type { Logger } from '../../../src/logger.js';
 import { Vtysh } from '../../../src/router/frr/vtysh.js';
 import type { RunResult } from '../../../src/router/exec.js';
 import type { ApplyResult, PrefixDiff, Router } from '../../../src/router/router.js';
@@ -179,6 +180,8 @@ export interface RigOptions {
   objects?: KubeObject[];
   /** Do not start the daemon (the test starts it). */
   noStart?: boolean;
+  /** Default: silent. */
+  logger?: Logger;
 }
 
 /** Starts the API double with `objects`, and the daemon against it; everything stops after the test. */
@@ -202,7 +205,14 @@ export async function startRig(t: TestContext, options: RigOptions = {}): Promis
   const clock = new ManualClock();
   const router = new MemoryRouter();
   const vtysh = new MemoryVtysh(router);
-  const daemon = new Daemon({ config, client, router, vtysh, logger: silentLogger(), clock });
+  const daemon = new Daemon({
+    config,
+    client,
+    router,
+    vtysh,
+    logger: options.logger ?? silentLogger(),
+    clock,
+  });
   // A test that stopped the daemon itself gets its own stop's promise back here.
   t.after(() => daemon.stop({ withdraw: false }));
   if (!options.noStart) await daemon.start();
