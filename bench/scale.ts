@@ -30,6 +30,9 @@
 //   node --import tsx bench/scale.ts [--sizes 1000,10000,50000] [--flips 40] [--floor 30]
 //        [--rate 50] [--seconds 60] [--label TEXT] [--out FILE] [--populate-only] [--keep-logs]
 //        [--cosmolet PATH/dist/cli.js]   (another build of cosmolet, e.g. an older commit's, to compare)
+//        [--node image|current|PATH]   (the Node.js that runs cosmolet: by default the container
+//                         image's, Node.js 24 from scripts/install-node24.sh, since its memory differs
+//                         from other majors'; `current` is the one running the benchmark)
 //        [--kubeconfig]   (cosmolet finds the API through a kubeconfig file, not in-cluster as in its pod)
 //        [--kube double|real|both] [--concurrency 32] [--list-rounds 3]
 //        [--repeats 1]   (more: the bare baseline and the cold start K times each, medians reported;
@@ -38,7 +41,7 @@
 //   (sizes also from SCALE_SIZES=1000,10000; with --kube real or both the default is 10000).
 //   Needs root, FRR, GoBGP and `npm run build`; --kube real also the control plane
 //   (scripts/go-tools.sh kube, built on first use) and Helm (scripts/go-tools.sh helm4).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, resolve } from 'node:path';
@@ -92,6 +95,7 @@ const { values: args } = parseArgs({
     'list-rounds': { type: 'string', default: '3' },
     repeats: { type: 'string', default: '1' },
     'node-options': { type: 'string' },
+    node: { type: 'string', default: 'image' },
   },
   strict: true,
 });
@@ -135,6 +139,15 @@ const SECONDS = positiveInt('seconds', args.seconds ?? '');
 const NODE_OPTIONS =
   args['node-options'] ??
   chartNodeOptions(new URL('../charts/cosmolet/templates/daemonset.yaml', import.meta.url).pathname);
+
+/** The Node.js binary that runs cosmolet (see --node). */
+function cosmoletNode(choice: string): string {
+  if (choice === 'current') return process.execPath;
+  if (choice !== 'image') return resolve(choice);
+  const script = new URL('../scripts/install-node24.sh', import.meta.url).pathname;
+  return `${execFileSync('bash', [script], { encoding: 'utf8' }).trim()}/node`;
+}
+const NODE = cosmoletNode(args.node ?? 'image');
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -282,6 +295,69 @@ async function bareBaseline(lab: BenchLab, n: number, base: FibCount): Promise<S
   return { batchMs: batchAt - started, leafMs: leafAt - started };
 }
 
+const RESOURCES = ['services', 'endpointslices', 'nodes'];
+
+/** Starts cosmolet as its pod runs it: the chart's V8 settings, in-cluster unless --kubeconfig. */
+function startCosmolet(lab: BenchLab): ChildProcess {
+  // The spawn copies this process's environment.
+  const saved = process.env.NODE_OPTIONS;
+  process.env.NODE_OPTIONS = NODE_OPTIONS;
+  try {
+    return lab.startCosmolet({}, args.kubeconfig !== true);
+  } finally {
+    if (saved === undefined) delete process.env.NODE_OPTIONS;
+    else process.env.NODE_OPTIONS = saved;
+  }
+}
+
+/** SIGKILL (nothing withdrawn on the way out), then its device deleted with every route through it. */
+async function killCosmolet(lab: BenchLab, pid: number): Promise<void> {
+  process.kill(pid, 'SIGKILL');
+  for (let i = 0; i < 200; i++) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      break;
+    }
+    await sleep(50);
+  }
+  // cosmolet makes its device with its first route: on an empty cluster there is none.
+  await runCommand(['ip', '-n', lab.fabric.ns.node, 'link', 'del', DEVICE], { timeoutMs: 60_000 }).catch(
+    (err: unknown) => {
+      if (!String(err).includes('Cannot find device')) throw err;
+    },
+  );
+}
+
+/**
+ * The memory floor of the same run: cosmolet's settled RSS on the cluster before any Service is
+ * written (the runtime, the code, empty stores), so the RSS after the cold start reads as this
+ * floor plus what the N Services take.
+ */
+async function emptyClusterMemory(lab: BenchLab): Promise<NonNullable<SizeResult['emptyCluster']>> {
+  const child = startCosmolet(lab);
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('cosmolet did not start');
+  try {
+    const synced = new SyncedLines(lab.cosmoletLog);
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      synced.poll();
+      if (RESOURCES.every((r) => synced.syncedAt.has(r))) break;
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new Error(`cosmolet exited (${child.exitCode ?? child.signalCode}); log: ${lab.cosmoletLog}`);
+      if (Date.now() > deadline)
+        throw new Error(`empty cluster: cosmolet did not sync in 60 s; log: ${lab.cosmoletLog}`);
+      await sleep(100);
+    }
+    const rss = await settledRss(pid);
+    const m = memoryMB(pid);
+    return { rssMB: rss.mb, anonMB: m.anon, fileMB: m.file };
+  } finally {
+    await killCosmolet(lab, pid);
+  }
+}
+
 async function coldStart(
   lab: BenchLab,
   n: number,
@@ -289,20 +365,10 @@ async function coldStart(
 ): Promise<{ result: SizeResult['coldStart']; pid: number }> {
   const leafPid = lab.leafPid();
   const spawnedAt = Date.now();
-  // The spawn copies this process's environment: cosmolet runs with the chart's V8 settings.
-  const saved = process.env.NODE_OPTIONS;
-  process.env.NODE_OPTIONS = NODE_OPTIONS;
-  let child;
-  try {
-    child = lab.startCosmolet({}, args.kubeconfig !== true);
-  } finally {
-    if (saved === undefined) delete process.env.NODE_OPTIONS;
-    else process.env.NODE_OPTIONS = saved;
-  }
+  const child = startCosmolet(lab);
   const pid = child.pid;
   if (pid === undefined) throw new Error('cosmolet did not start');
   const synced = new SyncedLines(lab.cosmoletLog);
-  const RESOURCES = ['services', 'endpointslices', 'nodes'];
   let leafAt: number | undefined;
   const deadline = Date.now() + 900_000;
   let polls = 0;
@@ -359,16 +425,7 @@ async function coldStartAgain(
   base: FibCount,
   pid: number,
 ): Promise<{ result: SizeResult['coldStart']; pid: number }> {
-  process.kill(pid, 'SIGKILL');
-  for (let i = 0; i < 200; i++) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      break;
-    }
-    await sleep(50);
-  }
-  await runCommand(['ip', '-n', lab.fabric.ns.node, 'link', 'del', DEVICE], { timeoutMs: 60_000 });
+  await killCosmolet(lab, pid);
   await waitCounts(
     lab.leafPid(),
     "the leaf to drop cosmolet's routes",
@@ -616,6 +673,7 @@ async function runSize(n: number, kube: Kube): Promise<SizeResult | undefined> {
   const labOpts = {
     keepDir: args['keep-logs'] === true,
     ...(args.cosmolet ? { cli: resolve(args.cosmolet) } : {}),
+    node: NODE,
   };
   const lab = kube === 'real' ? new RealScaleLab(labOpts) : new ScaleLab(labOpts);
   let monitor: LeafMonitor | undefined;
@@ -624,6 +682,10 @@ async function runSize(n: number, kube: Kube): Promise<SizeResult | undefined> {
     await lab.start();
     const leafPid = lab.leafPid();
     const base = fibCount(leafPid);
+    const emptyCluster = await emptyClusterMemory(lab);
+    log(
+      `empty cluster: cosmolet's RSS ${emptyCluster.rssMB.toFixed(0)} MB (anonymous ${emptyCluster.anonMB.toFixed(0)} + file ${emptyCluster.fileMB.toFixed(0)}), Node.js at ${NODE}`,
+    );
     const prepared = lab instanceof RealScaleLab ? await prepareReal(lab, n) : await prepareDouble(lab, n);
     if (!prepared) return undefined;
     const bareRuns: SizeResult['bare'][] = [];
@@ -689,6 +751,7 @@ async function runSize(n: number, kube: Kube): Promise<SizeResult | undefined> {
       coldStart: cold,
       ...(coldStarts.length > 1 ? { coldStarts } : {}),
       rss,
+      emptyCluster,
       memory,
       ...ff,
       updates: up,
@@ -736,7 +799,7 @@ function gitCommit(): string {
 function cosmoletVersion(): string {
   const cli = args.cosmolet ? resolve(args.cosmolet) : new URL('../dist/cli.js', import.meta.url).pathname;
   try {
-    return execFileSync(process.execPath, [cli, 'version'], { encoding: 'utf8' }).trim();
+    return execFileSync(NODE, [cli, 'version'], { encoding: 'utf8' }).trim();
   } catch {
     return 'unknown';
   }
@@ -749,7 +812,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     commit: gitCommit(),
     cosmolet: cosmoletVersion(),
-    node: process.version,
+    node: execFileSync(NODE, ['--version'], { encoding: 'utf8' }).trim(),
     cpus: cpus().length,
     settings: { flips: FLIPS, floorSamples: FLOOR, updateRate: RATE, updateSeconds: SECONDS },
     sizes: [],

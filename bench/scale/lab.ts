@@ -90,6 +90,8 @@ export function spawnCosmolet(
   fabric: Fabric,
   opts: {
     cli: string;
+    /** The Node.js that runs it (undefined: this process's). */
+    node: string | undefined;
     config: Record<string, unknown>;
     logFile: string;
     serviceAccountDir: string;
@@ -110,6 +112,7 @@ export function spawnCosmolet(
     configFile: join(fabric.dir, 'cosmolet.yaml'),
     logFile: opts.logFile,
     cli: opts.cli,
+    ...(opts.node !== undefined ? { node: opts.node } : {}),
     credentials: opts.inCluster
       ? { serviceAccountDir: opts.serviceAccountDir, apiPort: 6443 }
       : { kubeconfig: opts.kubeconfig },
@@ -148,9 +151,10 @@ export class ScaleLab implements BenchLab {
 
   /**
    * keepDir: keep the fabric's directory (logs of cosmolet, the double and FRR) after teardown;
-   * cli: the built cosmolet to run (default this checkout's dist/cli.js), e.g. another commit's build.
+   * cli: the built cosmolet to run (default this checkout's dist/cli.js), e.g. another commit's build;
+   * node: the Node.js that runs it (default this process's).
    */
-  constructor(private readonly opts: { keepDir?: boolean; cli?: string } = {}) {}
+  constructor(private readonly opts: { keepDir?: boolean; cli?: string; node?: string } = {}) {}
 
   private get cli(): string {
     return this.opts.cli ?? CLI;
@@ -264,6 +268,7 @@ export class ScaleLab implements BenchLab {
     this.cosmoletLog = cosmoletLogFile(this.dir, ++this.starts);
     this.cosmolet = spawnCosmolet(this.fabric, {
       cli: this.cli,
+      node: this.opts.node,
       config,
       logFile: this.cosmoletLog,
       serviceAccountDir: this.serviceAccountDir,

@@ -1,6 +1,7 @@
 // A process's CPU time and resident memory, from /proc (Linux).
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
+import { basename } from 'node:path';
 
 let ticksPerSecond: number | undefined;
 
@@ -35,7 +36,10 @@ export function memoryMB(pid: number): { rss: number; peak: number; anon: number
   };
 }
 
-/** The command name of a process (to check a pid is what we think it is). */
+/**
+ * The file name of a process's executable (to check a pid is what we think it is). Not
+ * /proc/<pid>/comm: Node.js 24, the image's, names its main thread `MainThread`.
+ */
 export function commandName(pid: number): string {
-  return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  return basename(readlinkSync(`/proc/${pid}/exe`));
 }

@@ -106,7 +106,9 @@ export class RealScaleLab implements BenchLab {
     if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
   };
 
-  constructor(private readonly opts: { keepDir?: boolean; cli?: string; apiserverArgs?: string[] } = {}) {}
+  constructor(
+    private readonly opts: { keepDir?: boolean; cli?: string; node?: string; apiserverArgs?: string[] } = {},
+  ) {}
 
   private get cli(): string {
     return this.opts.cli ?? CLI;
@@ -331,6 +333,7 @@ export class RealScaleLab implements BenchLab {
     this.cosmoletLog = cosmoletLogFile(this.dir, ++this.starts);
     return spawnCosmolet(this.fabric, {
       cli: this.cli,
+      node: this.opts.node,
       config,
       logFile: this.cosmoletLog,
       serviceAccountDir: this.serviceAccountDir,

@@ -60,6 +60,8 @@ export interface SizeResult {
   /** With --repeats K > 1: every cold start on the same cluster, the first one included. */
   coldStarts?: ColdStart[];
   rss: { mb: number; peakMB: number; settledAfterS: number };
+  /** cosmolet's settled RSS before any Service was written (absent in results from before it was measured). */
+  emptyCluster?: { rssMB: number; anonMB: number; fileMB: number };
   /** Where the RSS after the cold start goes (absent in results from before it was measured). */
   memory?: MemoryBreakdown;
   floorMs: Percentiles & { add: Percentiles; del: Percentiles };
@@ -91,6 +93,7 @@ export interface ScaleResults {
   commit: string;
   /** `cosmolet version` of the build under test. */
   cosmolet?: string;
+  /** The Node.js version cosmolet ran on (the container image's unless --node said otherwise). */
   node: string;
   cpus: number;
   settings: { flips: number; floorSamples: number; updateRate: number; updateSeconds: number };
@@ -155,6 +158,22 @@ export const CHECKS: Check[] = [
     target: '<= 100 MB (10k), 250 MB (50k), 400 MB (100k)',
     value: (r) => `${r.rss.mb.toFixed(0)} MB`,
     pass: (r) => r.rss.mb <= rssTargetMB(r.services),
+  },
+  {
+    figure: '  RSS on the empty cluster (anonymous + file)',
+    target: '',
+    value: (r) =>
+      r.emptyCluster
+        ? `${mb(r.emptyCluster.rssMB)} (${mb(r.emptyCluster.anonMB)} + ${mb(r.emptyCluster.fileMB)})`
+        : '-',
+    pass: () => undefined,
+  },
+  {
+    figure: '  RSS per Service above the empty cluster',
+    target: '',
+    value: (r) =>
+      r.emptyCluster ? `${(((r.rss.mb - r.emptyCluster.rssMB) * 1024) / r.services).toFixed(1)} KB` : '-',
+    pass: () => undefined,
   },
   {
     figure: '  RSS: anonymous + file (node binary)',

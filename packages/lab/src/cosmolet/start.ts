@@ -27,6 +27,8 @@ export interface StartCosmoletOptions {
   credentials: CosmoletCredentials;
   /** The built cosmolet (default this checkout's dist/cli.js), e.g. another commit's build. */
   cli?: string;
+  /** The Node.js that runs it (default this process's), e.g. the container image's. */
+  node?: string;
   extraArgs?: string[];
   /** Set in its environment inside the namespace (e.g. a PATH without `ip`). */
   env?: Record<string, string>;
@@ -99,7 +101,7 @@ export function startCosmolet(fabric: Fabric, o: StartCosmoletOptions): Cosmolet
   const cli = o.cli ?? COSMOLET_CLI;
   if (!existsSync(cli)) throw new LabError(LabErrorCodes.LAB_FAILED, `${cli} is missing: run npm run build`);
   writeFileSync(o.configFile, stringifyYaml(o.config));
-  const argv = [process.execPath, cli, 'run', '--config', o.configFile, '--node-name', o.nodeName];
+  const argv = [o.node ?? process.execPath, cli, 'run', '--config', o.configFile, '--node-name', o.nodeName];
   argv.push(...(o.extraArgs ?? []));
   const c = o.credentials;
   const command =
