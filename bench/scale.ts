@@ -53,7 +53,13 @@ import { ScaleLab, type BenchLab } from './scale/lab.js';
 import { listFloorMs, type ListFloor } from './scale/list-floor.js';
 import { RealScaleLab } from './scale/real-lab.js';
 import { fibCount, LeafMonitor, type FibCount, type RouteChange } from './scale/leaf.js';
-import { chartNodeOptions, describeMemory, memoryBreakdown } from './scale/memory.js';
+import {
+  chartEnvValue,
+  chartNodeOptions,
+  describeMemory,
+  MALLOC_ENV,
+  memoryBreakdown,
+} from './scale/memory.js';
 import { commandName, cpuSeconds, memoryMB } from './scale/proc.js';
 import {
   percentiles,
@@ -135,10 +141,11 @@ const FLIPS = positiveInt('flips', args.flips ?? '');
 const FLOOR = positiveInt('floor', args.floor ?? '');
 const RATE = positiveInt('rate', args.rate ?? '');
 const SECONDS = positiveInt('seconds', args.seconds ?? '');
+const CHART_DAEMONSET = new URL('../charts/cosmolet/templates/daemonset.yaml', import.meta.url).pathname;
 /** cosmolet's NODE_OPTIONS: the chart's unless given ('' for none). */
-const NODE_OPTIONS =
-  args['node-options'] ??
-  chartNodeOptions(new URL('../charts/cosmolet/templates/daemonset.yaml', import.meta.url).pathname);
+const NODE_OPTIONS = args['node-options'] ?? chartNodeOptions(CHART_DAEMONSET);
+/** cosmolet's malloc setting: the chart's, unless this process's environment sets it ('' for none). */
+const MALLOC_VALUE = process.env[MALLOC_ENV] ?? chartEnvValue(CHART_DAEMONSET, MALLOC_ENV) ?? '';
 
 /** The Node.js binary that runs cosmolet (see --node). */
 function cosmoletNode(choice: string): string {
@@ -297,16 +304,25 @@ async function bareBaseline(lab: BenchLab, n: number, base: FibCount): Promise<S
 
 const RESOURCES = ['services', 'endpointslices', 'nodes'];
 
-/** Starts cosmolet as its pod runs it: the chart's V8 settings, in-cluster unless --kubeconfig. */
+/**
+ * Starts cosmolet as its pod runs it: the chart's V8 and malloc settings, in-cluster unless
+ * --kubeconfig.
+ */
 function startCosmolet(lab: BenchLab): ChildProcess {
   // The spawn copies this process's environment.
-  const saved = process.env.NODE_OPTIONS;
-  process.env.NODE_OPTIONS = NODE_OPTIONS;
+  const env = { NODE_OPTIONS, [MALLOC_ENV]: MALLOC_VALUE };
+  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  for (const [k, v] of Object.entries(env)) {
+    if (v === '') delete process.env[k];
+    else process.env[k] = v;
+  }
   try {
     return lab.startCosmolet({}, args.kubeconfig !== true);
   } finally {
-    if (saved === undefined) delete process.env.NODE_OPTIONS;
-    else process.env.NODE_OPTIONS = saved;
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
   }
 }
 
@@ -713,7 +729,7 @@ async function runSize(n: number, kube: Kube): Promise<SizeResult | undefined> {
       `RSS ${rss.mb.toFixed(1)} MB (settled after ${rss.settledAfterS.toFixed(0)} s, peak ${rss.peakMB.toFixed(1)} MB)`,
     );
     const memory = memoryBreakdown(pid, (await lab.get('/metrics')).body, NODE_OPTIONS);
-    log(`${describeMemory(memory)}; NODE_OPTIONS "${NODE_OPTIONS}"`);
+    log(`${describeMemory(memory)}; NODE_OPTIONS "${NODE_OPTIONS}", ${MALLOC_ENV} "${MALLOC_VALUE}"`);
     const coldStarts = [cold];
     while (coldStarts.length < REPEATS) {
       const again = await coldStartAgain(lab, n, base, pid);
@@ -736,6 +752,9 @@ async function runSize(n: number, kube: Kube): Promise<SizeResult | undefined> {
       `${up.sent} updates in ${SECONDS} s: ${up.applies} applies, ${(up.core * 100).toFixed(1)}% of a core, ${up.cpuMsPerUpdate.toFixed(2)} ms CPU per update`,
     );
     const endRssMB = memoryMB(pid).rss;
+    // After the flips, the updates and the FRR monitor's full reads of bgpd's table: what it keeps.
+    const memoryEnd = memoryBreakdown(pid, (await lab.get('/metrics')).body, NODE_OPTIONS);
+    log(`at the end: ${describeMemory(memoryEnd)}`);
     if (prepared.server && lab instanceof RealScaleLab) prepared.server.memoryEnd = lab.serverMemory();
     return {
       services: n,
@@ -756,6 +775,7 @@ async function runSize(n: number, kube: Kube): Promise<SizeResult | undefined> {
       ...ff,
       updates: up,
       endRssMB,
+      memoryEnd,
     };
   } finally {
     load.stop();

@@ -71,6 +71,14 @@ export function describeMemory(m: MemoryBreakdown): string {
  * bench measures the process the DaemonSet runs.
  */
 export function chartNodeOptions(daemonSetTemplate: string): string {
-  const m = /- name: NODE_OPTIONS\s+value: "([^"]*)"/.exec(readFileSync(daemonSetTemplate, 'utf8'));
-  return m?.[1] ?? '';
+  return chartEnvValue(daemonSetTemplate, 'NODE_OPTIONS') ?? '';
 }
+
+/** The literal value the chart gives cosmolet's environment variable `name` (undefined: none). */
+export function chartEnvValue(daemonSetTemplate: string, name: string): string | undefined {
+  const m = new RegExp(`- name: ${name}\\s+value: "([^"]*)"`).exec(readFileSync(daemonSetTemplate, 'utf8'));
+  return m?.[1];
+}
+
+/** glibc's malloc tunable the chart sets (the mmap threshold, fixed: docs/benchmarks.md, Memory). */
+export const MALLOC_ENV = 'MALLOC_MMAP_THRESHOLD_';

@@ -84,6 +84,8 @@ export interface SizeResult {
     reconciles: number;
   };
   endRssMB: number;
+  /** The breakdown at the end (absent in results from before it was measured). */
+  memoryEnd?: MemoryBreakdown;
 }
 
 export interface ScaleResults {
@@ -158,6 +160,13 @@ export const CHECKS: Check[] = [
     target: '<= 100 MB (10k), 250 MB (50k), 400 MB (100k)',
     value: (r) => `${r.rss.mb.toFixed(0)} MB`,
     pass: (r) => r.rss.mb <= rssTargetMB(r.services),
+  },
+  {
+    figure: 'RSS at the end (after flips, updates, full reads)',
+    target: '',
+    value: (r) =>
+      `${mb(r.endRssMB)}${r.memoryEnd ? ` (V8 heap ${mb(r.memoryEnd.heapUsedMB)} used of ${mb(r.memoryEnd.heapTotalMB)})` : ''}`,
+    pass: () => undefined,
   },
   {
     figure: '  RSS on the empty cluster (anonymous + file)',

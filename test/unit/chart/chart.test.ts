@@ -12,7 +12,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../../src/config/load.js';
 import { defaultConfig } from '../../../src/config/schema.js';
 import { renderChartSchema, SCHEMA_PATH } from '../../../scripts/gen-chart-schema.js';
-import { chartNodeOptions } from '../../../bench/scale/memory.js';
+import { chartEnvValue, chartNodeOptions, MALLOC_ENV } from '../../../bench/scale/memory.js';
 import { exportedMetricNames, promqlMetricNames } from './metric-names.js';
 import {
   CHART_DIR,
@@ -448,6 +448,13 @@ describe('helm chart', () => {
       { name: 'NODE_OPTIONS', value: chartNodeOptions(join(CHART_DIR, 'templates', 'daemonset.yaml')) },
     ]);
     assert.match(String((env[0] as Obj).value), /--max-semi-space-size=\d+ --max-old-space-size=\d+/);
+  });
+
+  test("glibc's mmap threshold is fixed, as the scale benchmark runs cosmolet", () => {
+    const env = list(container(defaults), 'env').filter((e) => isObj(e) && e.name === MALLOC_ENV);
+    const value = chartEnvValue(join(CHART_DIR, 'templates', 'daemonset.yaml'), MALLOC_ENV);
+    assert.deepEqual(env, [{ name: MALLOC_ENV, value: '131072' }]);
+    assert.equal(value, '131072', 'the benchmark reads the value the chart renders');
   });
 
   test('config.nodeName is refused: every pod must take its own node name', () => {
