@@ -5,12 +5,15 @@
 // periodic full check shows). Target: at most 1% of a core at 10,000 with loopIntervalSeconds 15.
 //
 //   node --import tsx bench/idle.ts [--size 10000] [--window 600] [--interval 15] [--settle 60]
+//        [--node image|current|PATH] [--node-options TEXT]   (as the scale benchmark: by default the
+//                                  image's Node.js 24 with the chart's NODE_OPTIONS and malloc setting)
 // Needs root, FRR, GoBGP and `npm run build`. Prints its figures; writes nothing.
 import { parseArgs } from 'node:util';
 import type { KubeObject } from '../src/model/objects.js';
 import { ScaleLab } from './scale/lab.js';
 import { fibCount } from './scale/leaf.js';
 import { commandName, cpuSeconds } from './scale/proc.js';
+import { cosmoletRuntime, describeRuntime, withEnv } from './scale/runtime.js';
 import { benchNode, benchService, benchSlice } from './scale/workload.js';
 
 const { values: args } = parseArgs({
@@ -19,6 +22,8 @@ const { values: args } = parseArgs({
     window: { type: 'string', default: '600' },
     interval: { type: 'string', default: '15' },
     settle: { type: 'string', default: '60' },
+    node: { type: 'string', default: 'image' },
+    'node-options': { type: 'string' },
   },
   strict: true,
 });
@@ -27,12 +32,13 @@ const WINDOW_S = Number(args.window);
 const INTERVAL_S = Number(args.interval);
 const SETTLE_S = Number(args.settle);
 const SLICE_S = 15;
+const RUNTIME = cosmoletRuntime({ node: args.node ?? 'image', nodeOptions: args['node-options'] });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (msg: string): void => console.log(`[idle ${new Date().toISOString().slice(11, 19)}] ${msg}`);
 
 async function main(): Promise<void> {
-  const lab = new ScaleLab();
+  const lab = new ScaleLab({ node: RUNTIME.node });
   try {
     await lab.start();
     const leafPid = lab.leafPid();
@@ -44,8 +50,10 @@ async function main(): Promise<void> {
         objects.push(benchService(j), benchSlice(j, 'IPv4'), benchSlice(j, 'IPv6'));
       await lab.load(objects);
     }
-    log(`populated ${N} Services; starting cosmolet with loopIntervalSeconds ${INTERVAL_S}`);
-    const child = lab.startCosmolet({ loopIntervalSeconds: INTERVAL_S });
+    log(
+      `populated ${N} Services; starting cosmolet with loopIntervalSeconds ${INTERVAL_S} on ${describeRuntime(RUNTIME)}`,
+    );
+    const child = withEnv(RUNTIME.env, () => lab.startCosmolet({ loopIntervalSeconds: INTERVAL_S }));
     const pid = child.pid;
     if (pid === undefined) throw new Error('cosmolet did not start');
     const deadline = Date.now() + 600_000;

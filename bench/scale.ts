@@ -53,13 +53,8 @@ import { ScaleLab, type BenchLab } from './scale/lab.js';
 import { listFloorMs, type ListFloor } from './scale/list-floor.js';
 import { RealScaleLab } from './scale/real-lab.js';
 import { fibCount, LeafMonitor, type FibCount, type RouteChange } from './scale/leaf.js';
-import {
-  chartEnvValue,
-  chartNodeOptions,
-  describeMemory,
-  MALLOC_ENV,
-  memoryBreakdown,
-} from './scale/memory.js';
+import { describeMemory, memoryBreakdown } from './scale/memory.js';
+import { cosmoletRuntime, describeRuntime, withEnv } from './scale/runtime.js';
 import { commandName, cpuSeconds, memoryMB } from './scale/proc.js';
 import {
   percentiles,
@@ -141,20 +136,9 @@ const FLIPS = positiveInt('flips', args.flips ?? '');
 const FLOOR = positiveInt('floor', args.floor ?? '');
 const RATE = positiveInt('rate', args.rate ?? '');
 const SECONDS = positiveInt('seconds', args.seconds ?? '');
-const CHART_DAEMONSET = new URL('../charts/cosmolet/templates/daemonset.yaml', import.meta.url).pathname;
-/** cosmolet's NODE_OPTIONS: the chart's unless given ('' for none). */
-const NODE_OPTIONS = args['node-options'] ?? chartNodeOptions(CHART_DAEMONSET);
-/** cosmolet's malloc setting: the chart's, unless this process's environment sets it ('' for none). */
-const MALLOC_VALUE = process.env[MALLOC_ENV] ?? chartEnvValue(CHART_DAEMONSET, MALLOC_ENV) ?? '';
-
-/** The Node.js binary that runs cosmolet (see --node). */
-function cosmoletNode(choice: string): string {
-  if (choice === 'current') return process.execPath;
-  if (choice !== 'image') return resolve(choice);
-  const script = new URL('../scripts/install-node24.sh', import.meta.url).pathname;
-  return `${execFileSync('bash', [script], { encoding: 'utf8' }).trim()}/node`;
-}
-const NODE = cosmoletNode(args.node ?? 'image');
+const RUNTIME = cosmoletRuntime({ node: args.node ?? 'image', nodeOptions: args['node-options'] });
+const NODE = RUNTIME.node;
+const NODE_OPTIONS = RUNTIME.env.NODE_OPTIONS ?? '';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -309,21 +293,7 @@ const RESOURCES = ['services', 'endpointslices', 'nodes'];
  * --kubeconfig.
  */
 function startCosmolet(lab: BenchLab): ChildProcess {
-  // The spawn copies this process's environment.
-  const env = { NODE_OPTIONS, [MALLOC_ENV]: MALLOC_VALUE };
-  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-  for (const [k, v] of Object.entries(env)) {
-    if (v === '') delete process.env[k];
-    else process.env[k] = v;
-  }
-  try {
-    return lab.startCosmolet({}, args.kubeconfig !== true);
-  } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
+  return withEnv(RUNTIME.env, () => lab.startCosmolet({}, args.kubeconfig !== true));
 }
 
 /** SIGKILL (nothing withdrawn on the way out), then its device deleted with every route through it. */
@@ -729,7 +699,7 @@ async function runSize(n: number, kube: Kube): Promise<SizeResult | undefined> {
       `RSS ${rss.mb.toFixed(1)} MB (settled after ${rss.settledAfterS.toFixed(0)} s, peak ${rss.peakMB.toFixed(1)} MB)`,
     );
     const memory = memoryBreakdown(pid, (await lab.get('/metrics')).body, NODE_OPTIONS);
-    log(`${describeMemory(memory)}; NODE_OPTIONS "${NODE_OPTIONS}", ${MALLOC_ENV} "${MALLOC_VALUE}"`);
+    log(`${describeMemory(memory)}; ${describeRuntime(RUNTIME)}`);
     const coldStarts = [cold];
     while (coldStarts.length < REPEATS) {
       const again = await coldStartAgain(lab, n, base, pid);
