@@ -33,6 +33,13 @@ const RESOURCES = ['services', 'endpointslices', 'nodes'] as const;
  * the EndpointSlice controller reconnect with backoffs of their own).
  */
 const CONVERGE_AFTER_RESTART_MS = 40_000;
+/**
+ * Once cosmolet's watches are back, a change reaches the leaf within this of the API server showing
+ * it. The bound on a change is the later of the two: the control plane's own recovery is not
+ * cosmolet's (kube-controller-manager's EndpointSlice controller once marked the new Service's slice
+ * ready 41.2 s after the restart; cosmolet had it at the leaf 140 ms later).
+ */
+const AFTER_SHOWN_IN_API_MS = 5_000;
 
 before(async () => {
   await lab.start();
@@ -208,7 +215,7 @@ test('kube-apiserver SIGKILLed for 10 s and restarted: nothing is withdrawn, /he
         if (!dbGoneAt && db.every((p) => !fib.has(p))) dbGoneAt = Date.now();
         return apiAt > 0 && dbGoneAt > 0;
       },
-      CONVERGE_AFTER_RESTART_MS + 20_000,
+      CONVERGE_AFTER_RESTART_MS + 40_000,
       100,
     ).catch((err: unknown) => {
       throw new Error(`${(err as Error).message}\ncosmolet log:\n${c.log().slice(-4000)}`);
@@ -216,6 +223,11 @@ test('kube-apiserver SIGKILLed for 10 s and restarted: nothing is withdrawn, /he
   });
   await lab.waitPeersHold([...web, ...api], 15_000);
   const convergedMs = Math.max(apiAt, dbGoneAt) - restartedAt;
+  const boundOf = (shownInApi: number): number =>
+    shownInApi > 0
+      ? Math.max(CONVERGE_AFTER_RESTART_MS, shownInApi - restartedAt + AFTER_SHOWN_IN_API_MS)
+      : CONVERGE_AFTER_RESTART_MS;
+  const bound = Math.max(boundOf(apiReadyInApi), boundOf(dbNotReadyInApi));
   const scrapedAfter = await scrape();
   const relists = (await metric('cosmolet_reflector_relists_total', {}, scrapedAfter)) - relistsBefore;
   const gone =
@@ -226,8 +238,8 @@ test('kube-apiserver SIGKILLed for 10 s and restarted: nothing is withdrawn, /he
   );
   assert.deepEqual([...converging.missing], [], 'web stayed at the leaf while cosmolet caught up');
   assert.ok(
-    convergedMs <= CONVERGE_AFTER_RESTART_MS,
-    `converged ${convergedMs} ms after the restart (bound ${CONVERGE_AFTER_RESTART_MS} ms)`,
+    apiAt - restartedAt <= boundOf(apiReadyInApi) && dbGoneAt - restartedAt <= boundOf(dbNotReadyInApi),
+    `converged ${convergedMs} ms after the restart (bound ${bound} ms: ${CONVERGE_AFTER_RESTART_MS} ms, or ${AFTER_SHOWN_IN_API_MS} ms after the API server showed the change)`,
   );
   running();
 });
