@@ -1,6 +1,6 @@
 // A process's CPU time and resident memory, from /proc (Linux).
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
 
 let ticksPerSecond: number | undefined;
@@ -42,4 +42,25 @@ export function memoryMB(pid: number): { rss: number; peak: number; anon: number
  */
 export function commandName(pid: number): string {
   return basename(readlinkSync(`/proc/${pid}/exe`));
+}
+
+/**
+ * CPU seconds so far per thread name (/proc/<pid>/task/<tid>/comm): the main thread, V8's
+ * workers (GC, compilation), libuv's pool. A thread that ended since is missing; compare two reads
+ * by name.
+ */
+export function cpuSecondsByThread(pid: number): Map<string, number> {
+  const byName = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const s = (Number(fields[11]) + Number(fields[12])) / clockTicks();
+      byName.set(name, (byName.get(name) ?? 0) + s);
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return byName;
 }

@@ -13,9 +13,10 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { Family } from '../net/ip.js';
 import {
-  bgpdRunningConfig,
+  bgpdConfigAndSummary,
   bgpSummaryAndPrefixes,
   bgpTableInRanges,
+  type ConfigAndSummary,
   type RangeReadPacing,
 } from '../router/frr/bgpd.js';
 import {
@@ -215,9 +216,17 @@ export class FrrMonitor implements FrrView {
 
   private async round(): Promise<void> {
     const restarted = await this.checkRestart();
-    await this.checkConfig();
+    // The configuration and the summary in one vtysh call (bgpdConfigAndSummary says why).
+    let read: ConfigAndSummary | { error: string };
+    try {
+      read = await bgpdConfigAndSummary(this.opts.vtysh);
+    } catch (err) {
+      read = { error: errorMessage(err) };
+    }
+    this.checkConfig('error' in read ? read : { text: read.config });
     // Before the table: a change between the two reads shows as a new stamp next round.
-    const stamp: TableStamp = { bgpd: await this.checkPeers(), installed: this.opts.installed.version };
+    const summary = 'error' in read ? read : read.summary;
+    const stamp: TableStamp = { bgpd: this.checkPeers(summary), installed: this.opts.installed.version };
     const now = this.clock.now();
     const lacking = this.hold?.missingSince.size ?? 0;
     const refreshPending = this.refreshQueue.size > 0;
@@ -242,21 +251,19 @@ export class FrrMonitor implements FrrView {
     return true;
   }
 
-  private async checkConfig(): Promise<void> {
-    try {
-      this.config = { text: await bgpdRunningConfig(this.opts.vtysh) };
-    } catch (err) {
-      this.config = { error: `cannot read FRR's running-config: ${errorMessage(err)}` };
-    }
-    // The same read serves the export check too: one vtysh call instead of two.
+  private checkConfig(read: { text: string } | { error: string }): void {
+    this.config =
+      'error' in read ? { error: `cannot read FRR's running-config: ${read.error}` } : { text: read.text };
+    // The same read serves the export check and the ASN check.
     if (this.opts.asn !== 0) this.asn = asnCheck(this.config, this.opts.asn);
   }
 
-  /** Reads the summary: the peers, and the stamp that says whether bgpd's table changed. */
-  private async checkPeers(): Promise<string | undefined> {
+  /** The summary: the peers, and the stamp that says whether bgpd's table changed. */
+  private checkPeers(summary: { json: unknown } | { error: string }): string | undefined {
     let json: unknown;
     try {
-      json = await this.opts.vtysh.showJson('show bgp summary json', 'bgpd');
+      if ('error' in summary) throw new Error(summary.error);
+      json = summary.json;
       this.peers = peersCheck(parseBgpSummary(json), this.peers);
     } catch (err) {
       this.peers = peersCheck([], this.peers);

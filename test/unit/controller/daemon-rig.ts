@@ -107,7 +107,12 @@ export class MemoryVtysh extends Vtysh {
 
   private answer(command: string): string {
     if (command === 'show running-config') {
+      // As FRR prints it: a header, the configuration, and a bare `end` line last.
       return [
+        'Building configuration...',
+        '',
+        'Current configuration:',
+        '!',
         `router bgp ${this.asn}`,
         ' address-family ipv4 unicast',
         '  redistribute kernel',
@@ -116,6 +121,8 @@ export class MemoryVtysh extends Vtysh {
         '  redistribute kernel',
         ' exit-address-family',
         'exit',
+        '!',
+        'end',
       ].join('\n');
     }
     if (command === 'show bgp summary json') return '{}';

@@ -68,8 +68,9 @@ class BgpdDouble extends Vtysh {
       this.version++;
       this.lastHeld = held;
     }
+    // As FRR prints it: a header, the configuration, and a bare `end` line last.
     if (command === 'show running-config')
-      return 'router bgp 65001\n address-family ipv4 unicast\n  redistribute kernel\n exit-address-family\nexit\n';
+      return 'Building configuration...\n\nCurrent configuration:\n!\nrouter bgp 65001\n address-family ipv4 unicast\n  redistribute kernel\n exit-address-family\nexit\n!\nend';
     if (command === 'show bgp summary json') {
       return JSON.stringify({
         ipv4Unicast: { tableVersion: this.version, ribCount: this.held.size, peers: {} },
@@ -151,6 +152,25 @@ void test("regression: at idle each round read bgpd's whole table; now only the 
   await round();
   assert.equal(bgpd.tableReads, 4, 'held again: idle again');
   assert.equal(monitor.holdCheck()?.ok, true);
+});
+
+void test('regression: each idle round started two vtysh processes (running-config, then the summary); now one', async (t) => {
+  const { ledger, bgpd, monitor, round } = setup(t);
+  ledger.reset(new Map([['10.96.0.10/32', 0]]));
+  bgpd.held.add('10.96.0.10/32');
+  monitor.start();
+  await monitor.check();
+  const calls: (readonly string[])[] = [];
+  bgpd.onExec = (commands) => calls.push(commands);
+  for (let i = 0; i < 5; i++) await round();
+  assert.deepEqual(
+    calls,
+    Array.from({ length: 5 }, () => ['show running-config', 'show bgp summary json']),
+    'one call a round, the configuration first (its `end` line ends it), then the summary',
+  );
+  assert.equal(monitor.exportCheck(['ipv4'])?.ok, true, 'the export check read the configuration');
+  assert.equal(monitor.asnCheck()?.ok, true, 'the ASN check too');
+  assert.equal(monitor.holdCheck()?.ok, true, 'and the summary: no table read was needed');
 });
 
 void test("regression: every flip copied and recounted bgpd's view, and the next round read the whole table; now an apply is read prefix by prefix, with no full read after it", async (t) => {

@@ -6,7 +6,7 @@ import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bgpdRunningConfig, bgpTableInRanges } from '../../../src/router/frr/bgpd.js';
+import { bgpdConfigAndSummary, bgpTableInRanges } from '../../../src/router/frr/bgpd.js';
 import { Vtysh } from '../../../src/router/frr/vtysh.js';
 import { currentIdentity, vtyAccessProblem } from '../../../src/router/frr/vty-access.js';
 
@@ -81,7 +81,10 @@ void test("bgpd's running-config that printed nothing is an error with the reaso
   const dir = mkdtempSync(join(tmpdir(), 'cosmolet-vty-'));
   try {
     const v = new Vtysh({ vtyshPath: 'true', socketDir: dir, timeoutMs: 2000 });
-    await assert.rejects(bgpdRunningConfig(v), /"show running-config" printed nothing .*; no FRR vty socket/);
+    await assert.rejects(
+      bgpdConfigAndSummary(v),
+      /"show running-config" printed nothing .*; no FRR vty socket/,
+    );
     await assert.rejects(
       bgpTableInRanges(v, ['10.96.0.0/16'], { perCall: 8, pause: noWait, rest: noWait }),
       /"show bgp ipv4 unicast 10\.96\.0\.0\/16 longer-prefixes json" printed nothing .*; no FRR vty socket/,
@@ -100,7 +103,7 @@ void test('Vtysh: "failed to connect to any daemons" (exit 1) carries the reason
       mode: 0o755,
     });
     const v = new Vtysh({ vtyshPath: fake, socketDir: dir, timeoutMs: 2000 });
-    await assert.rejects(bgpdRunningConfig(v), (err: Error) => {
+    await assert.rejects(bgpdConfigAndSummary(v), (err: Error) => {
       assert.match(err.message, /failed to connect to any daemons.*; no FRR vty socket \(\*\.vty\) in /);
       return true;
     });
