@@ -2,7 +2,8 @@
 // bench's lab and workload, kernel origination, API double), with no change at all to the cluster
 // or the routes, over a window of W seconds once the cold start is over. Its CPU time from
 // /proc/<pid>/stat over the window, as a share of one core, and the worst 15-second slice (where a
-// periodic full check shows), split by thread. Target: at most 1% of a core at 10,000 with loopIntervalSeconds 15.
+// periodic full check shows), split by thread; and its children's (vtysh, ip) beside it. Target: at
+// most 1% of a core at 10,000 with loopIntervalSeconds 15.
 //
 //   node --import tsx bench/idle.ts [--size 10000] [--window 600] [--interval 15] [--settle 60]
 //        [--node image|current|PATH] [--node-options TEXT]   (as the scale benchmark: by default the
@@ -12,7 +13,7 @@ import { parseArgs } from 'node:util';
 import type { KubeObject } from '../src/model/objects.js';
 import { ScaleLab } from './scale/lab.js';
 import { fibCount } from './scale/leaf.js';
-import { commandName, cpuSeconds, cpuSecondsByThread } from './scale/proc.js';
+import { childCpuSeconds, commandName, cpuSeconds, cpuSecondsByThread } from './scale/proc.js';
 import { cosmoletRuntime, describeRuntime, withEnv } from './scale/runtime.js';
 import { benchNode, benchService, benchSlice } from './scale/workload.js';
 
@@ -68,6 +69,7 @@ async function main(): Promise<void> {
     await sleep(SETTLE_S * 1000);
     const start = cpuSeconds(pid);
     const threadsAtStart = cpuSecondsByThread(pid);
+    const childrenAtStart = childCpuSeconds(pid);
     const slices: number[] = [];
     let last = start;
     for (let t = 0; t < WINDOW_S; t += SLICE_S) {
@@ -88,7 +90,10 @@ async function main(): Promise<void> {
     log(
       `${N} Services, loopIntervalSeconds ${INTERVAL_S}, ${WINDOW_S} s idle: ${total.toFixed(2)} CPU s = ${share.toFixed(2)}% of a core; worst ${SLICE_S} s slice ${((100 * worst) / SLICE_S).toFixed(2)}%`,
     );
-    log(`by thread (CPU s): ${JSON.stringify(threads)}`);
+    const children = childCpuSeconds(pid) - childrenAtStart;
+    log(
+      `by thread (CPU s): ${JSON.stringify(threads)}; its children (vtysh, ip): ${children.toFixed(2)} CPU s = ${((100 * children) / WINDOW_S).toFixed(2)}% of a core more`,
+    );
     console.log(
       JSON.stringify({
         services: N,

@@ -21,6 +21,16 @@ export function cpuSeconds(pid: number): number {
 }
 
 /**
+ * CPU seconds of the process's children that it has waited for (cutime + cstime): the vtysh and
+ * `ip` it ran, which in a pod count against cosmolet's container.
+ */
+export function childCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[13]) + Number(fields[14])) / clockTicks();
+}
+
+/**
  * VmRSS and VmHWM (peak) in MB; RssAnon (heap, malloc) and RssFile (the node binary's pages read
  * in, shared with any other node process) split it.
  */
