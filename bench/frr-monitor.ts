@@ -12,11 +12,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { FrrMonitor } from '../src/controller/frr-monitor.js';
+import { FrrMonitor, RANGE_ROUTES } from '../src/controller/frr-monitor.js';
+import { cidrContains, parseCIDR, parseIP } from '../src/net/ip.js';
 import { RouteLedger } from '../src/controller/route-ledger.js';
 import { silentLogger } from '../src/observe/log.js';
 import { Metrics } from '../src/observe/metrics.js';
 import { FULL_READ_MAX_AGE_MS } from '../src/router/frr/checks.js';
+import { coveringRanges } from '../src/router/frr/ranges.js';
 import { Vtysh } from '../src/router/frr/vtysh.js';
 import { buildInfo } from '../src/version.js';
 import { benchPrefixes } from './router.js';
@@ -73,7 +75,12 @@ function summary(v4: number, v6: number, stamped: boolean): string {
   return `{"ipv4Unicast":${af(v4)},"ipv6Unicast":${af(v6)}}\n`;
 }
 
-const RUNNING_CONFIG = `frr version 8.4.4
+// As vtysh prints it: a header, and a bare `end` line last (where the summary's answer follows).
+const RUNNING_CONFIG = `Building configuration...
+
+Current configuration:
+!
+frr version 8.4.4
 frr defaults traditional
 hostname node
 !
@@ -92,6 +99,7 @@ exit
 route-map COSMOLET-EXPORT permit 10
 exit
 !
+end
 `;
 
 /** A stand-in vtysh that prints the file for each `-c` command (the way vtysh prints bgpd's answers). */
@@ -109,6 +117,7 @@ while [ $# -gt 0 ]; do
           "show bgp summary json") cat $d/summary.json ;;
           "show bgp ipv4 unicast json") cat $d/ipv4.json ;;
           "show bgp ipv6 unicast json") cat $d/ipv6.json ;;
+          *" longer-prefixes json") cat "$d/ranges/$(printf %s "$1" | cut -d' ' -f5 | tr '/:' '__')" ;;
           *) echo '{}' ;;
         esac ;;
   esac
@@ -147,6 +156,17 @@ async function measure(n: number, intervals: number, stamped: boolean): Promise<
     writeFileSync(join(dir, 'ipv6.json'), table(v6, v6.length));
     writeFileSync(join(dir, 'summary.json'), summary(v4.length, v6.length, stamped));
     writeFileSync(join(dir, 'running-config'), RUNNING_CONFIG);
+    // A full read asks for ranges of the installed routes: each answered with the routes in it.
+    mkdirSync(join(dir, 'ranges'));
+    for (const range of await coveringRanges(prefixes, RANGE_ROUTES)) {
+      const cidr = parseCIDR(range);
+      if (typeof cidr === 'string') throw new Error(cidr);
+      const inside = prefixes.filter((p) => {
+        const ip = parseIP(p.split('/')[0] ?? '');
+        return ip !== undefined && cidrContains(cidr, ip);
+      });
+      writeFileSync(join(dir, 'ranges', range.replace(/[/:]/g, '_')), table(inside, inside.length));
+    }
     const socketDir = join(dir, 'frr');
     mkdirSync(socketDir);
     const metrics = new Metrics(buildInfo());
@@ -167,6 +187,10 @@ async function measure(n: number, intervals: number, stamped: boolean): Promise<
     });
     // The first check reads the whole table whatever the monitor does at idle.
     await monitor.check();
+    // A stand-in that answered nothing would measure nothing: the view must hold every route.
+    const read = monitor.bgp().view?.size ?? 0;
+    if (read !== prefixes.length)
+      throw new Error(`the stand-in answered ${read} of ${prefixes.length} routes`);
     const cpu0 = process.cpuUsage();
     const wall0 = performance.now();
     for (let i = 0; i < intervals; i++) await monitor.check();

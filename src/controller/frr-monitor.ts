@@ -53,7 +53,7 @@ import type { InstalledRoutesView } from './route-ledger.js';
  * A full read asks bgpd for ranges of at most this many of cosmolet's routes (RANGE_PACING.perCall
  * of them per vtysh call): at 100,000 Services bgpd serializes 1,024 routes in about 5 ms.
  */
-const RANGE_ROUTES = 1024;
+export const RANGE_ROUTES = 1024;
 
 const pause = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
