@@ -40,6 +40,7 @@ import {
 import {
   parseBgpSummary,
   parseBgpTableStamp,
+  type BgpPeer,
   type BgpRouteState,
   type BgpView,
 } from '../router/frr/parse.js';
@@ -261,20 +262,22 @@ export class FrrMonitor implements FrrView {
   /** The summary: the peers, and the stamp that says whether bgpd's table changed. */
   private checkPeers(summary: { json: unknown } | { error: string }): string | undefined {
     let json: unknown;
-    try {
-      if ('error' in summary) throw new Error(summary.error);
-      json = summary.json;
-      this.peers = peersCheck(parseBgpSummary(json), this.peers);
-    } catch (err) {
-      this.peers = peersCheck([], this.peers);
-      this.log.debug({ err }, 'cannot read the BGP summary');
-      json = undefined;
-    }
+    let peers: BgpPeer[] = [];
+    if ('json' in summary) {
+      try {
+        peers = parseBgpSummary(summary.json);
+        json = summary.json;
+      } catch (err) {
+        this.log.debug({ err }, 'cannot read the BGP summary');
+      }
+    } else this.log.debug({ err: summary.error }, 'cannot read the BGP summary');
+    const checked = peersCheck(peers, this.peers);
+    this.peers = checked;
     const { metrics } = this.opts;
-    for (const p of this.peers.peers)
+    for (const p of checked.peers)
       metrics.peerPrefixesSent.set({ peer: p.name, afi: p.family }, p.prefixesSent);
-    for (const [peer, up] of this.peers.established) metrics.peerEstablished.set({ peer }, up ? 1 : 0);
-    for (const peer of this.peers.gone) metrics.peerEstablished.set({ peer }, 0);
+    for (const [peer, up] of checked.established) metrics.peerEstablished.set({ peer }, up ? 1 : 0);
+    for (const peer of checked.gone) metrics.peerEstablished.set({ peer }, 0);
     return parseBgpTableStamp(json);
   }
 
