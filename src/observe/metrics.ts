@@ -1,6 +1,7 @@
 // Prometheus metrics, all prefixed cosmolet_. Labels are bounded (family, reason, resource, peer):
 // never a Service name, so 10,000 Services do not make 10,000 series.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { EVENT_LOOP_LAG_NAMES, registerEventLoopLag } from './event-loop-lag.js';
 import { ErrorCodes } from '../errors.js';
 import type { ReflectedResource, WatchEventType, WatchRestartReason } from '../kube/reflector.js';
 import type { EventDropReason } from '../kube/events.js';
@@ -43,12 +44,10 @@ const NON_CONFORMING_DEFAULTS = [
 ];
 
 /**
- * How often the event-loop delay monitor behind `nodejs_eventloop_lag_*` samples the loop.
- * prom-client's default, 10 ms, wakes an idle process 100 times a second: half a percent of a core
- * on its own, half of the idle budget at 10,000 Services. Every 100 ms, a stall of 100 ms or more is
- * always seen, and a shorter one in proportion to its length.
+ * prom-client's own event-loop delay monitor cannot be turned off; its metrics are replaced by
+ * observe/event-loop-lag.ts, and it samples once a second so that it costs nothing.
  */
-export const EVENT_LOOP_SAMPLE_MS = 100;
+const PROM_CLIENT_LOOP_SAMPLE_MS = 1000;
 
 export class Metrics {
   readonly registry = new Registry();
@@ -180,8 +179,13 @@ export class Metrics {
   ]);
 
   constructor(info: BuildInfo) {
-    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
-    for (const name of NON_CONFORMING_DEFAULTS) this.registry.removeSingleMetric(name);
+    collectDefaultMetrics({
+      register: this.registry,
+      eventLoopMonitoringPrecision: PROM_CLIENT_LOOP_SAMPLE_MS,
+    });
+    for (const name of [...NON_CONFORMING_DEFAULTS, ...EVENT_LOOP_LAG_NAMES])
+      this.registry.removeSingleMetric(name);
+    registerEventLoopLag(this.registry);
     // Series with a bounded label set exist from the start, so rate(), increase() and alerts see a
     // 0 before the first occurrence, not nothing (which would hide the first error).
     for (const family of ['ipv4', 'ipv6']) {
