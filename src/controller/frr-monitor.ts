@@ -252,7 +252,7 @@ export class FrrMonitor implements FrrView {
     return true;
   }
 
-  private checkConfig(read: { text: string } | { error: string }): void {
+  private checkConfig(read: ConfigRead): void {
     this.config =
       'error' in read ? { error: `cannot read FRR's running-config: ${read.error}` } : { text: read.text };
     // The same read serves the export check and the ASN check.

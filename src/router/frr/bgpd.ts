@@ -12,6 +12,9 @@ import {
 } from './parse.js';
 import type { Vtysh } from './vtysh.js';
 
+const RUNNING_CONFIG = 'show running-config';
+const SUMMARY = 'show bgp summary json';
+
 /** How a read of bgpd's table in ranges shares bgpd and the CPU with route updates (a flip). */
 export interface RangeReadPacing {
   /** Ranges per vtysh call: bgpd runs each range's command on its own, returning to its updates between them. */
@@ -66,13 +69,13 @@ export async function bgpSummaryAndPrefixes(
   vtysh: Vtysh,
   prefixes: readonly string[],
 ): Promise<{ summary: unknown; routes: BgpView }> {
-  const commands = ['show bgp summary json', ...prefixes.map((p) => prefixCommand(p))];
+  const commands = [SUMMARY, ...prefixes.map((p) => prefixCommand(p))];
   const r = await vtysh.exec(commands, 'bgpd');
   return parseBgpSummaryAndPrefixes(prefixes, r.stdout);
 }
 
 export async function bgpSummary(vtysh: Vtysh): Promise<BgpPeer[]> {
-  return parseBgpSummary(await vtysh.showJson('show bgp summary json', 'bgpd'));
+  return parseBgpSummary(await vtysh.showJson(SUMMARY, 'bgpd'));
 }
 
 /** What the FRR monitor reads every loop interval, in one vtysh call. */
@@ -82,9 +85,6 @@ export interface ConfigAndSummary {
   /** `show bgp summary json` (the peers, and the stamp of bgpd's table), or why it was not JSON. */
   summary: { json: unknown } | { error: string };
 }
-
-const RUNNING_CONFIG = 'show running-config';
-const SUMMARY = 'show bgp summary json';
 
 /**
  * bgpd's running configuration and its summary in one vtysh call: each vtysh start builds FRR's
